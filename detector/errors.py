@@ -1,0 +1,19 @@
+"""Error types with messages fit for an operator. The CLI maps them to exit codes."""
+
+from __future__ import annotations
+
+
+class DetectorError(Exception):
+    """A runtime failure (CLI exit code 1): a source that drops, a model that fails, a store error."""
+
+
+class ConfigError(DetectorError, ValueError):
+    """Bad configuration or usage (CLI exit code 2): names the file, field and value."""
+
+
+class SourceError(DetectorError):
+    """A frame source that is missing, unreadable, corrupt or dropped for good."""
+
+
+class ModelError(DetectorError):
+    """A model file that is missing, unreadable or of the wrong shape."""
