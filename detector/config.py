@@ -77,7 +77,8 @@ class DetectorConfig(FrozenModel):
 class TrackerConfig(FrozenModel):
     lost_track_buffer: int = Field(default=30, ge=1, description="Frames a lost track is kept for re-finding")
     track_activation_threshold: float = Field(default=0.25, gt=0, lt=1, description="Confidence to start a track")
-    minimum_matching_threshold: float = Field(default=0.8, gt=0, le=1, description="IoU matching threshold")
+    minimum_iou: float = Field(default=0.2, gt=0, lt=1, description="Least IoU between a track's prediction and a detection to match them")
+    high_confidence: float = Field(default=0.5, gt=0, lt=1, description="Detections above this join the first ByteTrack association stage")
     minimum_consecutive_frames: int = Field(default=2, ge=1, description="Frames before a track is reported")
     max_history: int = Field(default=900, ge=10, description="Points kept per track history")
     forget_after_s: float = Field(default=5.0, gt=0, description="Drop a track's history after this long unseen")

@@ -1,0 +1,82 @@
+"""The Detector protocol and model-file resolution shared by the backends."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from detector.errors import ModelError
+from detector.types import Detections, Frame
+
+log = logging.getLogger(__name__)
+
+#: The repository's models/ folder (a user may drop weights there); the package-shipped file is last.
+REPO_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A model as recorded in evidence manifests: name, file, sha256 and where it came from."""
+
+    name: str
+    path: str
+    sha256: str
+    origin: str  # "config" | "models/" | "package:<name>"
+
+
+class Detector(Protocol):
+    """Finds road users in one frame."""
+
+    model: ModelInfo
+
+    def detect(self, frame: Frame) -> Detections: ...
+
+    def close(self) -> None: ...
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def package_file(package: str, relative: str) -> Path | None:
+    """A file shipped inside an installed package, located without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / relative
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve_model(
+    configured: str | None, default_name: str, package: str, package_relative: str, what: str
+) -> tuple[Path, str]:
+    """Resolve a model file, always explicitly: the config's path, then models/, then the package's file.
+
+    Returns (path, origin). Never downloads anything.
+    """
+    if configured:
+        path = Path(configured)
+        if not path.is_file():
+            raise ModelError(f"{what} model not found: {configured} (set in the config)")
+        return path, "config"
+    local = REPO_MODELS_DIR / default_name
+    if local.is_file():
+        return local, "models/"
+    shipped = package_file(package, package_relative)
+    if shipped is not None:
+        return shipped, f"package:{package}"
+    raise ModelError(
+        f"no {what} model: not configured, no {local}, and the package {package!r} "
+        f"(which ships {package_relative}) is not installed"
+    )

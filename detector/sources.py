@@ -1,0 +1,275 @@
+"""Frame sources: a video file, a live RTSP/HTTP stream, or a folder of images.
+
+Timestamps come from the stream (the container's PTS through OpenCV's CAP_PROP_POS_MSEC) or from
+the configured frame rate, never from the wall clock. A live source may be handed a `clock` by the
+CLI to stamp `Frame.wall_time`; nothing here calls it on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from detector.config import SourceConfig
+from detector.errors import SourceError
+from detector.types import Frame
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+DEFAULT_FPS = 25.0
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """What is known about a source before reading it."""
+
+    source_id: str
+    kind: str  # "file" | "stream" | "images"
+    fps: float
+    frame_count: int | None
+    width: int
+    height: int
+
+
+class FrameSource(Protocol):
+    info: SourceInfo
+
+    def __iter__(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None: ...
+
+
+def _is_stream(uri: str) -> bool:
+    return uri.split("://", 1)[0].lower() in {"rtsp", "rtsps", "http", "https", "rtmp", "udp", "tcp"}
+
+
+class _TimestampClock:
+    """Turns container PTS into a monotonic stream time, falling back to index / fps.
+
+    OpenCV reports CAP_PROP_POS_MSEC as 0 for some containers and repeats values on others; a
+    timestamp that does not advance is replaced by the previous one plus one frame period.
+    """
+
+    def __init__(self, fps: float, offset: float = 0.0) -> None:
+        self.period = 1.0 / fps
+        self.offset = offset
+        self.last: float | None = None
+        self.fallbacks = 0
+
+    def next(self, pos_msec: float, index: int) -> tuple[float, str]:
+        ts = pos_msec / 1000.0 + self.offset
+        source = "pts"
+        if not math.isfinite(ts) or (index > 0 and pos_msec <= 0) or (self.last is not None and ts <= self.last):
+            ts = (self.last + self.period) if self.last is not None else index * self.period + self.offset
+            source = "fps"
+            self.fallbacks += 1
+        self.last = ts
+        return ts, source
+
+
+class VideoFileSource:
+    """A recorded video file. Raises SourceError for a missing, unreadable or corrupt file."""
+
+    def __init__(self, path: str | Path, source_id: str | None = None, fps: float | None = None) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise SourceError(f"video file not found: {self.path}")
+        if not self.path.is_file():
+            raise SourceError(f"not a file: {self.path}")
+        self._cap = cv2.VideoCapture(str(self.path))
+        if not self._cap.isOpened():
+            raise SourceError(f"cannot open video {self.path}: not a video OpenCV/FFmpeg can decode")
+        container_fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        self._fps_override = fps
+        use_fps = fps or (container_fps if 0 < container_fps < 1000 else DEFAULT_FPS)
+        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.info = SourceInfo(
+            source_id=source_id or self.path.stem,
+            kind="file",
+            fps=use_fps,
+            frame_count=count if count > 0 else None,
+            width=int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            height=int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
+        self.frames_read = 0
+
+    def __iter__(self) -> Iterator[Frame]:
+        clock = _TimestampClock(self.info.fps)
+        index = 0
+        while True:
+            ok, image = self._cap.read()
+            if not ok or image is None:
+                break
+            if self._fps_override:
+                ts, ts_source = index / self.info.fps, "configured_fps"
+            else:
+                ts, ts_source = clock.next(float(self._cap.get(cv2.CAP_PROP_POS_MSEC)), index)
+            yield Frame(image=_bgr(image), index=index, timestamp=ts, source_id=self.info.source_id,
+                        timestamp_source=ts_source)
+            index += 1
+        self.frames_read = index
+        if index == 0:
+            raise SourceError(f"no frame could be decoded from {self.path}: the file is empty or corrupt")
+        expected = self.info.frame_count
+        if expected and index < expected * 0.9:
+            log.warning("%s: decoded %d of %d frames the container announces (truncated or corrupt?)",
+                        self.path, index, expected)
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+def _bgr(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image
+
+
+class ImageFolderSource:
+    """A folder of images in name order, timed by the configured frame rate."""
+
+    def __init__(self, folder: str | Path, source_id: str | None = None, fps: float | None = None) -> None:
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise SourceError(f"image folder not found: {self.folder}")
+        self.files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self.files:
+            raise SourceError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {self.folder}")
+        first = cv2.imread(str(self.files[0]))
+        if first is None:
+            raise SourceError(f"cannot decode image {self.files[0]}")
+        if fps is None:
+            log.warning("%s: no fps configured for an image folder; assuming %.0f", self.folder, DEFAULT_FPS)
+        self.info = SourceInfo(
+            source_id=source_id or self.folder.name,
+            kind="images",
+            fps=fps or DEFAULT_FPS,
+            frame_count=len(self.files),
+            width=int(first.shape[1]),
+            height=int(first.shape[0]),
+        )
+
+    def __iter__(self) -> Iterator[Frame]:
+        for index, path in enumerate(self.files):
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                raise SourceError(f"cannot decode image {path} (frame {index} of {self.folder})")
+            yield Frame(image=image, index=index, timestamp=index / self.info.fps,
+                        source_id=self.info.source_id, timestamp_source="configured_fps")
+
+    def close(self) -> None:
+        pass
+
+
+CaptureFactory = Callable[[str], "cv2.VideoCapture"]
+
+
+def _open_stream_capture(uri: str, open_timeout_s: float, read_timeout_s: float) -> cv2.VideoCapture:
+    params = [
+        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000),
+        cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout_s * 1000),
+    ]
+    return cv2.VideoCapture(uri, cv2.CAP_FFMPEG, params)
+
+
+class StreamSource:
+    """A live RTSP/HTTP stream that reconnects after a drop, with logged attempts.
+
+    Stream time stays monotonic across reconnects: the new connection's PTS are offset to continue
+    after the last frame. After `reconnect_attempts` failed attempts in a row it raises SourceError.
+    `sleep` and `clock` are injected by the caller (the CLI); tests pass fakes.
+    """
+
+    def __init__(
+        self,
+        cfg: SourceConfig,
+        source_id: str,
+        capture_factory: CaptureFactory | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.uri = cfg.uri
+        self._factory = capture_factory or (
+            lambda uri: _open_stream_capture(uri, cfg.read_timeout_s, cfg.read_timeout_s)
+        )
+        self._sleep = sleep
+        self._clock = clock
+        self.reconnects = 0
+        self._cap = self._connect(first=True)
+        fps = cfg.fps or float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        if not 0 < fps < 1000:
+            fps = DEFAULT_FPS
+        self.info = SourceInfo(
+            source_id=source_id, kind="stream", fps=fps, frame_count=None,
+            width=int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)), height=int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
+
+    def _connect(self, first: bool = False) -> cv2.VideoCapture:
+        attempts = 0
+        while True:
+            cap = self._factory(self.uri)
+            if cap.isOpened():
+                if not first:
+                    self.reconnects += 1
+                    log.warning("stream %s: reconnected (reconnect #%d)", _redact(self.uri), self.reconnects)
+                return cap
+            cap.release()
+            attempts += 1
+            if attempts > self.cfg.reconnect_attempts:
+                raise SourceError(
+                    f"stream {_redact(self.uri)}: could not connect after {attempts} attempt(s)"
+                )
+            log.warning("stream %s: connection failed (attempt %d of %d), retrying in %.1f s",
+                        _redact(self.uri), attempts, self.cfg.reconnect_attempts + 1, self.cfg.reconnect_delay_s)
+            self._sleep(self.cfg.reconnect_delay_s)
+
+    def __iter__(self) -> Iterator[Frame]:
+        index = 0
+        clock = _TimestampClock(self.info.fps)
+        while True:
+            ok, image = self._cap.read()
+            if ok and image is not None:
+                ts, ts_source = clock.next(float(self._cap.get(cv2.CAP_PROP_POS_MSEC)), index)
+                wall = self._clock() if self._clock else None
+                yield Frame(image=_bgr(image), index=index, timestamp=ts, source_id=self.info.source_id,
+                            timestamp_source=ts_source, wall_time=wall)
+                index += 1
+                continue
+            log.warning("stream %s: read failed after frame %d; reconnecting", _redact(self.uri), index)
+            self._cap.release()
+            self._cap = self._connect()
+            # continue stream time after the last frame, whatever the new connection's PTS say
+            clock = _TimestampClock(self.info.fps, offset=(clock.last or 0.0) + 1.0 / self.info.fps)
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+def _redact(uri: str) -> str:
+    """Hide credentials in rtsp://user:pass@host URLs before logging them."""
+    if "@" in uri and "://" in uri:
+        scheme, rest = uri.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return uri
+
+
+def open_source(cfg: SourceConfig, source_id: str, clock: Callable[[], float] | None = None) -> FrameSource:
+    """Open the source a config names: stream URL, image folder or video file."""
+    if _is_stream(cfg.uri):
+        return StreamSource(cfg, source_id, clock=clock)
+    path = Path(cfg.uri)
+    if path.is_dir():
+        return ImageFolderSource(path, source_id, cfg.fps)
+    return VideoFileSource(path, source_id, cfg.fps)
