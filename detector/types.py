@@ -149,7 +149,7 @@ class Detections:
     def merge(cls, parts: Sequence[Detections]) -> Detections:
         if not parts:
             return cls.empty()
-        keys = set(parts[0].data)
+        keys = set.intersection(*(set(p.data) for p in parts))  # keep the fields every part has
         return cls(
             xyxy=np.concatenate([p.xyxy for p in parts]),
             confidence=np.concatenate([p.confidence for p in parts]),

@@ -1,0 +1,98 @@
+"""The `detector` command as a user runs it: exit codes 0 / 2 (usage, config) / 1 (runtime)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, shared_path
+
+DETECTOR = [sys.executable, "-m", "detector"]
+
+
+def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*DETECTOR, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def write_config(path: Path, body: str) -> Path:
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_help_lists_commands():
+    r = run("--help")
+    assert r.returncode == 0
+    assert "replay" in r.stdout and "run" in r.stdout
+
+
+def test_replay_real_clip_writes_records_preview_and_summary(tmp_path: Path):
+    shared_path("ua-detrac-evadb-sample", "clips", "intersection_252f.mp4")
+    out = tmp_path / "out"
+    r = run("replay", "--config", "configs/ua_detrac_intersection.yaml", "--out", str(out),
+            "--max-frames", "20", "--json")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["frames"] == 20
+    assert summary["tracks"] >= 8
+    assert summary["tracks_by_class"].get("car", 0) >= 5
+    records = [json.loads(line) for line in (out / "tracks.jsonl").read_text().splitlines()]
+    assert len(records) == summary["track_records"] > 100
+    assert {"frame", "t", "track_id", "class", "box", "conf"} <= set(records[0])
+    assert max(r["frame"] for r in records) == 19
+    assert (out / "preview.mp4").stat().st_size > 10_000
+    assert list(out.glob("snapshot_f*.jpg"))
+    assert json.loads((out / "summary.json").read_text())["frames"] == 20
+    assert not list(out.glob(".*tmp*")), "no temporary files left behind"
+
+
+def test_missing_config_is_usage_error(tmp_path: Path):
+    r = run("replay", "--config", str(tmp_path / "nope.yaml"))
+    assert r.returncode == 2
+    assert "nope.yaml: config file not found" in r.stderr
+
+
+def test_wrong_config_field_names_file_field_and_value(tmp_path: Path):
+    cfg = write_config(tmp_path / "bad.yaml", "camera_id: cam1\nname: x\nsource: {uri: a.mp4}\n"
+                                              "detector: {confidence: 7, colour: red}\n")
+    r = run("replay", "--config", str(cfg))
+    assert r.returncode == 2
+    assert "bad.yaml" in r.stderr
+    assert "detector.confidence" in r.stderr and "7" in r.stderr
+    assert "detector.colour" in r.stderr and "red" in r.stderr
+
+
+def test_not_yaml_is_usage_error(tmp_path: Path):
+    cfg = write_config(tmp_path / "broken.yaml", "camera_id: [unclosed\n")
+    r = run("replay", "--config", str(cfg))
+    assert r.returncode == 2 and "broken.yaml" in r.stderr
+
+
+def test_missing_video_is_runtime_error(tmp_path: Path):
+    cfg = write_config(tmp_path / "c.yaml", "camera_id: cam1\nname: x\nsource: {uri: missing.mp4}\n")
+    r = run("replay", "--config", str(cfg), "--out", str(tmp_path / "o"))
+    assert r.returncode == 1
+    assert "missing.mp4" in r.stderr and "not found" in r.stderr
+
+
+def test_corrupt_video_is_runtime_error(tmp_path: Path):
+    (tmp_path / "bad.mp4").write_bytes(b"\x00\x01garbage" * 5000)
+    cfg = write_config(tmp_path / "c.yaml", "camera_id: cam1\nname: x\nsource: {uri: bad.mp4}\n")
+    r = run("replay", "--config", str(cfg), "--out", str(tmp_path / "o"))
+    assert r.returncode == 1
+    assert "bad.mp4" in r.stderr
+
+
+def test_unknown_model_path_is_runtime_error(tmp_path: Path):
+    clip = shared_path("ua-detrac-evadb-sample", "clips", "test_ua_detrac_69f.mp4")
+    cfg = write_config(tmp_path / "c.yaml", f"camera_id: cam1\nname: x\nsource: {{uri: '{clip}'}}\n"
+                                            "detector: {model: models/does-not-exist.onnx}\n")
+    r = run("replay", "--config", str(cfg), "--out", str(tmp_path / "o"))
+    assert r.returncode == 1
+    assert "does-not-exist.onnx" in r.stderr
+
+
+@pytest.mark.parametrize("args", [["replay"], ["replay", "--config"], ["nosuchcommand"]])
+def test_bad_usage_exit_2(args: list[str]):
+    assert run(*args).returncode == 2
