@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from benchmarks.machine import machine_line
-from detector.config import DetectorConfig, TrackerConfig, load_camera_config
+from detector.config import TrackerConfig, load_camera_config
 from detector.detect.onnx import OnnxYoloDetector
 from detector.sources import VideoFileSource
 from detector.track import ByteTrackAdapter

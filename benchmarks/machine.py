@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 from importlib import metadata
@@ -19,10 +20,8 @@ def machine_info() -> dict[str, str]:
         pass
     versions = []
     for pkg in ("onnxruntime", "opencv-python-headless", "numpy"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             versions.append(f"{pkg} {metadata.version(pkg)}")
-        except metadata.PackageNotFoundError:
-            pass
     return {
         "cpu": cpu,
         "cores": str(os.cpu_count()),

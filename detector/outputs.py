@@ -131,13 +131,13 @@ class PreviewWriter:
 
     def _open(self, shape: tuple[int, int]) -> cv2.VideoWriter:
         h, w = shape
-        writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+        writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, (w, h))
         if not writer.isOpened():
             raise OSError(f"cannot write preview video {self._tmp}")
         return writer
 
     def write(self, result: FrameResult) -> None:
-        image = result.frame.image.copy()
+        image: np.ndarray = result.frame.image.copy()
         for overlay in self.overlays:
             overlay(image, result)
         draw_tracks(image, result)
@@ -153,12 +153,12 @@ class PreviewWriter:
             cv2.imwrite(str(p), image)
             self.violation_frames.append(p)
         score = len(result.active)
-        if score and (len(self._best) < self._snapshots or score > self._best[-1][0]):
-            # keep snapshots spread out: replace only frames at least 1 s apart
-            if all(abs(result.frame.index - f) > self.fps for _, f, _ in self._best):
-                self._best.append((score, result.frame.index, image))
-                self._best.sort(key=lambda x: -x[0])
-                del self._best[self._snapshots:]
+        room = len(self._best) < self._snapshots or (self._best and score > self._best[-1][0])
+        # keep snapshots spread out: only frames at least 1 s apart
+        if score and room and all(abs(result.frame.index - f) > self.fps for _, f, _ in self._best):
+            self._best.append((score, result.frame.index, image))
+            self._best.sort(key=lambda x: -x[0])
+            del self._best[self._snapshots:]
 
     def close(self) -> None:
         if self._writer is not None:

@@ -45,7 +45,7 @@ class Frame:
     epoch time of capture when the source knows it (a live camera); replays leave it None.
     """
 
-    image: npt.NDArray[np.uint8]
+    image: np.ndarray  # (H, W, 3) uint8 BGR
     index: int
     timestamp: float
     source_id: str
@@ -55,6 +55,8 @@ class Frame:
     def __post_init__(self) -> None:
         if self.image.ndim != 3 or self.image.shape[2] != 3:
             raise ShapeError(f"Frame.image: expected (H, W, 3) BGR, got shape {self.image.shape}")
+        if self.image.dtype != np.uint8:
+            raise ShapeError(f"Frame.image: expected dtype uint8, got {self.image.dtype}")
         if self.index < 0:
             raise ValueError(f"Frame.index: expected >= 0, got {self.index}")
 

@@ -27,7 +27,7 @@ YOLO_PACKAGE_FILE = "model/yolo11n.onnx"
 
 def letterbox(
     image: npt.NDArray[np.uint8], size: tuple[int, int], fill: int = 114
-) -> tuple[npt.NDArray[np.uint8], float, tuple[float, float]]:
+) -> tuple[np.ndarray, float, tuple[float, float]]:
     """Resize keeping aspect ratio into `size` (w, h), padding evenly. Returns (img, scale, (padx, pady))."""
     h, w = image.shape[:2]
     tw, th = size
@@ -118,7 +118,7 @@ class OnnxYoloDetector:
     def input_size(self) -> tuple[int, int]:
         return self._input_size
 
-    def preprocess(self, image: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.float32], float, tuple[float, float]]:
+    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, float, tuple[float, float]]:
         boxed, scale, pad = letterbox(image, self._input_size)
         blob = cv2.dnn.blobFromImage(boxed, scalefactor=1 / 255.0, swapRB=True)
         return blob, scale, pad
@@ -159,5 +159,6 @@ class OnnxYoloDetector:
 
     def close(self) -> None:
         # onnxruntime frees the session with the object; drop our reference
-        self.session = None  # type: ignore[assignment]
+        if hasattr(self, "session"):
+            del self.session
 
