@@ -136,7 +136,7 @@ def _is_local_path(uri: str) -> bool:
 
 
 def resolve_relative_paths(cfg: CameraConfig, base: Path) -> CameraConfig:
-    """Make the source and model paths absolute relative to `base` (the config's folder)."""
+    """Make the source, model and evidence paths absolute relative to `base` (the config's folder)."""
     updates: dict[str, Any] = {}
     if _is_local_path(cfg.source.uri) and not Path(cfg.source.uri).is_absolute():
         updates["source"] = cfg.source.model_copy(update={"uri": str((base / cfg.source.uri).resolve())})
@@ -144,6 +144,14 @@ def resolve_relative_paths(cfg: CameraConfig, base: Path) -> CameraConfig:
         candidate = (base / cfg.detector.model).resolve()
         if candidate.exists():
             updates["detector"] = cfg.detector.model_copy(update={"model": str(candidate)})
+    ev = cfg.evidence
+    ev_updates = {
+        name: str((base / value).resolve())
+        for name, value in (("root", ev.root), ("key_path", ev.key_path))
+        if value and _is_local_path(value) and not Path(value).is_absolute()
+    }
+    if ev_updates:
+        updates["evidence"] = ev.model_copy(update=ev_updates)
     return cfg.model_copy(update=updates) if updates else cfg
 
 

@@ -30,6 +30,23 @@ def _register() -> None:
 
     main_group.add_command(video.replay)
     main_group.add_command(video.run)
+    from detector.cli import models
+
+    main_group.add_command(models.models)
+    from detector.cli import evidence
+
+    main_group.add_command(evidence.keys)
+    main_group.add_command(evidence.verify)
+    from detector.cli import store
+
+    for command in store.COMMANDS:
+        main_group.add_command(command)
+    from detector.cli import sample
+
+    main_group.add_command(sample.sample)
+    from detector.cli import rules as rules_cli
+
+    main_group.add_command(rules_cli.calibrate)
     # further areas register here (rules/calibrate, plates, keys/verify, store/serve)
 
 

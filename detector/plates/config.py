@@ -2,8 +2,80 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field, model_validator
+
 from detector.base import FrozenModel
 
 
 class PlatesConfig(FrozenModel):
-    """Settings of the plates stage."""
+    """Settings of the plates stage: plate detection on vehicle crops, OCR, voting over a track."""
+
+    enabled: bool = Field(default=True, description="Read plates of vehicles involved in violations")
+    detector_model: str | None = Field(
+        default=None,
+        description="Plate detector ONNX (YOLOv8-seg, one class). Unset: models/platedet.onnx if present, "
+        "else the file shipped in the platedet package (platedet/artifacts/platedet.onnx).",
+    )
+    detector_input_size: int = Field(
+        default=320,
+        ge=128,
+        le=1280,
+        description="Square network input of the plate detector in pixels (multiple of 32). The graph is "
+        "rewritten in memory for sizes other than its own (640); 320 is ~3x faster on vehicle crops.",
+    )
+    detector_fp32: bool = Field(
+        default=True, description="Convert an fp16 detector to fp32 at load (in memory) for CPU inference"
+    )
+    detector_confidence: float = Field(default=0.25, gt=0, lt=1, description="Minimum plate detection confidence")
+    detector_iou: float = Field(default=0.5, gt=0, lt=1, description="NMS IoU threshold of plate boxes")
+    threads: int = Field(default=2, ge=1, le=64, description="onnxruntime intra-op threads per model")
+    ocr_backend: Literal["rapidocr", "fast_plate_ocr"] = Field(
+        default="rapidocr",
+        description="rapidocr: PP-OCRv6 recognition model shipped in the rapidocr wheel (offline default); "
+        "fast_plate_ocr: a local fast-plate-ocr ONNX model with its plate config yaml",
+    )
+    rapidocr_rec_model: str | None = Field(
+        default=None,
+        description="Recognition ONNX for the rapidocr backend. Unset: rapidocr/models/PP-OCRv6_rec_small.onnx",
+    )
+    fast_plate_ocr_model: str | None = Field(
+        default=None, description="fast-plate-ocr ONNX model file (needed with ocr_backend=fast_plate_ocr)"
+    )
+    fast_plate_ocr_config: str | None = Field(
+        default=None,
+        description="fast-plate-ocr plate config yaml that goes with the model (alphabet, max_plate_slots, "
+        "img_height, img_width, ...)",
+    )
+    ocr_variants: int = Field(
+        default=3,
+        ge=1,
+        le=3,
+        description="Views of each plate crop read and voted per character (1: as is; 2: + trimmed; "
+        "3: + contrast-enhanced). More views: fewer misreads, proportionally more OCR time.",
+    )
+    min_confidence: float = Field(
+        default=0.85,
+        gt=0,
+        le=1,
+        description="A plate read below this confidence (or not matching the country's grammar) needs review",
+    )
+    vote_frames: int = Field(default=5, ge=1, le=50, description="Best frames of a track to read and vote over")
+    min_plate_height_px: int = Field(
+        default=12, ge=4, description="Plate boxes smaller than this (pixels) are not worth reading"
+    )
+    country: Literal["vn", "generic"] = Field(
+        default="vn",
+        description="vn: Vietnamese grammar (area code, series, 4-5 digits; letter/digit repair); "
+        "generic: any A-Z0-9 text of 4-10 characters",
+    )
+    top_candidates: int = Field(default=3, ge=1, le=10, description="Alternative readings kept per plate")
+
+    @model_validator(mode="after")
+    def _check(self) -> PlatesConfig:
+        if self.detector_input_size % 32:
+            raise ValueError(f"detector_input_size must be a multiple of 32, got {self.detector_input_size}")
+        if self.ocr_backend == "fast_plate_ocr" and not (self.fast_plate_ocr_model and self.fast_plate_ocr_config):
+            raise ValueError("ocr_backend=fast_plate_ocr needs fast_plate_ocr_model and fast_plate_ocr_config")
+        return self

@@ -1,0 +1,263 @@
+"""Plate reading accuracy and speed on real data, next to a peer measured in the same run.
+
+Sets (read-only, from ../shared/data beside the repo):
+- openalpr seg_and_ocr: tight US plate crops + groundtruth.csv (human labels): OCR alone.
+- openalpr endtoend/{us,eu,br}: photos with one labelled plate (box + text): detect and read.
+- vn-plates-vitocolerole: Vietnamese crops (one-row cars, two-row motorbikes). Labels were made by an
+  OCR program and are APPROXIMATE (some are wrong), so its figures are a rough guide only.
+
+Ours = PlateReader (padding/upscale, two-row split, plate-alphabet CTC decoding, grammar).
+Peer = rapidocr's own API on the same input: ``RapidOCR()(crop, use_det=False, use_cls=False,
+use_rec=True)`` on raw crops, and the full ``RapidOCR()(photo)`` (text detection + recognition) on
+end-to-end photos (a photo counts as read when any text line equals the plate).
+
+    .venv/bin/python benchmarks/bench_plates.py --limit 50
+    .venv/bin/python benchmarks/bench_plates.py --write benchmarks/results/plates.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from detector.plates.config import PlatesConfig  # noqa: E402
+from detector.plates.detect import box_iou  # noqa: E402
+from detector.plates.grammar import normalize_plate  # noqa: E402
+from detector.plates.reader import PlateReader  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+
+
+def lev(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+@dataclass
+class Score:
+    n: int = 0
+    exact: int = 0
+    char: float = 0.0
+    ms: list[float] = field(default_factory=list)
+
+    def add(self, pred: str, truth: str, ms: float) -> None:
+        self.n += 1
+        self.exact += pred == truth
+        self.char += max(0.0, 1 - lev(pred, truth) / max(1, len(truth)))
+        self.ms.append(ms)
+
+    def row(self, name: str) -> str:
+        if not self.n:
+            return f"| {name} | 0 | - | - | - |"
+        ms = sorted(self.ms)[len(self.ms) // 2]
+        return (
+            f"| {name} | {self.n} | {100 * self.exact / self.n:.1f}% | {100 * self.char / self.n:.1f}% | {ms:.1f} |"
+        )
+
+
+def timed(fn: Callable[[], str]) -> tuple[str, float]:
+    t = time.perf_counter()
+    out = fn()
+    return out, (time.perf_counter() - t) * 1000
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores visible, Python {platform.python_version()}, {platform.system()}"
+
+
+def peer_rec(engine: object) -> Callable[[object], str]:
+    def run(img: object) -> str:
+        res = engine(img, use_det=False, use_cls=False, use_rec=True)  # type: ignore[operator]
+        return normalize_plate("".join(res.txts or ()))
+
+    return run
+
+
+def bench_crops(reader: PlateReader, peer: Callable[[object], str], limit: int | None) -> tuple[Score, Score]:
+    base = DATA / "openalpr-benchmarks" / "seg_and_ocr"
+    rows = list(csv.reader((base / "groundtruth.csv").open()))[:limit]
+    ours, theirs = Score(), Score()
+    for name, _state, truth in rows:
+        img = cv2.imread(str(base / "usimages" / name))
+        if img is None:
+            continue
+        obs, ms = timed(lambda img=img: reader.read_crop(img))  # type: ignore[misc]
+        ours.add(obs.normalized if obs else "", truth, ms)
+        text, ms = timed(lambda img=img: peer(img))  # type: ignore[misc]
+        theirs.add(text, truth, ms)
+    return ours, theirs
+
+
+def bench_vn(reader: PlateReader, peer: Callable[[object], str], limit: int | None) -> dict[str, tuple[Score, Score]]:
+    base = DATA / "vn-plates-vitocolerole" / "standard"
+    labels = [ln.split(" -> ") for ln in (base / "labels" / "ocr_result.txt").read_text().splitlines() if " -> " in ln]
+    out: dict[str, tuple[Score, Score]] = {"two-row (xemay, ndata)": (Score(), Score()), "one-row (CarLongPlate)": (Score(), Score())}
+    for name, label in labels[:limit]:
+        img = cv2.imread(str(base / "images" / name))
+        if img is None:
+            continue
+        truth = normalize_plate(label)
+        ours, theirs = out["one-row (CarLongPlate)" if "CarLong" in name else "two-row (xemay, ndata)"]
+        obs, ms = timed(lambda img=img: reader.read_crop(img))  # type: ignore[misc]
+        ours.add(obs.normalized if obs else "", truth, ms)
+        text, ms = timed(lambda img=img: peer(img))  # type: ignore[misc]
+        theirs.add(text, truth, ms)
+    return out
+
+
+@dataclass
+class E2E:
+    n: int = 0
+    found: int = 0
+    top1: int = 0
+    any3: int = 0
+    peer: int = 0
+    det_ms: list[float] = field(default_factory=list)
+    read_ms: list[float] = field(default_factory=list)
+    peer_ms: list[float] = field(default_factory=list)
+
+
+def bench_endtoend(reader: PlateReader, engine: object | None, limit: int | None) -> dict[str, E2E]:
+    out: dict[str, E2E] = {}
+    for region in ("us", "eu", "br"):
+        base = DATA / "openalpr-benchmarks" / "endtoend" / region
+        labels = sorted(base.glob("*.txt"))[:limit]
+        e = out.setdefault(region, E2E())
+        for lab in labels:
+            parts = lab.read_text().split()
+            if len(parts) < 6:
+                continue
+            img = cv2.imread(str(base / parts[0]))
+            if img is None:
+                continue
+            x, y, w, h = (float(v) for v in parts[1:5])
+            truth = normalize_plate(parts[5])
+            e.n += 1
+            t = time.perf_counter()
+            boxes = reader.detect_plates(img)
+            e.det_ms.append((time.perf_counter() - t) * 1000)
+            if any(box_iou(b.xyxy, (x, y, x + w, y + h)) >= 0.5 for b in boxes):
+                e.found += 1
+            t = time.perf_counter()
+            reads = [reader.read_crop(_crop(img, b.xyxy), 0, b) for b in boxes[:3]]
+            if boxes:
+                e.read_ms.append((time.perf_counter() - t) * 1000 / min(3, len(boxes)))
+            texts = [r.normalized if r else "" for r in reads]
+            e.top1 += bool(texts) and texts[0] == truth
+            e.any3 += truth in texts
+            if engine is not None:
+                t = time.perf_counter()
+                res = engine(img)  # type: ignore[operator]
+                e.peer_ms.append((time.perf_counter() - t) * 1000)
+                e.peer += truth in {normalize_plate(s) for s in (res.txts or ())}
+    return out
+
+
+def _crop(img: object, xyxy: tuple[float, float, float, float]) -> object:
+    from detector.plates.reader import crop_box
+
+    return crop_box(img, xyxy)  # type: ignore[arg-type]
+
+
+def med(v: list[float]) -> float:
+    return sorted(v)[len(v) // 2] if v else float("nan")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--limit", type=int, default=None, help="at most N items per set (per region end-to-end)")
+    ap.add_argument("--sets", default="crops,vn,endtoend", help="comma list of: crops, vn, endtoend")
+    ap.add_argument("--no-peer-e2e", action="store_true", help="skip the slow full-RapidOCR peer on photos")
+    ap.add_argument("--write", type=Path, help="also write the markdown report to this file")
+    args = ap.parse_args()
+    if not DATA.is_dir():
+        print(f"no data at {DATA}", file=sys.stderr)
+        return 2
+    from rapidocr import RapidOCR
+
+    engine = RapidOCR(params={"Global.log_level": "error"})
+    peer = peer_rec(engine)
+    sets = set(args.sets.split(","))
+    lines = ["# Plate reading benchmark", "", f"Machine: {machine()}", f"Command: `{' '.join(sys.argv)}`", ""]
+    lines += ["Exact = whole plate right (A-Z0-9 key); char = 1 - edit distance / length; ms = median per plate.", ""]
+    head = ["| set / reader | n | exact | char acc | ms/plate |", "|---|---|---|---|---|"]
+    if "crops" in sets:
+        reader = PlateReader.from_config(PlatesConfig(country="generic"), with_detector=False)
+        ours, theirs = bench_crops(reader, peer, args.limit)
+        lines += ["## openalpr seg_and_ocr (US crops, human labels): OCR only", "", *head]
+        lines += [ours.row("ours: PlateReader.read_crop (generic grammar)"), theirs.row("peer: RapidOCR rec-only on raw crop")]
+        if theirs.n and ours.n:
+            lines += ["", f"Exact-plate ratio ours/peer: {ours.exact / max(1, theirs.exact):.2f}x; "
+                      f"speed ratio peer/ours: {med(theirs.ms) / med(ours.ms):.2f}x", ""]
+        reader.close()
+    if "vn" in sets:
+        reader = PlateReader.from_config(PlatesConfig(country="vn"), with_detector=False)
+        res = bench_vn(reader, peer, args.limit)
+        lines += ["## vn-plates-vitocolerole (labels APPROXIMATE, machine-made)", "", *head]
+        for name, (ours, theirs) in res.items():
+            lines += [ours.row(f"ours, {name}"), theirs.row(f"peer, {name}")]
+        lines.append("")
+        reader.close()
+    if "endtoend" in sets:
+        cfg = PlatesConfig(country="generic", detector_input_size=640)
+        reader = PlateReader.from_config(cfg)
+        res2 = bench_endtoend(reader, None if args.no_peer_e2e else engine, args.limit)
+        lines += ["## openalpr endtoend (whole photos, detector at 640): detect and read", "",
+                  "| region | n | plate found (IoU>=0.5) | read, top plate | read, any of top 3 | peer: RapidOCR det+rec any line | det ms | read ms/plate | peer ms |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        tot = E2E()
+        for region, e in res2.items():
+            if not e.n:
+                continue
+            pct = lambda k, e=e: f"{100 * k / e.n:.1f}%"  # noqa: E731
+            peer_s = pct(e.peer) if e.peer_ms else "-"
+            lines.append(f"| {region} | {e.n} | {pct(e.found)} | {pct(e.top1)} | {pct(e.any3)} | {peer_s} | "
+                         f"{med(e.det_ms):.0f} | {med(e.read_ms):.0f} | {med(e.peer_ms):.0f} |")
+            for k in ("n", "found", "top1", "any3", "peer"):
+                setattr(tot, k, getattr(tot, k) + getattr(e, k))
+            tot.det_ms += e.det_ms
+            tot.read_ms += e.read_ms
+            tot.peer_ms += e.peer_ms
+        if tot.n:
+            p = lambda k: f"{100 * k / tot.n:.1f}%"  # noqa: E731
+            lines.append(f"| all | {tot.n} | {p(tot.found)} | {p(tot.top1)} | {p(tot.any3)} | "
+                         f"{p(tot.peer) if tot.peer_ms else '-'} | {med(tot.det_ms):.0f} | {med(tot.read_ms):.0f} | {med(tot.peer_ms):.0f} |")
+        lines.append("")
+        reader.close()
+    report = "\n".join(lines)
+    print(report)
+    if args.write:
+        tmp = args.write.with_suffix(".tmp")
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(report + "\n")
+        tmp.replace(args.write)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,190 @@
+"""Ring buffer of a camera's recent frames, and bundles that wait for their 'after' frames.
+
+`FrameRing` keeps the newest frames (with the tracked detections of each, if given), bounded by a
+frame count and/or a span of stream seconds, and counts what it evicts. It holds references to the
+frames' images: sources must hand over a fresh array per frame (they do: decoding allocates).
+
+`EvidenceCollector` is what the pipeline drives per camera:
+
+    collector.push(frame, detections)          # every frame; returns PendingBundles now complete
+    collector.request(violation)               # when a rule fires: starts a PendingBundle
+    collector.flush()                          # end of stream: completes the rest with what exists
+
+A PendingBundle takes the frames from `pre_s` before to `post_s` after the violation's moment
+(plus the violation's before/at/after evidence frames if still buffered) and completes once a
+frame past `moment + post_s` (and past the 'after' evidence frame) has been pushed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from detector.types import Detections, Frame, Violation
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BufferedFrame:
+    frame: Frame
+    detections: Detections | None = None
+
+
+class FrameRing:
+    """Newest frames of one camera, bounded by count and/or stream seconds."""
+
+    def __init__(self, max_frames: int | None = 300, max_seconds: float | None = None) -> None:
+        if max_frames is None and max_seconds is None:
+            raise ValueError("FrameRing needs max_frames, max_seconds or both")
+        if max_frames is not None and max_frames < 1:
+            raise ValueError(f"FrameRing.max_frames: expected >= 1, got {max_frames}")
+        if max_seconds is not None and max_seconds <= 0:
+            raise ValueError(f"FrameRing.max_seconds: expected > 0, got {max_seconds}")
+        self.max_frames = max_frames
+        self.max_seconds = max_seconds
+        self._items: deque[BufferedFrame] = deque()
+        self.evicted = 0
+        self.pushed = 0
+
+    def push(self, frame: Frame, detections: Detections | None = None) -> BufferedFrame:
+        if self._items and frame.index <= self._items[-1].frame.index:
+            raise ValueError(
+                f"FrameRing: frame {frame.index} of {frame.source_id} is not after {self._items[-1].frame.index}"
+            )
+        item = BufferedFrame(frame, detections)
+        self._items.append(item)
+        self.pushed += 1
+        while self.max_frames is not None and len(self._items) > self.max_frames:
+            self._items.popleft()
+            self.evicted += 1
+        while (
+            self.max_seconds is not None
+            and len(self._items) > 1
+            and frame.timestamp - self._items[0].frame.timestamp > self.max_seconds
+        ):
+            self._items.popleft()
+            self.evicted += 1
+        return item
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[BufferedFrame]:
+        return iter(self._items)
+
+    @property
+    def latest(self) -> BufferedFrame | None:
+        return self._items[-1] if self._items else None
+
+    @property
+    def oldest(self) -> BufferedFrame | None:
+        return self._items[0] if self._items else None
+
+    def window(self, start_s: float, end_s: float) -> list[BufferedFrame]:
+        """Buffered frames with start_s <= timestamp <= end_s, in order."""
+        return [b for b in self._items if start_s <= b.frame.timestamp <= end_s]
+
+    def get(self, index: int) -> BufferedFrame | None:
+        for b in reversed(self._items):
+            if b.frame.index == index:
+                return b
+            if b.frame.index < index:
+                return None
+        return None
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+@dataclass(slots=True)
+class PendingBundle:
+    """Frames for one violation's bundle, collected until the buffer has passed moment + post_s."""
+
+    violation: Violation
+    start_s: float
+    end_s: float
+    items: dict[int, BufferedFrame] = field(default_factory=dict)
+    complete: bool = False
+    truncated: bool = False  # completed at end of stream, before end_s was reached
+
+    def offer(self, item: BufferedFrame) -> None:
+        f = item.frame
+        ev = self.violation.evidence_frames
+        if self.start_s <= f.timestamp <= self.end_s or f.index in (ev.before, ev.at, ev.after):
+            self.items[f.index] = item
+        if f.timestamp >= self.end_s and f.index >= ev.after:
+            self.complete = True
+
+    @property
+    def frames(self) -> list[Frame]:
+        return [self.items[i].frame for i in sorted(self.items)]
+
+    @property
+    def detections_by_frame(self) -> dict[int, Detections]:
+        return {i: b.detections for i, b in sorted(self.items.items()) if b.detections is not None}
+
+    def missing_evidence_frames(self) -> list[str]:
+        ev = self.violation.evidence_frames
+        return [
+            name
+            for name, idx in (("before", ev.before), ("at", ev.at), ("after", ev.after))
+            if idx not in self.items
+        ]
+
+
+class EvidenceCollector:
+    """Per-camera ring plus the bundles waiting for frames after their moment."""
+
+    def __init__(
+        self, pre_s: float, post_s: float, max_frames: int | None = 300, max_seconds: float | None = None
+    ):
+        if pre_s < 0 or post_s < 0:
+            raise ValueError(f"EvidenceCollector: pre_s/post_s must be >= 0, got {pre_s}/{post_s}")
+        self.pre_s, self.post_s = pre_s, post_s
+        self.ring = FrameRing(max_frames, max_seconds if max_seconds is not None else pre_s + post_s + 1.0)
+        self._pending: list[PendingBundle] = []
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def push(self, frame: Frame, detections: Detections | None = None) -> list[PendingBundle]:
+        item = self.ring.push(frame, detections)
+        done: list[PendingBundle] = []
+        for p in self._pending:
+            p.offer(item)
+            if p.complete:
+                done.append(p)
+        if done:
+            self._pending = [p for p in self._pending if not p.complete]
+        return done
+
+    def request(self, violation: Violation) -> PendingBundle:
+        """Start collecting a violation's frames; complete at once if the buffer is already past its end."""
+        p = PendingBundle(violation, violation.timestamp - self.pre_s, violation.timestamp + self.post_s)
+        for item in self.ring:
+            p.offer(item)
+        oldest = self.ring.oldest
+        if oldest is not None and oldest.frame.timestamp > p.start_s:
+            log.info(
+                "%s: ring starts at %.2fs, after the clip start %.2fs (%d frames evicted so far)",
+                violation.event_key,
+                oldest.frame.timestamp,
+                p.start_s,
+                self.ring.evicted,
+            )
+        if not p.complete:
+            self._pending.append(p)
+        return p
+
+    def flush(self) -> list[PendingBundle]:
+        """End of stream: every waiting bundle completes with the frames it has."""
+        done = self._pending
+        for p in done:
+            p.complete = True
+            p.truncated = True
+        self._pending = []
+        return done

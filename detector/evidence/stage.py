@@ -1,0 +1,227 @@
+"""The evidence stage as the pipeline sees it: a FrameSink that buffers frames and writes bundles.
+
+    sink = open_evidence_sink(cfg, root, config_sha256=config_sha256(path), models=[detector.model])
+    pipeline = Pipeline(cfg, fps, sinks=[..., sink])
+    ...                                   # every FrameResult: frame, detections, violations
+    sink.add_violations(pipeline.finish())  # late violations decided at end of stream
+    sink.close()                          # bundles still waiting for 'after' frames are written
+
+The sink duck-types the pipeline's FrameResult (.frame, .detections, .violations) so this module
+does not import the pipeline (lower stages never import higher ones). The plate of a violation is
+asked for when its bundle is complete, through `plate_lookup(violation, frames, detections_by_frame)`,
+so plate voting can use the frames after the moment too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from detector.errors import ConfigError, DetectorError
+from detector.evidence.config import EvidenceConfig
+from detector.evidence.images import Annotate
+from detector.evidence.keys import Signer, load_private_key
+from detector.evidence.manifest import CalibrationInfo, ModelInfo
+from detector.evidence.ring import EvidenceCollector, PendingBundle
+from detector.evidence.writer import BundleWriter, camera_info_from_config
+from detector.types import Detections, Frame, PlateRead, Violation
+
+log = logging.getLogger(__name__)
+
+PlateLookup = Callable[
+    [Violation, Sequence[Frame], Mapping[int, Detections]], tuple[PlateRead | None, np.ndarray | None]
+]
+
+
+class _FrameResultLike(Protocol):
+    @property
+    def frame(self) -> Frame: ...
+
+    @property
+    def detections(self) -> Detections: ...
+
+    @property
+    def violations(self) -> Sequence[Violation]: ...
+
+
+class EvidenceSink:
+    """Buffers frames per camera and writes one signed bundle per violation once its clip is complete.
+
+    A failed bundle is logged and counted in `failures` (the camera keeps running); `written` lists
+    (event_key, bundle path) in order. With `background=True` bundles are encoded and written by one
+    worker thread (order, hence sequence numbers, preserved) so a live camera does not stall for the
+    clip encoding; at most `queue_size` complete bundles wait, then `write` blocks (evidence is never
+    dropped). `plate_lookup` then runs on the worker thread.
+    """
+
+    def __init__(
+        self,
+        writer: BundleWriter,
+        config: EvidenceConfig | None = None,
+        *,
+        plate_lookup: PlateLookup | None = None,
+        annotate: Annotate | None = None,
+        on_bundle: Callable[[Violation, Path], None] | None = None,
+        background: bool = False,
+        queue_size: int = 16,
+    ) -> None:
+        self.writer = writer
+        self.config = config or writer.config
+        self.collector = EvidenceCollector(
+            self.config.pre_s, self.config.post_s, self.config.ring_max_frames, self.config.ring_seconds
+        )
+        self.plate_lookup = plate_lookup
+        self.annotate = annotate
+        self.on_bundle = on_bundle
+        self.written: list[tuple[str, Path]] = []
+        self.failures: list[tuple[str, str]] = []
+        self._queue: queue.Queue[PendingBundle | None] | None = None
+        self._worker: threading.Thread | None = None
+        if background:
+            self._queue = queue.Queue(maxsize=queue_size)
+            self._worker = threading.Thread(target=self._drain, name="evidence-writer", daemon=True)
+            self._worker.start()
+
+    def write(self, result: _FrameResultLike) -> None:
+        done = self.collector.push(result.frame, result.detections)
+        for v in result.violations:
+            p = self.collector.request(v)
+            if p.complete:
+                done.append(p)
+        for p in done:
+            self._submit(p)
+
+    def add_violations(self, violations: Iterable[Violation]) -> None:
+        """Violations decided after their frames were pushed (e.g. at end of stream)."""
+        for v in violations:
+            p = self.collector.request(v)
+            if p.complete:
+                self._submit(p)
+
+    def close(self) -> None:
+        """Write the bundles still waiting (with the frames they have) and stop the worker."""
+        for p in self.collector.flush():
+            self._submit(p)
+        if self._queue is not None and self._worker is not None:
+            self._queue.put(None)
+            self._worker.join()
+            self._queue, self._worker = None, None
+
+    def _submit(self, p: PendingBundle) -> None:
+        if self._queue is not None:
+            self._queue.put(p)
+        else:
+            self._write(p)
+
+    def _drain(self) -> None:
+        assert self._queue is not None
+        q = self._queue
+        while (p := q.get()) is not None:
+            try:
+                self._write(p)
+            except Exception as exc:  # noqa: BLE001 - a dead worker would block the camera forever
+                log.exception("%s: evidence worker failed", p.violation.event_key)
+                self.failures.append((p.violation.event_key, f"{type(exc).__name__}: {exc}"))
+
+    @property
+    def pending(self) -> int:
+        return self.collector.pending
+
+    def _write(self, p: PendingBundle) -> None:
+        key = p.violation.event_key
+        try:
+            plate, crop = (None, None)
+            if self.plate_lookup is not None:
+                plate, crop = self.plate_lookup(p.violation, p.frames, p.detections_by_frame)
+            path = self.writer.write_pending(p, plate=plate, plate_crop=crop, annotate=self.annotate)
+        except (DetectorError, OSError) as exc:
+            log.error("%s: evidence bundle NOT written: %s", key, exc)
+            self.failures.append((key, str(exc)))
+            return
+        self.written.append((key, path))
+        if self.on_bundle is not None:
+            self.on_bundle(p.violation, path)
+
+
+def model_info(model: object, role: str = "detector") -> ModelInfo:
+    """A manifest ModelInfo from the detector's ModelInfo (name, path, sha256, origin) or similar."""
+    if isinstance(model, ModelInfo):
+        return model
+    path = str(getattr(model, "path", getattr(model, "file", "")))
+    return ModelInfo(
+        name=str(getattr(model, "name")),  # noqa: B009 - duck-typed on purpose
+        role=role,
+        sha256=str(getattr(model, "sha256")),  # noqa: B009
+        file=Path(path).name if path else "",
+        version=str(getattr(model, "origin", getattr(model, "version", ""))),
+    )
+
+
+def calibration_info(cal: object | None) -> CalibrationInfo | None:
+    """Manifest calibration from rules.calibration (CalibrationConfig), with the fitted homography."""
+    if cal is None:
+        return None
+    from detector.geometry import calibration_from_config
+
+    homo = calibration_from_config(cal)  # type: ignore[arg-type]
+    dump = cal.model_dump(mode="json")  # type: ignore[attr-defined]
+    return CalibrationInfo(
+        method="homography",
+        homography=tuple(tuple(float(x) for x in row) for row in homo.H),  # type: ignore[misc]
+        image_points=tuple((float(x), float(y)) for x, y in dump["image_points"]),
+        world_points=tuple((float(x), float(y)) for x, y in dump["world_points"]),
+        reprojection_error_px=homo.rms_error_px,
+        reprojection_error_m=homo.rms_error_m,
+        sha256=hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest(),
+        description=str(dump.get("note", "")),
+    )
+
+
+def open_evidence_sink(
+    cfg: object,
+    root: Path | str | None,
+    *,
+    config_sha256: str,
+    models: Sequence[object] = (),
+    signer: Signer | None = None,
+    plate_lookup: PlateLookup | None = None,
+    annotate: Annotate | None = None,
+    on_bundle: Callable[[Violation, Path], None] | None = None,
+    background: bool = False,
+) -> EvidenceSink:
+    """Build the evidence sink of a camera from its CameraConfig.
+
+    `root` overrides `cfg.evidence.root`; the signing key is `signer`, else `cfg.evidence.key_path`.
+    Raises ConfigError when neither gives a root or a key.
+    """
+    ev: EvidenceConfig = cfg.evidence  # type: ignore[attr-defined]
+    root = root if root is not None else ev.root
+    if root is None:
+        raise ConfigError(f"{cfg.camera_id}: evidence.root is not set and no evidence folder was given")  # type: ignore[attr-defined]
+    if signer is None:
+        if ev.key_path is None:
+            raise ConfigError(
+                f"{cfg.camera_id}: evidence.key_path is not set; create a key with `detector keys new --out DIR`"  # type: ignore[attr-defined]
+            )
+        signer = load_private_key(Path(ev.key_path))
+    rules = getattr(cfg, "rules", None)
+    writer = BundleWriter(
+        root,
+        signer,
+        camera_info_from_config(cfg),
+        [model_info(m) for m in models],
+        config_sha256,
+        config=ev,
+        calibration=calibration_info(getattr(rules, "calibration", None)),
+    )
+    return EvidenceSink(
+        writer, ev, plate_lookup=plate_lookup, annotate=annotate, on_bundle=on_bundle, background=background
+    )

@@ -1,0 +1,211 @@
+"""Image work on plate crops: ink mask, two-row split, padding/contrast, colour, sharpness.
+
+Pure numpy/OpenCV functions of one crop (BGR uint8), no models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+Image = npt.NDArray[np.uint8]
+
+#: Crops are analysed (glyph blobs, row split) at no more than this height.
+ANALYSIS_HEIGHT = 120
+
+
+def ink_mask(crop: Image) -> npt.NDArray[np.bool_]:
+    """Characters as True: Otsu on grey, polarity chosen so the ink is the minority of the plate's centre.
+
+    Works for dark-on-light (white/yellow plates) and light-on-dark (blue/red plates, some EU/BR).
+    """
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    grey = cv2.GaussianBlur(grey, (3, 3), 0)
+    _, binary = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    dark = binary == 0
+    h, w = dark.shape
+    centre = dark[h // 5 : h - h // 5 or h, w // 8 : w - w // 8 or w]
+    return dark if centre.mean() < 0.5 else ~dark
+
+
+@dataclass(frozen=True, slots=True)
+class RowSplit:
+    """Where a two-row plate divides: the row `y`, and the character boxes found above and below."""
+
+    y: int
+    upper: int
+    lower: int
+
+
+def character_boxes(crop: Image) -> list[tuple[int, int, int, int]]:
+    """Character-like blobs (x, y, w, h): connected components of the ink mask with a glyph's shape.
+
+    Both polarities are tried (dark-on-light, light-on-dark) and the one with more glyph-like blobs kept.
+    """
+    h, w = crop.shape[:2]
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    grey = cv2.GaussianBlur(grey, (3, 3), 0)
+    # threshold from the plate's centre only: dark surroundings of the crop would drag Otsu down
+    centre = grey[h // 6 : h - h // 6 or h, w // 8 : w - w // 8 or w]
+    t, _ = cv2.threshold(centre, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    binary = np.where(grey > t, 255, 0).astype(np.uint8)
+    block = max(3, (min(h, w) // 3) | 1)
+    adaptive = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, 0)
+    best: list[tuple[int, int, int, int]] = []
+    for mask in (255 - binary, binary, 255 - adaptive, adaptive):
+        n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        boxes = []
+        for i in range(1, n):
+            x, y, bw, bh, area = (int(v) for v in stats[i])
+            if not (0.18 * h <= bh <= 0.92 * h and 0.08 <= bw / bh <= 1.1):
+                continue
+            if area < 0.2 * bw * bh or x <= 0 or x + bw >= w:
+                continue  # thin outlines, or blobs touching the left/right edge (frame, background)
+            boxes.append((x, y, bw, bh))
+        if len(boxes) > len(best):
+            best = boxes
+    return best
+
+
+def text_band(crop: Image, margin: float = 0.2) -> tuple[int, int] | None:
+    """Rows (y1, y2) of the plate's main line of characters, with `margin` x glyph height above and below.
+
+    The main line is the largest group of glyph blobs of similar height whose centres line up; a state
+    name, slogan or dealer frame above or below it is left out. None when fewer than 3 glyphs are found.
+    """
+    h, w = crop.shape[:2]
+    if h < 8 or w < 8:
+        return None
+    scale = 1.0
+    if h > ANALYSIS_HEIGHT:
+        scale = h / ANALYSIS_HEIGHT
+        crop = cv2.resize(crop, (max(8, round(w / scale)), ANALYSIS_HEIGHT), interpolation=cv2.INTER_AREA)
+    boxes = character_boxes(crop)
+    if len(boxes) < 3:
+        return None
+    hs = np.array([b[3] for b in boxes], dtype=np.float32)
+    cy = np.array([b[1] + b[3] / 2 for b in boxes], dtype=np.float32)
+    best: npt.NDArray[np.bool_] | None = None
+    for i in range(len(boxes)):
+        sel = (np.abs(hs - hs[i]) <= 0.25 * hs[i]) & (np.abs(cy - cy[i]) <= 0.35 * hs[i])
+        if best is None or (sel.sum(), hs[sel].mean()) > (best.sum(), hs[best].mean()):
+            best = sel
+    if best is None or best.sum() < 3:
+        return None
+    group = [boxes[k] for k in np.flatnonzero(best)]
+    gh = float(np.median([b[3] for b in group]))
+    y1 = min(b[1] for b in group) - margin * gh
+    y2 = max(b[1] + b[3] for b in group) + margin * gh
+    return max(0, int(y1 * scale)), min(h, int(np.ceil(y2 * scale)))
+
+
+def find_row_split(crop: Image) -> RowSplit | None:
+    """Find the gap between the two rows of a two-row plate.
+
+    Glyph-like blobs are sorted by their vertical centre; the largest jump between neighbours is the
+    row gap when it exceeds half the median glyph height and at least two glyphs sit on each side.
+    The split row is midway between the upper row's lowest bottom and the lower row's highest top.
+    """
+    h, w = crop.shape[:2]
+    if h < 16 or w < 16:
+        return None
+    scale = 1.0
+    if h > ANALYSIS_HEIGHT:  # glyph analysis needs no more than ~120 px of height
+        scale = h / ANALYSIS_HEIGHT
+        crop = cv2.resize(crop, (max(16, round(w / scale)), ANALYSIS_HEIGHT), interpolation=cv2.INTER_AREA)
+        h, w = crop.shape[:2]
+    boxes = character_boxes(crop)
+    if len(boxes) < 4:
+        return None
+    boxes.sort(key=lambda b: b[1] + b[3] / 2)
+    centres = np.array([b[1] + b[3] / 2 for b in boxes])
+    med_h = float(np.median([b[3] for b in boxes]))
+    if med_h > 0.6 * h:
+        return None  # glyphs as tall as the plate: one row
+    gaps = np.diff(centres)
+    k = int(np.argmax(gaps))
+    upper, lower = boxes[: k + 1], boxes[k + 1 :]
+    if gaps[k] < 0.5 * med_h or len(upper) < 2 or len(lower) < 2:
+        return None
+    hu, hl = np.median([b[3] for b in upper]), np.median([b[3] for b in lower])
+    if not 0.65 <= hu / hl <= 1.5:
+        return None  # a small caption (state name, slogan) over big characters is not a second row
+    top_bottom = max(b[1] + b[3] for b in upper)
+    bottom_top = min(b[1] for b in lower)
+    y = int(round((top_bottom + bottom_top) / 2))
+    if not 0.2 * h <= y <= 0.8 * h:
+        return None
+    return RowSplit(int(round(y * scale)), len(upper), len(lower))
+
+
+def split_rows(crop: Image, split: RowSplit) -> tuple[Image, Image]:
+    """Top and bottom rows with a small overlap (characters can touch the valley)."""
+    h = crop.shape[0]
+    m = max(1, h // 25)
+    return crop[: min(h, split.y + m)], crop[max(0, split.y - m) :]
+
+
+def pad_crop(crop: Image, frac: float = 0.08) -> Image:
+    """Pad with the crop's own edge pixels so characters at the border are not clipped by the recogniser."""
+    h, w = crop.shape[:2]
+    py, px = max(1, int(h * frac)), max(1, int(w * frac / 2))
+    return cv2.copyMakeBorder(crop, py, py, px, px, cv2.BORDER_REPLICATE)
+
+
+def enhance(crop: Image) -> Image:
+    """Contrast-limited histogram equalisation on lightness (helps dim, hazy and night crops)."""
+    lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB)
+    clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(2, 4))
+    lab[:, :, 0] = clahe.apply(lab[:, :, 0])
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2BGR)
+
+
+def upscale(crop: Image, min_height: int = 48) -> Image:
+    """Cubic upscale of a small crop to at least `min_height` pixels high (the recogniser's input height)."""
+    h, w = crop.shape[:2]
+    if h >= min_height or h == 0:
+        return crop
+    s = min_height / h
+    return cv2.resize(crop, (max(1, round(w * s)), min_height), interpolation=cv2.INTER_CUBIC)
+
+
+def sharpness(crop: Image) -> float:
+    """Variance of the Laplacian of the grey crop (higher is sharper), normalised to a 64-px height."""
+    if crop.size == 0:
+        return 0.0
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    h, w = grey.shape
+    if h != 64 and h > 0:
+        grey = cv2.resize(grey, (max(1, round(w * 64 / h)), 64), interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def plate_colour(crop: Image) -> str | None:
+    """Background colour of the plate: 'white', 'yellow', 'blue' or 'red', or None when it cannot be told.
+
+    Taken from the median HSV of the non-ink pixels of the plate's centre (edges and frame excluded).
+    Vietnamese plates: white private, blue state, yellow commercial, red military.
+    """
+    h, w = crop.shape[:2]
+    if h < 8 or w < 8:
+        return None
+    inner = crop[h // 6 : h - h // 6, w // 10 : w - w // 10]
+    mask = ~ink_mask(inner)
+    if mask.sum() < 20:
+        return None
+    hsv = cv2.cvtColor(inner, cv2.COLOR_BGR2HSV)[mask]
+    hue, sat, val = (float(np.median(hsv[:, i])) for i in range(3))
+    if val < 60:
+        return None  # too dark to tell (night, shadow)
+    if sat < 50:
+        return "white" if val >= 110 else None
+    if 15 <= hue <= 38:
+        return "yellow"
+    if 95 <= hue <= 130:
+        return "blue"
+    if hue <= 8 or hue >= 165:
+        return "red"
+    return None

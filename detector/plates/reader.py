@@ -1,0 +1,267 @@
+"""The plates stage: find the plate of a vehicle, read it (one or two rows), vote over a track.
+
+Public API for the pipeline::
+
+    reader = PlateReader.from_config(cfg.plates)
+    obs = reader.read_vehicle(frame.image, vehicle_xyxy, frame.index)   # PlateObservation | None
+    voter = reader.voter(); voter.add(obs); ...; plate_read = voter.result()   # PlateRead | None
+    # or in one go over a track's frames:
+    plate_read = reader.read_track([(frame_index, image, vehicle_xyxy), ...])
+    reader.close()
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from detector.plates.config import PlatesConfig
+from detector.plates.detect import OnnxPlateDetector, PlateBox, PlateDetector
+from detector.plates.grammar import normalize_plate, repair_vn_plate
+from detector.plates.image import RowSplit, find_row_split, plate_colour, sharpness, split_rows, text_band
+from detector.plates.ocr import OcrLine, PlateOcr, ocr_from_config
+from detector.plates.vote import PlateObservation, PlateVoter, consensus, select_best, vote
+from detector.types import PlateRead
+
+log = logging.getLogger(__name__)
+
+Image = npt.NDArray[np.uint8]
+
+#: Below this width/height a crop may be a two-row plate even when no clear row gap was found.
+TWO_ROW_MAX_ASPECT = 1.8
+#: Generic plates: a character with less support than this across the variant readings is dropped.
+DROP_SUPPORT = 0.4
+
+
+def line_views(line: Image, n: int) -> list[Image]:
+    """Up to `n` views of one line of characters for test-time augmentation: cut to the glyph band
+    (drops state names, slogans and frame edges above/below), cut to a fixed central band, and the
+    glyph band with a wider margin. Each falls back to the line itself when no glyphs are found."""
+    h, w = line.shape[:2]
+    dx = int(w * 0.03)
+    views: list[Image] = []
+    for margin in (0.15, None, 0.3)[: max(1, n)]:
+        if margin is None:
+            dy = int(h * 0.16)
+            views.append(line[dy : h - dy, dx : w - dx])
+            continue
+        band = text_band(line, margin)
+        views.append(line[band[0] : band[1], dx : w - dx] if band and band[1] - band[0] >= 8 else line)
+    return views
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    raw: str
+    normalized: str
+    display: str
+    confidence: float
+    char_confidences: tuple[float, ...]
+    rows: int
+    valid: bool
+
+    @property
+    def score(self) -> float:
+        return self.confidence + (0.5 if self.valid else 0.0)
+
+
+def _join(lines: Sequence[OcrLine]) -> tuple[str, float, tuple[float, ...]]:
+    raw = " ".join(line.text for line in lines)
+    confs = tuple(c for line in lines for c in line.char_confidences)
+    # a row that read nothing is a failed row: it pulls the confidence down
+    parts = [line.confidence if line.text else 0.0 for line in lines]
+    return raw, float(np.mean(parts)) if parts else 0.0, confs
+
+
+def interpret(raw: str, confidence: float, confs: tuple[float, ...], rows: int, country: str) -> _Reading:
+    """Apply the country's grammar to an OCR text: normalise, repair (VN), validate, format."""
+    key = normalize_plate(raw)
+    if len(confs) != len(key):
+        confs = (confidence,) * len(key)
+    if country == "vn":
+        plate = repair_vn_plate(raw, rows)
+        if plate is not None:
+            fixed = plate.normalized
+            # a repaired character keeps its OCR probability, halved: it was not what the OCR saw
+            cc = tuple(c if a == b else c * 0.5 for a, b, c in zip(key, fixed, confs, strict=False))
+            if len(fixed) != len(cc):
+                cc = (confidence,) * len(fixed)
+            conf = float(np.mean(cc)) if cc else 0.0
+            return _Reading(raw, fixed, plate.display, min(confidence, conf), cc, rows, True)
+        return _Reading(raw, key, key, confidence, confs, rows, False)
+    return _Reading(raw, key, key, confidence, confs, rows, 4 <= len(key) <= 10)
+
+
+class PlateReader:
+    """Plate detection + OCR + grammar + voting, configured by `PlatesConfig`."""
+
+    def __init__(self, cfg: PlatesConfig, detector: PlateDetector | None, ocr: PlateOcr) -> None:
+        self.cfg = cfg
+        self.detector = detector
+        self.ocr = ocr
+
+    @classmethod
+    def from_config(cls, cfg: PlatesConfig, with_detector: bool = True) -> PlateReader:
+        """Load the models named by `cfg` (raises ModelError/ConfigError naming the missing file)."""
+        detector = OnnxPlateDetector.from_config(cfg) if with_detector else None
+        return cls(cfg, detector, ocr_from_config(cfg))
+
+    # --- one plate crop -------------------------------------------------------------------------
+    def read_crop(
+        self, crop: Image, frame_index: int = 0, box: PlateBox | None = None
+    ) -> PlateObservation | None:
+        """Read a plate crop (one or two rows). None when the crop is empty or nothing was read.
+
+        The crop is read as one row and, when a row gap is found (or the crop is squarish), as two rows.
+        With `ocr_variants` > 1 it is also read slightly trimmed and contrast-enhanced; the layout with
+        the best total score wins and its variant readings vote per character.
+        """
+        if crop is None or crop.ndim != 3 or crop.shape[0] < 6 or crop.shape[1] < 6:
+            return None
+        h, w = crop.shape[:2]
+        split = find_row_split(crop)
+        glyph_rows = split is not None
+        if split is None and w / h < TWO_ROW_MAX_ASPECT:
+            split = RowSplit(h // 2, 0, 0)  # no clear gap: try the middle, the grammar decides
+        n = self.cfg.ocr_variants
+        images = line_views(crop, n)
+        if split is not None:
+            top, bottom = split_rows(crop, split)
+            images += line_views(top, n) + line_views(bottom, n)
+        lines = self.ocr.read_lines(images)
+        country = self.cfg.country
+        layouts: dict[int, list[_Reading]] = {1: [], 2: []}
+        for k in range(n):
+            one = interpret(*_join([lines[k]]), 1, country)
+            layouts[1].append(_penalise(one, 0.8) if glyph_rows else one)
+            if split is not None:
+                layouts[2].append(interpret(*_join([lines[n + k], lines[2 * n + k]]), 2, country))
+        rows = max((r for r in layouts if layouts[r]), key=lambda r: sum(x.score for x in layouts[r]))
+        best = self._combine(layouts[rows], rows)
+        if best is None:
+            return None
+        return PlateObservation(
+            frame_index=frame_index,
+            text=best.display,
+            normalized=best.normalized,
+            raw_text=best.raw,
+            confidence=round(best.confidence, 4),
+            char_confidences=tuple(round(c, 4) for c in best.char_confidences),
+            rows=best.rows,
+            valid=best.valid,
+            country=country if best.valid else "unknown",
+            colour=plate_colour(crop),
+            box=box,
+            sharpness=sharpness(crop),
+        )
+
+    def _combine(self, readings: list[_Reading], rows: int) -> _Reading | None:
+        """Per-character vote of the variant readings of one layout."""
+        readings = [r for r in readings if r.normalized]
+        if not readings:
+            return None
+        if len(readings) == 1:
+            return readings[0]
+        obs = [
+            PlateObservation(0, r.display, r.normalized, r.raw, r.confidence, r.char_confidences, rows, r.valid, "")
+            for r in readings
+        ]
+        text, support = consensus(obs)
+        if self.cfg.country != "vn":
+            # characters most variants did not see are edge marks, bolts or decorations
+            kept = [(c, s) for c, s in zip(text, support, strict=True) if s >= DROP_SUPPORT]
+            if len(kept) >= 4:
+                text, support = "".join(c for c, _ in kept), [s for _, s in kept]
+        raw = max(readings, key=lambda r: r.confidence).raw
+        conf = float(np.mean(support)) if support else 0.0
+        out = interpret(text, conf, tuple(support), rows, self.cfg.country)
+        return _Reading(raw, out.normalized, out.display, out.confidence, out.char_confidences, rows, out.valid)
+
+    # --- detection ------------------------------------------------------------------------------
+    def detect_plates(self, image: Image) -> list[PlateBox]:
+        if self.detector is None:
+            raise RuntimeError("PlateReader was built without a plate detector")
+        boxes = self.detector.detect(image)
+        return [b for b in boxes if b.height >= self.cfg.min_plate_height_px]
+
+    def read_image(self, image: Image, frame_index: int = 0, max_plates: int = 5) -> list[PlateObservation]:
+        """Detect plates anywhere in `image` (a whole photo) and read each one."""
+        out = []
+        for box in self.detect_plates(image)[:max_plates]:
+            obs = self.read_crop(crop_box(image, box.xyxy), frame_index, box)
+            if obs is not None:
+                out.append(obs)
+        return out
+
+    def read_vehicle(
+        self, image: Image, vehicle_xyxy: Sequence[float], frame_index: int
+    ) -> PlateObservation | None:
+        """Find and read the plate of one vehicle in a frame (plate detection on the vehicle crop only).
+
+        Returns None when no plate is found or nothing readable is on it. The observation's box is in
+        frame coordinates.
+        """
+        box = self.find_vehicle_plate(image, vehicle_xyxy)
+        if box is None:
+            return None
+        return self.read_crop(crop_box(image, box.xyxy), frame_index, box)
+
+    def find_vehicle_plate(self, image: Image, vehicle_xyxy: Sequence[float]) -> PlateBox | None:
+        """The most confident plate inside the vehicle box (frame coordinates), or None."""
+        h, w = image.shape[:2]
+        x1, y1, x2, y2 = (float(v) for v in vehicle_xyxy)
+        mx, my = 0.04 * (x2 - x1), 0.04 * (y2 - y1)
+        ix1, iy1 = max(0, int(x1 - mx)), max(0, int(y1 - my))
+        ix2, iy2 = min(w, int(np.ceil(x2 + mx))), min(h, int(np.ceil(y2 + my)))
+        if ix2 - ix1 < 16 or iy2 - iy1 < 16:
+            return None
+        boxes = self.detect_plates(image[iy1:iy2, ix1:ix2])
+        if not boxes:
+            return None
+        return boxes[0].shifted(ix1, iy1)
+
+    # --- tracks ---------------------------------------------------------------------------------
+    def voter(self) -> PlateVoter:
+        return PlateVoter(self.cfg.vote_frames, self.cfg.min_confidence, self.cfg.top_candidates, self.cfg.country)
+
+    def vote(self, observations: Sequence[PlateObservation]) -> PlateRead | None:
+        best = select_best(observations, self.cfg.vote_frames)
+        return vote(best, self.cfg.min_confidence, self.cfg.top_candidates, self.cfg.country)
+
+    def read_track(self, frames: Iterable[tuple[int, Image, Sequence[float]]]) -> PlateRead | None:
+        """Read a vehicle's plate over several frames: detect on every frame, OCR the best
+        `vote_frames` plate crops (sharpness x size x detection confidence), vote."""
+        found: list[tuple[float, int, Image, PlateBox]] = []
+        for frame_index, image, vxyxy in frames:
+            box = self.find_vehicle_plate(image, vxyxy)
+            if box is None:
+                continue
+            crop = crop_box(image, box.xyxy)
+            q = min(box.height, 80.0) * box.confidence * min(sharpness(crop), 2000.0) ** 0.5
+            found.append((q, frame_index, crop, box))
+        found.sort(key=lambda t: t[0], reverse=True)
+        obs = [self.read_crop(crop, fi, box) for _, fi, crop, box in found[: self.cfg.vote_frames]]
+        return vote([o for o in obs if o], self.cfg.min_confidence, self.cfg.top_candidates, self.cfg.country)
+
+    def close(self) -> None:
+        if self.detector is not None:
+            self.detector.close()
+        self.ocr.close()
+
+
+def _penalise(r: _Reading, factor: float) -> _Reading:
+    return _Reading(r.raw, r.normalized, r.display, r.confidence * factor, r.char_confidences, r.rows, r.valid)
+
+
+def crop_box(image: Image, xyxy: Sequence[float], margin: tuple[float, float] = (0.04, 0.1)) -> Image:
+    """Cut a box out of an image with a relative margin (x, y), clipped to the image."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    mx, my = margin[0] * (x2 - x1), margin[1] * (y2 - y1)
+    ix1, iy1 = max(0, int(round(x1 - mx))), max(0, int(round(y1 - my)))
+    ix2, iy2 = min(w, int(round(x2 + mx))), min(h, int(round(y2 + my)))
+    return image[iy1:iy2, ix1:ix2]

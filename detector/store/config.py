@@ -1,0 +1,117 @@
+"""Configuration of the violation store, its HTTP API, MQTT outbox and forwarder.
+
+One `StoreConfig` serves the edge box (embedded SQLite, the default) and a central deployment
+(PostgreSQL): only `url` changes. Loaded once at the CLI edge with `load_store_config`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import Field, ValidationError
+
+from detector.base import FrozenModel
+from detector.errors import ConfigError
+
+
+class MqttConfig(FrozenModel):
+    """Where new violations are published (QoS 1, one topic per camera)."""
+
+    enabled: bool = Field(default=False, description="Run the outbox publisher with `detector serve`")
+    host: str = Field(default="127.0.0.1", description="Broker host")
+    port: int = Field(default=1883, ge=1, le=65535, description="Broker port")
+    topic_prefix: str = Field(
+        default="detector/violations", description="Topic is <topic_prefix>/<camera_id>"
+    )
+    client_id: str = Field(default="detector-store-outbox", description="MQTT client id of the publisher")
+    publish_timeout_s: float = Field(default=10.0, gt=0, description="Wait for PUBACK this long per message")
+    batch_size: int = Field(default=100, ge=1, le=10_000, description="Outbox rows sent per publisher pass")
+    retry_delay_s: float = Field(default=5.0, gt=0, description="Pause after a broker failure")
+
+
+class ForwardConfig(FrozenModel):
+    """Edge to central: POST accepted bundles to the central API's ingest endpoint."""
+
+    enabled: bool = Field(default=False, description="Queue accepted bundles for forwarding")
+    url: str = Field(default="", description="Central API base URL, e.g. https://central.example/ ")
+    token_file: str | None = Field(
+        default=None, description="File holding the bearer token (role ingest) of the central API"
+    )
+    max_attempts: int = Field(default=50, ge=1, description="Give up (state failed) after this many tries")
+    backoff_initial_s: float = Field(default=5.0, gt=0, description="First retry delay; doubles per attempt")
+    backoff_max_s: float = Field(default=3600.0, gt=0, description="Longest retry delay")
+    timeout_s: float = Field(default=60.0, gt=0, description="HTTP timeout per upload")
+
+
+class RateLimitConfig(FrozenModel):
+    """Token bucket per token (or client IP) on the plate lookup endpoint."""
+
+    capacity: int = Field(default=30, ge=1, description="Burst size (requests)")
+    refill_per_s: float = Field(default=0.5, gt=0, description="Requests added back per second")
+
+
+class StoreConfig(FrozenModel):
+    """The violation/fine store: database URL, evidence folders, trust anchors and services."""
+
+    url: str = Field(
+        default="sqlite:///var/detector.db",
+        description="SQLAlchemy URL: sqlite:///path (edge) or postgresql+psycopg://user@host/db (central)",
+    )
+    evidence_dir: str = Field(default="var/evidence", description="Accepted bundles are copied here")
+    quarantine_dir: str = Field(default="var/quarantine", description="Rejected bundles are kept here")
+    trusted_keys: str = Field(
+        default="var/trusted_keys",
+        description="Folder (or file) of Ed25519 public keys that may sign bundles, as the evidence "
+        "module's verify_bundle expects",
+    )
+    location: str = Field(default="", description="Default place on notices when a bundle carries none")
+    detecting_unit: str = Field(default="", description="Default detecting unit printed on notices")
+    api_host: str = Field(default="127.0.0.1", description="`detector serve` bind address")
+    api_port: int = Field(default=8080, ge=1, le=65535, description="`detector serve` port")
+    max_upload_bytes: int = Field(
+        default=200 * 1024 * 1024, ge=1024, description="Largest bundle tar accepted by the ingest endpoint"
+    )
+    feed_page_max: int = Field(default=500, ge=1, description="Largest page of the evidence feed")
+    sse_poll_s: float = Field(default=1.0, gt=0, description="SSE: how often the stream checks for new rows")
+    lookup_rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    forward: ForwardConfig = Field(default_factory=ForwardConfig)
+
+    def resolved(self, base: Path) -> StoreConfig:
+        """Relative folders and a relative SQLite path resolved against `base`."""
+        updates: dict[str, str] = {}
+        for name in ("evidence_dir", "quarantine_dir", "trusted_keys"):
+            value = getattr(self, name)
+            if not Path(value).is_absolute():
+                updates[name] = str((base / value).resolve())
+        prefix = "sqlite:///"
+        if self.url.startswith(prefix) and not self.url.startswith(prefix + "/"):
+            rel = self.url[len(prefix) :]
+            if rel and rel != ":memory:":
+                updates["url"] = prefix + str((base / rel).resolve())
+        return self.model_copy(update=updates)
+
+
+def load_store_config(path: str | Path | None) -> StoreConfig:
+    """Read a YAML/JSON store config (None: defaults relative to the working directory)."""
+    if path is None:
+        return StoreConfig().resolved(Path.cwd())
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: store config file not found")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML/JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        cfg = StoreConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"{p}: invalid store config"]
+        for e in exc.errors():
+            loc = ".".join(str(x) for x in e["loc"]) or "<root>"
+            lines.append(f"  {loc}: {e['msg']} (got {e.get('input')!r})")
+        raise ConfigError("\n".join(lines)) from exc
+    return cfg.resolved(p.parent)

@@ -1,0 +1,378 @@
+"""Ingest evidence bundles into the store.
+
+A bundle is accepted only when (1) its hashes and Ed25519 signature verify against a trusted key
+and (2) it continues its camera's hash chain as this store knows it (sequence = last + 1 and
+prev_manifest_sha256 = sha256 of the last manifest; a camera never seen before anchors its chain at
+whatever sequence arrives first). Ingest is idempotent on the event id: the same bundle again is a
+"duplicate"; a different manifest under a known event id is a rejection.
+
+The bundle is copied into a staging folder first and the *copy* is verified, so nothing can change
+between the check and what the store keeps. Accepted: the copy is renamed to
+`<evidence_dir>/<camera_id>/<sequence:08d>-<event_id>` (the evidence module's layout) and the
+violation, its files, an MQTT outbox row, a forward-queue row (edge boxes) and an audit row are
+written in one transaction. Rejected: the copy goes to `<quarantine_dir>/<stamp>-<id>/` with a
+REASON.txt, and a quarantine row records why. Nothing is ever lost.
+
+PostgreSQL: one transaction-scoped advisory lock serialises ingests, so violation ids commit in
+increasing order and the feed cursor (row id) never skips a late-committing row. SQLite writers
+are serialised by `BEGIN IMMEDIATE` already.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import tarfile
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from detector.store import audit
+from detector.store.bundles import BundleFacts, check_bundle
+from detector.store.config import StoreConfig
+from detector.store.db import Clock, Database
+from detector.store.errors import InvalidRequest
+from detector.store.models import (
+    CameraChain,
+    EvidenceFile,
+    ForwardItem,
+    ForwardState,
+    OutboxMessage,
+    QuarantineEntry,
+    ViolationRow,
+    ViolationStatus,
+)
+
+log = logging.getLogger(__name__)
+
+INGEST_LOCK_KEY = 0x6465_7465_6374  # pg_advisory_xact_lock key of the ingest critical section
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
+MAX_TAR_MEMBERS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    status: Literal["accepted", "duplicate", "rejected"]
+    event_id: str | None
+    violation_id: int | None = None
+    reason: str = ""
+    quarantine_id: int | None = None
+
+
+class _Reject(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Duplicate(Exception):
+    def __init__(self, violation_id: int) -> None:
+        super().__init__(violation_id)
+        self.violation_id = violation_id
+
+
+def outbox_topic(prefix: str, camera_id: str) -> str:
+    return f"{prefix.rstrip('/')}/{camera_id}"
+
+
+class IngestService:
+    def __init__(
+        self,
+        db: Database,
+        config: StoreConfig,
+        keys: Mapping[str, Ed25519PublicKey],
+        clock: Clock,
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.keys = keys
+        self.clock = clock
+        self.evidence_dir = Path(config.evidence_dir)
+        self.quarantine_dir = Path(config.quarantine_dir)
+
+    # ------------------------------------------------------------------ entry points
+    def ingest_path(self, path: str | Path, *, actor: str = "cli", source: str | None = None) -> IngestResult:
+        """Ingest a bundle folder (left in place; the store keeps its own copy)."""
+        src = Path(path)
+        if not src.is_dir():
+            raise InvalidRequest(f"{src}: not a bundle folder")
+        staging = self._staging()
+        try:
+            shutil.copytree(src, staging, symlinks=False)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise InvalidRequest(f"{src}: cannot read the bundle: {exc}") from exc
+        return self._ingest_staged(staging, actor=actor, source=source or str(src))
+
+    def ingest_tar(self, stream: IO[bytes], *, actor: str, source: str) -> IngestResult:
+        """Ingest a bundle sent as a tar (optionally gzip) of its files, flat or in one folder."""
+        staging = self._staging()
+        try:
+            self._extract(stream, staging)
+        except _Reject as exc:
+            return self._quarantine(staging, source, None, None, f"bad_archive: {exc.reason}", actor)
+        return self._ingest_staged(staging, actor=actor, source=source)
+
+    # ------------------------------------------------------------------ internals
+    def _staging(self) -> Path:
+        root = self.evidence_dir / ".staging"
+        root.mkdir(parents=True, exist_ok=True)
+        return root / uuid.uuid4().hex
+
+    def _extract(self, stream: IO[bytes], dest: Path) -> None:
+        dest.mkdir(parents=True)
+        try:
+            with tarfile.open(fileobj=stream, mode="r:*") as tar:
+                members = tar.getmembers()
+                if len(members) > MAX_TAR_MEMBERS:
+                    raise _Reject(f"{len(members)} members, at most {MAX_TAR_MEMBERS}")
+                files = [m for m in members if not m.isdir()]
+                tops = {m.name.split("/")[0] for m in files if "/" in m.name}
+                for m in files:
+                    parts = m.name.split("/")
+                    name = parts[-1]
+                    if not m.isreg():
+                        raise _Reject(f"{m.name!r} is not a regular file")
+                    if len(parts) > 2 or (len(parts) == 2 and len(tops) != 1) or not _SAFE_NAME.match(name):
+                        raise _Reject(
+                            f"member {m.name!r}: expected plain file names, optionally in one folder"
+                        )
+                    if name in (".", "..") or (dest / name).exists():
+                        raise _Reject(f"member {m.name!r}: unsafe or duplicate name")
+                    src = tar.extractfile(m)
+                    if src is None:
+                        raise _Reject(f"member {m.name!r} cannot be read")
+                    with src, open(dest / name, "wb") as out:
+                        shutil.copyfileobj(src, out)
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise _Reject(f"not a readable tar archive: {exc}") from exc
+
+    def _ingest_staged(self, staging: Path, *, actor: str, source: str) -> IngestResult:
+        check = check_bundle(staging, self.keys)
+        if not check.ok or check.facts is None:
+            return self._quarantine(staging, source, check.event_id, check.camera_id, check.reason, actor)
+        facts = check.facts
+        for label, value in (("camera_id", facts.camera_id), ("event_id", facts.event_id)):
+            if not _SAFE_ID.match(value):
+                return self._quarantine(
+                    staging,
+                    source,
+                    None,
+                    None,
+                    f"unsafe_id: {label} {value[:80]!r} is not a safe folder name",
+                    actor,
+                )
+        try:
+            vid = self._commit(staging, facts, actor=actor, source=source)
+        except _Duplicate as dup:
+            shutil.rmtree(staging, ignore_errors=True)
+            log.info("bundle %s already ingested as violation %d", facts.event_id, dup.violation_id)
+            return IngestResult("duplicate", facts.event_id, dup.violation_id)
+        except _Reject as rej:
+            return self._quarantine(staging, source, facts.event_id, facts.camera_id, rej.reason, actor)
+        log.info(
+            "accepted bundle %s (camera %s seq %d) as violation %d",
+            facts.event_id,
+            facts.camera_id,
+            facts.sequence,
+            vid,
+        )
+        return IngestResult("accepted", facts.event_id, vid)
+
+    def _final_dir(self, facts: BundleFacts) -> Path:
+        return self.evidence_dir / facts.camera_id / f"{facts.sequence:08d}-{facts.event_id}"
+
+    def _commit(self, staging: Path, facts: BundleFacts, *, actor: str, source: str) -> int:
+        for attempt in range(2):
+            try:
+                return self._commit_once(staging, facts, actor=actor, source=source)
+            except IntegrityError:
+                if attempt:
+                    raise
+                log.info("ingest of %s raced another writer; retrying", facts.event_id)
+        raise AssertionError("unreachable")
+
+    def _commit_once(self, staging: Path, facts: BundleFacts, *, actor: str, source: str) -> int:
+        final = self._final_dir(facts)
+        moved = False
+        try:
+            with self.db.write() as s:
+                if self.db.dialect == "postgresql":
+                    s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_LOCK_KEY})
+                existing = s.execute(
+                    select(ViolationRow.id, ViolationRow.manifest_sha256).where(
+                        ViolationRow.event_id == facts.event_id
+                    )
+                ).first()
+                if existing is not None:
+                    if existing.manifest_sha256 == facts.manifest_sha256:
+                        raise _Duplicate(existing.id)
+                    raise _Reject(
+                        f"event_conflict: event {facts.event_id} was ingested as violation {existing.id} "
+                        "with a different manifest"
+                    )
+                now = self.clock()
+                self._advance_chain(s, facts, now)
+                row = self._insert(s, facts, final, now)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                if final.exists():  # left by an earlier attempt that did not commit
+                    shutil.rmtree(final)
+                staging.rename(final)
+                moved = True
+                s.flush()
+                audit.record(
+                    s,
+                    at=now,
+                    actor=actor,
+                    action="ingest",
+                    entity="violation",
+                    entity_id=row.id,
+                    before=None,
+                    after={"event_id": facts.event_id, "status": row.status, "source": source},
+                )
+                return row.id
+        except BaseException:
+            if moved and final.exists():
+                final.rename(staging)
+            raise
+
+    def _advance_chain(self, s: Session, facts: BundleFacts, now: object) -> None:
+        head = s.get(CameraChain, facts.camera_id)
+        if head is None:
+            if facts.sequence != 1:
+                log.warning(
+                    "camera %s first seen at sequence %d: anchoring its chain there",
+                    facts.camera_id,
+                    facts.sequence,
+                )
+            s.add(
+                CameraChain(
+                    camera_id=facts.camera_id,
+                    last_sequence=facts.sequence,
+                    last_manifest_sha256=facts.manifest_sha256,
+                    updated_at=now,
+                )
+            )
+            return
+        expected = head.last_sequence + 1
+        if facts.sequence != expected:
+            kind = "chain_gap" if facts.sequence > expected else "chain_replay"
+            raise _Reject(
+                f"{kind}: camera {facts.camera_id} expects sequence {expected}, bundle has {facts.sequence}"
+            )
+        if facts.prev_manifest_sha256 != head.last_manifest_sha256:
+            raise _Reject(
+                f"chain_broken: camera {facts.camera_id} sequence {facts.sequence}: prev_manifest_sha256 "
+                f"{facts.prev_manifest_sha256} is not the last manifest {head.last_manifest_sha256}"
+            )
+        head.last_sequence = facts.sequence
+        head.last_manifest_sha256 = facts.manifest_sha256
+        head.updated_at = now  # type: ignore[assignment]
+
+    def _insert(self, s: Session, facts: BundleFacts, final: Path, now: object) -> ViolationRow:
+        occurred = facts.wall_time
+        if occurred is None:
+            log.warning("bundle %s carries no wall time (a replay): using the ingest time", facts.event_id)
+            occurred = now  # type: ignore[assignment]
+        row = ViolationRow(
+            event_id=facts.event_id,
+            camera_id=facts.camera_id,
+            sequence=facts.sequence,
+            manifest_sha256=facts.manifest_sha256,
+            violation_type=facts.violation_type,
+            vehicle_class=facts.vehicle_class,
+            plate_text=facts.plate_text,
+            plate_normalized=facts.plate_normalized,
+            plate_colour=facts.plate_colour,
+            plate_confidence=facts.plate_confidence,
+            occurred_at=occurred,
+            location=facts.location or self.config.location,
+            detecting_unit=facts.detecting_unit or self.config.detecting_unit,
+            measured_json=json.dumps(dict(facts.measured), sort_keys=True),
+            bundle_dir=str(final.relative_to(self.evidence_dir)),
+            status=ViolationStatus.PENDING.value,
+            ingested_at=now,
+        )
+        s.add(row)
+        s.flush()
+        for f in facts.files:
+            s.add(EvidenceFile(violation_id=row.id, name=f.name, sha256=f.sha256, size=f.size))
+        message_id = str(uuid.uuid4())
+        payload = {
+            "message_id": message_id,
+            "type": "violation.created",
+            "violation_id": row.id,
+            "event_id": facts.event_id,
+            "camera_id": facts.camera_id,
+            "sequence": facts.sequence,
+            "violation_type": facts.violation_type,
+            "vehicle_class": facts.vehicle_class,
+            "plate_text": facts.plate_text,
+            "plate_normalized": facts.plate_normalized,
+            "occurred_at": occurred.isoformat(),  # type: ignore[union-attr]
+            "location": row.location,
+            "measured": dict(facts.measured),
+            "status": row.status,
+            "manifest_sha256": facts.manifest_sha256,
+        }
+        s.add(
+            OutboxMessage(
+                message_id=message_id,
+                topic=outbox_topic(self.config.mqtt.topic_prefix, facts.camera_id),
+                payload=json.dumps(payload, sort_keys=True, ensure_ascii=False),
+                created_at=now,
+                attempts=0,
+            )
+        )
+        if self.config.forward.enabled:
+            s.add(
+                ForwardItem(
+                    violation_id=row.id, state=ForwardState.PENDING.value, attempts=0, next_attempt_at=now
+                )
+            )
+        return row
+
+    def _quarantine(
+        self, staging: Path, source: str, event_id: str | None, camera_id: str | None, reason: str, actor: str
+    ) -> IngestResult:
+        now = self.clock()
+        self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+        dest = self.quarantine_dir / f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
+        if staging.exists():
+            shutil.move(str(staging), dest)
+        else:
+            dest.mkdir(parents=True)
+        (dest / "REASON.txt").write_text(
+            f"source: {source}\nactor: {actor}\nreason: {reason}\n", encoding="utf-8"
+        )
+        with self.db.write() as s:
+            q = QuarantineEntry(
+                at=now, source=source, event_id=event_id, camera_id=camera_id, reason=reason, path=str(dest)
+            )
+            s.add(q)
+            s.flush()
+            audit.record(
+                s,
+                at=now,
+                actor=actor,
+                action="quarantine",
+                entity="bundle",
+                entity_id=event_id or f"quarantine:{q.id}",
+                before=None,
+                after={"reason": reason, "path": str(dest), "source": source},
+            )
+            qid = q.id
+        log.warning(
+            "rejected bundle from %s (event %s): %s; quarantined in %s", source, event_id, reason, dest
+        )
+        return IngestResult("rejected", event_id, None, reason, qid)

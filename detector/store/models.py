@@ -1,0 +1,228 @@
+"""SQLAlchemy 2 models of the store. The schema itself is created by the Alembic migrations in
+`detector/store/migrations/versions`; these classes must match them (a test checks it).
+
+Times are stored as UTC (`UTCDateTime` hands back timezone-aware datetimes on every backend).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: Integer primary keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on SQLite (which stores naive text) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the store; pass an aware UTC time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ViolationStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class FineStatus(StrEnum):
+    UNPAID = "unpaid"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+class ForwardState(StrEnum):
+    PENDING = "pending"
+    FORWARDED = "forwarded"
+    FAILED = "failed"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CameraChain(Base):
+    """Head of each camera's hash chain as known to this store."""
+
+    __tablename__ = "camera_chain"
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_sequence: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    last_manifest_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class ViolationRow(Base):
+    __tablename__ = "violations"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
+    camera_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    sequence: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    manifest_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    violation_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    vehicle_class: Mapped[str] = mapped_column(String(32), nullable=False)
+    plate_text: Mapped[str | None] = mapped_column(String(32))
+    plate_normalized: Mapped[str | None] = mapped_column(String(32))
+    plate_colour: Mapped[str | None] = mapped_column(String(32))
+    plate_confidence: Mapped[float | None] = mapped_column(Float)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    location: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    detecting_unit: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    measured_json: Mapped[str] = mapped_column(Text, nullable=False)
+    bundle_dir: Mapped[str] = mapped_column(String(200), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=ViolationStatus.PENDING.value)
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (
+        Index("ix_violations_plate_normalized", "plate_normalized"),
+        Index("ix_violations_camera_sequence", "camera_id", "sequence"),
+        Index("ix_violations_status", "status"),
+    )
+
+
+class EvidenceFile(Base):
+    """A file of an accepted bundle: only these names can be served."""
+
+    __tablename__ = "evidence_files"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    violation_id: Mapped[int] = mapped_column(ForeignKey("violations.id"), nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    __table_args__ = (UniqueConstraint("violation_id", "name", name="uq_evidence_files_violation_name"),)
+
+
+class Fine(Base):
+    """A fine and the notice fields a Vietnamese "thông báo vi phạm" carries."""
+
+    __tablename__ = "fines"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    violation_id: Mapped[int] = mapped_column(ForeignKey("violations.id"), nullable=False, unique=True)
+    notice_no: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    plate_text: Mapped[str] = mapped_column(String(32), nullable=False)
+    plate_normalized: Mapped[str] = mapped_column(String(32), nullable=False)
+    plate_colour: Mapped[str | None] = mapped_column(String(32))
+    vehicle_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    place: Mapped[str] = mapped_column(Text, nullable=False)
+    violation_text: Mapped[str] = mapped_column(Text, nullable=False)
+    legal_basis: Mapped[str] = mapped_column(Text, nullable=False)
+    detecting_unit: Mapped[str] = mapped_column(Text, nullable=False)
+    amount_min_vnd: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    amount_max_vnd: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    amount_due_vnd: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    points: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=FineStatus.UNPAID.value)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    __table_args__ = (Index("ix_fines_plate_normalized", "plate_normalized"),)
+
+
+class Payment(Base):
+    """At most one payment per fine; an idempotency key names one payment for ever."""
+
+    __tablename__ = "payments"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    fine_id: Mapped[int] = mapped_column(ForeignKey("fines.id"), nullable=False, unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), nullable=False, unique=True)
+    amount_vnd: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    receipt_no: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    paid_by: Mapped[str] = mapped_column(String(100), nullable=False)
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class AuditEntry(Base):
+    """Append-only (database triggers reject UPDATE and DELETE)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    actor: Mapped[str] = mapped_column(String(100), nullable=False)
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    entity: Mapped[str] = mapped_column(String(32), nullable=False)
+    entity_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    before_json: Mapped[str | None] = mapped_column(Text)
+    after_json: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
+
+
+class QuarantineEntry(Base):
+    __tablename__ = "quarantine"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    event_id: Mapped[str | None] = mapped_column(String(200))
+    camera_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    path: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class OutboxMessage(Base):
+    """A message to publish, written in the violation's transaction; sent_at set after PUBACK."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    topic: Mapped[str] = mapped_column(String(255), nullable=False)
+    payload: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),)
+
+
+class ForwardItem(Base):
+    """Durable record of bundles to forward to the central store."""
+
+    __tablename__ = "forward_queue"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    violation_id: Mapped[int] = mapped_column(ForeignKey("violations.id"), nullable=False, unique=True)
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default=ForwardState.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    forwarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    remote_status: Mapped[str | None] = mapped_column(String(32))
+    __table_args__ = (Index("ix_forward_queue_due", "state", "next_attempt_at"),)
+
+
+class ApiToken(Base):
+    """Bearer tokens: only the sha256 of the secret is kept."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    token_sha256: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)

@@ -1,0 +1,55 @@
+"""Wiring: one `StoreServices` per process, built at the CLI/API edge from a `StoreConfig`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from detector.store.bundles import load_trusted_keys
+from detector.store.config import StoreConfig
+from detector.store.db import Clock, Database, require_schema, utc_now
+from detector.store.fines import FineSchedule, default_schedule
+from detector.store.ingest import IngestService
+from detector.store.payments import PaymentService
+from detector.store.queries import FeedQueries
+from detector.store.review import ReviewService
+from detector.store.tokens import TokenService
+
+
+@dataclass(frozen=True)
+class StoreServices:
+    config: StoreConfig
+    db: Database
+    clock: Clock
+    ingest: IngestService
+    review: ReviewService
+    payments: PaymentService
+    feed: FeedQueries
+    tokens: TokenService
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def build_services(
+    config: StoreConfig,
+    *,
+    clock: Clock = utc_now,
+    db: Database | None = None,
+    schedule: FineSchedule | None = None,
+    check_schema: bool = True,
+) -> StoreServices:
+    """Everything the API and CLI need. The database must be at the head migration."""
+    db = db or Database.from_url(config.url)
+    if check_schema:
+        require_schema(db.engine)
+    keys = load_trusted_keys(config.trusted_keys)
+    return StoreServices(
+        config=config,
+        db=db,
+        clock=clock,
+        ingest=IngestService(db, config, keys, clock),
+        review=ReviewService(db, schedule or default_schedule(), clock),
+        payments=PaymentService(db, clock),
+        feed=FeedQueries(db, config.evidence_dir),
+        tokens=TokenService(db, clock),
+    )

@@ -1,0 +1,113 @@
+"""Ring buffer bounds and eviction counts; pending bundles that wait for their 'after' frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detector.evidence.ring import EvidenceCollector, FrameRing
+from detector.evidence.synthetic import scene, violation
+from detector.types import Frame
+
+
+def _frame(i: int, fps: float = 10.0) -> Frame:
+    return Frame(image=np.zeros((4, 4, 3), np.uint8), index=i, timestamp=i / fps, source_id="c")
+
+
+def test_ring_bounded_by_count_counts_evictions() -> None:
+    ring = FrameRing(max_frames=5)
+    for i in range(12):
+        ring.push(_frame(i))
+    assert len(ring) == 5
+    assert ring.evicted == 7
+    assert [b.frame.index for b in ring] == [7, 8, 9, 10, 11]
+
+
+def test_ring_bounded_by_seconds() -> None:
+    ring = FrameRing(max_frames=None, max_seconds=1.0)
+    for i in range(30):
+        ring.push(_frame(i))
+    assert ring.latest is not None and ring.oldest is not None
+    assert ring.latest.frame.timestamp - ring.oldest.frame.timestamp <= 1.0 + 1e-9
+    assert len(ring) == 11 and ring.evicted == 19
+
+
+def test_ring_rejects_out_of_order_and_bad_bounds() -> None:
+    ring = FrameRing(max_frames=3)
+    ring.push(_frame(5))
+    with pytest.raises(ValueError, match="frame 5 of c is not after 5"):
+        ring.push(_frame(5))
+    with pytest.raises(ValueError):
+        FrameRing(max_frames=None, max_seconds=None)
+
+
+def test_ring_window_and_get() -> None:
+    ring = FrameRing(max_frames=50)
+    for i in range(20):
+        ring.push(_frame(i))
+    assert [b.frame.index for b in ring.window(0.5, 0.8)] == [5, 6, 7, 8]
+    got = ring.get(13)
+    assert got is not None and got.frame.index == 13
+    assert ring.get(99) is None
+
+
+def test_pending_waits_for_post_seconds_then_completes() -> None:
+    col = EvidenceCollector(pre_s=1.0, post_s=1.0, max_frames=100)
+    frames = list(scene(60))
+    completed = []
+    for sf in frames[:31]:
+        completed += col.push(sf.frame, sf.detections)
+    pending = col.request(violation(30))
+    assert not pending.complete and col.pending == 1
+    for sf in frames[31:40]:
+        assert col.push(sf.frame, sf.detections) == []  # t < 3.0 + 1.0: still waiting
+    done = col.push(frames[40].frame, frames[40].detections)
+    assert done == [pending] and pending.complete and not pending.truncated
+    assert [f.index for f in pending.frames] == list(range(20, 41))
+    assert set(pending.detections_by_frame) == set(range(20, 41))
+    assert pending.missing_evidence_frames() == []
+
+
+def test_pending_keeps_evidence_frames_outside_window() -> None:
+    col = EvidenceCollector(pre_s=0.2, post_s=0.2, max_frames=100)
+    frames = list(scene(40))
+    for sf in frames[:21]:
+        col.push(sf.frame)
+    p = col.request(violation(20, gap=8))  # before=12 (outside the 0.2 s window), after=28
+    for sf in frames[21:28]:
+        col.push(sf.frame)
+    assert not p.complete  # window ended at frame 22 but the 'after' frame 28 is not in yet
+    col.push(frames[28].frame)
+    assert p.complete
+    assert {12, 20, 28} <= {f.index for f in p.frames}
+
+
+def test_flush_completes_truncated_at_end_of_stream() -> None:
+    col = EvidenceCollector(pre_s=1.0, post_s=2.0)
+    for sf in scene(25):
+        col.push(sf.frame)
+    p = col.request(violation(24))
+    assert not p.complete
+    assert col.flush() == [p]
+    assert p.complete and p.truncated and col.pending == 0
+    assert p.missing_evidence_frames() == ["after"]
+
+
+def test_request_after_the_window_completes_at_once() -> None:
+    col = EvidenceCollector(pre_s=0.5, post_s=0.5, max_seconds=5.0)
+    for sf in scene(30):
+        col.push(sf.frame)
+    p = col.request(violation(10))
+    assert p.complete and col.pending == 0
+    assert [f.index for f in p.frames] == list(range(5, 16))
+
+
+def test_request_after_eviction_keeps_what_is_left() -> None:
+    col = EvidenceCollector(pre_s=0.5, post_s=0.5)  # ring keeps pre + post + 1 = 2 s
+    for sf in scene(30):
+        col.push(sf.frame)
+    p = col.request(violation(10))
+    assert p.complete
+    assert [f.index for f in p.frames] == [9, 10, 11, 12, 13, 14, 15]
+    assert p.missing_evidence_frames() == ["before"]
+    assert col.ring.evicted == 9
