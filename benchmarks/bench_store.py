@@ -18,6 +18,7 @@ import argparse
 import os
 import platform
 import random
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -56,6 +57,8 @@ V_COLS = (
     "location",
     "detecting_unit",
     "measured_json",
+    "needs_review",
+    "review_hints_json",
     "bundle_dir",
     "status",
     "ingested_at",
@@ -121,6 +124,8 @@ def rows(n: int, pool: list[tuple[str, str]], rng: random.Random):  # noqa: ANN2
             ts,
             "Q1 HCM",
             "CSGT",
+            "{}",
+            False,
             "{}",
             f"cam{i % 50}/{i:08d}",
             "confirmed",
@@ -280,6 +285,8 @@ def main() -> None:
     forms = [rng.choice((d, k, d.lower().replace("-", " ").replace(".", " "))) for d, k in sample]
     like = [d for d, _ in sample[:15]]
 
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="bench_store_"))
     signer = Ed25519Signer.generate()
     bundles = write_bundles(
@@ -325,12 +332,16 @@ def main() -> None:
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
         admin.close()
+        shutil.rmtree(tmp, ignore_errors=True)
 
     s, p = results["sqlite"], results["postgresql"]
+    busy = f"load average {load_before:.1f} at start, {os.getloadavg()[0]:.1f} at end (shared machine)"
+    runtime = time.perf_counter() - started
     lines = [
         "# Store benchmark",
         "",
-        f"Machine: {machine()}; PostgreSQL {admin_version()} on the same host.",
+        f"Machine: {machine()}; PostgreSQL {admin_version()} on the same host; {busy}; "
+        f"whole run {runtime:.0f} s.",
         f"Data: {args.rows:,} violations and {args.rows:,} fines per backend, {len(pool):,} distinct plates; "
         f"{args.lookups} lookups by plate in mixed written forms; {args.bundles} signed bundles ingested.",
         f"Command: `.venv/bin/python benchmarks/bench_store.py --rows {args.rows} --bundles {args.bundles}`",

@@ -1,19 +1,56 @@
 """Assembles a Pipeline from a camera config: the stages and the outputs a run writes.
 
-The CLI's `replay` and `run` and the tests call this one function, so they run the same engine.
+The CLI's `replay` and `run` and the tests call this one function, so they run the same engine:
+detect -> track -> (signal + rules) -> outputs (track records, preview) -> evidence bundles, whose
+plate is read when the bundle's frames are complete, each bundle handed to `on_bundle` (the store).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from detector.config import CameraConfig
+import numpy as np
+
+from detector.config import CameraConfig, config_sha256
+from detector.evidence.keys import Signer
+from detector.evidence.stage import EvidenceSink, open_evidence_sink
 from detector.outputs import PreviewWriter, TrackRecordWriter
-from detector.pipeline import FrameSink, Pipeline
+from detector.pipeline import FrameResult, FrameSink, Pipeline
+from detector.rules.draw import draw_zones
+from detector.signals import SignalState
+from detector.stages import RulesStage, TrackPlateLookup, rules_configured
+from detector.types import Frame, Violation
 
 log = logging.getLogger(__name__)
+
+
+class EvidenceAdapter:
+    """The evidence sink as a pipeline FrameSink (late violations become bundles too)."""
+
+    def __init__(self, sink: EvidenceSink) -> None:
+        self.sink = sink
+
+    def write(self, result: FrameResult) -> None:
+        self.sink.write(result)
+
+    def finish(self, late: Sequence[Violation]) -> None:
+        self.sink.add_violations(late)
+
+    def close(self) -> None:
+        self.sink.close()
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceOptions:
+    """Where bundles go and how they are signed; `on_bundle` receives each written bundle."""
+
+    root: Path
+    signer: Signer | None = None
+    on_bundle: Callable[[Violation, Path], None] | None = None
+    background: bool = False
 
 
 @dataclass
@@ -22,26 +59,85 @@ class BuiltPipeline:
     out_dir: Path
     track_writer: TrackRecordWriter
     preview: PreviewWriter | None = None
+    evidence: EvidenceSink | None = None
+    plates: TrackPlateLookup | None = None
     notes: dict[str, object] = field(default_factory=dict)
 
     def extra_summary(self) -> dict[str, object]:
         extra: dict[str, object] = {"track_records": self.track_writer.records}
         if self.preview is not None:
             extra["preview"] = str(self.preview.path)
+        if self.evidence is not None:
+            extra["bundles"] = [str(p) for _, p in self.evidence.written]
+            extra["bundle_failures"] = [{"event_key": k, "reason": r} for k, r in self.evidence.failures]
         extra.update(self.notes)
         return extra
 
+    def close(self) -> None:
+        """Close the pipeline (which writes the waiting bundles), then the plate reader."""
+        self.pipeline.close()
+        if self.plates is not None:
+            self.plates.close()
+
+
+def _zones_overlay(cfg: CameraConfig) -> Callable[[np.ndarray, FrameResult], None]:
+    def overlay(image: np.ndarray, result: FrameResult) -> None:
+        signal = result.overlay if isinstance(result.overlay, SignalState) else None
+        image[...] = draw_zones(image, cfg.rules, signal)
+
+    return overlay
+
+
+def _zones_annotate(cfg: CameraConfig) -> Callable[[np.ndarray, Frame], None]:
+    def annotate(image: np.ndarray, frame: Frame) -> None:
+        image[...] = draw_zones(image, cfg.rules, None)
+
+    return annotate
+
 
 def build_pipeline(
-    cfg: CameraConfig, fps: float, out_dir: Path, config_path: Path | None = None, preview: bool = True
+    cfg: CameraConfig,
+    fps: float,
+    out_dir: Path,
+    config_path: Path | None = None,
+    preview: bool = True,
+    evidence: EvidenceOptions | None = None,
+    image_size: tuple[int, int] | None = None,
 ) -> BuiltPipeline:
-    """Detector, tracker and violation stage from `cfg`; outputs into `out_dir`."""
+    """Detector, tracker, rules and outputs from `cfg`; evidence bundles when `evidence` is given."""
     out_dir.mkdir(parents=True, exist_ok=True)
     track_writer = TrackRecordWriter(out_dir / "tracks.jsonl")
     sinks: list[FrameSink] = [track_writer]
+    has_rules = rules_configured(cfg.rules)
     preview_writer = None
     if preview:
-        preview_writer = PreviewWriter(out_dir, fps, cfg.name)
+        overlays = [_zones_overlay(cfg)] if has_rules else []
+        preview_writer = PreviewWriter(out_dir, fps, cfg.name, overlays=overlays)
         sinks.append(preview_writer)
-    pipeline = Pipeline(cfg, fps, sinks=sinks)
-    return BuiltPipeline(pipeline=pipeline, out_dir=out_dir, track_writer=track_writer, preview=preview_writer)
+    stage = None
+    if has_rules:
+        stage = RulesStage(cfg.rules, cfg.camera_id, image_size or cfg.rules.image_size,
+                           config_dir=config_path.parent if config_path else None)
+    pipeline = Pipeline(cfg, fps, violation_stage=stage, sinks=sinks)
+    built = BuiltPipeline(pipeline=pipeline, out_dir=out_dir, track_writer=track_writer, preview=preview_writer)
+    if evidence is not None and cfg.evidence.enabled:
+        models: list[object] = [pipeline.detector.model]
+        lookup = None
+        if cfg.plates.enabled:
+            from detector.plates.reader import PlateReader
+
+            reader = PlateReader.from_config(cfg.plates)
+            lookup = built.plates = TrackPlateLookup(reader)
+            if reader.detector is not None:
+                models.append(reader.detector.model)
+            models.append(reader.ocr.model)
+        sink = open_evidence_sink(
+            cfg, evidence.root,
+            config_sha256=config_sha256(config_path) if config_path else "",
+            models=models, signer=evidence.signer, plate_lookup=lookup,
+            annotate=_zones_annotate(cfg) if has_rules else None,
+            on_bundle=evidence.on_bundle, background=evidence.background,
+        )
+        built.evidence = sink
+        pipeline.sinks.append(EvidenceAdapter(sink))
+    return built

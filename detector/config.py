@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AwareDatetime, Field, ValidationError, model_validator
 
 from detector.base import FrozenModel
 from detector.errors import ConfigError
@@ -36,6 +36,11 @@ class SourceConfig(FrozenModel):
         gt=0,
         description="Frame rate to assume when the stream carries no timestamps (image folders), "
         "or to override a wrong container rate.",
+    )
+    start_time: AwareDatetime | None = Field(
+        default=None,
+        description="Recordings: wall-clock time (ISO 8601 with zone) of the first frame, so evidence of a "
+        "replay carries the real time of the offence. Live streams are stamped by the capture clock.",
     )
     reconnect_attempts: int = Field(default=5, ge=0, description="Live streams: reconnects before giving up")
     reconnect_delay_s: float = Field(default=2.0, ge=0, description="Live streams: wait between reconnects")

@@ -125,12 +125,14 @@ class Homography:
     valid_region: Polygon
     extent_m: float
     point_sigma_m: float = 0.15
+    extra_scale_rel: float = 0.0
 
     @property
     def scale_rel_uncertainty(self) -> float:
-        """1-sigma relative scale error of distances measured with this calibration."""
+        """1-sigma relative scale error of distances measured with this calibration: the point
+        accuracy (or the RMS error, if larger) over the calibration's extent, and any assumed extra."""
         sigma = max(self.rms_error_m, self.point_sigma_m)
-        return float(np.sqrt(2.0) * sigma / max(self.extent_m, 1e-6))
+        return float(np.hypot(np.sqrt(2.0) * sigma / max(self.extent_m, 1e-6), self.extra_scale_rel))
 
     def image_to_world(self, xy: npt.ArrayLike) -> F64:
         pts = _as_xy(xy)
@@ -163,6 +165,7 @@ def calibrate(
     max_rms_error_m: float | None = None,
     where: str = "calibration",
     point_sigma_m: float = 0.15,
+    extra_scale_rel: float = 0.0,
 ) -> Homography:
     """Fit the image->world homography from >= 4 correspondences and measure its reprojection error.
 
@@ -201,6 +204,7 @@ def calibrate(
         valid_region=region,
         extent_m=float(max(np.linalg.norm(wld[:, None] - wld[None], axis=2).max(), 1e-6)),
         point_sigma_m=point_sigma_m,
+        extra_scale_rel=extra_scale_rel,
     )
     if max_rms_error_m is not None and homo.rms_error_m > max_rms_error_m:
         raise ConfigError(
@@ -213,7 +217,13 @@ def calibrate(
 
 def calibration_from_config(cfg: CalibrationConfig, where: str = "rules.calibration") -> Homography:
     return calibrate(
-        cfg.image_points, cfg.world_points, cfg.valid_region, cfg.max_reprojection_error_m, where, cfg.point_sigma_m
+        cfg.image_points,
+        cfg.world_points,
+        cfg.valid_region,
+        cfg.max_reprojection_error_m,
+        where,
+        cfg.point_sigma_m,
+        cfg.scale_uncertainty_rel,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO
@@ -101,6 +101,9 @@ class TrackRecordWriter:
             self._fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
             self.records += 1
 
+    def finish(self, late: Sequence[Violation]) -> None:
+        """Track records do not change at the end of the stream."""
+
     def close(self) -> None:
         if self._fh is None:
             return
@@ -159,6 +162,9 @@ class PreviewWriter:
             self._best.append((score, result.frame.index, image))
             self._best.sort(key=lambda x: -x[0])
             del self._best[self._snapshots:]
+
+    def finish(self, late: Sequence[Violation]) -> None:
+        """The preview is already written; late violations are in the summary."""
 
     def close(self) -> None:
         if self._writer is not None:

@@ -27,6 +27,10 @@ class ViolationStage(Protocol):
 
     def finish(self, tracks: dict[int, Track]) -> list[Violation]: ...
 
+    def display_state(self) -> object | None:
+        """What the preview should draw of this stage's state (e.g. the signal phase), or None."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -34,6 +38,10 @@ class FrameSink(Protocol):
     """Receives every processed frame (outputs: records, preview, evidence, feed)."""
 
     def write(self, result: FrameResult) -> None: ...
+
+    def finish(self, late: Sequence[Violation]) -> None:
+        """End of stream: violations decided only now (their frames were already written)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -45,7 +53,7 @@ class FrameResult:
     tracks: dict[int, Track]
     active: tuple[int, ...]
     violations: tuple[Violation, ...]
-    overlay: object | None = None  # stage-specific drawing state (e.g. the signal phase)
+    overlay: object | None = None  # the violation stage's display state (e.g. the signal phase)
 
 
 @dataclass
@@ -102,6 +110,7 @@ class Pipeline:
         self._clock = perf_counter
         self.summary = RunSummary(camera_id=cfg.camera_id, models=[self.detector.model])
         self._seen_tracks: dict[int, str] = {}
+        self._finished = False
 
     def process(self, frame: Frame) -> FrameResult:
         c = self._clock
@@ -116,8 +125,9 @@ class Pipeline:
         if self.violation_stage is not None:
             violations = self.violation_stage.process(frame, tracks, active)
         t3 = c()
+        overlay = self.violation_stage.display_state() if self.violation_stage is not None else None
         result = FrameResult(frame=frame, detections=tracked, tracks=tracks, active=tuple(active),
-                             violations=tuple(violations))
+                             violations=tuple(violations), overlay=overlay)
         for sink in self.sinks:
             sink.write(result)
         t4 = c()
@@ -149,10 +159,16 @@ class Pipeline:
         self.finish()
 
     def finish(self) -> list[Violation]:
+        """Flush the violation stage and tell the sinks; call once, after the last frame."""
+        if self._finished:
+            return []
+        self._finished = True
         late: list[Violation] = []
         if self.violation_stage is not None:
             late = self.violation_stage.finish(self.store.tracks)
             self.summary.violations.extend(late)
+        for sink in self.sinks:
+            sink.finish(late)
         by_class: dict[str, int] = {}
         for cls in self._seen_tracks.values():
             by_class[cls] = by_class.get(cls, 0) + 1

@@ -79,8 +79,10 @@ class _TimestampClock:
 class VideoFileSource:
     """A recorded video file. Raises SourceError for a missing, unreadable or corrupt file."""
 
-    def __init__(self, path: str | Path, source_id: str | None = None, fps: float | None = None) -> None:
+    def __init__(self, path: str | Path, source_id: str | None = None, fps: float | None = None,
+                 start_wall: float | None = None) -> None:
         self.path = Path(path)
+        self.start_wall = start_wall
         if not self.path.exists():
             raise SourceError(f"video file not found: {self.path}")
         if not self.path.is_file():
@@ -113,8 +115,9 @@ class VideoFileSource:
                 ts, ts_source = index / self.info.fps, "configured_fps"
             else:
                 ts, ts_source = clock.next(float(self._cap.get(cv2.CAP_PROP_POS_MSEC)), index)
+            wall = None if self.start_wall is None else self.start_wall + ts
             yield Frame(image=_bgr(image), index=index, timestamp=ts, source_id=self.info.source_id,
-                        timestamp_source=ts_source)
+                        timestamp_source=ts_source, wall_time=wall)
             index += 1
         self.frames_read = index
         if index == 0:
@@ -139,8 +142,10 @@ def _bgr(image: np.ndarray) -> np.ndarray:
 class ImageFolderSource:
     """A folder of images in name order, timed by the configured frame rate."""
 
-    def __init__(self, folder: str | Path, source_id: str | None = None, fps: float | None = None) -> None:
+    def __init__(self, folder: str | Path, source_id: str | None = None, fps: float | None = None,
+                 start_wall: float | None = None) -> None:
         self.folder = Path(folder)
+        self.start_wall = start_wall
         if not self.folder.is_dir():
             raise SourceError(f"image folder not found: {self.folder}")
         self.files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -165,8 +170,10 @@ class ImageFolderSource:
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is None:
                 raise SourceError(f"cannot decode image {path} (frame {index} of {self.folder})")
-            yield Frame(image=image, index=index, timestamp=index / self.info.fps,
-                        source_id=self.info.source_id, timestamp_source="configured_fps")
+            ts = index / self.info.fps
+            wall = None if self.start_wall is None else self.start_wall + ts
+            yield Frame(image=image, index=index, timestamp=ts, source_id=self.info.source_id,
+                        timestamp_source="configured_fps", wall_time=wall)
 
     def close(self) -> None:
         pass
@@ -270,6 +277,7 @@ def open_source(cfg: SourceConfig, source_id: str, clock: Callable[[], float] | 
     if _is_stream(cfg.uri):
         return StreamSource(cfg, source_id, clock=clock)
     path = Path(cfg.uri)
+    start = cfg.start_time.timestamp() if cfg.start_time is not None else None
     if path.is_dir():
-        return ImageFolderSource(path, source_id, cfg.fps)
-    return VideoFileSource(path, source_id, cfg.fps)
+        return ImageFolderSource(path, source_id, cfg.fps, start)
+    return VideoFileSource(path, source_id, cfg.fps, start)

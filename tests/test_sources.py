@@ -128,3 +128,14 @@ def test_stream_drop_after_frames_raises_once_attempts_run_out():
             if len(got) == 5:
                 cam.stop()
     assert len(got) == 5
+
+
+def test_recording_start_time_stamps_wall_time(tmp_path: Path):
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"f{i}.png"), np.zeros((8, 8, 3), np.uint8))
+    cfg = SourceConfig(uri=str(tmp_path), fps=2, start_time="2026-11-20T07:30:00+07:00")
+    frames = list(open_source(cfg, "cam"))
+    assert frames[0].wall_time == pytest.approx(1795134600.0)  # 2026-11-20 00:30 UTC
+    assert frames[2].wall_time - frames[0].wall_time == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="timezone"):
+        SourceConfig(uri="x.mp4", start_time="2026-11-20T07:30:00")

@@ -53,3 +53,9 @@ def test_cli_flow(tmp_path: Path, keys: Keys, bundles: list[Path]) -> None:
     code, again = _run(runner, "fines", "pay", *c, fid, "--amount", "19000000", "--key", "cli-1")
     assert code == 0 and isinstance(again, dict) and again["replayed"]
     assert (tmp_path / "store.db").is_file() and (tmp_path / "q").is_dir()
+
+    # the edge box re-ingests its whole evidence root: known bundles are duplicates, new ones accepted
+    code, out = _run(runner, "ingest", *c, "--root", str(bundles[0].parent.parent))
+    assert code == 0 and isinstance(out, list)
+    assert [o["status"] for o in out] == ["duplicate", "accepted", "accepted", "accepted"]
+    assert _run(runner, "ingest", *c)[0] == 2  # nothing to ingest is a usage error

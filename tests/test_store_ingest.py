@@ -33,6 +33,9 @@ def test_accepts_chain_and_is_idempotent(store: Store, bundles: list[Path]) -> N
     v = store.services.feed.get(results[0].violation_id)
     assert v.plate_normalized == "51F12345" and v.status == "pending" and v.camera_id == "cam1"
     assert {f.name for f in v.files} >= {"at.jpg", "before.jpg", "after.jpg"}
+    assert [c.text for c in v.plate_candidates] == ["51F-123.45", "51F-128.45"]  # for the reviewer
+    manifest = json.loads((bundles[0] / "manifest.json").read_bytes())
+    assert v.needs_review == manifest["needs_review"] and list(v.review_reasons) == manifest["review_reasons"]
     # the store's own copy is a valid evidence tree in the evidence module's layout
     report = verify_chain(Path(store.config.evidence_dir) / "cam1", list(store.services.ingest.keys.values()))
     assert all(r.ok for r in report.bundles), report.all_problems()
@@ -102,3 +105,13 @@ def test_tar_upload_and_unsafe_archives(store: Store, bundles: list[Path]) -> No
 
     junk = store.services.ingest.ingest_tar(io.BytesIO(b"not a tar at all"), actor="t", source="test")
     assert junk.status == "rejected" and "bad_archive" in junk.reason
+
+
+def test_ingest_root_in_order_and_rerun_is_duplicates(store: Store, bundles: list[Path]) -> None:
+    root = bundles[0].parent.parent
+    first = store.services.ingest.ingest_root(root, actor="edge")
+    assert [r.status for r in first] == ["accepted"] * 4
+    again = store.services.ingest.ingest_root(root, actor="edge")
+    assert [(r.status, r.violation_id) for r in again] == [("duplicate", r.violation_id) for r in first]
+    staging = Path(store.config.evidence_dir) / ".staging"
+    assert not staging.exists() or not any(staging.iterdir())  # no copies left behind

@@ -21,3 +21,15 @@ def test_migrations_match_models(db_url: str) -> None:
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     db.dispose()
     assert diffs == [], diffs
+
+
+def test_store_and_api_do_not_import_vision_stages() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, detector.store.services, detector.api.app, detector.store.outbox, detector.store.forwarder;"
+        "print(sorted(m for m in ('cv2', 'onnxruntime', 'detector.evidence.writer') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

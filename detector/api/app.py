@@ -7,9 +7,9 @@ monotonic clock for the rate limiter, so tests control both kinds of time.
 
 from __future__ import annotations
 
-import io
 import logging
 import mimetypes
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
@@ -43,6 +43,7 @@ from detector.store.views import AuditView, NoticeView, QuarantineView, ReceiptV
 
 log = logging.getLogger(__name__)
 
+SPOOL_BYTES = 8 * 1024 * 1024
 TAR_TYPES = ("application/x-tar", "application/gzip", "application/x-gzip", "application/octet-stream")
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing, invalid or expired token"},
@@ -327,16 +328,17 @@ def create_app(services: StoreServices, *, monotonic: Callable[[], float] = time
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > cfg.max_upload_bytes:
             raise HTTPException(413, f"bundle of {declared} bytes exceeds {cfg.max_upload_bytes}")
-        buf = io.BytesIO()
-        async for chunk in request.stream():
-            buf.write(chunk)
-            if buf.tell() > cfg.max_upload_bytes:
-                raise HTTPException(413, f"bundle exceeds {cfg.max_upload_bytes} bytes")
-        buf.seek(0)
-        ip = request.client.host if request.client else "unknown"
-        result = await run_in_threadpool(
-            services.ingest.ingest_tar, buf, actor=_actor(t), source=f"api:{t.name}@{ip}"
-        )
+        # spooled: small bundles stay in memory, big ones (clips) go to a temp file
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as buf:
+            async for chunk in request.stream():
+                buf.write(chunk)
+                if buf.tell() > cfg.max_upload_bytes:
+                    raise HTTPException(413, f"bundle exceeds {cfg.max_upload_bytes} bytes")
+            buf.seek(0)
+            ip = request.client.host if request.client else "unknown"
+            result = await run_in_threadpool(
+                services.ingest.ingest_tar, buf, actor=_actor(t), source=f"api:{t.name}@{ip}"
+            )
         body = IngestResponse(
             status=result.status,
             event_id=result.event_id,

@@ -47,6 +47,7 @@ def _register() -> None:
     from detector.cli import rules as rules_cli
 
     main_group.add_command(rules_cli.calibrate)
+    from detector.cli import plates as plates_cli; main_group.add_command(plates_cli.plates)  # noqa: E702
     # further areas register here (rules/calibrate, plates, keys/verify, store/serve)
 
 

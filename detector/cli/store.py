@@ -84,11 +84,26 @@ def db_upgrade(store_config: Path | None, url: str | None, revision: str) -> Non
 @click.command("ingest")
 @config_option
 @actor_option
-@click.argument(
-    "bundles", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
+@click.option(
+    "--root",
+    "roots",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="An evidence root: ingest every bundle under it (per camera, in sequence order).",
 )
-def ingest(store_config: Path | None, actor: str | None, bundles: tuple[Path, ...]) -> None:
-    """Verify and ingest evidence BUNDLES (folders); rejected ones are quarantined. Exit 1 if any is."""
+@click.argument("bundles", nargs=-1, type=click.Path(exists=True, file_okay=False, path_type=Path))
+def ingest(
+    store_config: Path | None, actor: str | None, roots: tuple[Path, ...], bundles: tuple[Path, ...]
+) -> None:
+    """Verify and ingest evidence BUNDLES (folders) and/or every bundle under --root. Rejected bundles are
+    quarantined (exit 1 if any is). Re-running is safe: known bundles are reported as duplicates."""
+    if not bundles and not roots:
+        raise click.UsageError("give bundle folders and/or --root EVIDENCE_ROOT")
+    from detector.evidence.verify import find_bundles
+
+    for root in roots:
+        found, _ = find_bundles(root)
+        bundles += tuple(sorted(found, key=lambda p: (p.parent.name, p.name)))
     svc = _services(store_config)
     results = [svc.ingest.ingest_path(b, actor=_actor(actor)) for b in bundles]
     _echo(

@@ -9,17 +9,22 @@ import time
 from pathlib import Path
 
 import click
+from cryptography.hazmat.primitives import serialization
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from detector.assemble import build_pipeline
+from detector.assemble import EvidenceOptions, build_pipeline
 from detector.config import CameraConfig, load_camera_config
 from detector.errors import ConfigError
+from detector.evidence.keys import PRIVATE_NAME, Ed25519Signer, load_private_key, write_key_pair
 from detector.live import BoundedFrameQueue, CaptureThread
 from detector.outputs import atomic_write_text, summary_record, violation_record
 from detector.pipeline import RunSummary
 from detector.sources import open_source
+from detector.store.ingest import IngestResult
+from detector.store.services import open_embedded_store
+from detector.types import Violation
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,29 @@ def _prepare_out(out: Path) -> Path:
     except OSError as exc:
         raise ConfigError(f"--out {out}: cannot create the output folder: {exc}") from exc
     return out
+
+
+def _signer_for_replay(cfg: CameraConfig, key: Path | None, out: Path, console: Console) -> Ed25519Signer:
+    """The signing key: --key, else the config's evidence.key_path, else a development key in --out."""
+    if key is not None:
+        return load_private_key(key)
+    if cfg.evidence.key_path:
+        return load_private_key(Path(cfg.evidence.key_path))
+    dev = out / "keys"
+    if not (dev / PRIVATE_NAME).exists():
+        write_key_pair(dev)
+        console.print(f"[yellow]no signing key configured: made a development key in {dev}[/yellow] "
+                      "(provision a real one with `detector keys new` and set evidence.key_path)")
+    return load_private_key(dev)
+
+
+def _public_key_dir(signer: Ed25519Signer, out: Path) -> Path:
+    """A folder holding just the signer's public key: what the embedded store trusts."""
+    folder = out / "store" / "trusted_keys"
+    folder.mkdir(parents=True, exist_ok=True)
+    pem = signer.public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    atomic_write_text(folder / f"{signer.key_id}.pub", pem.decode("ascii"))
+    return folder
 
 
 def _summary_table(summary: RunSummary, out: Path) -> Table:
@@ -68,9 +96,15 @@ def _summary_table(summary: RunSummary, out: Path) -> Table:
               help="Folder for tracks.jsonl, violations.jsonl, preview.mp4, snapshots and summary.json.")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after this many frames.")
 @click.option("--no-preview", is_flag=True, help="Skip the annotated preview video and snapshots.")
+@click.option("--evidence/--no-evidence", default=True, show_default=True,
+              help="Write a signed evidence bundle per violation (under --out/evidence unless the config says).")
+@click.option("--key", type=click.Path(path_type=Path), default=None,
+              help="Private signing key (default: the config's evidence.key_path, else a development key in --out).")
+@click.option("--store/--no-store", "use_store", default=True, show_default=True,
+              help="Ingest the bundles into the embedded SQLite store in --out/store (verified, as an edge box does).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout (progress on stderr).")
 def replay(video: str | None, config: Path, out: Path, max_frames: int | None, no_preview: bool,
-           as_json: bool) -> None:
+           evidence: bool, key: Path | None, use_store: bool, as_json: bool) -> None:
     """Replay a recorded VIDEO through the camera's pipeline.
 
     Writes per-frame track records (JSON Lines), the violations found, an annotated preview and
@@ -82,7 +116,23 @@ def replay(video: str | None, config: Path, out: Path, max_frames: int | None, n
     out = _prepare_out(out)
     source = open_source(cfg.source, cfg.camera_id)
     console = Console(stderr=True)
-    built = build_pipeline(cfg, source.info.fps, out, config_path=config, preview=not no_preview)
+    ev_opts = None
+    store = None
+    ingested: list[IngestResult] = []
+    if evidence and cfg.evidence.enabled:
+        root = Path(cfg.evidence.root) if cfg.evidence.root else out / "evidence"
+        signer = _signer_for_replay(cfg, key, out, console)
+        on_bundle = None
+        if use_store:
+            store = open_embedded_store(out / "store", _public_key_dir(signer, out))
+
+            def on_bundle(violation: Violation, path: Path) -> None:
+                assert store is not None
+                ingested.append(store.ingest.ingest_path(path, actor="replay"))
+
+        ev_opts = EvidenceOptions(root=root, signer=signer, on_bundle=on_bundle)
+    built = build_pipeline(cfg, source.info.fps, out, config_path=config, preview=not no_preview,
+                           evidence=ev_opts, image_size=(source.info.width, source.info.height))
     pipeline = built.pipeline
     total = source.info.frame_count
     if max_frames:
@@ -108,11 +158,20 @@ def replay(video: str | None, config: Path, out: Path, max_frames: int | None, n
                     pipeline.finish()
                     break
     finally:
-        pipeline.close()
+        built.close()
         source.close()
+        if store is not None:
+            store.close()
     summary = pipeline.summary
     record = summary_record(summary, cfg.source.uri)
     record.update(built.extra_summary())
+    if store is not None:
+        record["store"] = {
+            "url": store.config.url,
+            "accepted": sum(r.status == "accepted" for r in ingested),
+            "duplicate": sum(r.status == "duplicate" for r in ingested),
+            "rejected": [r.reason for r in ingested if r.status == "rejected"],
+        }
     atomic_write_text(out / "summary.json", json.dumps(record, indent=2))
     atomic_write_text(out / "violations.jsonl",
                       "".join(json.dumps(violation_record(v)) + "\n" for v in summary.violations))
@@ -145,7 +204,15 @@ def run(config: Path, source_uri: str | None, out: Path, queue_size: int, durati
     source = open_source(cfg.source, cfg.camera_id, clock=time.time)
     queue = BoundedFrameQueue(queue_size)
     capture = CaptureThread(source, queue).start()
-    built = build_pipeline(cfg, source.info.fps, out, config_path=config, preview=preview)
+    ev_opts = None
+    if cfg.evidence.enabled:
+        if not cfg.evidence.key_path:
+            raise ConfigError(f"{config}: evidence.key_path is not set; a live camera signs its evidence with a "
+                              "provisioned key (`detector keys new --out DIR`)")
+        root = Path(cfg.evidence.root) if cfg.evidence.root else out / "evidence"
+        ev_opts = EvidenceOptions(root=root, signer=load_private_key(Path(cfg.evidence.key_path)), background=True)
+    built = build_pipeline(cfg, source.info.fps, out, config_path=config, preview=preview, evidence=ev_opts,
+                           image_size=(source.info.width, source.info.height))
     pipeline = built.pipeline
     console = Console(stderr=True)
     started = time.monotonic()
@@ -163,7 +230,7 @@ def run(config: Path, source_uri: str | None, out: Path, queue_size: int, durati
         pipeline.finish()
     finally:
         capture.close()
-        pipeline.close()
+        built.close()
     pipeline.summary.dropped_frames = queue.stats.dropped
     record = summary_record(pipeline.summary, cfg.source.uri)
     record.update(built.extra_summary())

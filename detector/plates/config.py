@@ -28,7 +28,9 @@ class PlatesConfig(FrozenModel):
     detector_fp32: bool = Field(
         default=True, description="Convert an fp16 detector to fp32 at load (in memory) for CPU inference"
     )
-    detector_confidence: float = Field(default=0.25, gt=0, lt=1, description="Minimum plate detection confidence")
+    detector_confidence: float = Field(
+        default=0.25, gt=0, lt=1, description="Minimum plate detection confidence"
+    )
     detector_iou: float = Field(default=0.5, gt=0, lt=1, description="NMS IoU threshold of plate boxes")
     threads: int = Field(default=2, ge=1, le=64, description="onnxruntime intra-op threads per model")
     ocr_backend: Literal["rapidocr", "fast_plate_ocr"] = Field(
@@ -52,8 +54,9 @@ class PlatesConfig(FrozenModel):
         default=3,
         ge=1,
         le=3,
-        description="Views of each plate crop read and voted per character (1: as is; 2: + trimmed; "
-        "3: + contrast-enhanced). More views: fewer misreads, proportionally more OCR time.",
+        description="Views of each line of a plate read and voted per character (1: cut to the glyph band; "
+        "2: + fixed central band; 3: + glyph band with a wider margin). More views: fewer misreads, "
+        "proportionally more OCR time.",
     )
     min_confidence: float = Field(
         default=0.85,
@@ -61,7 +64,9 @@ class PlatesConfig(FrozenModel):
         le=1,
         description="A plate read below this confidence (or not matching the country's grammar) needs review",
     )
-    vote_frames: int = Field(default=5, ge=1, le=50, description="Best frames of a track to read and vote over")
+    vote_frames: int = Field(
+        default=5, ge=1, le=50, description="Best frames of a track to read and vote over"
+    )
     min_plate_height_px: int = Field(
         default=12, ge=4, description="Plate boxes smaller than this (pixels) are not worth reading"
     )
@@ -76,6 +81,10 @@ class PlatesConfig(FrozenModel):
     def _check(self) -> PlatesConfig:
         if self.detector_input_size % 32:
             raise ValueError(f"detector_input_size must be a multiple of 32, got {self.detector_input_size}")
-        if self.ocr_backend == "fast_plate_ocr" and not (self.fast_plate_ocr_model and self.fast_plate_ocr_config):
-            raise ValueError("ocr_backend=fast_plate_ocr needs fast_plate_ocr_model and fast_plate_ocr_config")
+        if self.ocr_backend == "fast_plate_ocr" and not (
+            self.fast_plate_ocr_model and self.fast_plate_ocr_config
+        ):
+            raise ValueError(
+                "ocr_backend=fast_plate_ocr needs fast_plate_ocr_model and fast_plate_ocr_config"
+            )
         return self

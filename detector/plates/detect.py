@@ -61,7 +61,9 @@ class PlateDetector(Protocol):
 
 def resolve_platedet(configured: str | None) -> tuple[Path, str]:
     """The detector file: the config's path, then models/platedet.onnx, then the platedet package's file."""
-    return resolve_model(configured, PLATEDET_LOCAL_NAME, PLATEDET_PACKAGE, PLATEDET_PACKAGE_FILE, "plate detector")
+    return resolve_model(
+        configured, PLATEDET_LOCAL_NAME, PLATEDET_PACKAGE, PLATEDET_PACKAGE_FILE, "plate detector"
+    )
 
 
 class OnnxPlateDetector:
@@ -129,7 +131,7 @@ class OnnxPlateDetector:
             return []
         h, w = image_bgr.shape[:2]
         boxed, scale, (padx, pady) = letterbox(image_bgr, (self.input_size, self.input_size))
-        x = boxed[:, :, ::-1].transpose(2, 0, 1)[None].astype(self._dtype) / self._dtype(255.0)
+        x = (boxed[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) / 255.0).astype(self._dtype)
         out = self._session.run(None, {self._input_name: np.ascontiguousarray(x)})[0][0].astype(np.float32)
         scores = out[4]
         keep = scores >= self.confidence
@@ -148,7 +150,7 @@ class OnnxPlateDetector:
         ]
 
     def close(self) -> None:
-        self._session = None  # type: ignore[assignment]
+        self._session = None
 
 
 def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:

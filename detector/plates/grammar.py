@@ -166,7 +166,11 @@ class VnPlate:
     def rows(self) -> tuple[str, str]:
         """The text of the two rows as printed on a two-row plate."""
         if self.kind == "motorbike":
-            series = "MĐ" + self.series[2:] if self.series.startswith("MD") and len(self.series) == 3 else self.series
+            series = (
+                "MĐ" + self.series[2:]
+                if self.series.startswith("MD") and len(self.series) == 3
+                else self.series
+            )
             return f"{self.province_code:02d}-{series}", self.formatted_number
         return f"{self.province_code:02d}{self.series}", self.formatted_number
 

@@ -6,12 +6,14 @@ Pure numpy/OpenCV functions of one crop (BGR uint8), no models.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-Image = npt.NDArray[np.uint8]
+#: A BGR uint8 image by convention (OpenCV's stubs return untyped arrays, so the dtype is not pinned).
+Image = npt.NDArray[Any]
 
 #: Crops are analysed (glyph blobs, row split) at no more than this height.
 ANALYSIS_HEIGHT = 120

@@ -31,6 +31,7 @@ import onnxruntime as ort
 from detector.detect.base import ModelInfo, package_file, sha256_file
 from detector.errors import ConfigError, ModelError
 from detector.plates.config import PlatesConfig
+from detector.plates.image import Image
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,6 @@ RAPIDOCR_PACKAGE = "rapidocr"
 RAPIDOCR_REC_FILE = "models/PP-OCRv6_rec_small.onnx"
 PLATE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 SEPARATORS = "-. "
-
-Image = npt.NDArray[np.uint8]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +122,9 @@ class RapidOcrRecognizer:
             return cls(path, "config", cfg.threads)
         shipped = package_file(RAPIDOCR_PACKAGE, RAPIDOCR_REC_FILE)
         if shipped is None:
-            raise ModelError(f"no OCR model: the rapidocr package (which ships {RAPIDOCR_REC_FILE}) is not installed")
+            raise ModelError(
+                f"no OCR model: the rapidocr package (which ships {RAPIDOCR_REC_FILE}) is not installed"
+            )
         return cls(shipped, f"package:{RAPIDOCR_PACKAGE}", cfg.threads)
 
     def _prepare(self, images: Sequence[Image]) -> npt.NDArray[np.float32]:
@@ -169,7 +170,7 @@ class RapidOcrRecognizer:
         return out
 
     def close(self) -> None:
-        self._session = None  # type: ignore[assignment]
+        self._session = None
 
 
 class FastPlateOcrRecognizer:
@@ -196,17 +197,23 @@ class FastPlateOcrRecognizer:
                 sess_options=so,
             )
         except (OSError, ValueError, TypeError) as exc:
-            raise ModelError(f"{model_path} / {config_path}: cannot load fast-plate-ocr model: {exc}") from exc
+            raise ModelError(
+                f"{model_path} / {config_path}: cannot load fast-plate-ocr model: {exc}"
+            ) from exc
         except Exception as exc:  # onnxruntime errors
             raise ModelError(f"{model_path}: cannot load fast-plate-ocr model: {exc}") from exc
         self._rgb = self._rec.config.image_color_mode == "rgb"
         self._pad = self._rec.config.pad_char
-        self.model = ModelInfo(name=model_path.stem, path=str(model_path), sha256=sha256_file(model_path), origin="config")
+        self.model = ModelInfo(
+            name=model_path.stem, path=str(model_path), sha256=sha256_file(model_path), origin="config"
+        )
 
     @classmethod
     def from_config(cls, cfg: PlatesConfig) -> FastPlateOcrRecognizer:
         if not cfg.fast_plate_ocr_model or not cfg.fast_plate_ocr_config:
-            raise ConfigError("plates.ocr_backend=fast_plate_ocr needs fast_plate_ocr_model and fast_plate_ocr_config")
+            raise ConfigError(
+                "plates.ocr_backend=fast_plate_ocr needs fast_plate_ocr_model and fast_plate_ocr_config"
+            )
         return cls(Path(cfg.fast_plate_ocr_model), Path(cfg.fast_plate_ocr_config), cfg.threads)
 
     def read_lines(self, images: Sequence[Image]) -> list[OcrLine]:

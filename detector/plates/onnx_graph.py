@@ -33,7 +33,9 @@ def _anchor_tables(size: int) -> tuple[np.ndarray, np.ndarray]:
     points, strides = [], []
     for s in _STRIDES:
         n = size // s
-        ys, xs = np.meshgrid(np.arange(n, dtype=np.float32) + 0.5, np.arange(n, dtype=np.float32) + 0.5, indexing="ij")
+        ys, xs = np.meshgrid(
+            np.arange(n, dtype=np.float32) + 0.5, np.arange(n, dtype=np.float32) + 0.5, indexing="ij"
+        )
         points.append(np.stack([xs.ravel(), ys.ravel()], axis=0))
         strides.append(np.full(n * n, s, dtype=np.float32))
     return np.concatenate(points, axis=1)[None], np.concatenate(strides)[None]
@@ -78,7 +80,9 @@ def rewrite_platedet(
 
     if input_size is not None and input_size != old:
         if input_size % 32 or input_size < 128:
-            raise ModelError(f"{where}: plate detector input size must be a multiple of 32 >= 128, got {input_size}")
+            raise ModelError(
+                f"{where}: plate detector input size must be a multiple of 32 >= 128, got {input_size}"
+            )
         new_n = sum((input_size // s) ** 2 for s in _STRIDES)
         anchors, strides = _anchor_tables(input_size)
         replaced = 0

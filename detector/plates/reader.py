@@ -17,24 +17,32 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from detector.plates.config import PlatesConfig
 from detector.plates.detect import OnnxPlateDetector, PlateBox, PlateDetector
 from detector.plates.grammar import normalize_plate, repair_vn_plate
-from detector.plates.image import RowSplit, find_row_split, plate_colour, sharpness, split_rows, text_band
+from detector.plates.image import (
+    Image,
+    RowSplit,
+    find_row_split,
+    plate_colour,
+    sharpness,
+    split_rows,
+    text_band,
+)
 from detector.plates.ocr import OcrLine, PlateOcr, ocr_from_config
-from detector.plates.vote import PlateObservation, PlateVoter, consensus, select_best, vote
+from detector.plates.vote import PlateObservation, PlateVoter, consensus, plate_quality, select_best, vote
 from detector.types import PlateRead
 
 log = logging.getLogger(__name__)
 
-Image = npt.NDArray[np.uint8]
 
 #: Below this width/height a crop may be a two-row plate even when no clear row gap was found.
 TWO_ROW_MAX_ASPECT = 1.8
 #: Generic plates: a character with less support than this across the variant readings is dropped.
-DROP_SUPPORT = 0.4
+DROP_SUPPORT = 0.3
+#: Fraction of the width cut from each side of a view.
+VIEW_TRIM_X = 0.0
 
 
 def line_views(line: Image, n: int) -> list[Image]:
@@ -42,7 +50,7 @@ def line_views(line: Image, n: int) -> list[Image]:
     (drops state names, slogans and frame edges above/below), cut to a fixed central band, and the
     glyph band with a wider margin. Each falls back to the line itself when no glyphs are found."""
     h, w = line.shape[:2]
-    dx = int(w * 0.03)
+    dx = int(w * VIEW_TRIM_X)
     views: list[Image] = []
     for margin in (0.15, None, 0.3)[: max(1, n)]:
         if margin is None:
@@ -117,8 +125,8 @@ class PlateReader:
         """Read a plate crop (one or two rows). None when the crop is empty or nothing was read.
 
         The crop is read as one row and, when a row gap is found (or the crop is squarish), as two rows.
-        With `ocr_variants` > 1 it is also read slightly trimmed and contrast-enhanced; the layout with
-        the best total score wins and its variant readings vote per character.
+        Each line is read in `ocr_variants` views (see `line_views`); the layout (one or two rows) with
+        the best total score wins and its views vote per character.
         """
         if crop is None or crop.ndim != 3 or crop.shape[0] < 6 or crop.shape[1] < 6:
             return None
@@ -167,7 +175,9 @@ class PlateReader:
         if len(readings) == 1:
             return readings[0]
         obs = [
-            PlateObservation(0, r.display, r.normalized, r.raw, r.confidence, r.char_confidences, rows, r.valid, "")
+            PlateObservation(
+                0, r.display, r.normalized, r.raw, r.confidence, r.char_confidences, rows, r.valid, ""
+            )
             for r in readings
         ]
         text, support = consensus(obs)
@@ -179,7 +189,9 @@ class PlateReader:
         raw = max(readings, key=lambda r: r.confidence).raw
         conf = float(np.mean(support)) if support else 0.0
         out = interpret(text, conf, tuple(support), rows, self.cfg.country)
-        return _Reading(raw, out.normalized, out.display, out.confidence, out.char_confidences, rows, out.valid)
+        return _Reading(
+            raw, out.normalized, out.display, out.confidence, out.char_confidences, rows, out.valid
+        )
 
     # --- detection ------------------------------------------------------------------------------
     def detect_plates(self, image: Image) -> list[PlateBox]:
@@ -226,7 +238,9 @@ class PlateReader:
 
     # --- tracks ---------------------------------------------------------------------------------
     def voter(self) -> PlateVoter:
-        return PlateVoter(self.cfg.vote_frames, self.cfg.min_confidence, self.cfg.top_candidates, self.cfg.country)
+        return PlateVoter(
+            self.cfg.vote_frames, self.cfg.min_confidence, self.cfg.top_candidates, self.cfg.country
+        )
 
     def vote(self, observations: Sequence[PlateObservation]) -> PlateRead | None:
         best = select_best(observations, self.cfg.vote_frames)
@@ -240,9 +254,8 @@ class PlateReader:
             box = self.find_vehicle_plate(image, vxyxy)
             if box is None:
                 continue
-            crop = crop_box(image, box.xyxy)
-            q = min(box.height, 80.0) * box.confidence * min(sharpness(crop), 2000.0) ** 0.5
-            found.append((q, frame_index, crop, box))
+            crop = crop_box(image, box.xyxy).copy()  # a copy: the frame itself is not kept alive
+            found.append((plate_quality(box.height, box.confidence, sharpness(crop)), frame_index, crop, box))
         found.sort(key=lambda t: t[0], reverse=True)
         obs = [self.read_crop(crop, fi, box) for _, fi, crop, box in found[: self.cfg.vote_frames]]
         return vote([o for o in obs if o], self.cfg.min_confidence, self.cfg.top_candidates, self.cfg.country)
@@ -254,7 +267,9 @@ class PlateReader:
 
 
 def _penalise(r: _Reading, factor: float) -> _Reading:
-    return _Reading(r.raw, r.normalized, r.display, r.confidence * factor, r.char_confidences, r.rows, r.valid)
+    return _Reading(
+        r.raw, r.normalized, r.display, r.confidence * factor, r.char_confidences, r.rows, r.valid
+    )
 
 
 def crop_box(image: Image, xyxy: Sequence[float], margin: tuple[float, float] = (0.04, 0.1)) -> Image:

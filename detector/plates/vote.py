@@ -47,7 +47,13 @@ class PlateObservation:
         """Frame quality for picking frames to vote over: sharp, big and confidently detected plates."""
         height = self.box.height if self.box else 32.0
         det = self.box.confidence if self.box else 1.0
-        return min(height, 80.0) * det * min(self.sharpness, 2000.0) ** 0.5
+        return plate_quality(height, det, self.sharpness)
+
+
+def plate_quality(height_px: float, detection_confidence: float, sharpness: float) -> float:
+    """Score of a plate sighting: plate height (capped at 80 px, beyond which OCR gains nothing) x
+    detection confidence x sqrt(variance of Laplacian, capped)."""
+    return min(height_px, 80.0) * detection_confidence * min(sharpness, 2000.0) ** 0.5
 
 
 def select_best(observations: Sequence[PlateObservation], k: int) -> list[PlateObservation]:
@@ -168,7 +174,9 @@ def vote(
 class PlateVoter:
     """Collects observations of one track and keeps the best `max_frames` of them for the vote."""
 
-    def __init__(self, max_frames: int = 5, min_confidence: float = 0.85, top_k: int = 3, country: str = "vn"):
+    def __init__(
+        self, max_frames: int = 5, min_confidence: float = 0.85, top_k: int = 3, country: str = "vn"
+    ):
         self.max_frames = max_frames
         self.min_confidence = min_confidence
         self.top_k = top_k

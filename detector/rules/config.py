@@ -81,6 +81,13 @@ class CalibrationConfig(FrozenModel):
         description="Assumed accuracy of each surveyed/estimated world point (m); with the RMS reprojection "
         "error it sets the scale uncertainty of measured speeds",
     )
+    scale_uncertainty_rel: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="Extra relative (1-sigma) scale uncertainty of an unsurveyed calibration, e.g. 0.1 when "
+        "the dash period or lane width is assumed from a standard rather than measured",
+    )
     max_reprojection_error_m: float = Field(
         default=1.0, gt=0, description="Reject a calibration whose RMS reprojection error exceeds this (metres)"
     )

@@ -5,10 +5,12 @@ Inputs measured on a frame (or a median of frames, which removes the vehicles):
   X = `dash_x_m`, one dash period apart (Y = 0, P, 2P, ...);
 - points anywhere along other painted lines parallel to it (edge lines, other lane lines) at known
   lateral offsets X (lane widths).
-The image->road homography is fitted by least squares on all of them (metres): dash ends must land
-on their (X, Y), line points on their X. The fit's residuals are reported; the calibration points
-written to a config are the measured dash ends and line points, with the line points' Y taken from
-the fit (only their X is known).
+A free homography fitted to these degenerates (line points carry no Y), so a pinhole camera
+(7 parameters: focal, pitch, yaw, roll, height, position; square pixels, principal point at the
+image centre) is fitted instead, and a world grid projected through it becomes the config's
+calibration points. The residual of the measured markings is reported. Focal length and dash
+period are not separable from one view: the assumed period sets the speed scale (say so, and set
+`scale_uncertainty_rel`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -25,25 +26,56 @@ F64 = npt.NDArray[np.float64]
 
 @dataclass(frozen=True, slots=True)
 class LaneFit:
-    H: F64  # image -> world (metres)
-    image_points: list[tuple[float, float]]
-    world_points: list[tuple[float, float]]
-    dash_rms_m: float
-    line_rms_m: float
+    """A pinhole camera over a flat road, fitted to lane markings.
+
+    params: focal (px), pitch, yaw, roll (rad), height (m), camera X and Y on the road (m);
+    rms_px: RMS of the measured markings' residuals (dash ends: point distance; line points:
+    distance to the projected line), in pixels.
+    """
+
+    params: tuple[float, ...]
+    principal_point: tuple[float, float]
+    rms_px: float
+    n_points: int
+
+    def project(self, world: npt.ArrayLike) -> F64:
+        return _project(np.asarray(self.params), np.asarray(world, dtype=np.float64).reshape(-1, 2), self.principal_point)
+
+    def grid(self, xs: Sequence[float], ys: Sequence[float]) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+        """(image_points, world_points) of a world grid, for a config's calibration section."""
+        world = np.array([(x, y) for y in ys for x in xs], dtype=np.float64)
+        img = self.project(world)
+        return [(round(float(u), 1), round(float(v), 1)) for u, v in img], [(float(x), float(y)) for x, y in world]
 
 
-def _apply(H: F64, pts: F64) -> F64:
-    p = np.c_[pts, np.ones(len(pts))] @ H.T
-    return p[:, :2] / p[:, 2:3]
+def _rotation(pitch: float, yaw: float, roll: float) -> F64:
+    fwd = np.array([np.sin(yaw) * np.cos(pitch), np.cos(yaw) * np.cos(pitch), -np.sin(pitch)])
+    right = np.array([np.cos(yaw), -np.sin(yaw), 0.0])
+    down = np.cross(fwd, right)
+    r2 = np.cos(roll) * right + np.sin(roll) * down
+    d2 = -np.sin(roll) * right + np.cos(roll) * down
+    return np.vstack([r2, d2, fwd])
 
 
-def fit_lane_homography(
+def _project(p: F64, world: F64, pp: tuple[float, float]) -> F64:
+    f, pitch, yaw, roll, h, cx, cy = p
+    q = (np.c_[world, np.zeros(len(world))] - np.array([cx, cy, h])) @ _rotation(pitch, yaw, roll).T
+    z = np.where(np.abs(q[:, 2]) < 1e-9, 1e-9, q[:, 2])
+    return np.c_[f * q[:, 0] / z + pp[0], f * q[:, 1] / z + pp[1]]
+
+
+def fit_lane_camera(
     dash_ends: Sequence[tuple[float, float]],
     dash_x_m: float,
     dash_period_m: float,
     lines: Sequence[tuple[float, Sequence[tuple[float, float]]]],
+    principal_point: tuple[float, float],
+    focal_guess_px: float = 500.0,
+    height_guess_m: float = 8.0,
 ) -> LaneFit:
-    """Fit image->world from dash ends (X = dash_x_m, Y = k * period) and line points (X known)."""
+    """Fit a pinhole camera (square pixels, principal point given) to dash ends on the world line
+    X = `dash_x_m` at Y = 0, P, 2P, ... and to points on other lines X = const. The dash period sets
+    the scale along the road, the lateral offsets the scale across it."""
     from scipy.optimize import least_squares
 
     dash = np.asarray(dash_ends, dtype=np.float64).reshape(-1, 2)
@@ -51,42 +83,34 @@ def fit_lane_homography(
         raise ValueError("need at least 3 dash ends")
     dash_world = np.c_[np.full(len(dash), dash_x_m), dash_period_m * np.arange(len(dash))]
     line_pts = [(x_m, np.asarray(p, dtype=np.float64).reshape(-1, 2)) for x_m, p in lines]
-    # initial guess: pair each dash end with the other lines' points at the same image row
-    init_img, init_world = [*dash], [*dash_world]
-    for x_m, pts in line_pts:
-        for k, (_, row) in enumerate(dash):
-            j = int(np.argmin(np.abs(pts[:, 1] - row)))
-            init_img.append(pts[j])
-            init_world.append((x_m, dash_world[k, 1]))
-    H0, _ = cv2.findHomography(np.asarray(init_img), np.asarray(init_world), 0)
-    if H0 is None:
-        raise ValueError("could not find an initial homography")
-    H0 = H0 / H0[2, 2]
 
-    def residuals(h: F64) -> F64:
-        H = np.append(h, 1.0).reshape(3, 3)
-        r = [(_apply(H, dash) - dash_world).ravel()]
+    def residuals(p: F64) -> F64:
+        r = [(_project(p, dash_world, principal_point) - dash).ravel()]
         for x_m, pts in line_pts:
-            r.append(_apply(H, pts)[:, 0] - x_m)
+            a, b = _project(p, np.array([[x_m, -50.0], [x_m, 150.0]]), principal_point)
+            n = np.array([-(b - a)[1], (b - a)[0]])
+            n = n / max(float(np.linalg.norm(n)), 1e-9)
+            r.append((pts - a) @ n)
         return np.concatenate(r)
 
-    sol = least_squares(residuals, H0.ravel()[:8], method="lm")
-    H = np.append(sol.x, 1.0).reshape(3, 3)
-    dash_res = _apply(H, dash) - dash_world
-    line_res = np.concatenate([_apply(H, pts)[:, 0] - x_m for x_m, pts in line_pts]) if line_pts else np.zeros(0)
-    image_points = [tuple(map(float, p)) for p in dash]
-    world_points = [tuple(map(float, w)) for w in dash_world]
-    for x_m, pts in line_pts:
-        w = _apply(H, pts)
-        for p, (_, y) in zip(pts, w, strict=True):
-            image_points.append((float(p[0]), float(p[1])))
-            world_points.append((float(x_m), round(float(y), 2)))
+    best = None
+    for yaw0 in np.radians([-40.0, -20.0, -5.0, 5.0, 20.0, 40.0]):
+        for pitch0 in np.radians([8.0, 20.0, 35.0]):
+            for flip in (0.0, np.pi):
+                p0 = np.array([focal_guess_px, pitch0, yaw0 + flip, 0.0, height_guess_m, dash_x_m, -20.0])
+                sol = least_squares(residuals, p0, method="trf", max_nfev=3000)
+                if sol.x[0] > 0 and sol.x[4] > 0 and (best is None or sol.cost < best.cost):
+                    best = sol
+    if best is None:
+        raise ValueError("no camera fits the markings")
+    r = residuals(best.x)
+    n_dash = 2 * len(dash)
+    per_point = np.concatenate([np.hypot(r[:n_dash:2], r[1:n_dash:2]), np.abs(r[n_dash:])])
     return LaneFit(
-        H=H,
-        image_points=image_points,  # type: ignore[arg-type]
-        world_points=world_points,  # type: ignore[arg-type]
-        dash_rms_m=float(np.sqrt((dash_res**2).sum(axis=1).mean())),
-        line_rms_m=float(np.sqrt((line_res**2).mean())) if len(line_res) else 0.0,
+        params=tuple(float(v) for v in best.x),
+        principal_point=principal_point,
+        rms_px=float(np.sqrt((per_point**2).mean())),
+        n_points=len(per_point),
     )
 
 

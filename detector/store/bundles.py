@@ -57,6 +57,9 @@ class BundleFacts:
     location: str
     detecting_unit: str
     files: tuple[BundleFile, ...]
+    needs_review: bool = True
+    review_reasons: tuple[str, ...] = ()
+    plate_candidates: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,5 +140,8 @@ def check_bundle(path: Path, keys: Mapping[str, Ed25519PublicKey]) -> BundleChec
         location=m.camera.location,
         detecting_unit=m.camera.detecting_unit,
         files=tuple(BundleFile(f.name, f.sha256, f.size) for f in m.files) + _signed_files(path, data),
+        needs_review=m.needs_review or (plate is not None and plate.needs_review),
+        review_reasons=tuple(m.review_reasons),
+        plate_candidates=tuple((c.text, c.confidence) for c in plate.candidates) if plate is not None else (),
     )
     return BundleCheck(True, "", facts, m.event_id, m.camera.camera_id)

@@ -96,6 +96,8 @@ class ViolationRow(Base):
     location: Mapped[str] = mapped_column(Text, nullable=False, default="")
     detecting_unit: Mapped[str] = mapped_column(Text, nullable=False, default="")
     measured_json: Mapped[str] = mapped_column(Text, nullable=False)
+    needs_review: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    review_hints_json: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
     bundle_dir: Mapped[str] = mapped_column(String(200), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default=ViolationStatus.PENDING.value)
     review_reason: Mapped[str | None] = mapped_column(Text)

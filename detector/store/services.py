@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from detector.store.bundles import load_trusted_keys
 from detector.store.config import StoreConfig
@@ -53,3 +54,19 @@ def build_services(
         feed=FeedQueries(db, config.evidence_dir),
         tokens=TokenService(db, clock),
     )
+
+
+def open_embedded_store(root: Path, trusted_keys: Path, *, clock: Clock = utc_now) -> StoreServices:
+    """The edge box's own store: SQLite in `root`, migrated to head, trusting the keys in `trusted_keys`."""
+    from detector.store.db import upgrade
+
+    root.mkdir(parents=True, exist_ok=True)
+    config = StoreConfig(
+        url=f"sqlite:///{(root / 'violations.db').resolve()}",
+        evidence_dir=str((root / "evidence").resolve()),
+        quarantine_dir=str((root / "quarantine").resolve()),
+        trusted_keys=str(trusted_keys.resolve()),
+    )
+    db = Database.from_url(config.url)
+    upgrade(db.engine)
+    return build_services(config, clock=clock, db=db)

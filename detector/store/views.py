@@ -24,6 +24,11 @@ class FileView(FrozenModel):
     size: int = Field(description="Bytes")
 
 
+class PlateCandidateView(FrozenModel):
+    text: str = Field(description="Plate text")
+    confidence: float = Field(description="OCR confidence")
+
+
 class ViolationView(FrozenModel):
     id: int = Field(description="Row id; also the feed cursor (monotonically increasing)")
     event_id: str = Field(description="Evidence event id (uuid5 of the event key)")
@@ -40,6 +45,13 @@ class ViolationView(FrozenModel):
     location: str = Field(description="Place")
     detecting_unit: str = Field(description="Unit operating the camera")
     measured: dict[str, Scalar] = Field(description="The rule's measured values")
+    needs_review: bool = Field(
+        description="The evidence module asks a person to check it (e.g. an unsure plate)"
+    )
+    review_reasons: tuple[str, ...] = Field(default=(), description="Why review is needed")
+    plate_candidates: tuple[PlateCandidateView, ...] = Field(
+        default=(), description="OCR alternatives, best first"
+    )
     status: Literal["pending", "confirmed", "rejected"] = Field(description="Review state")
     review_reason: str | None = Field(description="Reviewer's reason")
     reviewed_by: str | None = Field(description="Reviewer")
@@ -49,6 +61,7 @@ class ViolationView(FrozenModel):
 
     @classmethod
     def of(cls, row: ViolationRow, files: list[EvidenceFile] | None = None) -> ViolationView:
+        hints = json.loads(row.review_hints_json or "{}")
         return cls(
             id=row.id,
             event_id=row.event_id,
@@ -65,6 +78,9 @@ class ViolationView(FrozenModel):
             location=row.location,
             detecting_unit=row.detecting_unit,
             measured=json.loads(row.measured_json),
+            needs_review=row.needs_review,
+            review_reasons=tuple(hints.get("reasons", ())),
+            plate_candidates=tuple(PlateCandidateView(**c) for c in hints.get("plate_candidates", ())),
             status=row.status,  # type: ignore[arg-type]
             review_reason=row.review_reason,
             reviewed_by=row.reviewed_by,

@@ -49,6 +49,8 @@ def upgrade() -> None:
         sa.Column("location", sa.Text, nullable=False),
         sa.Column("detecting_unit", sa.Text, nullable=False),
         sa.Column("measured_json", sa.Text, nullable=False),
+        sa.Column("needs_review", sa.Boolean, nullable=False),
+        sa.Column("review_hints_json", sa.Text, nullable=False),
         sa.Column("bundle_dir", sa.String(200), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("review_reason", sa.Text),

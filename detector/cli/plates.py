@@ -1,0 +1,160 @@
+"""`detector plates read` (a quick check on photos) and `detector plates export-model`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import click
+import cv2
+from rich.console import Console
+from rich.table import Table
+
+from detector.errors import ConfigError
+from detector.plates.config import PlatesConfig
+from detector.plates.vote import PlateObservation
+
+log = logging.getLogger(__name__)
+
+
+@click.group("plates")
+def plates() -> None:
+    """Plate detection and reading."""
+
+
+def _plates_config(
+    config: Path | None, country: str | None, input_size: int | None, backend: str | None
+) -> PlatesConfig:
+    if config is not None:
+        from detector.config import load_camera_config
+
+        cfg = load_camera_config(config).plates
+    else:
+        cfg = PlatesConfig(detector_input_size=640)  # whole photos: plates are small, use the full size
+    updates: dict[str, object] = {}
+    if country:
+        updates["country"] = country
+    if input_size:
+        updates["detector_input_size"] = input_size
+    if backend:
+        updates["ocr_backend"] = backend
+    if not updates:
+        return cfg
+    try:
+        return PlatesConfig.model_validate({**cfg.model_dump(), **updates})
+    except ValueError as exc:
+        raise ConfigError(f"plates options: {exc}") from exc
+
+
+def _record(path: Path, obs: PlateObservation) -> dict[str, object]:
+    return {
+        "image": str(path),
+        "text": obs.text,
+        "normalized": obs.normalized,
+        "raw_text": obs.raw_text,
+        "confidence": obs.confidence,
+        "rows": obs.rows,
+        "valid": obs.valid,
+        "country": obs.country,
+        "colour": obs.colour,
+        "box": [round(v, 1) for v in obs.box.xyxy] if obs.box else None,
+        "detection_confidence": round(obs.box.confidence, 4) if obs.box else None,
+    }
+
+
+@plates.command("read")
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--crop", is_flag=True, help="Each image is already a plate crop: OCR only, no plate detection."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object per plate on stdout instead of a table."
+)
+@click.option(
+    "--country", type=click.Choice(["vn", "generic"]), default=None, help="Plate grammar (default vn)."
+)
+@click.option(
+    "--input-size", type=int, default=None, help="Plate detector input size (default 640 for photos)."
+)
+@click.option(
+    "--backend", type=click.Choice(["rapidocr", "fast_plate_ocr"]), default=None, help="OCR backend."
+)
+@click.option(
+    "--config", type=click.Path(path_type=Path), default=None, help="Camera config to take `plates:` from."
+)
+def read(
+    images: tuple[Path, ...],
+    crop: bool,
+    as_json: bool,
+    country: str | None,
+    input_size: int | None,
+    backend: str | None,
+    config: Path | None,
+) -> None:
+    """Read the plates in IMAGES (photos, or plate crops with --crop)."""
+    from detector.plates.reader import PlateReader
+
+    cfg = _plates_config(config, country, input_size, backend)
+    missing = [str(p) for p in images if not p.is_file()]
+    if missing:
+        raise ConfigError(f"image not found: {', '.join(missing)}")
+    reader = PlateReader.from_config(cfg, with_detector=not crop)
+    results: list[tuple[Path, PlateObservation | None]] = []
+    try:
+        for path in images:
+            img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if img is None:
+                raise ConfigError(f"{path}: not an image OpenCV can read")
+            found = [reader.read_crop(img)] if crop else reader.read_image(img)
+            kept = [o for o in found if o is not None]
+            results += [(path, o) for o in kept] or [(path, None)]
+    finally:
+        reader.close()
+    if as_json:
+        for path, obs in results:
+            rec = _record(path, obs) if obs else {"image": str(path), "text": None, "normalized": None}
+            click.echo(json.dumps(rec, ensure_ascii=False))
+        return
+    table = Table(title=f"plates ({cfg.country} grammar, OCR {cfg.ocr_backend})")
+    for col in ("image", "plate", "conf", "rows", "valid", "colour", "box"):
+        table.add_column(col)
+    for path, obs in results:
+        if obs is None:
+            hint = "no plate read" + ("" if crop else " (a plate crop? try --crop)")
+            table.add_row(path.name, hint, "-", "-", "-", "-", "-")
+            continue
+        table.add_row(
+            path.name,
+            obs.text,
+            f"{obs.confidence:.2f}",
+            str(obs.rows),
+            "yes" if obs.valid else "no",
+            obs.colour or "-",
+            ",".join(f"{v:.0f}" for v in obs.box.xyxy) if obs.box else "-",
+        )
+    Console().print(table)
+
+
+@plates.command("export-model")
+@click.option("--size", type=int, default=320, show_default=True, help="Square input size (multiple of 32).")
+@click.option("--fp16", is_flag=True, help="Keep fp16 weights (default: convert to fp32 for CPU).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Output file (default models/platedet_<size>.onnx).",
+)
+@click.option(
+    "--source", type=click.Path(path_type=Path), default=None, help="Source model (default: resolved)."
+)
+def export_model(size: int, fp16: bool, out: Path | None, source: Path | None) -> None:
+    """Write the plate detector rewritten to SIZE x SIZE (and fp32), without its mask branch."""
+    from detector.detect.base import REPO_MODELS_DIR
+    from detector.plates.detect import resolve_platedet
+    from detector.plates.onnx_graph import export_platedet
+
+    src, origin = (source, "option") if source else resolve_platedet(None)
+    dst = out or REPO_MODELS_DIR / f"platedet_{size}.onnx"
+    export_platedet(src, dst, size, to_fp32=not fp16)
+    click.echo(f"wrote {dst} from {src} ({origin}), input {size}x{size}, {'fp16' if fp16 else 'fp32'}")

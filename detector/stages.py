@@ -1,0 +1,103 @@
+"""Adapters that put the rules and plate stages behind the pipeline's small interfaces.
+
+- `RulesStage`: the signal source plus the rule engine, as the pipeline's `ViolationStage`.
+- `TrackPlateLookup`: reads the violator's plate over the frames of its evidence window (only
+  vehicles that matter get plate detection), as the evidence sink's `plate_lookup`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from detector.plates.reader import PlateReader, crop_box
+from detector.plates.vote import PlateObservation
+from detector.rules.config import RulesConfig
+from detector.rules.engine import RuleEngine
+from detector.signals import SignalSource, SignalState, signal_source_from_config
+from detector.types import Detections, Frame, PlateRead, Track, Violation
+
+log = logging.getLogger(__name__)
+
+
+def rules_configured(rules: RulesConfig) -> bool:
+    z = rules.zones
+    return bool(z.stop_lines or z.lanes or z.solid_lines or z.no_stopping_zones or rules.calibration)
+
+
+class RulesStage:
+    """Signal phase, then the rules, once per frame. Keeps the last signal state for drawing."""
+
+    def __init__(self, rules: RulesConfig, camera_id: str, image_size: tuple[int, int] | None,
+                 config_dir: Path | None = None, signal: SignalSource | None = None) -> None:
+        self.rules = rules
+        self.engine = RuleEngine.from_config(rules, camera_id, image_size)
+        self.signal = signal or signal_source_from_config(rules.signal, config_dir)
+        self.last_signal: SignalState = SignalState.unknown()
+
+    def process(self, frame: Frame, tracks: dict[int, Track], active: Sequence[int]) -> list[Violation]:
+        self.last_signal = self.signal.update(frame)
+        return self.engine.update(frame.index, frame.timestamp, self.last_signal, tracks, active)
+
+    def finish(self, tracks: dict[int, Track]) -> list[Violation]:
+        return self.engine.finish()
+
+    def display_state(self) -> SignalState:
+        return self.last_signal
+
+    def close(self) -> None:
+        """The engine holds no resources; its state goes with the object."""
+
+
+class TrackPlateLookup:
+    """Plate of a violator from the frames of its evidence window.
+
+    Plate detection runs on the violator's box in up to `max_frames` frames spread over the window
+    (the plate detector costs tens of milliseconds a crop on the CPU); the best crops are read and
+    voted. Returns the voted read and the crop of the observation that agrees with it best.
+    """
+
+    def __init__(self, reader: PlateReader, max_frames: int = 12) -> None:
+        self.reader = reader
+        self.max_frames = max_frames
+
+    def __call__(
+        self, violation: Violation, frames: Sequence[Frame], detections_by_frame: Mapping[int, Detections]
+    ) -> tuple[PlateRead | None, np.ndarray | None]:
+        candidates: list[tuple[Frame, tuple[float, float, float, float]]] = []
+        for frame in frames:
+            dets = detections_by_frame.get(frame.index)
+            if dets is None or dets.tracker_id is None:
+                continue
+            rows = np.flatnonzero(dets.tracker_id == violation.track_id)
+            if rows.size:
+                x1, y1, x2, y2 = (float(v) for v in dets.xyxy[int(rows[0])])
+                candidates.append((frame, (x1, y1, x2, y2)))
+        if not candidates:
+            return None, None
+        # prefer the frames where the vehicle is largest (nearest the camera), spread in time
+        candidates.sort(key=lambda c: (c[1][2] - c[1][0]) * (c[1][3] - c[1][1]), reverse=True)
+        picked = candidates[: self.max_frames]
+        observations: list[tuple[PlateObservation, np.ndarray]] = []
+        for frame, box in picked:
+            plate_box = self.reader.find_vehicle_plate(frame.image, box)
+            if plate_box is None:
+                continue
+            crop = crop_box(frame.image, plate_box.xyxy)
+            obs = self.reader.read_crop(crop, frame.index, plate_box)
+            if obs is not None:
+                observations.append((obs, crop))
+        if not observations:
+            log.info("track %d: no readable plate in %d frames", violation.track_id, len(picked))
+            return None, None
+        read = self.reader.vote([o for o, _ in observations])
+        if read is None:
+            return None, None
+        best = max(observations, key=lambda oc: (oc[0].normalized == read.normalized, oc[0].quality))
+        return read, best[1]
+
+    def close(self) -> None:
+        self.reader.close()
