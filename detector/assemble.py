@@ -125,12 +125,14 @@ def build_pipeline(
         lookup = None
         if cfg.plates.enabled:
             from detector.plates.reader import PlateReader
+            from detector.plates.textdet import TextLineDetector
 
             reader = PlateReader.from_config(cfg.plates)
-            lookup = built.plates = TrackPlateLookup(reader)
+            fallback = TextLineDetector(threads=cfg.plates.threads)
+            lookup = built.plates = TrackPlateLookup(reader, fallback=fallback)
             if reader.detector is not None:
                 models.append(reader.detector.model)
-            models.append(reader.ocr.model)
+            models.extend([reader.ocr.model, fallback.model])
         sink = open_evidence_sink(
             cfg, evidence.root,
             config_sha256=config_sha256(config_path) if config_path else "",

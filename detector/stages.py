@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from detector.plates.reader import PlateReader, crop_box
+from detector.plates.textdet import TextLineDetector
 from detector.plates.vote import PlateObservation
 from detector.rules.config import RulesConfig
 from detector.rules.engine import RuleEngine
@@ -55,14 +56,37 @@ class RulesStage:
 class TrackPlateLookup:
     """Plate of a violator from the frames of its evidence window.
 
-    Plate detection runs on the violator's box in up to `max_frames` frames spread over the window
-    (the plate detector costs tens of milliseconds a crop on the CPU); the best crops are read and
-    voted. Returns the voted read and the crop of the observation that agrees with it best.
+    Plate detection runs on the violator's box in up to `max_frames` frames of the window, largest
+    boxes first (each detection costs tens of milliseconds on the CPU). Where platedet finds no
+    plate, the text detector's lines on the vehicle crop are read instead and only readings that
+    fit the plate grammar are kept. The readings are voted; returns the voted read and the crop of
+    the observation that agrees with it best.
     """
 
-    def __init__(self, reader: PlateReader, max_frames: int = 12) -> None:
+    def __init__(self, reader: PlateReader, max_frames: int = 10,
+                 fallback: TextLineDetector | None = None) -> None:
         self.reader = reader
         self.max_frames = max_frames
+        self.fallback = fallback
+
+    def _observe(self, frame: Frame, box: tuple[float, float, float, float]) -> tuple[PlateObservation, np.ndarray] | None:
+        plate_box = self.reader.find_vehicle_plate(frame.image, box)
+        if plate_box is not None:
+            crop = crop_box(frame.image, plate_box.xyxy)
+            obs = self.reader.read_crop(crop, frame.index, plate_box)
+            return (obs, crop) if obs is not None else None
+        if self.fallback is None:
+            return None
+        x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
+        vehicle = frame.image[y1:int(np.ceil(box[3])), x1:int(np.ceil(box[2]))]
+        best: tuple[PlateObservation, np.ndarray] | None = None
+        for line in self.fallback.find(vehicle):
+            lx1, ly1, lx2, ly2 = line.xyxy
+            crop = crop_box(frame.image, (lx1 + x1, ly1 + y1, lx2 + x1, ly2 + y1))
+            obs = self.reader.read_crop(crop, frame.index)
+            if obs is not None and obs.valid and (best is None or obs.confidence > best[0].confidence):
+                best = (obs, crop)
+        return best
 
     def __call__(
         self, violation: Violation, frames: Sequence[Frame], detections_by_frame: Mapping[int, Detections]
@@ -81,15 +105,7 @@ class TrackPlateLookup:
         # prefer the frames where the vehicle is largest (nearest the camera), spread in time
         candidates.sort(key=lambda c: (c[1][2] - c[1][0]) * (c[1][3] - c[1][1]), reverse=True)
         picked = candidates[: self.max_frames]
-        observations: list[tuple[PlateObservation, np.ndarray]] = []
-        for frame, box in picked:
-            plate_box = self.reader.find_vehicle_plate(frame.image, box)
-            if plate_box is None:
-                continue
-            crop = crop_box(frame.image, plate_box.xyxy)
-            obs = self.reader.read_crop(crop, frame.index, plate_box)
-            if obs is not None:
-                observations.append((obs, crop))
+        observations = [oc for frame, box in picked if (oc := self._observe(frame, box)) is not None]
         if not observations:
             log.info("track %d: no readable plate in %d frames", violation.track_id, len(picked))
             return None, None
@@ -101,3 +117,5 @@ class TrackPlateLookup:
 
     def close(self) -> None:
         self.reader.close()
+        if self.fallback is not None:
+            self.fallback.close()

@@ -1,0 +1,107 @@
+"""Fallback plate finder: text lines found by PP-OCRv6's text detector (shipped in rapidocr's wheel).
+
+platedet was trained mostly on Brazilian plates and misses some plates that a person reads at a
+glance. When it finds nothing on a violator, the text detector's lines on the vehicle crop are
+candidate plates; the caller reads each and keeps only readings that fit the plate grammar.
+DB post-processing is reduced to what plates need: threshold, dilate, connected components,
+boxes grown by the unclip ratio.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from detector.detect.base import ModelInfo, package_file, sha256_file
+from detector.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+DET_PACKAGE = "rapidocr"
+DET_FILE = "models/PP-OCRv6_det_small.onnx"
+
+
+@dataclass(frozen=True, slots=True)
+class TextBox:
+    xyxy: tuple[float, float, float, float]
+    score: float
+
+    @property
+    def width(self) -> float:
+        return self.xyxy[2] - self.xyxy[0]
+
+    @property
+    def height(self) -> float:
+        return self.xyxy[3] - self.xyxy[1]
+
+
+class TextLineDetector:
+    """Finds text lines in a (vehicle) crop; boxes in the crop's pixels, best first."""
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        threads: int = 2,
+        side: int = 480,
+        thresh: float = 0.3,
+        box_thresh: float = 0.5,
+        unclip: float = 1.6,
+    ) -> None:
+        if path is None:
+            path = package_file(DET_PACKAGE, DET_FILE)
+            if path is None:
+                raise ModelError(
+                    f"no text detector: the {DET_PACKAGE} package (which ships {DET_FILE}) is not installed"
+                )
+            origin = f"package:{DET_PACKAGE}"
+        else:
+            origin = "config"
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime's own exception types
+            raise ModelError(f"{path}: cannot load the text detector: {exc}") from exc
+        self._input = self._session.get_inputs()[0].name
+        self.model = ModelInfo(name=path.stem, path=str(path), sha256=sha256_file(path), origin=origin)
+        self.side, self.thresh, self.box_thresh, self.unclip = side, thresh, box_thresh, unclip
+
+    def find(self, image: np.ndarray, max_boxes: int = 6) -> list[TextBox]:
+        h, w = image.shape[:2]
+        if h < 8 or w < 8:
+            return []
+        scale = self.side / max(h, w)
+        rh, rw = max(32, round(h * scale / 32) * 32), max(32, round(w * scale / 32) * 32)
+        resized = cv2.resize(image, (rw, rh))
+        blob = ((resized.astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)[None]
+        (prob,) = self._session.run(None, {self._input: blob})
+        prob = prob[0, 0]
+        mask = (prob > self.thresh).astype(np.uint8)
+        mask = cv2.dilate(mask, np.ones((2, 2), np.uint8))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
+        boxes: list[TextBox] = []
+        sx, sy = w / rw, h / rh
+        for i in range(1, n):
+            x, y, bw, bh, area = stats[i]
+            if bw < 4 or bh < 3:
+                continue
+            score = float(prob[labels == i].mean())
+            if score < self.box_thresh:
+                continue
+            # grow the shrunk text kernel back to the text line (DB's unclip, on an axis-aligned box)
+            grow = area * self.unclip / (2 * (bw + bh))
+            x1, y1 = (x - grow) * sx, (y - grow) * sy
+            x2, y2 = (x + bw + grow) * sx, (y + bh + grow) * sy
+            boxes.append(TextBox((max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2)), score))
+        boxes.sort(key=lambda b: b.score * b.width, reverse=True)
+        return boxes[:max_boxes]
+
+    def close(self) -> None:
+        if hasattr(self, "_session"):
+            del self._session
