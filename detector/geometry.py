@@ -22,7 +22,14 @@ from shapely.geometry import LineString, MultiPoint, Polygon
 from shapely.validation import explain_validity
 
 from detector.errors import ConfigError
-from detector.rules.config import CalibrationConfig, RulesConfig
+from detector.rules.config import (
+    CalibrationConfig,
+    LaneConfig,
+    RulesConfig,
+    SolidLineConfig,
+    StopLineConfig,
+    ZoneConfig,
+)
 
 log = logging.getLogger(__name__)
 
@@ -138,13 +145,13 @@ class Homography:
         pts = _as_xy(xy)
         if len(pts) == 0:
             return pts
-        return cv2.perspectiveTransform(pts.reshape(-1, 1, 2), self.H).reshape(-1, 2)
+        return np.asarray(cv2.perspectiveTransform(pts.reshape(-1, 1, 2), self.H), dtype=np.float64).reshape(-1, 2)
 
     def world_to_image(self, xy: npt.ArrayLike) -> F64:
         pts = _as_xy(xy)
         if len(pts) == 0:
             return pts
-        return cv2.perspectiveTransform(pts.reshape(-1, 1, 2), self.H_inv).reshape(-1, 2)
+        return np.asarray(cv2.perspectiveTransform(pts.reshape(-1, 1, 2), self.H_inv), dtype=np.float64).reshape(-1, 2)
 
     def in_valid_region(self, xy: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         pts = _as_xy(xy)
@@ -180,7 +187,8 @@ def calibrate(
         raise ConfigError(f"{where}: image_points are (nearly) collinear; pick points spread over the road")
     if _collinear(wld, tol=0.05):
         raise ConfigError(f"{where}: world_points are (nearly) collinear; pick points spread over the road")
-    H, _ = cv2.findHomography(img, wld, method=0)
+    found, _ = cv2.findHomography(img, wld, method=0)
+    H = None if found is None else np.asarray(found, dtype=np.float64)
     if H is None or not np.all(np.isfinite(H)) or abs(np.linalg.det(H)) < 1e-12:
         raise ConfigError(f"{where}: the points give a degenerate homography")
     H = H / H[2, 2] if abs(H[2, 2]) > 1e-12 else H
@@ -382,7 +390,7 @@ def validate_rules_geometry(cfg: RulesConfig, image_size: tuple[int, int] | None
     """Check ids, references, polygon validity, image bounds and the calibration; ConfigError names the zone."""
     z = cfg.zones
     seen: set[tuple[str, str]] = set()
-    groups = {
+    groups: dict[str, Sequence[StopLineConfig | LaneConfig | SolidLineConfig | ZoneConfig]] = {
         "stop_lines": z.stop_lines,
         "lanes": z.lanes,
         "solid_lines": z.solid_lines,
@@ -419,9 +427,9 @@ def validate_rules_geometry(cfg: RulesConfig, image_size: tuple[int, int] | None
             unknown = set(lane.allowed_classes) - VEHICLE_CLASSES
             if unknown:
                 raise ConfigError(f"{where}: unknown classes {sorted(unknown)}; known: {sorted(VEHICLE_CLASSES)}")
-    for s in z.solid_lines:
-        _check_line(s.points, f"rules.zones.solid_lines[{s.id}]")
-        _check_inside(s.points, image_size, f"rules.zones.solid_lines[{s.id}]")
+    for sl in z.solid_lines:
+        _check_line(sl.points, f"rules.zones.solid_lines[{sl.id}]")
+        _check_inside(sl.points, image_size, f"rules.zones.solid_lines[{sl.id}]")
     for a in [*z.no_stopping_zones, *z.right_turn_zones]:
         group = "no_stopping_zones" if a in z.no_stopping_zones else "right_turn_zones"
         _check_polygon(a.polygon, f"rules.zones.{group}[{a.id}]")

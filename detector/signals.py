@@ -62,8 +62,15 @@ class SignalSource(Protocol):
 class NoSignal:
     """A camera without a signal: always UNKNOWN (red-light rules never fire)."""
 
+    def state_at(self, t: float) -> SignalState:
+        return SignalState.unknown()
+
     def update(self, frame: Frame) -> SignalState:
         return SignalState.unknown()
+
+
+#: An UNKNOWN reading (no lamp lit) replaces the phase only after this many times the hysteresis.
+UNKNOWN_HYSTERESIS_FACTOR = 5
 
 
 class PhaseTracker:
@@ -92,7 +99,10 @@ class PhaseTracker:
             self._cand_count += 1
         else:
             self._candidate, self._cand_start, self._cand_count = observed, timestamp, 1
-        if self._candidate is not None and self._cand_count >= self.hysteresis_frames:
+        # "no lamp seen" (LED flicker, glare, occlusion) must last much longer before the phase is
+        # dropped: a short dark spell keeps the phase and its timing
+        needed = self.hysteresis_frames * (UNKNOWN_HYSTERESIS_FACTOR if self._candidate == Phase.UNKNOWN else 1)
+        if self._candidate is not None and self._cand_count >= needed:
             self._switch(self._candidate, self._cand_start)
         return self.state(timestamp)
 
@@ -213,18 +223,19 @@ class PhaseLogSignal:
         if not p.is_file():
             raise ConfigError(f"rules.signal.file: {p} not found")
         changes: list[tuple[float, Phase]] = []
+        line_no = 0
         try:
             if p.suffix.lower() in (".jsonl", ".json", ".ndjson"):
-                for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+                for line_no, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):  # noqa: B007
                     if line.strip():
                         row = json.loads(line)
                         changes.append((float(row["timestamp"]), Phase(str(row["phase"]).lower())))
             else:
                 with p.open(newline="", encoding="utf-8") as fh:
-                    for n, row in enumerate(csv.DictReader(fh), 2):
-                        changes.append((float(row["timestamp"]), Phase(row["phase"].strip().lower())))
-        except (KeyError, ValueError, TypeError) as exc:
-            raise ConfigError(f"rules.signal.file: {p}: bad row near line {n}: {exc}") from exc
+                    for line_no, rec in enumerate(csv.DictReader(fh), 2):  # noqa: B007
+                        changes.append((float(rec["timestamp"]), Phase(rec["phase"].strip().lower())))
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"rules.signal.file: {p}: bad row at line {line_no}: {exc}") from exc
         if not changes:
             raise ConfigError(f"rules.signal.file: {p} holds no phase changes")
         return cls(changes, time_base)

@@ -141,3 +141,9 @@ def test_homography_rejects_large_error():
     image = np.array([(0.0, 0.0), (100.0, 0.0), (100.0, 100.0), (0.0, 100.0), (80.0, 20.0)])  # last point wrong
     with pytest.raises(ConfigError, match="reprojection error"):
         calibrate(image, world, max_rms_error_m=0.5)
+
+
+def test_dwell_limit_must_fit_in_history():
+    raw = _raw()
+    raw["rules"]["no_stopping"] = {"max_dwell_s": 90.0}
+    _expect_error(raw, "max_dwell_s", "history_s")

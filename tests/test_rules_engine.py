@@ -88,7 +88,9 @@ def test_rules_can_be_disabled():
 
 
 def test_history_is_trimmed():
-    cfg = reference_rules_config(history_s=5.0)
+    cfg = reference_rules_config(
+        history_s=5.0, rules={"no_stopping": {"max_dwell_s": 3.0}, "speeding": {"default_limit_kmh": 50.0}}
+    )
     engine = RuleEngine.from_config(cfg, "cam1")
     track = path_track(1, [(0.0, 300, 700), (30.0, 300, 690)])
     grow = Track(1)

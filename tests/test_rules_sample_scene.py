@@ -88,9 +88,9 @@ def test_vision_signal_reads_the_drawn_head(gt):
             break
         state = src.update(Frame(img, i, i / fps, "sample"))
         # after a change the hysteresis lags by (hysteresis_frames - 1) frames
-        if all(truth.get(i - k) == truth[i] for k in range(cfg.rules.signal.hysteresis_frames)):
-            if state.phase.value != truth[i]:
-                wrong.append((i, state.phase.value, truth[i]))
+        settled = all(truth.get(i - k) == truth[i] for k in range(cfg.rules.signal.hysteresis_frames))
+        if settled and state.phase.value != truth[i]:
+            wrong.append((i, state.phase.value, truth[i]))
         i += 1
     cap.release()
     assert i == gt["scene"]["frame_count"]

@@ -144,3 +144,17 @@ def test_config_requires_parts_per_source():
 def test_no_signal_is_unknown():
     s = NoSignal().update(Frame(np.zeros((4, 4, 3), np.uint8), 0, 0.0, "cam"))
     assert s.phase == Phase.UNKNOWN and s.time_into_red_s is None
+
+
+def test_short_dark_spell_keeps_phase_and_timing():
+    # 1 s green, 3 s amber, red; then 6 dark frames (LED flicker / occlusion) in the red
+    seq = [G] * 25 + [A] * 75 + [R] * 25 + [Phase.UNKNOWN] * 6 + [R] * 25
+    states = feed(PhaseTracker(3), seq)
+    assert all(s.phase == R for s in states[103:])
+    assert states[-1].time_into_red_s == pytest.approx((len(seq) - 1 - 100) / FPS)
+    assert states[-1].preceding_amber_s == pytest.approx(3.0)
+
+
+def test_long_dark_spell_becomes_unknown():
+    states = feed(PhaseTracker(3), [R] * 10 + [Phase.UNKNOWN] * 20)
+    assert states[-1].phase == Phase.UNKNOWN

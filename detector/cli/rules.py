@@ -60,7 +60,7 @@ def calibrate(config: Path, frame_index: int, out: Path | None) -> None:
         f"{len(z.lanes)} lanes, {len(z.solid_lines)} solid lines, {len(z.no_stopping_zones)} no-stopping zones, "
         f"signal {rules.signal.source}" + (f" ({state.phase.value})" if state else "")
     )
-    if scene.homography is not None:
+    if scene.homography is not None and rules.calibration is not None:
         h = scene.homography
         click.echo(
             f"calibration: {len(rules.calibration.image_points)} points, reprojection RMS {h.rms_error_m:.3f} m "

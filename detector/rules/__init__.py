@@ -1,0 +1,1 @@
+"""Violation rules: zones and signal in, violations out (see engine.py)."""

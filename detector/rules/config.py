@@ -268,5 +268,10 @@ class RulesConfig(FrozenModel):
     def _check(self) -> RulesConfig:
         from detector.geometry import validate_rules_geometry
 
+        if self.rules.no_stopping.enabled and self.rules.no_stopping.max_dwell_s >= self.history_s:
+            raise ValueError(
+                f"rules.no_stopping.max_dwell_s ({self.rules.no_stopping.max_dwell_s}) must be below history_s "
+                f"({self.history_s}): the engine keeps only history_s of each track"
+            )
         validate_rules_geometry(self, self.image_size)
         return self

@@ -6,9 +6,9 @@ engine holds the state: the last `history_s` of every track as arrays, the signa
 findings waiting for their 'after' frame, and what was already reported.
 
 Evidence frames (the choice made here): a rule proves an offence at frame `at`. The engine emits the
-violation once the track has been seen `evidence_after_s` after `at` (or when the track ends, or at
-`finish()`), so `before`, `at` and `after` are all frames already seen when the violation is
-emitted; the evidence ring buffer must keep `evidence_lookback_s + evidence_after_s` of frames
+violation once the track has been seen `EVIDENCE_AFTER_S` (0.5 s) after `at` (or when the track
+ends: unseen for `TRACK_END_S`, or at `finish()`), so `before`, `at` and `after` are all frames already seen when the violation is
+emitted; the evidence ring buffer must keep `evidence_lookback_s + EVIDENCE_AFTER_S` of frames
 (`RuleEngine.max_evidence_age_s`). `before` is clamped to at most `evidence_lookback_s` before the
 emission. One violation per (track, type) within `dedup_window_s`.
 """

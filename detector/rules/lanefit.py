@@ -94,13 +94,22 @@ def fit_lane_camera(
         return np.concatenate(r)
 
     best = None
-    for yaw0 in np.radians([-40.0, -20.0, -5.0, 5.0, 20.0, 40.0]):
-        for pitch0 in np.radians([8.0, 20.0, 35.0]):
-            for flip in (0.0, np.pi):
+    n_res = 2 * len(dash) + sum(len(p) for _, p in line_pts)
+    for flip in (0.0, np.pi):
+        for yaw0 in np.radians([-40.0, -25.0, -10.0, 10.0, 25.0, 40.0]):
+            for pitch0 in np.radians([8.0, 20.0, 35.0]):
                 p0 = np.array([focal_guess_px, pitch0, yaw0 + flip, 0.0, height_guess_m, dash_x_m, -20.0])
-                sol = least_squares(residuals, p0, method="trf", max_nfev=3000)
+                sol = least_squares(residuals, p0, method="trf", max_nfev=1500)
                 if sol.x[0] > 0 and sol.x[4] > 0 and (best is None or sol.cost < best.cost):
                     best = sol
+                if best is not None and np.sqrt(2 * best.cost / n_res) < 1.0:
+                    break  # good enough: sub-pixel residual
+            else:
+                continue
+            break
+        else:
+            continue
+        break
     if best is None:
         raise ValueError("no camera fits the markings")
     r = residuals(best.x)

@@ -3,7 +3,7 @@
 Stopped = the anchor stays within `stopped_radius_px` of where it is now. The dwell is the time
 from the first observation of the current stop (every observation since then inside the zone and
 within the radius) to now. The engine keeps `history_s` of track history, so `max_dwell_s` must be
-below it (checked by the engine).
+below it (checked when the config is loaded).
 """
 
 from __future__ import annotations

@@ -51,10 +51,8 @@ def fit_speed(times: F64, world: F64, homography: Homography, sigma_k: float) ->
     sigma2 = (resid**2).sum(axis=0) / max(n - 2, 1)
     se_v = np.sqrt(sigma2 / stt)
     speed = float(np.linalg.norm(v))
-    if speed > 1e-9:
-        se_reg = float(np.sqrt(((v * se_v) ** 2).sum()) / speed)
-    else:
-        se_reg = float(np.linalg.norm(se_v))
+    # delta method for |v|; at standstill the norm of the per-axis errors
+    se_reg = float(np.sqrt(((v * se_v) ** 2).sum()) / speed) if speed > 1e-9 else float(np.linalg.norm(se_v))
     se_cal = speed * homography.scale_rel_uncertainty
     unc = sigma_k * float(np.hypot(se_reg, se_cal))
     return SpeedEstimate(
