@@ -136,6 +136,7 @@ def review_group() -> None:
 @click.option("--after", type=int, default=0, help="Cursor: violation id to start after.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50)
 def review_list(store_config: Path | None, status: str, after: int, limit: int) -> None:
+    """List violations by status (pending by default), oldest first, from cursor --after."""
     svc = _services(store_config)
     _echo(svc.feed.page(after, limit, status))
     svc.close()
@@ -150,6 +151,7 @@ def review_list(store_config: Path | None, status: str, after: int, limit: int) 
 def review_confirm(
     store_config: Path | None, actor: str | None, violation_id: int, reason: str, plate_text: str | None
 ) -> None:
+    """Confirm VIOLATION_ID: it becomes a fine from the schedule (optionally correcting the plate)."""
     svc = _services(store_config)
     _echo(
         svc.review.review(violation_id, "confirm", actor=_actor(actor), reason=reason, plate_text=plate_text)
@@ -163,6 +165,7 @@ def review_confirm(
 @click.argument("violation_id", type=int)
 @click.option("--reason", required=True, help="Why the violation is rejected.")
 def review_reject(store_config: Path | None, actor: str | None, violation_id: int, reason: str) -> None:
+    """Reject VIOLATION_ID with a reason (kept in the audit log); no fine is issued."""
     svc = _services(store_config)
     _echo(svc.review.review(violation_id, "reject", actor=_actor(actor), reason=reason))
     svc.close()
@@ -198,6 +201,7 @@ def fines_lookup(store_config: Path | None, plate: str, unpaid_only: bool) -> No
 def fines_pay(
     store_config: Path | None, actor: str | None, fine_id: int, amount_vnd: int, idempotency_key: str
 ) -> None:
+    """Pay FINE_ID (payment stub): exactly once per idempotency key, prints the receipt."""
     svc = _services(store_config)
     _echo(svc.payments.pay(fine_id, idempotency_key, amount_vnd, actor=_actor(actor)))
     svc.close()
@@ -209,6 +213,7 @@ def fines_pay(
 @click.argument("fine_id", type=int)
 @click.option("--reason", required=True)
 def fines_cancel(store_config: Path | None, actor: str | None, fine_id: int, reason: str) -> None:
+    """Cancel an unpaid FINE_ID with a reason (kept in the audit log)."""
     svc = _services(store_config)
     _echo(svc.review.cancel_fine(fine_id, actor=_actor(actor), reason=reason))
     svc.close()
@@ -251,6 +256,7 @@ def tokens_create(store_config: Path | None, role: str, name: str, days: float) 
 @config_option
 @click.argument("token_id", type=int)
 def tokens_revoke(store_config: Path | None, token_id: int) -> None:
+    """Revoke API token TOKEN_ID at once."""
     svc = _services(store_config)
     _echo({"id": token_id, "revoked": svc.tokens.revoke(token_id)})
     svc.close()

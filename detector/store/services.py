@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from detector.store.bundles import load_trusted_keys
 from detector.store.config import StoreConfig
@@ -69,4 +72,9 @@ def open_embedded_store(root: Path, trusted_keys: Path, *, clock: Clock = utc_no
     )
     db = Database.from_url(config.url)
     upgrade(db.engine)
+    # so `detector review/fines/serve --store-config <root>/store.yaml` reach the same store
+    text = yaml.safe_dump(config.model_dump(include={"url", "evidence_dir", "quarantine_dir", "trusted_keys"}))
+    tmp = root / ".store.yaml.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, root / "store.yaml")
     return build_services(config, clock=clock, db=db)
