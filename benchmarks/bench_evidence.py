@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import cv2
+from machine import machine_line  # benchmarks/machine.py (scripts run by path)
 
 from detector.evidence.clip import h264_encoder
 from detector.evidence.config import EvidenceConfig
@@ -29,24 +28,13 @@ from detector.types import Frame, ViolationType
 
 
 def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     try:
         import av
 
         av_v = av.__version__
     except ImportError:
         av_v = "absent"
-    return (
-        f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} logical CPUs (shared), "
-        f"Python {platform.python_version()}, OpenCV {cv2.__version__}, PyAV {av_v}, H.264 encoder {h264_encoder()}"
-    )
+    return f"{machine_line()}, PyAV {av_v}, H.264 encoder {h264_encoder()}"
 
 
 def read_video(path: Path, n: int, fps: float) -> tuple[list[Frame], dict]:

@@ -3,7 +3,7 @@
 Peers measured in the same run: the bare onnxruntime call on a ready blob (what our pre- and
 post-processing add), and detection at a smaller input size (what resolution costs).
 
-    .venv/bin/python -m benchmarks.bench_pipeline [--frames 150] [--write]
+    .venv/bin/python benchmarks/bench_pipeline.py [--frames 150] [--write]
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import argparse
 import time
 from pathlib import Path
 
-from benchmarks.machine import machine_line
+from machine import machine_line  # benchmarks/machine.py (scripts run by path)
+
 from detector.config import TrackerConfig, load_camera_config
 from detector.detect.onnx import OnnxYoloDetector
 from detector.sources import VideoFileSource
@@ -99,7 +100,7 @@ def main() -> None:
         out.parent.mkdir(exist_ok=True)
         stamp = time.strftime("%Y-%m-%d")
         out.write_text(f"## Pipeline stages (decode, detect, track)\n\nMeasured {stamp} on {machine}; "
-                       f"`python -m benchmarks.bench_pipeline --frames {args.frames}`, onnxruntime with 2 threads.\n\n"
+                       f"`python benchmarks/bench_pipeline.py --frames {args.frames}`, onnxruntime with 2 threads.\n\n"
                        + "\n".join(rows) + "\n", encoding="utf-8")
         print(f"wrote {out}")
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import shutil
 import sqlite3
@@ -29,6 +28,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from machine import machine_line  # noqa: E402 - benchmarks/machine.py (scripts run by path)
 
 from detector.evidence.config import EvidenceConfig  # noqa: E402
 from detector.evidence.keys import Ed25519Signer, key_id_of  # noqa: E402,F401
@@ -255,18 +256,7 @@ def time_ingest(db: Database, bundle_paths: list[Path], trusted: dict, tmp: Path
 
 
 def machine() -> str:
-    cpu = "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} cores (shared), {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
-    )
+    return f"{machine_line()}, SQLite {sqlite3.sqlite_version}"
 
 
 def main() -> None:

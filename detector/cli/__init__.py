@@ -26,29 +26,12 @@ def main_group(verbose: int) -> None:
 
 
 def _register() -> None:
-    from detector.cli import video
+    """Each area's commands, imported here (not at import time of this module)."""
+    from detector.cli import evidence, models, plates, rules, sample, store, video
 
-    main_group.add_command(video.replay)
-    main_group.add_command(video.run)
-    from detector.cli import models
-
-    main_group.add_command(models.models)
-    from detector.cli import evidence
-
-    main_group.add_command(evidence.keys)
-    main_group.add_command(evidence.verify)
-    from detector.cli import store
-
-    for command in store.COMMANDS:
+    for command in (video.replay, video.run, rules.calibrate, plates.plates, evidence.keys, evidence.verify,
+                    *store.COMMANDS, models.models, sample.sample):
         main_group.add_command(command)
-    from detector.cli import sample
-
-    main_group.add_command(sample.sample)
-    from detector.cli import rules as rules_cli
-
-    main_group.add_command(rules_cli.calibrate)
-    from detector.cli import plates as plates_cli; main_group.add_command(plates_cli.plates)  # noqa: E702
-    # further areas register here (rules/calibrate, plates, keys/verify, store/serve)
 
 
 def main() -> None:

@@ -68,7 +68,24 @@ def _public_key_dir(signer: Ed25519Signer, out: Path) -> Path:
     return folder
 
 
-def _summary_table(summary: RunSummary, out: Path) -> Table:
+def _plates_by_event(record: dict[str, object]) -> dict[str, str]:
+    """Plate text of each written bundle, read back from its manifest, by event key."""
+    plates: dict[str, str] = {}
+    bundles = record.get("bundles")
+    for bundle in bundles if isinstance(bundles, list) else []:
+        try:
+            m = json.loads((Path(str(bundle)) / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        plate = m.get("plate") or {}
+        key = m.get("violation", {}).get("event_key")
+        if key:
+            flag = " (review)" if plate.get("needs_review") else ""
+            plates[key] = f"{plate['text']}{flag}" if plate.get("text") else "no plate read"
+    return plates
+
+
+def _summary_table(summary: RunSummary, out: Path, record: dict[str, object] | None = None) -> Table:
     t = summary.times
     table = Table(title=f"{summary.camera_id}: {summary.frames} frames, {summary.stream_seconds:.1f} s of video")
     table.add_column("what")
@@ -77,8 +94,17 @@ def _summary_table(summary: RunSummary, out: Path) -> Table:
     for cls, n in summary.tracks_by_class.items():
         table.add_row(f"  {cls}", str(n))
     table.add_row("violations", str(len(summary.violations)))
+    plates = _plates_by_event(record or {})
     for v in summary.violations:
-        table.add_row(f"  {v.violation_type.value}", f"track {v.track_id} at {v.timestamp:.2f}s ({v.vehicle_class})")
+        plate = plates.get(v.event_key)
+        text = f"track {v.track_id} at {v.timestamp:.2f}s ({v.vehicle_class})" + (f" {plate}" if plate else "")
+        table.add_row(f"  {v.violation_type.value}", text)
+    bundles = record.get("bundles") if record else None
+    if isinstance(bundles, list):
+        table.add_row("evidence bundles", f"{len(bundles)} signed")
+    store = record.get("store") if record else None
+    if isinstance(store, dict):
+        table.add_row("stored", f"{store['accepted']} accepted, {len(store['rejected'])} rejected")
     for stage in ("decode", "detect", "track", "rules", "output"):
         if getattr(t, stage) > 0:
             table.add_row(f"{stage} fps", f"{t.fps(stage):.1f}")
@@ -178,7 +204,7 @@ def replay(video: str | None, config: Path, out: Path, max_frames: int | None, n
     if as_json:
         click.echo(json.dumps(record, indent=2))
     else:
-        Console().print(_summary_table(summary, out))
+        Console().print(_summary_table(summary, out, record))
 
 
 @click.command()
@@ -235,7 +261,7 @@ def run(config: Path, source_uri: str | None, out: Path, queue_size: int, durati
     record = summary_record(pipeline.summary, cfg.source.uri)
     record.update(built.extra_summary())
     atomic_write_text(out / "summary.json", json.dumps(record, indent=2))
-    Console().print(_summary_table(pipeline.summary, out))
+    Console().print(_summary_table(pipeline.summary, out, record))
     if queue.stats.dropped:
         print(f"dropped {queue.stats.dropped} of {queue.stats.put} frames (processing slower than the camera)",
               file=sys.stderr)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import onnxruntime as ort
+
 from detector.errors import ModelError
 from detector.types import Detections, Frame
 
@@ -36,6 +38,18 @@ class Detector(Protocol):
     def detect(self, frame: Frame) -> Detections: ...
 
     def close(self) -> None: ...
+
+
+def open_session(path: Path, threads: int, what: str) -> ort.InferenceSession:
+    """An onnxruntime CPU session with `threads` intra-op threads; ModelError names the file if it fails."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for bad files
+        raise ModelError(f"cannot load {what} model {path}: {exc}") from exc
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

@@ -15,7 +15,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from detector.config import DetectorConfig
-from detector.detect.base import ModelInfo, resolve_model, sha256_file
+from detector.detect.base import ModelInfo, open_session, resolve_model, sha256_file
 from detector.errors import ModelError
 from detector.types import COCO_ROAD_USERS, Detections, Frame
 
@@ -81,14 +81,7 @@ class OnnxYoloDetector:
         self.cfg = cfg
         path, origin = resolve_model(cfg.model, "yolo11n.onnx", YOLO_PACKAGE, YOLO_PACKAGE_FILE, "vehicle detector")
         self.model = ModelInfo(name=path.name, path=str(path), sha256=sha256_file(path), origin=origin)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = cfg.threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types for bad files
-            raise ModelError(f"cannot load vehicle detector model {path}: {exc}") from exc
+        self.session = open_session(path, cfg.threads, "vehicle detector")
         inp = self.session.get_inputs()[0]
         out = self.session.get_outputs()[0]
         if len(inp.shape) != 4 or len(out.shape) != 3:

@@ -7,6 +7,7 @@ and to the configured input size. Output0 is (1, 37, N): cx, cy, w, h, plate sco
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +100,17 @@ class OnnxPlateDetector:
         has_masks = len(probe.get_outputs()) > 1
         del probe
         needs_rewrite = (to_fp32 and is_fp16) or input_size != native or has_masks
-        data = rewrite_platedet(raw, input_size, to_fp32, str(path)) if needs_rewrite else raw
+        data = raw
+        if needs_rewrite:
+            if importlib.util.find_spec("onnx") is None:
+                log.warning(
+                    "%s: the 'onnx' package is not installed; running the graph as shipped "
+                    "(input %d, no fp32 conversion, mask branch kept), which is slower",
+                    path,
+                    native,
+                )
+            else:
+                data = rewrite_platedet(raw, input_size, to_fp32, str(path))
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1

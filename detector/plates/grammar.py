@@ -284,8 +284,3 @@ def repair_vn_plate(text: str, rows: int | None = None) -> VnPlate | None:
             if best is None or cost < best[0]:
                 best = (cost, plate)
     return best[1] if best else None
-
-
-def generic_fix(text: str) -> str:
-    """Plates of unknown grammar: only normalise (no confusion mapping without a grammar)."""
-    return normalize_plate(text)

@@ -10,15 +10,14 @@ boxes grown by the unclip ratio.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
-from detector.detect.base import ModelInfo, package_file, sha256_file
+from detector.detect.base import ModelInfo, open_session, package_file, sha256_file
 from detector.errors import ModelError
+from detector.plates.detect import PlateBox
 
 log = logging.getLogger(__name__)
 
@@ -26,22 +25,9 @@ DET_PACKAGE = "rapidocr"
 DET_FILE = "models/PP-OCRv6_det_small.onnx"
 
 
-@dataclass(frozen=True, slots=True)
-class TextBox:
-    xyxy: tuple[float, float, float, float]
-    score: float
-
-    @property
-    def width(self) -> float:
-        return self.xyxy[2] - self.xyxy[0]
-
-    @property
-    def height(self) -> float:
-        return self.xyxy[3] - self.xyxy[1]
-
-
 class TextLineDetector:
-    """Finds text lines in a (vehicle) crop; boxes in the crop's pixels, best first."""
+    """Finds text lines in a (vehicle) crop; boxes in the crop's pixels (confidence = mean text
+    probability), best first."""
 
     def __init__(
         self,
@@ -61,18 +47,12 @@ class TextLineDetector:
             origin = f"package:{DET_PACKAGE}"
         else:
             origin = "config"
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        try:
-            self._session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime's own exception types
-            raise ModelError(f"{path}: cannot load the text detector: {exc}") from exc
+        self._session = open_session(path, threads, "text detector")
         self._input = self._session.get_inputs()[0].name
         self.model = ModelInfo(name=path.stem, path=str(path), sha256=sha256_file(path), origin=origin)
         self.side, self.thresh, self.box_thresh, self.unclip = side, thresh, box_thresh, unclip
 
-    def find(self, image: np.ndarray, max_boxes: int = 6) -> list[TextBox]:
+    def find(self, image: np.ndarray, max_boxes: int = 6) -> list[PlateBox]:
         h, w = image.shape[:2]
         if h < 8 or w < 8:
             return []
@@ -85,7 +65,7 @@ class TextLineDetector:
         mask = (prob > self.thresh).astype(np.uint8)
         mask = cv2.dilate(mask, np.ones((2, 2), np.uint8))
         n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
-        boxes: list[TextBox] = []
+        boxes: list[PlateBox] = []
         sx, sy = w / rw, h / rh
         for i in range(1, n):
             x, y, bw, bh, area = stats[i]
@@ -98,8 +78,8 @@ class TextLineDetector:
             grow = area * self.unclip / (2 * (bw + bh))
             x1, y1 = (x - grow) * sx, (y - grow) * sy
             x2, y2 = (x + bw + grow) * sx, (y + bh + grow) * sy
-            boxes.append(TextBox((max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2)), score))
-        boxes.sort(key=lambda b: b.score * b.width, reverse=True)
+            boxes.append(PlateBox((max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2)), score))
+        boxes.sort(key=lambda b: b.confidence * b.width, reverse=True)
         return boxes[:max_boxes]
 
     def close(self) -> None:
