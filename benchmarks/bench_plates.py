@@ -155,6 +155,7 @@ class E2E:
     n: int = 0
     found: int = 0
     top1: int = 0
+    top1_o0: int = 0
     any3: int = 0
     peer: int = 0
     det_ms: list[float] = field(default_factory=list)
@@ -189,6 +190,7 @@ def bench_endtoend(reader: PlateReader, engine: object | None, limit: int | None
                 e.read_ms.append((time.perf_counter() - t) * 1000 / min(3, len(boxes)))
             texts = [r.normalized if r else "" for r in reads]
             e.top1 += bool(texts) and texts[0] == truth
+            e.top1_o0 += bool(texts) and texts[0].replace("O", "0") == truth.replace("O", "0")
             e.any3 += truth in texts
             if engine is not None:
                 t = time.perf_counter()
@@ -226,7 +228,7 @@ def bench_detector_speed(limit: int | None) -> list[str]:
     import onnxruntime as ort
 
     variants: dict[str, Callable[[object], list]] = {}
-    for size, fp32 in ((640, True), (320, True), (320, False)):
+    for size, fp32 in ((640, True), (416, True), (320, True), (320, False)):
         det = OnnxPlateDetector(path, origin, input_size=size, to_fp32=fp32)
         variants[f"ours {size} {'fp32' if fp32 else 'fp16'} (boxes only)"] = det.detect
     so = ort.SessionOptions()
@@ -325,8 +327,8 @@ def main() -> int:
         lines += [
             "## openalpr endtoend (whole photos, detector at 640): detect and read",
             "",
-            "| region | n | plate found (IoU>=0.5) | read, top plate | read, any of top 3 | peer: RapidOCR det+rec any line | det ms | read ms/plate | peer ms |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| region | n | plate found (IoU>=0.5) | read, top plate | same, O=0 | read, any of top 3 | peer: RapidOCR det+rec any line | det ms | read ms/plate | peer ms |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         tot = E2E()
         for region, e in res2.items():
@@ -335,10 +337,10 @@ def main() -> int:
             pct = lambda k, e=e: f"{100 * k / e.n:.1f}%"  # noqa: E731
             peer_s = pct(e.peer) if e.peer_ms else "-"
             lines.append(
-                f"| {region} | {e.n} | {pct(e.found)} | {pct(e.top1)} | {pct(e.any3)} | {peer_s} | "
+                f"| {region} | {e.n} | {pct(e.found)} | {pct(e.top1)} | {pct(e.top1_o0)} | {pct(e.any3)} | {peer_s} | "
                 f"{med(e.det_ms):.0f} | {med(e.read_ms):.0f} | {med(e.peer_ms):.0f} |"
             )
-            for k in ("n", "found", "top1", "any3", "peer"):
+            for k in ("n", "found", "top1", "top1_o0", "any3", "peer"):
                 setattr(tot, k, getattr(tot, k) + getattr(e, k))
             tot.det_ms += e.det_ms
             tot.read_ms += e.read_ms
@@ -346,7 +348,7 @@ def main() -> int:
         if tot.n:
             p = lambda k: f"{100 * k / tot.n:.1f}%"  # noqa: E731
             lines.append(
-                f"| all | {tot.n} | {p(tot.found)} | {p(tot.top1)} | {p(tot.any3)} | "
+                f"| all | {tot.n} | {p(tot.found)} | {p(tot.top1)} | {p(tot.top1_o0)} | {p(tot.any3)} | "
                 f"{p(tot.peer) if tot.peer_ms else '-'} | {med(tot.det_ms):.0f} | {med(tot.read_ms):.0f} | {med(tot.peer_ms):.0f} |"
             )
         lines.append("")

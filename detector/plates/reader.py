@@ -2,12 +2,17 @@
 
 Public API for the pipeline::
 
-    reader = PlateReader.from_config(cfg.plates)
+    reader = PlateReader.from_config(cfg.plates)                        # loads both models, once
     obs = reader.read_vehicle(frame.image, vehicle_xyxy, frame.index)   # PlateObservation | None
-    voter = reader.voter(); voter.add(obs); ...; plate_read = voter.result()   # PlateRead | None
-    # or in one go over a track's frames:
+    # (= find_vehicle_plate(image, vehicle_xyxy) -> PlateBox | None, then read_crop(crop_box(...)))
+    plate_read = reader.vote([obs, ...])                                # PlateRead | None
+    # or incrementally:  voter = reader.voter(); voter.add(obs); plate_read = voter.result()
+    # or in one go over a track's frames (detect on all, OCR the best `vote_frames`):
     plate_read = reader.read_track([(frame_index, image, vehicle_xyxy), ...])
     reader.close()
+
+A `PlateRead` with `needs_review=True` must not be trusted without a human (low confidence, a
+character without a clear majority, or a text that is not a valid plate of the configured country).
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ TWO_ROW_MAX_ASPECT = 1.8
 DROP_SUPPORT = 0.3
 #: Fraction of the width cut from each side of a view.
 VIEW_TRIM_X = 0.0
+#: The views of a line, in order: glyph-band margins (x glyph height) or, as ("fixed", f), a central
+#: band without the top and bottom fraction f.
+VIEWS: tuple[tuple[str, float], ...] = (("band", 0.15), ("fixed", 0.16), ("band", 0.3))
 
 
 def line_views(line: Image, n: int) -> list[Image]:
@@ -52,9 +60,9 @@ def line_views(line: Image, n: int) -> list[Image]:
     h, w = line.shape[:2]
     dx = int(w * VIEW_TRIM_X)
     views: list[Image] = []
-    for margin in (0.15, None, 0.3)[: max(1, n)]:
-        if margin is None:
-            dy = int(h * 0.16)
+    for kind, margin in VIEWS[: max(1, n)]:
+        if kind == "fixed":
+            dy = int(h * margin)
             views.append(line[dy : h - dy, dx : w - dx])
             continue
         band = text_band(line, margin)
@@ -134,7 +142,7 @@ class PlateReader:
         split = find_row_split(crop)
         glyph_rows = split is not None
         if split is None and w / h < TWO_ROW_MAX_ASPECT:
-            split = RowSplit(h // 2, 0, 0)  # no clear gap: try the middle, the grammar decides
+            split = RowSplit(h // 2, 0, 0)  # no clear gap: try the middle too; the scores decide
         n = self.cfg.ocr_variants
         images = line_views(crop, n)
         if split is not None:
