@@ -227,18 +227,22 @@ def run(config: Path, source_uri: str | None, out: Path, queue_size: int, durati
     """
     cfg = _load(config, source_uri)
     out = _prepare_out(out)
-    source = open_source(cfg.source, cfg.camera_id, clock=time.time)
-    queue = BoundedFrameQueue(queue_size)
-    capture = CaptureThread(source, queue).start()
     ev_opts = None
-    if cfg.evidence.enabled:
+    if cfg.evidence.enabled:  # check the key before touching the camera
         if not cfg.evidence.key_path:
             raise ConfigError(f"{config}: evidence.key_path is not set; a live camera signs its evidence with a "
                               "provisioned key (`detector keys new --out DIR`)")
         root = Path(cfg.evidence.root) if cfg.evidence.root else out / "evidence"
         ev_opts = EvidenceOptions(root=root, signer=load_private_key(Path(cfg.evidence.key_path)), background=True)
-    built = build_pipeline(cfg, source.info.fps, out, config_path=config, preview=preview, evidence=ev_opts,
-                           image_size=(source.info.width, source.info.height))
+    source = open_source(cfg.source, cfg.camera_id, clock=time.time)
+    try:
+        built = build_pipeline(cfg, source.info.fps, out, config_path=config, preview=preview, evidence=ev_opts,
+                               image_size=(source.info.width, source.info.height))
+    except BaseException:
+        source.close()
+        raise
+    queue = BoundedFrameQueue(queue_size)
+    capture = CaptureThread(source, queue).start()
     pipeline = built.pipeline
     console = Console(stderr=True)
     started = time.monotonic()

@@ -1,0 +1,49 @@
+"""Writes benchmarks/RESULTS.md from the per-area figures in benchmarks/results/*.md.
+
+Each benchmark script writes its own section file with the machine it ran on; this only joins them.
+
+    .venv/bin/python benchmarks/collect.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ORDER = ["pipeline", "rules", "plates", "evidence", "store"]
+HEADER = """# Benchmark results
+
+Speed, memory and accuracy figures, each with the machine it ran on and a peer measured in the
+same run. Regenerate a section with its script (named in the section), then this file with
+`python benchmarks/collect.py`. Figures taken while other jobs shared the 2 cores say so; compare
+the ratios, which come from one run.
+
+| section | script |
+| --- | --- |
+| Pipeline stages: decode, detect, track (frames/s) | `benchmarks/bench_pipeline.py` |
+| Rules: sample scene, highway speeds, intersection review | replays described in the section |
+| Plate reading: accuracy and ms per plate | `benchmarks/bench_plates.py` |
+| Evidence bundles: time and size | `benchmarks/bench_evidence.py` |
+| Store: lookup latency at 1M violations, ingest rate | `benchmarks/bench_store.py` |
+"""
+
+
+def main() -> None:
+    parts = [HEADER]
+    for name in ORDER:
+        path = HERE / "results" / f"{name}.md"
+        if path.exists():
+            text = path.read_text(encoding="utf-8").strip()
+            # shift headings so each section's top heading is level 2, under the file's title
+            lines = text.splitlines()
+            top = min((len(x) - len(x.lstrip("#")) for x in lines if x.startswith("#")), default=2)
+            lines = [("#" * (2 - top) + x) if x.startswith("#") and top < 2 else
+                     (x[top - 2:] if x.startswith("#") else x) for x in lines]
+            parts.append("\n".join(lines))
+    out = HERE / "RESULTS.md"
+    out.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
