@@ -96,3 +96,16 @@ def test_unknown_model_path_is_runtime_error(tmp_path: Path):
 @pytest.mark.parametrize("args", [["replay"], ["replay", "--config"], ["nosuchcommand"]])
 def test_bad_usage_exit_2(args: list[str]):
     assert run(*args).returncode == 2
+
+
+def test_config_check_and_schema(tmp_path: Path):
+    r = run("config", "check", *[str(p) for p in sorted((REPO / "configs").glob("*.yaml"))])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("ok ") == len(list((REPO / "configs").glob("*.yaml")))
+    bad = write_config(tmp_path / "zones.yaml", "camera_id: x\nname: y\nsource: {uri: a.mp4}\n"
+                                                "rules: {zones: {stop_lines: [{id: s, points: [[0, 0]]}]}}\n")
+    r = run("config", "check", str(bad))
+    assert r.returncode == 2
+    assert "rules.zones.stop_lines.0.points" in r.stderr
+    schema = json.loads(run("config", "schema").stdout)
+    assert schema["additionalProperties"] is False and "camera_id" in schema["required"]
