@@ -188,3 +188,47 @@ def test_read_track_votes_over_the_best_frames(vehicle_reader: PlateReader) -> N
     assert read.normalized == text
     assert len(read.frames_used) == 3 and set(read.frames_used) <= {100, 101, 102, 103, 104}
     assert 104 in read.frames_used  # the largest, sharpest sighting is always among the best
+
+
+def test_ensemble_reader_reads_openalpr_crops(models_reader: PlateReader) -> None:
+    """country=generic with the second recogniser (rapidocr-onnxruntime's PP-OCRv4 rec), when installed."""
+    from detector.plates.ocr import ensemble_from_config
+
+    cfg = PlatesConfig(country="generic", ocr_ensemble="generic")
+    extra = ensemble_from_config(cfg)
+    if not extra:
+        pytest.skip("rapidocr-onnxruntime (PP-OCRv4 rec) not installed")
+    reader = PlateReader(cfg, None, models_reader.ocr, extra)
+    # nc610: "W/C" stacked beside the number is a plate-type code, not part of the plate
+    truth = {"ak399.png": "FGJ235", "co818.png": "016FGM", "nc610.png": "2861"}
+    got = {n: reader.read_crop(image(OPENALPR / "seg_and_ocr" / "usimages" / n)) for n in truth}
+    assert {n: (o.normalized if o else None) for n, o in got.items()} == truth
+
+
+def test_ensemble_only_where_configured() -> None:
+    from detector.plates.ocr import ensemble_from_config
+
+    assert ensemble_from_config(PlatesConfig(country="generic")) == []  # off by default
+    assert ensemble_from_config(PlatesConfig(country="vn", ocr_ensemble="generic")) == []
+    assert ensemble_from_config(PlatesConfig(country="generic", ocr_ensemble="off")) == []
+    from detector.errors import ModelError
+
+    with pytest.raises(ModelError, match="ocr_ensemble_model"):
+        ensemble_from_config(
+            PlatesConfig(country="generic", ocr_ensemble="always", ocr_ensemble_model="/x.onnx")
+        )
+
+
+def test_stacked_mark_cut() -> None:
+    import cv2
+
+    from detector.plates.image import stacked_mark_cut
+
+    img = np.full((100, 320, 3), 255, np.uint8)
+    for k in range(4):  # four big glyph-like bars of the main line
+        cv2.rectangle(img, (30 + 50 * k, 25), (60 + 50 * k, 80), (0, 0, 0), -1)
+    assert stacked_mark_cut(img) == (0, 320)  # nothing stacked: full width
+    cv2.rectangle(img, (250, 27), (265, 48), (0, 0, 0), -1)  # two small stacked glyphs on the right
+    cv2.rectangle(img, (250, 57), (265, 78), (0, 0, 0), -1)
+    x1, x2 = stacked_mark_cut(img)
+    assert x1 == 0 and 210 < x2 < 250

@@ -50,6 +50,21 @@ class PlatesConfig(FrozenModel):
         description="fast-plate-ocr plate config yaml that goes with the model (alphabet, max_plate_slots, "
         "img_height, img_width, ...)",
     )
+    ocr_ensemble: Literal["off", "generic", "always"] = Field(
+        default="off",
+        description="rapidocr backend: also read every view with a second recogniser and vote per character "
+        "over both; 'generic': only with country=generic. Off by default: +2.2 points exact on US crops "
+        "but -12 points on EU photos (it reads I as 1 and O as 0 on Italian plates, adds characters on "
+        "the EU strip), no gain on VN; ~1.5x the OCR time. The second model is "
+        "ocr_ensemble_model, else PP-OCRv4 rec shipped in the rapidocr-onnxruntime wheel "
+        "(rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx; pip install --no-deps "
+        "rapidocr-onnxruntime==1.4.4). Skipped with a warning when neither is present.",
+    )
+    ocr_ensemble_model: str | None = Field(
+        default=None,
+        description="Second recognition ONNX (rapidocr/PaddleOCR format, 'character' list in its metadata) "
+        "for ocr_ensemble. Unset: the rapidocr-onnxruntime wheel's ch_PP-OCRv4_rec_infer.onnx",
+    )
     ocr_variants: int = Field(
         default=3,
         ge=1,

@@ -78,6 +78,19 @@ def text_band(crop: Image, margin: float = 0.2) -> tuple[int, int] | None:
     The main line is the largest group of glyph blobs of similar height whose centres line up; a state
     name, slogan or dealer frame above or below it is left out. None when fewer than 3 glyphs are found.
     """
+    box = text_box(crop, margin, None)
+    return None if box is None else (box[1], box[3])
+
+
+def text_box(
+    crop: Image, margin: float = 0.2, x_margin: float | None = 1.0
+) -> tuple[int, int, int, int] | None:
+    """Box (x1, y1, x2, y2) of the plate's main line of characters (see `text_band`).
+
+    Rows: the glyph group's top and bottom with `margin` x glyph height. Columns: the group's leftmost
+    and rightmost glyph with `x_margin` x glyph height beyond them (marks, bolts and stickers further
+    out are cut), or the full width when `x_margin` is None. None when fewer than 3 glyphs are found.
+    """
     h, w = crop.shape[:2]
     if h < 8 or w < 8:
         return None
@@ -85,23 +98,23 @@ def text_band(crop: Image, margin: float = 0.2) -> tuple[int, int] | None:
     if h > ANALYSIS_HEIGHT:
         scale = h / ANALYSIS_HEIGHT
         crop = cv2.resize(crop, (max(8, round(w / scale)), ANALYSIS_HEIGHT), interpolation=cv2.INTER_AREA)
-    boxes = character_boxes(crop)
-    if len(boxes) < 3:
+    group = _main_group(character_boxes(crop))
+    if len(group) < 3:
         return None
-    hs = np.array([b[3] for b in boxes], dtype=np.float32)
-    cy = np.array([b[1] + b[3] / 2 for b in boxes], dtype=np.float32)
-    best: npt.NDArray[np.bool_] | None = None
-    for i in range(len(boxes)):
-        sel = (np.abs(hs - hs[i]) <= 0.25 * hs[i]) & (np.abs(cy - cy[i]) <= 0.35 * hs[i])
-        if best is None or (sel.sum(), hs[sel].mean()) > (best.sum(), hs[best].mean()):
-            best = sel
-    if best is None or best.sum() < 3:
-        return None
-    group = [boxes[k] for k in np.flatnonzero(best)]
     gh = float(np.median([b[3] for b in group]))
     y1 = min(b[1] for b in group) - margin * gh
     y2 = max(b[1] + b[3] for b in group) + margin * gh
-    return max(0, int(y1 * scale)), min(h, int(np.ceil(y2 * scale)))
+    if x_margin is None:
+        x1, x2 = 0.0, w / scale
+    else:
+        x1 = min(b[0] for b in group) - x_margin * gh
+        x2 = max(b[0] + b[2] for b in group) + x_margin * gh
+    return (
+        max(0, int(x1 * scale)),
+        max(0, int(y1 * scale)),
+        min(w, int(np.ceil(x2 * scale))),
+        min(h, int(np.ceil(y2 * scale))),
+    )
 
 
 def find_row_split(crop: Image) -> RowSplit | None:
@@ -211,3 +224,84 @@ def plate_colour(crop: Image) -> str | None:
     if hue <= 8 or hue >= 165:
         return "red"
     return None
+
+
+def stacked_mark_cut(crop: Image) -> tuple[int, int]:
+    """Columns (x1, x2) to keep so that small characters stacked in a column beside the main line
+    (US plate-type codes such as 'H/H', 'W/C', 'B/B', 'U/S', which the plate number does not include)
+    are cut off. The full width when no such stack is found.
+
+    A stack is two glyph blobs of 0.25-0.65 x the main glyph height, one above the other, overlapping
+    horizontally, next to the main group's first or last glyph and within its rows.
+    """
+    h, w = crop.shape[:2]
+    if h < 16 or w < 16:
+        return 0, w
+    scale = 1.0
+    if h > ANALYSIS_HEIGHT:
+        scale = h / ANALYSIS_HEIGHT
+        crop = cv2.resize(crop, (max(16, round(w / scale)), ANALYSIS_HEIGHT), interpolation=cv2.INTER_AREA)
+    boxes = _all_blobs(crop)
+    group = _main_group([b for b in boxes if b[3] >= 0.3 * crop.shape[0]])
+    if len(group) < 3:
+        return 0, w
+    gh = float(np.median([b[3] for b in group]))
+    gx1 = min(b[0] for b in group)
+    gx2 = max(b[0] + b[2] for b in group)
+    gy1 = min(b[1] for b in group) - 0.3 * gh
+    gy2 = max(b[1] + b[3] for b in group) + 0.3 * gh
+    small = [b for b in boxes if 0.25 * gh <= b[3] <= 0.65 * gh and b[1] >= gy1 and b[1] + b[3] <= gy2]
+    x1, x2 = 0.0, w / scale
+    for side in ("left", "right"):
+        cand = [b for b in small if (b[0] >= gx2 if side == "right" else b[0] + b[2] <= gx1)]
+        for i, a in enumerate(cand):
+            for b in cand[i + 1 :]:
+                overlap = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+                upper, lower = (a, b) if a[1] < b[1] else (b, a)
+                if overlap < 0.5 * min(a[2], b[2]) or upper[1] + upper[3] > lower[1] + 0.15 * gh:
+                    continue
+                if side == "right":
+                    x2 = min(x2, (gx2 + min(a[0], b[0])) / 2)
+                else:
+                    x1 = max(x1, (gx1 + max(a[0] + a[2], b[0] + b[2])) / 2)
+    return max(0, int(x1 * scale)), min(w, int(np.ceil(x2 * scale)))
+
+
+def _all_blobs(crop: Image) -> list[tuple[int, int, int, int]]:
+    """Glyph-shaped blobs of any height from 0.12 x the crop height (for small stacked characters)."""
+    h, w = crop.shape[:2]
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    grey = cv2.GaussianBlur(grey, (3, 3), 0)
+    centre = grey[h // 6 : h - h // 6 or h, w // 8 : w - w // 8 or w]
+    t, _ = cv2.threshold(centre, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    binary = np.where(grey > t, 255, 0).astype(np.uint8)
+    best: list[tuple[int, int, int, int]] = []
+    for mask in (255 - binary, binary):
+        n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        boxes = []
+        for i in range(1, n):
+            x, y, bw, bh, area = (int(v) for v in stats[i])
+            if not (0.12 * h <= bh <= 0.92 * h and 0.08 <= bw / bh <= 1.2):
+                continue
+            if area < 0.2 * bw * bh or x <= 0 or x + bw >= w:
+                continue
+            boxes.append((x, y, bw, bh))
+        if sum(b[3] >= 0.3 * h for b in boxes) > sum(b[3] >= 0.3 * h for b in best):
+            best = boxes
+    return best
+
+
+def _main_group(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """The largest group of blobs of similar height whose centres line up (the plate's main line)."""
+    if len(boxes) < 3:
+        return []
+    hs = np.array([b[3] for b in boxes], dtype=np.float32)
+    cy = np.array([b[1] + b[3] / 2 for b in boxes], dtype=np.float32)
+    best: npt.NDArray[np.bool_] | None = None
+    for i in range(len(boxes)):
+        sel = (np.abs(hs - hs[i]) <= 0.25 * hs[i]) & (np.abs(cy - cy[i]) <= 0.35 * hs[i])
+        if best is None or (sel.sum(), hs[sel].mean()) > (best.sum(), hs[best].mean()):
+            best = sel
+    if best is None:
+        return []
+    return [boxes[k] for k in np.flatnonzero(best)]

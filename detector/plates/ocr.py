@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 RAPIDOCR_PACKAGE = "rapidocr"
 RAPIDOCR_REC_FILE = "models/PP-OCRv6_rec_small.onnx"
+ENSEMBLE_PACKAGE = "rapidocr_onnxruntime"
+ENSEMBLE_REC_FILE = "models/ch_PP-OCRv4_rec_infer.onnx"
 PLATE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 SEPARATORS = "-. "
 
@@ -234,6 +236,33 @@ class FastPlateOcrRecognizer:
 
     def close(self) -> None:
         self._rec = None  # type: ignore[assignment]
+
+
+def ensemble_from_config(cfg: PlatesConfig) -> list[PlateOcr]:
+    """The second recogniser(s) voting with the main one (rapidocr backend with `ocr_ensemble` only).
+
+    An explicitly configured `ocr_ensemble_model` must exist (ModelError otherwise); the packaged
+    default (PP-OCRv4 rec from the rapidocr-onnxruntime wheel) is optional: without it the reader runs
+    with the main recogniser alone and logs a warning.
+    """
+    if cfg.ocr_backend != "rapidocr" or cfg.ocr_ensemble == "off":
+        return []
+    if cfg.ocr_ensemble == "generic" and cfg.country != "generic":
+        return []
+    if cfg.ocr_ensemble_model:
+        path = Path(cfg.ocr_ensemble_model)
+        if not path.is_file():
+            raise ModelError(f"ensemble recognition model not found: {path} (plates.ocr_ensemble_model)")
+        return [RapidOcrRecognizer(path, "config", cfg.threads)]
+    shipped = package_file(ENSEMBLE_PACKAGE, ENSEMBLE_REC_FILE)
+    if shipped is None:
+        log.warning(
+            "plates.ocr_ensemble: %s not installed (pip install --no-deps rapidocr-onnxruntime==1.4.4); "
+            "reading plates with one recogniser",
+            ENSEMBLE_PACKAGE,
+        )
+        return []
+    return [RapidOcrRecognizer(shipped, f"package:{ENSEMBLE_PACKAGE}", cfg.threads)]
 
 
 def ocr_from_config(cfg: PlatesConfig) -> PlateOcr:

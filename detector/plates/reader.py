@@ -33,9 +33,10 @@ from detector.plates.image import (
     plate_colour,
     sharpness,
     split_rows,
-    text_band,
+    stacked_mark_cut,
+    text_box,
 )
-from detector.plates.ocr import OcrLine, PlateOcr, ocr_from_config
+from detector.plates.ocr import OcrLine, PlateOcr, ensemble_from_config, ocr_from_config
 from detector.plates.vote import PlateObservation, PlateVoter, consensus, plate_quality, select_best, vote
 from detector.types import PlateRead
 
@@ -48,9 +49,14 @@ TWO_ROW_MAX_ASPECT = 1.8
 DROP_SUPPORT = 0.3
 #: Fraction of the width cut from each side of a view.
 VIEW_TRIM_X = 0.0
-#: The views of a line, in order: glyph-band margins (x glyph height) or, as ("fixed", f), a central
-#: band without the top and bottom fraction f.
-VIEWS: tuple[tuple[str, float], ...] = (("band", 0.15), ("fixed", 0.16), ("band", 0.3))
+#: The views of a line, in order: ("band", m, xm) cuts to the glyph band with margins of m x glyph
+#: height above/below and xm x glyph height beyond the outermost glyphs (None: full width);
+#: ("fixed", f, None) is a central band without the top and bottom fraction f.
+VIEWS: tuple[tuple[str, float, float | None], ...] = (
+    ("band", 0.15, None),
+    ("fixed", 0.16, None),
+    ("band", 0.3, None),
+)
 
 
 def line_views(line: Image, n: int) -> list[Image]:
@@ -60,13 +66,19 @@ def line_views(line: Image, n: int) -> list[Image]:
     h, w = line.shape[:2]
     dx = int(w * VIEW_TRIM_X)
     views: list[Image] = []
-    for kind, margin in VIEWS[: max(1, n)]:
+    for kind, margin, x_margin in VIEWS[: max(1, n)]:
         if kind == "fixed":
             dy = int(h * margin)
             views.append(line[dy : h - dy, dx : w - dx])
             continue
-        band = text_band(line, margin)
-        views.append(line[band[0] : band[1], dx : w - dx] if band and band[1] - band[0] >= 8 else line)
+        box = text_box(line, margin, x_margin)
+        if box is None or box[3] - box[1] < 8:
+            views.append(line)
+            continue
+        x1, y1, x2, y2 = box
+        if x_margin is None:
+            x1, x2 = dx, w - dx
+        views.append(line[y1:y2, x1:x2])
     return views
 
 
@@ -115,16 +127,24 @@ def interpret(raw: str, confidence: float, confs: tuple[float, ...], rows: int, 
 class PlateReader:
     """Plate detection + OCR + grammar + voting, configured by `PlatesConfig`."""
 
-    def __init__(self, cfg: PlatesConfig, detector: PlateDetector | None, ocr: PlateOcr) -> None:
+    def __init__(
+        self,
+        cfg: PlatesConfig,
+        detector: PlateDetector | None,
+        ocr: PlateOcr,
+        extra_ocr: Sequence[PlateOcr] = (),
+    ) -> None:
         self.cfg = cfg
         self.detector = detector
         self.ocr = ocr
+        #: further recognisers whose readings of the same views join the per-character vote
+        self.extra_ocr = list(extra_ocr)
 
     @classmethod
     def from_config(cls, cfg: PlatesConfig, with_detector: bool = True) -> PlateReader:
         """Load the models named by `cfg` (raises ModelError/ConfigError naming the missing file)."""
         detector = OnnxPlateDetector.from_config(cfg) if with_detector else None
-        return cls(cfg, detector, ocr_from_config(cfg))
+        return cls(cfg, detector, ocr_from_config(cfg), ensemble_from_config(cfg))
 
     # --- one plate crop -------------------------------------------------------------------------
     def read_crop(
@@ -138,6 +158,11 @@ class PlateReader:
         """
         if crop is None or crop.ndim != 3 or crop.shape[0] < 6 or crop.shape[1] < 6:
             return None
+        if self.cfg.country != "vn":
+            # US plate-type codes stacked beside the number ('H/H', 'W/C') are not part of it
+            x1, x2 = stacked_mark_cut(crop)
+            if x2 - x1 >= 0.5 * crop.shape[1]:
+                crop = crop[:, x1:x2]
         h, w = crop.shape[:2]
         split = find_row_split(crop)
         glyph_rows = split is not None
@@ -148,14 +173,15 @@ class PlateReader:
         if split is not None:
             top, bottom = split_rows(crop, split)
             images += line_views(top, n) + line_views(bottom, n)
-        lines = self.ocr.read_lines(images)
         country = self.cfg.country
         layouts: dict[int, list[_Reading]] = {1: [], 2: []}
-        for k in range(n):
-            one = interpret(*_join([lines[k]]), 1, country)
-            layouts[1].append(_penalise(one, 0.8) if glyph_rows else one)
-            if split is not None:
-                layouts[2].append(interpret(*_join([lines[n + k], lines[2 * n + k]]), 2, country))
+        for ocr in (self.ocr, *self.extra_ocr):
+            lines = ocr.read_lines(images)
+            for k in range(n):
+                one = interpret(*_join([lines[k]]), 1, country)
+                layouts[1].append(_penalise(one, 0.8) if glyph_rows else one)
+                if split is not None:
+                    layouts[2].append(interpret(*_join([lines[n + k], lines[2 * n + k]]), 2, country))
         rows = max((r for r in layouts if layouts[r]), key=lambda r: sum(x.score for x in layouts[r]))
         best = self._combine(layouts[rows], rows)
         if best is None:
@@ -272,6 +298,8 @@ class PlateReader:
         if self.detector is not None:
             self.detector.close()
         self.ocr.close()
+        for ocr in self.extra_ocr:
+            ocr.close()
 
 
 def _penalise(r: _Reading, factor: float) -> _Reading:
