@@ -9,6 +9,7 @@ post-processing add), and detection at a smaller input size (what resolution cos
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -100,7 +101,8 @@ def main() -> None:
         out.parent.mkdir(exist_ok=True)
         stamp = time.strftime("%Y-%m-%d")
         out.write_text(f"## Pipeline stages (decode, detect, track)\n\nMeasured {stamp} on {machine}; "
-                       f"`python benchmarks/bench_pipeline.py --frames {args.frames}`, onnxruntime with 2 threads.\n\n"
+                       f"`python benchmarks/bench_pipeline.py --frames {args.frames}`, onnxruntime with 2 threads, "
+                       f"load average {os.getloadavg()[0]:.1f} at the end.\n\n"
                        + "\n".join(rows) + "\n", encoding="utf-8")
         print(f"wrote {out}")
 
