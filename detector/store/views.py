@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import Field
 
@@ -14,8 +14,16 @@ from detector.base import FrozenModel
 from detector.store.models import AuditEntry, EvidenceFile, Fine, Payment, QuarantineEntry, ViolationRow
 
 Scalar = float | int | str | bool | None
+_V = TypeVar("_V", bound=FrozenModel)
 #: Vietnam has no daylight saving: UTC+7 all year.
 VN_TIME = timezone(timedelta(hours=7), "ICT")
+
+
+def _from_row(cls: type[_V], row: object, **computed: object) -> _V:
+    """A view from an ORM row: each field read from the row's attribute of the same name, except
+    the `computed` ones (renamed, decoded or derived)."""
+    values = {name: getattr(row, name) for name in cls.model_fields if name not in computed}
+    return cls(**values, **computed)
 
 
 class FileView(FrozenModel):
@@ -62,30 +70,11 @@ class ViolationView(FrozenModel):
     @classmethod
     def of(cls, row: ViolationRow, files: list[EvidenceFile] | None = None) -> ViolationView:
         hints = json.loads(row.review_hints_json or "{}")
-        return cls(
-            id=row.id,
-            event_id=row.event_id,
-            camera_id=row.camera_id,
-            sequence=row.sequence,
-            manifest_sha256=row.manifest_sha256,
-            violation_type=row.violation_type,
-            vehicle_class=row.vehicle_class,
-            plate_text=row.plate_text,
-            plate_normalized=row.plate_normalized,
-            plate_colour=row.plate_colour,
-            plate_confidence=row.plate_confidence,
-            occurred_at=row.occurred_at,
-            location=row.location,
-            detecting_unit=row.detecting_unit,
+        return _from_row(
+            cls, row,
             measured=json.loads(row.measured_json),
-            needs_review=row.needs_review,
             review_reasons=tuple(hints.get("reasons", ())),
             plate_candidates=tuple(PlateCandidateView(**c) for c in hints.get("plate_candidates", ())),
-            status=row.status,  # type: ignore[arg-type]
-            review_reason=row.review_reason,
-            reviewed_by=row.reviewed_by,
-            reviewed_at=row.reviewed_at,
-            ingested_at=row.ingested_at,
             files=tuple(FileView(name=f.name, sha256=f.sha256, size=f.size) for f in files or ()),
         )
 
@@ -115,27 +104,8 @@ class NoticeView(FrozenModel):
 
     @classmethod
     def of(cls, f: Fine) -> NoticeView:
-        return cls(
-            fine_id=f.id,
-            violation_id=f.violation_id,
-            notice_no=f.notice_no,
-            vehicle_type=f.vehicle_type,
-            plate_text=f.plate_text,
-            plate_normalized=f.plate_normalized,
-            plate_colour=f.plate_colour,
-            occurred_at=f.occurred_at,
-            occurred_at_local=f.occurred_at.astimezone(VN_TIME).strftime("%H:%M:%S ngày %d/%m/%Y"),
-            place=f.place,
-            violation_text=f.violation_text,
-            legal_basis=f.legal_basis,
-            detecting_unit=f.detecting_unit,
-            amount_min_vnd=f.amount_min_vnd,
-            amount_max_vnd=f.amount_max_vnd,
-            amount_due_vnd=f.amount_due_vnd,
-            points=f.points,
-            status=f.status,  # type: ignore[arg-type]
-            issued_at=f.issued_at,
-        )
+        local = f.occurred_at.astimezone(VN_TIME).strftime("%H:%M:%S ngày %d/%m/%Y")
+        return _from_row(cls, f, fine_id=f.id, occurred_at_local=local)
 
 
 class ReceiptView(FrozenModel):
@@ -149,15 +119,7 @@ class ReceiptView(FrozenModel):
 
     @classmethod
     def of(cls, p: Payment, notice_no: str, replayed: bool) -> ReceiptView:
-        return cls(
-            receipt_no=p.receipt_no,
-            fine_id=p.fine_id,
-            notice_no=notice_no,
-            amount_vnd=p.amount_vnd,
-            idempotency_key=p.idempotency_key,
-            paid_at=p.paid_at,
-            replayed=replayed,
-        )
+        return _from_row(cls, p, notice_no=notice_no, replayed=replayed)
 
 
 class AuditView(FrozenModel):
@@ -172,13 +134,8 @@ class AuditView(FrozenModel):
 
     @classmethod
     def of(cls, a: AuditEntry) -> AuditView:
-        return cls(
-            id=a.id,
-            at=a.at,
-            actor=a.actor,
-            action=a.action,
-            entity=a.entity,
-            entity_id=a.entity_id,
+        return _from_row(
+            cls, a,
             before=json.loads(a.before_json) if a.before_json else None,
             after=json.loads(a.after_json) if a.after_json else None,
         )
@@ -195,15 +152,7 @@ class QuarantineView(FrozenModel):
 
     @classmethod
     def of(cls, q: QuarantineEntry) -> QuarantineView:
-        return cls(
-            id=q.id,
-            at=q.at,
-            source=q.source,
-            event_id=q.event_id,
-            camera_id=q.camera_id,
-            reason=q.reason,
-            path=q.path,
-        )
+        return _from_row(cls, q)
 
 
 class ReviewView(FrozenModel):
