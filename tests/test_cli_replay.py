@@ -109,3 +109,16 @@ def test_config_check_and_schema(tmp_path: Path):
     assert "rules.zones.stop_lines.0.points" in r.stderr
     schema = json.loads(run("config", "schema").stdout)
     assert schema["additionalProperties"] is False and "camera_id" in schema["required"]
+
+
+def test_summary_table_names_each_violators_plate(tmp_path: Path):
+    from detector.cli.video import _plates_by_event
+
+    for name, plate in (("b1", {"text": "60L-909.37", "needs_review": False}), ("b2", {"text": "51F-1?3.45",
+                        "needs_review": True}), ("b3", None)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text(json.dumps({"event_key": f"cam:red_light:{name}:1",
+                                                                   "plate": plate}))
+    plates = _plates_by_event({"bundles": [str(tmp_path / n) for n in ("b1", "b2", "b3", "missing")]})
+    assert plates == {"cam:red_light:b1:1": "60L-909.37", "cam:red_light:b2:1": "51F-1?3.45 (review)",
+                      "cam:red_light:b3:1": "no plate read"}

@@ -78,7 +78,7 @@ def _plates_by_event(record: dict[str, object]) -> dict[str, str]:
         except (OSError, ValueError):
             continue
         plate = m.get("plate") or {}
-        key = m.get("violation", {}).get("event_key")
+        key = m.get("event_key")
         if key:
             flag = " (review)" if plate.get("needs_review") else ""
             plates[key] = f"{plate['text']}{flag}" if plate.get("text") else "no plate read"
