@@ -42,18 +42,24 @@ class RowSplit:
     lower: int
 
 
+def _otsu_binary(crop: Image) -> tuple[Image, Image]:
+    """Blurred grey image and its Otsu binarisation, the threshold taken from the plate's centre only
+    (dark surroundings of the crop would drag Otsu down)."""
+    h, w = crop.shape[:2]
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    grey = cv2.GaussianBlur(grey, (3, 3), 0)
+    centre = grey[h // 6 : h - h // 6 or h, w // 8 : w - w // 8 or w]
+    t, _ = cv2.threshold(centre, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return grey, np.where(grey > t, 255, 0).astype(np.uint8)
+
+
 def character_boxes(crop: Image) -> list[tuple[int, int, int, int]]:
     """Character-like blobs (x, y, w, h): connected components of the ink mask with a glyph's shape.
 
     Both polarities are tried (dark-on-light, light-on-dark) and the one with more glyph-like blobs kept.
     """
     h, w = crop.shape[:2]
-    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
-    grey = cv2.GaussianBlur(grey, (3, 3), 0)
-    # threshold from the plate's centre only: dark surroundings of the crop would drag Otsu down
-    centre = grey[h // 6 : h - h // 6 or h, w // 8 : w - w // 8 or w]
-    t, _ = cv2.threshold(centre, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    binary = np.where(grey > t, 255, 0).astype(np.uint8)
+    grey, binary = _otsu_binary(crop)
     block = max(3, (min(h, w) // 3) | 1)
     adaptive = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, 0)
     best: list[tuple[int, int, int, int]] = []
@@ -270,11 +276,7 @@ def stacked_mark_cut(crop: Image) -> tuple[int, int]:
 def _all_blobs(crop: Image) -> list[tuple[int, int, int, int]]:
     """Glyph-shaped blobs of any height from 0.12 x the crop height (for small stacked characters)."""
     h, w = crop.shape[:2]
-    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
-    grey = cv2.GaussianBlur(grey, (3, 3), 0)
-    centre = grey[h // 6 : h - h // 6 or h, w // 8 : w - w // 8 or w]
-    t, _ = cv2.threshold(centre, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    binary = np.where(grey > t, 255, 0).astype(np.uint8)
+    _, binary = _otsu_binary(crop)
     best: list[tuple[int, int, int, int]] = []
     for mask in (255 - binary, binary):
         n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
