@@ -36,6 +36,8 @@ from detector.plates.config import PlatesConfig  # noqa: E402
 from detector.plates.detect import box_iou  # noqa: E402
 from detector.plates.grammar import normalize_plate  # noqa: E402
 from detector.plates.reader import PlateReader  # noqa: E402
+from detector.plates.textdet import TextLineDetector  # noqa: E402
+from detector.plates.vote import PlateObservation  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 
@@ -50,6 +52,10 @@ def lev(a: str, b: str) -> int:
     return prev[-1]
 
 
+def o0_equal(a: str, b: str) -> bool:
+    return a.replace("O", "0") == b.replace("O", "0")
+
+
 @dataclass
 class Score:
     n: int = 0
@@ -57,22 +63,47 @@ class Score:
     exact_o0: int = 0
     char: float = 0.0
     ms: list[float] = field(default_factory=list)
+    #: wrong reads that were NOT flagged for review / right reads that were (None: not known, peer)
+    wrong_trusted: int = 0
+    wrong_trusted_o0: int = 0  # of those, wrong even when O and 0 count as one glyph
+    right_flagged: int = 0
+    flags_known: bool = False
 
-    def add(self, pred: str, truth: str, ms: float) -> None:
+    def add(self, pred: str, truth: str, ms: float, needs_review: bool | None = None) -> None:
         self.n += 1
         self.exact += pred == truth
-        self.exact_o0 += pred.replace("O", "0") == truth.replace("O", "0")
+        self.exact_o0 += o0_equal(pred, truth)
         self.char += max(0.0, 1 - lev(pred, truth) / max(1, len(truth)))
         self.ms.append(ms)
+        if needs_review is not None:
+            self.flags_known = True
+            self.wrong_trusted += pred != truth and not needs_review
+            self.wrong_trusted_o0 += not o0_equal(pred, truth) and not needs_review
+            self.right_flagged += pred == truth and needs_review
 
     def row(self, name: str) -> str:
         if not self.n:
-            return f"| {name} | 0 | - | - | - | - |"
+            return f"| {name} | 0 | - | - | - | - | - |"
         ms = sorted(self.ms)[len(self.ms) // 2]
+        wrong = self.n - self.exact
+        flags = (
+            f"{self.wrong_trusted}/{wrong} wrong trusted ({self.wrong_trusted_o0} beyond O/0), "
+            f"{self.right_flagged}/{self.exact} right flagged"
+            if self.flags_known
+            else "-"
+        )
         return (
             f"| {name} | {self.n} | {100 * self.exact / self.n:.1f}% | {100 * self.exact_o0 / self.n:.1f}% | "
-            f"{100 * self.char / self.n:.1f}% | {ms:.1f} |"
+            f"{100 * self.char / self.n:.1f}% | {ms:.1f} | {flags} |"
         )
+
+
+def review_flag(reader: PlateReader, obs: PlateObservation | None) -> bool:
+    """What the voter decides for a single reading: True = needs a human."""
+    if obs is None:
+        return True
+    read = reader.vote([obs])
+    return read is None or read.needs_review
 
 
 def sample(items: list, limit: int | None) -> list:
@@ -109,16 +140,22 @@ def peer_rec(engine: object) -> Callable[[object], str]:
     return run
 
 
-def bench_crops(reader: PlateReader, peer: Callable[[object], str], limit: int | None) -> tuple[Score, Score]:
+def bench_crops(
+    readers: dict[str, Callable[[str], PlateReader]], peer: Callable[[object], str], limit: int | None
+) -> tuple[dict[str, Score], Score]:
+    """Each of our reader settings (a factory per US state code) and the peer on the same crops."""
     base = DATA / "openalpr-benchmarks" / "seg_and_ocr"
     rows = sample(list(csv.reader((base / "groundtruth.csv").open())), limit)
-    ours, theirs = Score(), Score()
-    for name, _state, truth in rows:
+    ours = {name: Score() for name in readers}
+    theirs = Score()
+    for name, state, truth in rows:
         img = cv2.imread(str(base / "usimages" / name))
         if img is None:
             continue
-        obs, ms = timed(lambda img=img: reader.read_crop(img))  # type: ignore[misc]
-        ours.add(obs.normalized if obs else "", truth, ms)
+        for setting, make in readers.items():
+            reader = make(state)
+            obs, ms = timed(lambda img=img, reader=reader: reader.read_crop(img))  # type: ignore[misc]
+            ours[setting].add(obs.normalized if obs else "", truth, ms, review_flag(reader, obs))
         text, ms = timed(lambda img=img: peer(img))  # type: ignore[misc]
         theirs.add(text, truth, ms)
     return ours, theirs
@@ -144,7 +181,7 @@ def bench_vn(
         truth = normalize_plate(label)
         ours, theirs = out["one-row (CarLongPlate)" if "CarLong" in name else "two-row (xemay, ndata)"]
         obs, ms = timed(lambda img=img: reader.read_crop(img))  # type: ignore[misc]
-        ours.add(obs.normalized if obs else "", truth, ms)
+        ours.add(obs.normalized if obs else "", truth, ms, review_flag(reader, obs))
         text, ms = timed(lambda img=img: peer(img))  # type: ignore[misc]
         theirs.add(text, truth, ms)
     return out
@@ -153,19 +190,27 @@ def bench_vn(
 @dataclass
 class E2E:
     n: int = 0
-    found: int = 0
+    found_det: int = 0  # the plate detector's boxes hit the labelled plate
+    found: int = 0  # any returned plate (detector or text-line fallback) hits it
+    fallback: int = 0  # photos where the detector found nothing and the text-line fallback answered
     top1: int = 0
     top1_o0: int = 0
     any3: int = 0
+    wrong_trusted: int = 0
+    wrong_trusted_o0: int = 0
+    right_flagged: int = 0
     peer: int = 0
     det_ms: list[float] = field(default_factory=list)
     read_ms: list[float] = field(default_factory=list)
     peer_ms: list[float] = field(default_factory=list)
 
 
-def bench_endtoend(reader: PlateReader, engine: object | None, limit: int | None) -> dict[str, E2E]:
+def bench_endtoend(
+    readers: dict[str, PlateReader], lines: TextLineDetector | None, engine: object | None, limit: int | None
+) -> dict[str, E2E]:
+    """Each region's photos read by the reader configured for that country (as a camera there would be)."""
     out: dict[str, E2E] = {}
-    for region in ("us", "eu", "br"):
+    for region, reader in readers.items():
         base = DATA / "openalpr-benchmarks" / "endtoend" / region
         labels = sample(sorted(base.glob("*.txt")), limit)
         e = out.setdefault(region, E2E())
@@ -177,33 +222,34 @@ def bench_endtoend(reader: PlateReader, engine: object | None, limit: int | None
             if img is None:
                 continue
             x, y, w, h = (float(v) for v in parts[1:5])
+            gt = (x, y, x + w, y + h)
             truth = normalize_plate(parts[5])
             e.n += 1
             t = time.perf_counter()
             boxes = reader.detect_plates(img)
             e.det_ms.append((time.perf_counter() - t) * 1000)
-            if any(box_iou(b.xyxy, (x, y, x + w, y + h)) >= 0.5 for b in boxes):
-                e.found += 1
+            e.found_det += any(box_iou(b.xyxy, gt) >= 0.5 for b in boxes)
             t = time.perf_counter()
-            reads = [reader.read_crop(_crop(img, b.xyxy), 0, b) for b in boxes[:3]]
-            if boxes:
-                e.read_ms.append((time.perf_counter() - t) * 1000 / min(3, len(boxes)))
-            texts = [r.normalized if r else "" for r in reads]
-            e.top1 += bool(texts) and texts[0] == truth
-            e.top1_o0 += bool(texts) and texts[0].replace("O", "0") == truth.replace("O", "0")
+            reads = reader.read_image(img, max_plates=3, fallback=lines)
+            e.read_ms.append((time.perf_counter() - t) * 1000)
+            e.fallback += bool(reads) and not boxes
+            e.found += any(r.box is not None and box_iou(r.box.xyxy, gt) >= 0.5 for r in reads)
+            texts = [r.normalized for r in reads]
+            top = texts[0] if texts else ""
+            e.top1 += top == truth
+            e.top1_o0 += top.replace("O", "0") == truth.replace("O", "0")
             e.any3 += truth in texts
+            flagged = review_flag(reader, reads[0] if reads else None)
+            e.wrong_trusted += top != truth and not flagged
+            e.wrong_trusted_o0 += not o0_equal(top, truth) and not flagged
+            e.right_flagged += top == truth and flagged
             if engine is not None:
                 t = time.perf_counter()
-                res = engine(img)  # type: ignore[operator]
+                # explicit flags: rapidocr keeps use_det=False from the crop peer's calls otherwise
+                res = engine(img, use_det=True, use_cls=True, use_rec=True)  # type: ignore[operator]
                 e.peer_ms.append((time.perf_counter() - t) * 1000)
                 e.peer += truth in {normalize_plate(s) for s in (res.txts or ())}
     return out
-
-
-def _crop(img: object, xyxy: tuple[float, float, float, float]) -> object:
-    from detector.plates.reader import crop_box
-
-    return crop_box(img, xyxy)  # type: ignore[arg-type]
 
 
 def bench_detector_speed(limit: int | None) -> list[str]:
@@ -295,64 +341,95 @@ def main() -> int:
         "ms = median per plate (the 2 cores were shared with other jobs: compare ratios, not absolutes).",
         "",
     ]
-    head = ["| set / reader | n | exact | exact, O=0 | char acc | ms/plate |", "|---|---|---|---|---|---|"]
+    head = [
+        "| set / reader | n | exact | exact, O=0 | char acc | ms/plate | review flags (single read) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     if "crops" in sets:
-        reader = PlateReader.from_config(PlatesConfig(country="generic"), with_detector=False)
-        ours, theirs = bench_crops(reader, peer, args.limit)
+        base = PlateReader.from_config(PlatesConfig(country="generic"), with_detector=False)
+        by_state: dict[str, PlateReader] = {}
+
+        def regional(state: str) -> PlateReader:
+            if state not in by_state:
+                cfg = PlatesConfig(country="us", region=state)
+                by_state[state] = PlateReader(cfg, None, base.ocr)
+            return by_state[state]
+
+        us = PlateReader(PlatesConfig(country="us"), None, base.ocr)
+        settings = {
+            "state": regional,
+            "us": lambda _state: us,
+            "generic": lambda _state: base,
+        }
+        ours, theirs = bench_crops(settings, peer, args.limit)
         lines += ["## openalpr seg_and_ocr (US crops, human labels): OCR only", "", *head]
         lines += [
-            ours.row("ours: PlateReader.read_crop (generic grammar)"),
+            ours["state"].row("ours, country us + the crop's state as region (groundtruth.csv column)"),
+            ours["us"].row("ours, country us, no state (all US formats)"),
+            ours["generic"].row("ours, generic (no format prior)"),
             theirs.row("peer: RapidOCR rec-only on raw crop"),
         ]
-        if theirs.n and ours.n:
+        best = ours["state"]
+        if theirs.n and best.n:
             lines += [
                 "",
-                f"Exact-plate ratio ours/peer: {ours.exact / max(1, theirs.exact):.2f}x; "
-                f"speed ratio peer/ours: {med(theirs.ms) / med(ours.ms):.2f}x",
+                f"Exact-plate ratio ours (state)/peer: {best.exact / max(1, theirs.exact):.2f}x; "
+                f"speed ratio peer/ours: {med(theirs.ms) / med(best.ms):.2f}x",
                 "",
             ]
-        reader.close()
+        base.close()
     if "vn" in sets:
         reader = PlateReader.from_config(PlatesConfig(country="vn"), with_detector=False)
         res = bench_vn(reader, peer, args.limit)
         lines += ["## vn-plates-vitocolerole (labels APPROXIMATE, machine-made)", "", *head]
-        for name, (ours, theirs) in res.items():
-            lines += [ours.row(f"ours, {name}"), theirs.row(f"peer, {name}")]
+        for name, (ours_vn, theirs_vn) in res.items():
+            lines += [ours_vn.row(f"ours, {name}"), theirs_vn.row(f"peer, {name}")]
         lines.append("")
         reader.close()
     if "endtoend" in sets:
-        cfg = PlatesConfig(country="generic", detector_input_size=640)
-        reader = PlateReader.from_config(cfg)
-        res2 = bench_endtoend(reader, None if args.no_peer_e2e else engine, args.limit)
+        base = PlateReader.from_config(PlatesConfig(country="generic", detector_input_size=640))
+        readers = {
+            region: PlateReader(PlatesConfig(country=region, detector_input_size=640), base.detector, base.ocr)
+            for region in ("us", "eu", "br")
+        }
+        text_lines = TextLineDetector(side=960)
+        res2 = bench_endtoend(readers, text_lines, None if args.no_peer_e2e else engine, args.limit)
         lines += [
-            "## openalpr endtoend (whole photos, detector at 640): detect and read",
+            "## openalpr endtoend (whole photos, detector at 640, text-line fallback): detect and read",
             "",
-            "| region | n | plate found (IoU>=0.5) | read, top plate | same, O=0 | read, any of top 3 | peer: RapidOCR det+rec any line | det ms | read ms/plate | peer ms |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "Each region read with `country` set to it (us, eu, br). 'det found' = the plate detector's",
+            "boxes hit the labelled plate (IoU >= 0.5); 'found' also counts the text-line fallback, which",
+            "answers only where the detector found nothing ('fallback' photos).",
+            "",
+            "| region | n | det found | found | fallback | read, top plate | same, O=0 | any of top 3 | "
+            "review flags | peer: RapidOCR det+rec any line | det ms | read ms/photo | peer ms |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         tot = E2E()
-        for region, e in res2.items():
+        keys = ("n", "found_det", "found", "fallback", "top1", "top1_o0", "any3", "wrong_trusted",
+                "wrong_trusted_o0", "right_flagged", "peer")  # fmt: skip
+        for region, e in [*res2.items(), ("all", tot)]:
+            if region != "all":
+                for k in keys:
+                    setattr(tot, k, getattr(tot, k) + getattr(e, k))
+                tot.det_ms += e.det_ms
+                tot.read_ms += e.read_ms
+                tot.peer_ms += e.peer_ms
             if not e.n:
                 continue
             pct = lambda k, e=e: f"{100 * k / e.n:.1f}%"  # noqa: E731
-            peer_s = pct(e.peer) if e.peer_ms else "-"
+            flags = (
+                f"{e.wrong_trusted}/{e.n - e.top1} wrong trusted ({e.wrong_trusted_o0} beyond O/0), "
+                f"{e.right_flagged}/{e.top1} right flagged"
+            )
             lines.append(
-                f"| {region} | {e.n} | {pct(e.found)} | {pct(e.top1)} | {pct(e.top1_o0)} | {pct(e.any3)} | {peer_s} | "
+                f"| {region} | {e.n} | {pct(e.found_det)} | {pct(e.found)} | {e.fallback} | **{pct(e.top1)}** | "
+                f"{pct(e.top1_o0)} | {pct(e.any3)} | {flags} | {pct(e.peer) if e.peer_ms else '-'} | "
                 f"{med(e.det_ms):.0f} | {med(e.read_ms):.0f} | {med(e.peer_ms):.0f} |"
             )
-            for k in ("n", "found", "top1", "top1_o0", "any3", "peer"):
-                setattr(tot, k, getattr(tot, k) + getattr(e, k))
-            tot.det_ms += e.det_ms
-            tot.read_ms += e.read_ms
-            tot.peer_ms += e.peer_ms
-        if tot.n:
-            p = lambda k: f"{100 * k / tot.n:.1f}%"  # noqa: E731
-            lines.append(
-                f"| all | {tot.n} | {p(tot.found)} | {p(tot.top1)} | {p(tot.top1_o0)} | {p(tot.any3)} | "
-                f"{p(tot.peer) if tot.peer_ms else '-'} | {med(tot.det_ms):.0f} | {med(tot.read_ms):.0f} | {med(tot.peer_ms):.0f} |"
-            )
         lines.append("")
-        reader.close()
+        text_lines.close()
+        base.close()
     if "detspeed" in sets:
         lines += bench_detector_speed(args.limit)
     report = "\n".join(lines)

@@ -27,7 +27,7 @@ def test_config_defaults_and_validation() -> None:
     with pytest.raises(ValidationError, match="fast_plate_ocr_model"):
         PlatesConfig(ocr_backend="fast_plate_ocr")
     with pytest.raises(ValidationError):
-        PlatesConfig(country="us")
+        PlatesConfig(country="xx")
     with pytest.raises(ValidationError):
         PlatesConfig(unknown_field=1)
 

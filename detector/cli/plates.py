@@ -24,7 +24,11 @@ def plates() -> None:
 
 
 def _plates_config(
-    config: Path | None, country: str | None, input_size: int | None, backend: str | None
+    config: Path | None,
+    country: str | None,
+    input_size: int | None,
+    backend: str | None,
+    region: str | None = None,
 ) -> PlatesConfig:
     if config is not None:
         from detector.config import load_camera_config
@@ -35,6 +39,8 @@ def _plates_config(
     updates: dict[str, object] = {}
     if country:
         updates["country"] = country
+    if region:
+        updates["region"] = region
     if input_size:
         updates["detector_input_size"] = input_size
     if backend:
@@ -72,7 +78,13 @@ def _record(path: Path, obs: PlateObservation) -> dict[str, object]:
     "--json", "as_json", is_flag=True, help="One JSON object per plate on stdout instead of a table."
 )
 @click.option(
-    "--country", type=click.Choice(["vn", "generic"]), default=None, help="Plate grammar (default vn)."
+    "--country",
+    type=click.Choice(["vn", "us", "eu", "br", "generic"]),
+    default=None,
+    help="Plate grammar and formats (default vn).",
+)
+@click.option(
+    "--region", default=None, help="US state (e.g. ca) or European country (e.g. it) whose formats to prefer."
 )
 @click.option(
     "--input-size", type=int, default=None, help="Plate detector input size (default 640 for photos)."
@@ -83,34 +95,47 @@ def _record(path: Path, obs: PlateObservation) -> dict[str, object]:
 @click.option(
     "--config", type=click.Path(path_type=Path), default=None, help="Camera config to take `plates:` from."
 )
+@click.option(
+    "--text-fallback/--no-text-fallback",
+    default=True,
+    show_default=True,
+    help="Photos: where the plate detector finds nothing, read the plate-like text lines instead.",
+)
 def read(
     images: tuple[Path, ...],
     crop: bool,
     as_json: bool,
     country: str | None,
+    region: str | None,
     input_size: int | None,
     backend: str | None,
     config: Path | None,
+    text_fallback: bool,
 ) -> None:
     """Read the plates in IMAGES (photos, or plate crops with --crop)."""
     from detector.plates.reader import PlateReader
+    from detector.plates.textdet import TextLineDetector
 
-    cfg = _plates_config(config, country, input_size, backend)
+    cfg = _plates_config(config, country, input_size, backend, region)
     missing = [str(p) for p in images if not p.is_file()]
     if missing:
         raise ConfigError(f"image not found: {', '.join(missing)}")
     reader = PlateReader.from_config(cfg, with_detector=not crop)
+    # where the plate detector sees no plate in a photo, plate-like text lines are read instead
+    lines = None if crop or not text_fallback else TextLineDetector(threads=cfg.threads, side=960)
     results: list[tuple[Path, PlateObservation | None]] = []
     try:
         for path in images:
             img = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if img is None:
                 raise ConfigError(f"{path}: not an image OpenCV can read")
-            found = [reader.read_crop(img)] if crop else reader.read_image(img)
+            found = [reader.read_crop(img)] if crop else reader.read_image(img, fallback=lines)
             kept = [o for o in found if o is not None]
             results += [(path, o) for o in kept] or [(path, None)]
     finally:
         reader.close()
+        if lines is not None:
+            lines.close()
     if as_json:
         for path, obs in results:
             rec = _record(path, obs) if obs else {"image": str(path), "text": None, "normalized": None}

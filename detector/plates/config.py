@@ -85,10 +85,16 @@ class PlatesConfig(FrozenModel):
     min_plate_height_px: int = Field(
         default=12, ge=4, description="Plate boxes smaller than this (pixels) are not worth reading"
     )
-    country: Literal["vn", "generic"] = Field(
+    country: Literal["vn", "us", "eu", "br", "generic"] = Field(
         default="vn",
         description="vn: Vietnamese grammar (area code, series, 4-5 digits; letter/digit repair); "
-        "generic: any A-Z0-9 text of 4-10 characters",
+        "us/eu/br: any A-Z0-9 text of 4-10 characters, readings that fit the country's (or `region`'s) "
+        "plate formats preferred when the image evidence is close; generic: no format prior",
+    )
+    region: str | None = Field(
+        default=None,
+        description="Sub-region whose plate formats are preferred: a US state (USPS code, e.g. 'ca') with "
+        "country us, a European country (ISO code, e.g. 'it') with country eu. Unset: the whole country.",
     )
     top_candidates: int = Field(default=3, ge=1, le=10, description="Alternative readings kept per plate")
 
@@ -96,6 +102,15 @@ class PlatesConfig(FrozenModel):
     def _check(self) -> PlatesConfig:
         if self.detector_input_size % 32:
             raise ValueError(f"detector_input_size must be a multiple of 32, got {self.detector_input_size}")
+        if self.region is not None:
+            from detector.plates.formats import formats_for
+
+            try:
+                formats_for(self.country, self.region)
+            except ValueError as exc:
+                raise ValueError(f"region: {exc}") from None
+            if self.country not in ("us", "eu"):
+                raise ValueError(f"region is only used with country us or eu, not {self.country!r}")
         if self.ocr_backend == "fast_plate_ocr" and not (
             self.fast_plate_ocr_model and self.fast_plate_ocr_config
         ):

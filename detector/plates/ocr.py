@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -31,6 +31,7 @@ import onnxruntime as ort
 from detector.detect.base import ModelInfo, package_file, sha256_file
 from detector.errors import ConfigError, ModelError
 from detector.plates.config import PlatesConfig
+from detector.plates.ctc import PLATE_ALPHABET
 from detector.plates.image import Image
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,6 @@ RAPIDOCR_PACKAGE = "rapidocr"
 RAPIDOCR_REC_FILE = "models/PP-OCRv6_rec_small.onnx"
 ENSEMBLE_PACKAGE = "rapidocr_onnxruntime"
 ENSEMBLE_REC_FILE = "models/ch_PP-OCRv4_rec_infer.onnx"
-PLATE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 SEPARATORS = "-. "
 
 
@@ -54,6 +54,9 @@ class OcrLine:
     text: str
     confidence: float
     char_confidences: tuple[float, ...]
+    #: per-step CTC probabilities (T, 37): blank (separators folded in), then 0-9 A-Z; None when the
+    #: backend does not expose them (fast-plate-ocr): candidates are then not rescored
+    probs: npt.NDArray[np.float32] | None = field(default=None, compare=False, repr=False)
 
     @property
     def chars(self) -> str:
@@ -114,6 +117,13 @@ class RapidOcrRecognizer:
         width = max(len(g) for g in groups)
         self._gather = np.array([g + [g[0]] * (width - len(g)) for g in groups], dtype=np.int64)
         self._valid = np.array([[j < len(g) for j in range(width)] for g in groups])
+        # columns of `sub` (decoder space) that make the (T, 37) CTC matrix: blank + separators, alphabet
+        self._blank_cols = [0] + [k + 1 for k, ch in enumerate(self._symbols) if ch in SEPARATORS]
+        alpha_cols = {ch: k + 1 for k, ch in enumerate(self._symbols)}
+        missing = [ch for ch in PLATE_ALPHABET if ch not in alpha_cols]
+        if missing:
+            raise ModelError(f"{path}: the model's character list lacks plate characters {''.join(missing)!r}")
+        self._alpha_cols = [alpha_cols[ch] for ch in PLATE_ALPHABET]
 
     @classmethod
     def from_config(cls, cfg: PlatesConfig) -> RapidOcrRecognizer:
@@ -159,7 +169,9 @@ class RapidOcrRecognizer:
         line = "".join(text).strip(SEPARATORS)
         char_conf = tuple(min(1.0, c) for ch, c in zip(text, confs, strict=True) if ch not in SEPARATORS)
         conf = float(np.mean(char_conf)) if char_conf else 0.0
-        return OcrLine(line, conf, char_conf)
+        ctc = np.concatenate([sub[:, self._blank_cols].sum(axis=1, keepdims=True), sub[:, self._alpha_cols]], axis=1)
+        ctc /= np.maximum(ctc.sum(axis=1, keepdims=True), 1e-9)  # mass of other scripts dropped
+        return OcrLine(line, conf, char_conf, ctc.astype(np.float32))
 
     def read_lines(self, images: Sequence[Image]) -> list[OcrLine]:
         out: list[OcrLine] = [EMPTY_LINE] * len(images)
@@ -247,7 +259,7 @@ def ensemble_from_config(cfg: PlatesConfig) -> list[PlateOcr]:
     """
     if cfg.ocr_backend != "rapidocr" or cfg.ocr_ensemble == "off":
         return []
-    if cfg.ocr_ensemble == "generic" and cfg.country != "generic":
+    if cfg.ocr_ensemble == "generic" and cfg.country == "vn":
         return []
     if cfg.ocr_ensemble_model:
         path = Path(cfg.ocr_ensemble_model)

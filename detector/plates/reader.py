@@ -25,6 +25,7 @@ import numpy as np
 
 from detector.plates.config import PlatesConfig
 from detector.plates.detect import OnnxPlateDetector, PlateBox, PlateDetector
+from detector.plates.formats import formats_for, matches
 from detector.plates.grammar import normalize_plate, repair_vn_plate
 from detector.plates.image import (
     Image,
@@ -37,6 +38,8 @@ from detector.plates.image import (
     text_box,
 )
 from detector.plates.ocr import OcrLine, PlateOcr, ensemble_from_config, ocr_from_config
+from detector.plates.rescore import View, choose
+from detector.plates.textdet import TextLineDetector
 from detector.plates.vote import PlateObservation, PlateVoter, consensus, plate_quality, select_best, vote
 from detector.types import PlateRead
 
@@ -175,15 +178,21 @@ class PlateReader:
             images += line_views(top, n) + line_views(bottom, n)
         country = self.cfg.country
         layouts: dict[int, list[_Reading]] = {1: [], 2: []}
+        views: dict[int, list[View | None]] = {1: [], 2: []}
         for ocr in (self.ocr, *self.extra_ocr):
             lines = ocr.read_lines(images)
             for k in range(n):
+                views[1].append(_probs(lines[k]))
+                if split is not None:
+                    views[2].append(_probs(lines[n + k], lines[2 * n + k]))
                 one = interpret(*_join([lines[k]]), 1, country)
                 layouts[1].append(_penalise(one, 0.8) if glyph_rows else one)
                 if split is not None:
                     layouts[2].append(interpret(*_join([lines[n + k], lines[2 * n + k]]), 2, country))
         rows = max((r for r in layouts if layouts[r]), key=lambda r: sum(x.score for x in layouts[r]))
         best = self._combine(layouts[rows], rows)
+        if best is not None:
+            best = self._rescore(best, layouts[rows], [v for v in views[rows] if v], rows)
         if best is None:
             return None
         return PlateObservation(
@@ -227,6 +236,20 @@ class PlateReader:
             raw, out.normalized, out.display, out.confidence, out.char_confidences, rows, out.valid
         )
 
+    def _rescore(self, combined: _Reading, readings: list[_Reading], views: list[View], rows: int) -> _Reading:
+        """Pick among the views' readings and their variants by CTC likelihood over all views plus the
+        country's grammar/format prior (`rescore.choose`). Without CTC probabilities (fast-plate-ocr)
+        the per-character vote stands."""
+        if not views:
+            return combined
+        ranked = sorted(readings, key=lambda r: r.confidence, reverse=True)
+        seeds = [combined.normalized, *(r.normalized for r in ranked), *(normalize_plate(r.raw) for r in ranked)]
+        choice = choose(seeds, views, self.cfg.country, self.cfg.region, rows)
+        if choice is None:
+            return combined
+        out = interpret(choice.text, choice.confidence, choice.char_confidences, rows, self.cfg.country)
+        return _Reading(combined.raw, out.normalized, out.display, out.confidence, out.char_confidences, rows, out.valid)
+
     # --- detection ------------------------------------------------------------------------------
     def detect_plates(self, image: Image) -> list[PlateBox]:
         if self.detector is None:
@@ -234,14 +257,51 @@ class PlateReader:
         boxes = self.detector.detect(image)
         return [b for b in boxes if b.height >= self.cfg.min_plate_height_px]
 
-    def read_image(self, image: Image, frame_index: int = 0, max_plates: int = 5) -> list[PlateObservation]:
-        """Detect plates anywhere in `image` (a whole photo) and read each one."""
+    def read_image(
+        self,
+        image: Image,
+        frame_index: int = 0,
+        max_plates: int = 5,
+        fallback: TextLineDetector | None = None,
+    ) -> list[PlateObservation]:
+        """Detect plates anywhere in `image` (a whole photo) and read each one.
+
+        When the plate detector finds nothing and a text-line `fallback` is given, the text lines that
+        read like a plate of the configured country are returned instead (`read_text_lines`)."""
         out = []
         for box in self.detect_plates(image)[:max_plates]:
             obs = self.read_crop(crop_box(image, box.xyxy), frame_index, box)
             if obs is not None:
                 out.append(obs)
-        return out
+        if out or fallback is None:
+            return out
+        return self.read_text_lines(image, fallback, frame_index, max_plates)
+
+    def read_text_lines(
+        self, image: Image, finder: TextLineDetector, frame_index: int = 0, max_plates: int = 5
+    ) -> list[PlateObservation]:
+        """Plates among the text lines that `finder` sees in `image`, most plate-like first.
+
+        Only readings valid for the country's grammar are kept; with country us/eu/br/generic a text
+        that fits none of the country's formats must mix letters and digits (shop names, phone and
+        fleet numbers are not plates). Ranked by: fits the region's formats, fits the country's, mixes
+        letters and digits, character height (plate characters are the largest text on the back of
+        most vehicles)."""
+        region_fmts, country_fmts = formats_for(self.cfg.country, self.cfg.region)
+        ranked: list[tuple[tuple[bool, bool, bool, float], PlateObservation]] = []
+        for line in finder.find(image, max_boxes=12):
+            obs = self.read_crop(crop_box(image, line.xyxy), frame_index, line)
+            if obs is None or not obs.valid:
+                continue
+            text = obs.normalized
+            mixed = any(c.isdigit() for c in text) and any(c.isalpha() for c in text)
+            fits_region = bool(region_fmts) and matches(text, region_fmts)
+            fits_country = bool(country_fmts) and matches(text, country_fmts)
+            if self.cfg.country != "vn" and not (mixed or fits_country):
+                continue
+            ranked.append(((fits_region, fits_country, mixed, line.height), obs))
+        ranked.sort(key=lambda t: t[0], reverse=True)
+        return [obs for _, obs in ranked[:max_plates]]
 
     def read_vehicle(
         self, image: Image, vehicle_xyxy: Sequence[float], frame_index: int
@@ -300,6 +360,12 @@ class PlateReader:
         self.ocr.close()
         for ocr in self.extra_ocr:
             ocr.close()
+
+
+def _probs(*lines: OcrLine) -> View | None:
+    """The CTC matrices of a layout's lines, or None when the backend gave none."""
+    probs = tuple(line.probs for line in lines)
+    return None if any(p is None for p in probs) else probs  # type: ignore[return-value]
 
 
 def _penalise(r: _Reading, factor: float) -> _Reading:

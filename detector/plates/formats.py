@@ -1,0 +1,137 @@
+"""Plate formats per country (and US state): letter/digit layouts used as a prior when choosing a reading.
+
+A format is a string of character classes: ``L`` a letter, ``N`` a digit, ``A`` either. A reading that
+fits a format of the camera's region is preferred over one that does not when the image evidence is
+close (``5AOJ230`` over ``5A0J230`` in California, where the O and the 0 are the same glyph and the
+third character is always a letter). The formats are a prior, never a filter: vanity plates, dealer,
+government and older series fit none of them and are still read as seen.
+
+The lists are the common passenger-car series, written down for this project from the states' and
+countries' published plate designs; they are not exhaustive. A deployment names its region in the
+config (``plates.country``, ``plates.region``); with ``country: us`` and no state, the union of all
+US formats is a weaker prior.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+#: US passenger formats by state (lower-case USPS code). Spaces/dashes on the plate are not part of them.
+US_STATE_FORMATS: dict[str, tuple[str, ...]] = {
+    "ak": ("LLLNNN",),
+    "al": ("NNLNNNN", "NLNNNNN", "NNLLNNN"),
+    "ar": ("NNNLLL", "LLLNNN"),
+    "az": ("LLLNNNN", "NNNLLL", "LLLNNN"),
+    "ca": ("NLLLNNN", "NNNLLL", "LLLNNN", "NLNNNNN", "NNNNNLN"),
+    "co": ("NNNLLL", "LLLNNN", "LLLNNNN", "LLLLNN"),
+    "ct": ("NLLLLN", "NNNLLL", "LLNNNNN", "LNNNLL"),
+    "dc": ("LLNNNN",),
+    "de": ("NNNNNN", "NNNNN", "NNNN"),
+    "fl": ("LLLLNN", "LNNNLL", "NNNLLL", "LLLNNN", "LNNLLL", "NNNNLL"),
+    "ga": ("LLLNNNN", "NNNLLL", "LLLNNN"),
+    "hi": ("LLLNNN",),
+    "ia": ("LLLNNN", "NNNLLL"),
+    "id": ("NLNNNNN", "NLLNNNN", "NLLLNNN", "LNNNNNN", "NLNNNN"),
+    "il": ("LLNNNNN", "LNNNNNN", "LLLNNNN", "LNNNNN"),
+    "in": ("NNNLLL", "NNNLL", "NNNL"),
+    "ks": ("NNNLLL", "LLLNNN"),
+    "ky": ("NNNLLL",),
+    "la": ("LLLNNN",),
+    "ma": ("NLLLNN", "NNNLLN", "NLLNNN", "NNNLLL", "NNNNLL"),
+    "md": ("NLLNNNN", "LLLNNN", "NLLLNN", "NNNLLL"),
+    "me": ("NNNNLL", "NNNLL", "NNLL"),
+    "mi": ("LLLNNNN", "LLLNNN", "NLLLNN"),
+    "mn": ("NNNLLL", "LLLNNN"),
+    "mo": ("LLNLNL", "NNNLLL"),
+    "ms": ("LLLNNN", "LLLNNNN"),
+    "mt": ("NNNNNNL", "NNNNNL"),
+    "nc": ("LLLNNNN", "LLLNNN"),
+    "nd": ("LLLNNN", "NNNLLL"),
+    "ne": ("LLLNNN", "NLLNNN", "NNLNNN", "NLNNNN", "NNLLNN"),
+    "nh": ("NNNNNNN", "NNNNNN", "LLLNNN", "LLLNNNN"),
+    "nj": ("LNNLLL", "LLLNNL", "LLNNNL", "LLLNNNN"),
+    "nm": ("LLLNNN", "NNNLLL"),
+    "nv": ("NNNLLL", "NLLNNN", "LLLNNN", "LLNNNN"),
+    "ny": ("LLLNNNN", "LLLNNN"),
+    "oh": ("LLLNNNN", "LLNNLL"),
+    "ok": ("LLLNNN", "NNNLLL"),
+    "or": ("NNNLLL", "LLLNNN"),
+    "pa": ("LLLNNNN",),
+    "ri": ("NNNNNN", "NNNNN", "LLNNN"),
+    "sc": ("LLLNNN",),
+    "sd": ("NLNNNN", "NNLNNN", "NNLLNN"),
+    "tn": ("NNNLLL", "LLLNNN", "LNNNNL"),
+    "tx": ("LLLNNNN", "LLNLNNN", "NNNLLL", "LLLNNN"),
+    "ut": ("LNNNLL", "NNNLLL", "LLLNNN", "NNNLN"),
+    "va": ("LLLNNNN", "LLLNNN", "LLNNNN"),
+    "vt": ("LLLNNN", "NNNLNNN"),
+    "wa": ("LLLNNNN", "NNNLLL"),
+    "wi": ("LLLNNNN", "NNNLLL", "LLLNNN"),
+    "wv": ("NLLNNN", "LLLNNN"),
+    "wy": ("NNNNN", "NNNNNN", "NNNNNNN", "NNNNL", "NNNLL"),
+}
+
+#: European formats by country (ISO 3166 alpha-2, lower case); only fixed-layout national series.
+EU_COUNTRY_FORMATS: dict[str, tuple[str, ...]] = {
+    "it": ("LLNNNLL",),
+    "fr": ("LLNNNLL",),
+    "es": ("NNNNLLL",),
+    "pt": ("LLNNLL", "NNLLNN", "NNNNLL", "LLNNNN"),
+    "nl": ("LLNNNL", "NLLLNN", "NNLLLN", "LNNNLL", "LLLNNL", "NLLNNN"),
+    "pl": ("LLNNNNN", "LLLNNNN", "LLNNNLL", "LLLNNLL"),
+    "hr": ("LLNNNLL", "LLNNNNLL", "LLNNNNL"),
+    "ba": ("LNNLNNN",),
+    "rs": ("LLNNNLL", "LLNNNNLL"),
+    "cz": ("NLNNNNN", "NLLNNNN"),
+    "sk": ("LLNNNLL",),
+    "hu": ("LLLNNN", "LLLLNNN"),
+    "ro": ("LLNNLLL", "LNNLLL", "LNNNLLL"),
+    "bg": ("LLNNNNLL", "LNNNNLL"),
+    "gr": ("LLLNNNN",),
+    "at": ("LNNNLL", "LLNNNLL"),
+    "gb": ("LLNNLLL",),
+}
+
+#: Brazil: the old grey series LLLNNNN and the Mercosur series LLLNLNN (fifth character a letter).
+BR_FORMATS: tuple[str, ...] = ("LLLNNNN", "LLLNLNN")
+
+_CLASS = {"L": "[A-Z]", "N": "[0-9]", "A": "[A-Z0-9]"}
+
+
+def formats_for(country: str, region: str | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(formats of the region, formats of the country) for a reader's settings.
+
+    With a region (a US state, an EU country) the first holds its formats and the second the
+    country-wide union; without one, the first is empty. Unknown regions raise ValueError.
+    """
+    if country == "us":
+        union = tuple(sorted({f for fs in US_STATE_FORMATS.values() for f in fs}))
+        table = US_STATE_FORMATS
+    elif country == "eu":
+        union = tuple(sorted({f for fs in EU_COUNTRY_FORMATS.values() for f in fs}))
+        table = EU_COUNTRY_FORMATS
+    elif country == "br":
+        return BR_FORMATS, BR_FORMATS
+    else:
+        return (), ()
+    if region is None:
+        return (), union
+    key = region.lower()
+    if key not in table:
+        known = ", ".join(sorted(table))
+        raise ValueError(f"unknown region {region!r} for country {country!r} (known: {known})")
+    return table[key], union
+
+
+@lru_cache(maxsize=256)
+def _regex(fmt: str) -> re.Pattern[str]:
+    bad = set(fmt) - set(_CLASS)
+    if bad:
+        raise ValueError(f"plate format {fmt!r}: unknown class {''.join(sorted(bad))!r} (use L, N, A)")
+    return re.compile("".join(_CLASS[c] for c in fmt) + r"\Z")
+
+
+def matches(text: str, formats: tuple[str, ...]) -> bool:
+    """True when the plate key `text` fits one of `formats`."""
+    return any(len(f) == len(text) and _regex(f).match(text) for f in formats)

@@ -1,0 +1,192 @@
+"""CTC scoring, plate formats and the rescoring choice: exact checks on small generated matrices, then
+the behaviour on real openalpr crops where the format prior decides between identical glyphs."""
+
+# ruff: noqa: F811  (pytest fixtures imported from test_plates_support shadow as parameters)
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from test_plates_support import OPENALPR, image, models_reader  # noqa: F401  (fixture)
+
+from detector.plates.config import PlatesConfig
+from detector.plates.ctc import (
+    PLATE_ALPHABET,
+    batch_log_likelihoods,
+    log_likelihood,
+    prefix_log_likelihoods,
+    two_row_log_likelihood,
+)
+from detector.plates.formats import US_STATE_FORMATS, formats_for, matches
+from detector.plates.reader import PlateReader
+from detector.plates.rescore import candidates, choose, prior
+
+
+def _collapse(path: tuple[int, ...]) -> tuple[int, ...]:
+    out, prev = [], None
+    for s in path:
+        if s != prev and s != 0:
+            out.append(s)
+        prev = s
+    return tuple(out)
+
+
+def _brute_force(probs: np.ndarray, symbols: list[int]) -> dict[tuple[int, ...], float]:
+    """P(output) for every output, by enumerating every path over blank + `symbols`."""
+    total: dict[tuple[int, ...], float] = {}
+    for path in itertools.product([0, *symbols], repeat=probs.shape[0]):
+        p = float(np.prod([probs[t, s] for t, s in enumerate(path)]))
+        key = _collapse(path)
+        total[key] = total.get(key, 0.0) + p
+    return total
+
+
+def _text(label: tuple[int, ...]) -> str:
+    return "".join(PLATE_ALPHABET[i - 1] for i in label)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ctc_likelihood_equals_the_sum_over_all_paths(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    probs = rng.random((6, 37))
+    probs[:, 4:] = 0.0  # blank and three symbols ('0', '1', '2'): few enough paths to enumerate
+    probs /= probs.sum(axis=1, keepdims=True)
+    truth = _brute_force(probs, [1, 2, 3])
+    for label in [(1,), (1, 2), (1, 1), (3, 1, 3), (2, 2, 2), (1, 2, 3, 1)]:
+        expected = np.log(truth.get(label, 1e-300))
+        assert log_likelihood(probs, _text(label)) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+    # prefixes: P(output == text[:i]) from one pass
+    pre = prefix_log_likelihoods(probs, "012")
+    for i, label in enumerate([(), (1,), (1, 2), (1, 2, 3)]):
+        assert pre[i] == pytest.approx(np.log(truth.get(label, 1e-300)), rel=1e-9, abs=1e-9)
+    # the batched form gives the same numbers as one label at a time
+    labels = [[1, 2], [2, 1], [3, 3]]
+    batch = batch_log_likelihoods(probs, labels)
+    single = [log_likelihood(probs, _text(tuple(lab))) for lab in labels]
+    assert batch == pytest.approx(single)
+
+
+def test_ctc_rejects_characters_outside_the_plate_alphabet() -> None:
+    with pytest.raises(ValueError, match="outside A-Z0-9"):
+        log_likelihood(np.full((4, 37), 1 / 37, np.float32), "AB-1")
+
+
+def spell(chars: list[dict[str, float]], blank: float = 0.98) -> np.ndarray:
+    """A CTC matrix that spells one character per step, separated by blank steps: each step's
+    distribution is given as {char: probability}, the rest spread evenly."""
+    rows = [np.full(37, (1 - blank) / 36)]
+    rows[0][0] = blank
+    for dist in chars:
+        row = np.full(37, (1.0 - sum(dist.values())) / (37 - len(dist)))
+        for ch, p in dist.items():
+            row[PLATE_ALPHABET.index(ch) + 1] = p
+        rows += [row, rows[0].copy()]
+    return np.array(rows, dtype=np.float32)
+
+
+def sure(text: str, p: float = 0.95) -> list[dict[str, float]]:
+    return [{c: p} for c in text]
+
+
+def test_two_row_likelihood_finds_the_row_split() -> None:
+    top, bottom = spell(sure("59X1")), spell(sure("12345"))
+    score, split = two_row_log_likelihood(top, bottom, "59X112345")
+    assert split == 4
+    assert score == pytest.approx(log_likelihood(top, "59X1") + log_likelihood(bottom, "12345"))
+
+
+# the third glyph of a California plate: the recogniser leans to the digit
+AMBIGUOUS_CA = [*sure("5A"), {"0": 0.55, "O": 0.43}, *sure("J230")]
+
+
+def test_format_of_the_region_decides_between_identical_glyphs() -> None:
+    views = [(spell(AMBIGUOUS_CA),)]
+    generic = choose(["5A0J230"], views, "generic")
+    assert generic is not None and generic.text == "5A0J230"
+    assert generic.char_confidences[2] < 0.7  # the uncertain character shows as uncertain
+    assert min(generic.char_confidences[:2] + generic.char_confidences[3:]) > 0.9
+    ca = choose(["5A0J230"], views, "us", "ca")  # California: NLLLNNN
+    assert ca is not None and ca.text == "5AOJ230"
+    assert ca.ranked[0][0] == "5AOJ230" and "5A0J230" in dict(ca.ranked)
+
+
+def test_the_prior_never_overrules_clear_evidence() -> None:
+    # a vanity plate that fits no format, read clearly, stays as read
+    views = [(spell(sure("C2TURBO")),)]
+    got = choose(["C2TURBO"], views, "us", "mi")
+    assert got is not None and got.text == "C2TURBO" and got.confidence > 0.9
+    # a clear digit in a letter position of the region's format is not swapped
+    views = [(spell(sure("5A0J230", 0.99)),)]
+    got = choose(["5A0J230"], views, "us", "ca")
+    assert got is not None and got.text == "5A0J230"
+
+
+def test_views_are_pooled() -> None:
+    # one view hallucinates a faint extra character, two do not: the pooled likelihood drops it
+    clean = spell(sure("BE840"))
+    noisy = spell([{"O": 0.6}, *sure("BE840")])
+    got = choose(["OBE840", "BE840"], [(noisy,), (clean,), (clean,)], "generic")
+    assert got is not None and got.text == "BE840"
+
+
+def test_vn_grammar_prior_repairs_series_letters() -> None:
+    # a car plate whose series letter looks like a digit: 51F-123.45, the recogniser leaning to 7
+    views = [(spell([*sure("51"), {"7": 0.5, "F": 0.45}, *sure("12345")]),)]
+    assert choose(["51712345"], views, "generic") is not None
+    assert choose(["51712345"], views, "generic").text == "51712345"  # type: ignore[union-attr]
+    got = choose(["51712345", "51F12345"], views, "vn", rows=1)
+    assert got is not None and got.text == "51F12345"
+    assert prior("51F12345", "vn", rows=1) > 0 and prior("51712345", "vn", rows=1) == 0
+
+
+def test_candidates_hold_swaps_drops_and_format_fits() -> None:
+    cands = candidates(["5A0J230"], "us", "ca")
+    assert cands[0] == "5A0J230"
+    assert {"5AOJ230", "A0J230", "5A0J23", "5A0JZ30"} <= set(cands)
+    assert all(c and set(c) <= set(PLATE_ALPHABET) for c in cands)
+
+
+def test_formats() -> None:
+    assert matches("5AOJ230", US_STATE_FORMATS["ca"])
+    assert not matches("5A0J230", US_STATE_FORMATS["ca"])
+    region, country = formats_for("us", "CA")
+    assert region == US_STATE_FORMATS["ca"] and set(region) <= set(country)
+    assert formats_for("us") == ((), country)
+    assert formats_for("generic") == ((), ())
+    assert matches("RK026AJ", formats_for("eu", "it")[0])
+    assert matches("ABC1D23", formats_for("br")[0])  # Mercosur
+    with pytest.raises(ValueError, match="unknown region 'zz'"):
+        formats_for("us", "zz")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"country": "us", "region": "zz"}, "unknown region 'zz'"),
+        ({"country": "vn", "region": "ca"}, "only used with country us or eu"),
+        ({"country": "br", "region": "sp"}, "only used with country us or eu"),
+    ],
+)
+def test_region_config_errors(settings: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        PlatesConfig.model_validate(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "region", "with_region", "without"),
+    [
+        # California NLLLNNN: the third glyph is the same as the zero, the format says it is a letter
+        ("ca1564.png", "ca", "5AOJ230", "5A0J230"),
+        # Rhode Island LLNNN
+        ("ri892.png", "ri", "VO820", "V0820"),
+    ],
+)
+def test_region_formats_on_real_crops(
+    models_reader: PlateReader, name: str, region: str, with_region: str, without: str
+) -> None:
+    crop = image(OPENALPR / "seg_and_ocr" / "usimages" / name)
+    plain = PlateReader(PlatesConfig(country="generic"), None, models_reader.ocr).read_crop(crop)
+    regional = PlateReader(PlatesConfig(country="us", region=region), None, models_reader.ocr).read_crop(crop)
+    assert plain is not None and plain.normalized == without
+    assert regional is not None and regional.normalized == with_region
