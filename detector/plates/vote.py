@@ -125,8 +125,9 @@ def vote(
 ) -> PlateRead | None:
     """Combine the readings of one plate into a `PlateRead`; None when nothing was read.
 
-    The result `needs_review` when its confidence is below `min_confidence`, any character has less than
-    half the votes, or (country 'vn') the consensus is not a valid Vietnamese plate.
+    The result's confidence is that of its least supported character. It `needs_review` when that is
+    below `min_confidence`, any character has less than half the votes, or (country 'vn') the
+    consensus is not a valid Vietnamese plate.
     """
     obs = [o for o in observations if o.normalized]
     if not obs:
@@ -142,7 +143,8 @@ def vote(
             text, display = plate.normalized, plate.display
     else:
         valid = 4 <= len(text) <= 10
-    confidence = sum(support) / len(support) if support else 0.0
+    # a plate is as trustworthy as its weakest character (a wrong plate is wrong in one character)
+    confidence = min(support) if support else 0.0
 
     # candidates: the consensus first, then each distinct reading by total confidence
     weight: dict[str, float] = defaultdict(float)
