@@ -190,3 +190,76 @@ def test_region_formats_on_real_crops(
     regional = PlateReader(PlatesConfig(country="us", region=region), None, models_reader.ocr).read_crop(crop)
     assert plain is not None and plain.normalized == without
     assert regional is not None and regional.normalized == with_region
+
+
+# Photos where platedet (trained mostly on Brazilian plates) finds no plate, read through the text-line
+# fallback: (region folder, file, country, the labelled plate).
+MISSED_BY_PLATEDET = [
+    ("us", "us2.jpg", "us", "EUS664"),
+    ("us", "wts-lg-000197.jpg", "us", "2MFZ746"),
+    ("eu", "test_043.jpg", "eu", "DK641AH"),
+]
+
+
+@pytest.fixture(scope="module")
+def text_lines():
+    from detector.plates.textdet import TextLineDetector
+
+    det = TextLineDetector(side=960)
+    yield det
+    det.close()
+
+
+@pytest.mark.parametrize(("folder", "name", "country", "plate"), MISSED_BY_PLATEDET)
+def test_photo_fallback_reads_plates_platedet_misses(
+    models_reader: PlateReader, text_lines: object, folder: str, name: str, country: str, plate: str
+) -> None:
+    from detector.plates.detect import box_iou
+
+    path = OPENALPR / "endtoend" / folder / name
+    img = image(path)
+    x, y, w, h = (float(v) for v in path.with_suffix(".txt").read_text().split()[1:5])
+    reader = PlateReader(
+        PlatesConfig(country=country, detector_input_size=640), models_reader.detector, models_reader.ocr
+    )
+    assert reader.detect_plates(img) == []  # the detector alone finds nothing here
+    assert reader.read_image(img) == []  # and without a fallback nothing is read
+    reads = reader.read_image(img, fallback=text_lines)  # type: ignore[arg-type]
+    assert reads, "the fallback read nothing"
+    top = reads[0]
+    assert top.normalized == plate
+    assert top.box is not None and box_iou(top.box.xyxy, (x, y, x + w, y + h)) >= 0.5
+
+
+def test_photo_fallback_skips_words_and_numbers(models_reader: PlateReader, text_lines: object) -> None:
+    # a van with the fleet name, a web address, a phone number and a sticker code besides its plate:
+    # only the plate comes first; words without digits are never offered as plates
+    path = OPENALPR / "endtoend" / "us" / "wts-lg-000017.jpg"
+    img = image(path)
+    reader = PlateReader(
+        PlatesConfig(country="us", detector_input_size=640), models_reader.detector, models_reader.ocr
+    )
+    reads = reader.read_text_lines(img, text_lines)  # type: ignore[arg-type]
+    texts = [r.normalized for r in reads]
+    assert texts and texts[0] == "7FR971"
+    assert "CHARTER" not in texts and all(any(c.isdigit() for c in t) for t in texts)
+
+
+def test_cli_reads_a_photo_through_the_fallback() -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from detector.cli.plates import plates
+    from detector.errors import ConfigError
+
+    path = OPENALPR / "endtoend" / "us" / "us2.jpg"
+    image(path)  # skips without the data
+    args = ["read", str(path), "--country", "us", "--json"]
+    result = CliRunner().invoke(plates, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.splitlines()[0])["normalized"] == "EUS664"
+    off = CliRunner().invoke(plates, [*args, "--no-text-fallback"])
+    assert off.exit_code == 0 and json.loads(off.output.splitlines()[0])["normalized"] is None
+    bad = CliRunner().invoke(plates, [*args, "--region", "zz"])
+    assert isinstance(bad.exception, ConfigError) and "unknown region 'zz'" in str(bad.exception)

@@ -78,7 +78,9 @@ def batch_log_likelihoods(probs: LineProbs, labels: Sequence[Sequence[int]]) -> 
     return np.logaddexp(alpha[:, -1], alpha[:, -2])
 
 
-def batch_prefix_log_likelihoods(probs: LineProbs, labels: Sequence[Sequence[int]]) -> npt.NDArray[np.float64]:
+def batch_prefix_log_likelihoods(
+    probs: LineProbs, labels: Sequence[Sequence[int]]
+) -> npt.NDArray[np.float64]:
     """log P(the line reads exactly label[:i]) for i = 0..L, for K labels of one length L: (K, L+1)."""
     length = len(labels[0]) if labels else 0
     out = np.full((len(labels), length + 1), -np.inf)

@@ -9,7 +9,14 @@ Public API for the pipeline::
     # or incrementally:  voter = reader.voter(); voter.add(obs); plate_read = voter.result()
     # or in one go over a track's frames (detect on all, OCR the best `vote_frames`):
     plate_read = reader.read_track([(frame_index, image, vehicle_xyxy), ...])
+    # whole photos: platedet, and plate-like text lines where it finds nothing
+    reader.read_image(photo, fallback=TextLineDetector(side=960))   # list[PlateObservation]
     reader.close()
+
+How one crop is read: the crop is cut into views (glyph band, central band, wider band; one row and,
+when a row gap is found, two rows), every view is recognised, and the candidate readings (each view's
+reading, their letter/digit swaps, edge drops, grammar repairs) are rescored on all views' CTC
+probabilities plus the country's grammar or format prior (`rescore.choose`).
 
 A `PlateRead` with `needs_review=True` must not be trusted without a human (low confidence, a
 character without a clear majority, or a text that is not a valid plate of the configured country).
