@@ -99,6 +99,7 @@ BR_FORMATS: tuple[str, ...] = ("LLLNNNN", "LLLNLNN")
 _CLASS = {"L": "[A-Z]", "N": "[0-9]", "A": "[A-Z0-9]"}
 
 
+@lru_cache(maxsize=128)
 def formats_for(country: str, region: str | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(formats of the region, formats of the country) for a reader's settings.
 
