@@ -114,10 +114,10 @@ VN_SERIES_LETTERS = frozenset("ABCDEFGHKLMNPSTUVXYZ")
 #: Two-letter series allowed on one-row plates (joint ventures, economic units, trailers, electric).
 VN_CAR_TWO_LETTER_SERIES = frozenset({"LD", "KT", "DA", "RM", "TD", "HC", "MD"})
 
-# OCR confusions, applied only where the grammar says a position is a digit or a letter.
-_TO_DIGIT = {"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "T": "1", "J": "1",
+#: OCR confusions, applied only where a grammar or format says a position is a digit or a letter.
+TO_DIGIT = {"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "T": "1", "J": "1",
              "Z": "2", "A": "4", "S": "5", "G": "6", "B": "8", "E": "8", "F": "7"}  # fmt: skip
-_TO_LETTER = {"0": "D", "1": "T", "2": "Z", "4": "A", "5": "S", "6": "G", "7": "T", "8": "B"}
+TO_LETTER = {"0": "D", "1": "T", "2": "Z", "4": "A", "5": "S", "6": "G", "7": "T", "8": "B"}
 
 _NON_ALNUM = re.compile(r"[^A-Z0-9]")
 
@@ -268,7 +268,7 @@ def repair_vn_plate(text: str, rows: int | None = None) -> VnPlate | None:
         for ch, cls in zip(key, classes, strict=True):
             want_digit = cls == "D"
             if ch.isdigit() != want_digit:
-                table = _TO_DIGIT if want_digit else _TO_LETTER
+                table = TO_DIGIT if want_digit else TO_LETTER
                 if ch not in table:
                     break
                 ch = table[ch]

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from detector.plates.ctc import LineProbs, batch_log_likelihoods, batch_prefix_log_likelihoods, label_indices
 from detector.plates.formats import formats_for, matches
-from detector.plates.grammar import _TO_DIGIT, _TO_LETTER, normalize_plate, repair_vn_plate
+from detector.plates.grammar import TO_DIGIT, TO_LETTER, normalize_plate, repair_vn_plate
 
 #: Pairs of characters that share (nearly) one glyph on plates; each seed is varied one swap at a time.
 CONFUSABLE: dict[str, str] = {
@@ -76,9 +76,9 @@ def _fit_format(seed: str, fmt: str) -> str | None:
     out = []
     for ch, cls in zip(seed, fmt, strict=True):
         if cls == "N" and not ch.isdigit():
-            ch = _TO_DIGIT.get(ch, "")
+            ch = TO_DIGIT.get(ch, "")
         elif cls == "L" and ch.isdigit():
-            ch = "O" if ch == "0" else _TO_LETTER.get(ch, "")
+            ch = "O" if ch == "0" else TO_LETTER.get(ch, "")
         if not ch:
             return None
         out.append(ch)
