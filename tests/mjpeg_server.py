@@ -29,9 +29,12 @@ def make_jpegs(n: int, size: tuple[int, int] = (160, 120)) -> list[bytes]:
 
 
 class MjpegCamera:
-    def __init__(self, frames_per_connection: int = 20) -> None:
+    def __init__(self, frames_per_connection: int = 20, max_connections: int | None = None) -> None:
         self.jpegs = make_jpegs(frames_per_connection)
         self.connections = 0
+        #: connections after this many are answered 503 (a camera that went away), without a race
+        #: against the test stopping the server
+        self.max_connections = max_connections
         camera = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -40,6 +43,9 @@ class MjpegCamera:
 
             def do_GET(self) -> None:  # noqa: N802 (http.server API)
                 camera.connections += 1
+                if camera.max_connections is not None and camera.connections > camera.max_connections:
+                    self.send_error(503, "camera gone")
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
                 self.end_headers()

@@ -29,7 +29,10 @@ def test_queue_rejects_zero_size():
 
 
 def test_capture_thread_hands_over_frames_then_the_error():
-    with MjpegCamera(frames_per_connection=12) as cam:
+    # one connection of 12 frames, then the camera refuses: the frames arrive, then the error
+    # (the camera refusing, rather than the test stopping it at frame 12, leaves no race with the
+    # capture thread's reconnect)
+    with MjpegCamera(frames_per_connection=12, max_connections=1) as cam:
         cfg = SourceConfig(uri=cam.url, fps=10, reconnect_attempts=0, reconnect_delay_s=0, read_timeout_s=2)
         source = StreamSource(cfg, "cam")
         capture = CaptureThread(source, BoundedFrameQueue(100)).start()
@@ -37,7 +40,6 @@ def test_capture_thread_hands_over_frames_then_the_error():
         with pytest.raises(SourceError, match="could not connect|stream"):
             for f in capture.frames():
                 got.append(f.index)
-                if len(got) == 12:
-                    cam.stop()
         capture.close()
+        assert cam.connections == 2  # the first, and the refused reconnect
     assert got == list(range(12))

@@ -2,7 +2,7 @@
 
 Each view of a plate (a differently cut copy of the line, see `reader.line_views`, read by one or two
 recognisers) gives its greedy reading. Those readings, their single letter/digit swaps (O/0, I/1,
-B/8, ...), one-character edge drops and the grammar's repairs are the candidates. Each candidate is
+B/8, ...), one-character drops and the grammar's repairs are the candidates. Each candidate is
 scored by its mean log-likelihood over the views (`ctc`) plus a prior: the country's grammar (a valid
 Vietnamese plate) or a format of the configured region (`formats`). The winner's confidence is its
 posterior among the candidates; a character's confidence is the posterior mass of the candidates that
@@ -66,9 +66,9 @@ def _variants(seed: str) -> Iterable[str]:
     for i, ch in enumerate(seed):
         for alt in CONFUSABLE.get(ch, ""):
             yield seed[:i] + alt + seed[i + 1 :]
-    if len(seed) >= 5:
-        yield seed[1:]
-        yield seed[:-1]
+    if len(seed) >= 5:  # a stray mark read as a character: a bolt, a sticker, a dash, an emblem
+        for i in range(len(seed)):
+            yield seed[:i] + seed[i + 1 :]
 
 
 def _fit_format(seed: str, fmt: str) -> str | None:
