@@ -164,7 +164,7 @@ class PlateReader:
 
         The crop is read as one row and, when a row gap is found (or the crop is squarish), as two rows.
         Each line is read in `ocr_variants` views (see `line_views`); the layout (one or two rows) with
-        the best total score wins and its views vote per character.
+        the best total score wins, and its candidate readings are rescored over its views (`_rescore`).
         """
         if crop is None or crop.ndim != 3 or crop.shape[0] < 6 or crop.shape[1] < 6:
             return None
