@@ -103,15 +103,24 @@ def prefix_log_likelihoods(probs: LineProbs, text: str) -> npt.NDArray[np.float6
     return batch_prefix_log_likelihoods(probs, [label_indices(text)])[0]
 
 
-def two_row_log_likelihood(top: LineProbs, bottom: LineProbs, text: str) -> tuple[float, int]:
-    """Best split of `text` into a top row and a bottom row: (log P(top) + log P(bottom), split index).
+def batch_two_row_log_likelihoods(
+    top: LineProbs, bottom: LineProbs, labels: Sequence[Sequence[int]]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """For K labels of one length, the best split into a top row and a bottom row:
+    (log P(top) + log P(bottom), split index), each (K,).
 
     The bottom row's suffix likelihoods come from the forward pass run backwards in time on the
-    reversed text (CTC is symmetric under reversal)."""
-    pre = prefix_log_likelihoods(top, text)
-    suf = prefix_log_likelihoods(bottom[::-1], text[::-1])[::-1]  # suf[i] = log P(bottom == text[i:])
-    total = pre + suf
-    # each row holds at least one character
-    total[0] = total[-1] = -np.inf
-    i = int(np.argmax(total))
-    return float(total[i]), i
+    reversed labels (CTC is symmetric under reversal). Each row holds at least one character."""
+    pre = batch_prefix_log_likelihoods(top, labels)  # pre[k, i] = log P(top == label_k[:i])
+    rev = [list(lab)[::-1] for lab in labels]
+    suf = batch_prefix_log_likelihoods(bottom[::-1], rev)[:, ::-1]  # suf[k, i] = log P(bottom == label_k[i:])
+    both = pre + suf
+    both[:, 0] = both[:, -1] = -np.inf
+    split = both.argmax(axis=1)
+    return both[np.arange(len(labels)), split], split
+
+
+def two_row_log_likelihood(top: LineProbs, bottom: LineProbs, text: str) -> tuple[float, int]:
+    """`batch_two_row_log_likelihoods` for one text: (log-likelihood, split index)."""
+    score, split = batch_two_row_log_likelihoods(top, bottom, [label_indices(text)])
+    return float(score[0]), int(split[0])

@@ -53,6 +53,25 @@ def _otsu_binary(crop: Image) -> tuple[Image, Image]:
     return grey, np.where(grey > t, 255, 0).astype(np.uint8)
 
 
+def _glyph_blobs(
+    mask: Image, min_height: float, max_aspect: float
+) -> list[tuple[int, int, int, int]]:
+    """Connected components (x, y, w, h) of a binary mask with a glyph's shape: between `min_height`
+    and 0.92 x the mask height, width/height 0.08 to `max_aspect`, solid enough, not touching the
+    left/right edge (thin outlines, frames and background are dropped)."""
+    h, w = mask.shape[:2]
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    boxes = []
+    for i in range(1, n):
+        x, y, bw, bh, area = (int(v) for v in stats[i])
+        if not (min_height * h <= bh <= 0.92 * h and 0.08 <= bw / bh <= max_aspect):
+            continue
+        if area < 0.2 * bw * bh or x <= 0 or x + bw >= w:
+            continue
+        boxes.append((x, y, bw, bh))
+    return boxes
+
+
 def character_boxes(crop: Image) -> list[tuple[int, int, int, int]]:
     """Character-like blobs (x, y, w, h): connected components of the ink mask with a glyph's shape.
 
@@ -64,15 +83,7 @@ def character_boxes(crop: Image) -> list[tuple[int, int, int, int]]:
     adaptive = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, 0)
     best: list[tuple[int, int, int, int]] = []
     for mask in (255 - binary, binary, 255 - adaptive, adaptive):
-        n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        boxes = []
-        for i in range(1, n):
-            x, y, bw, bh, area = (int(v) for v in stats[i])
-            if not (0.18 * h <= bh <= 0.92 * h and 0.08 <= bw / bh <= 1.1):
-                continue
-            if area < 0.2 * bw * bh or x <= 0 or x + bw >= w:
-                continue  # thin outlines, or blobs touching the left/right edge (frame, background)
-            boxes.append((x, y, bw, bh))
+        boxes = _glyph_blobs(mask, 0.18, 1.1)
         if len(boxes) > len(best):
             best = boxes
     return best
@@ -83,19 +94,6 @@ def text_band(crop: Image, margin: float = 0.2) -> tuple[int, int] | None:
 
     The main line is the largest group of glyph blobs of similar height whose centres line up; a state
     name, slogan or dealer frame above or below it is left out. None when fewer than 3 glyphs are found.
-    """
-    box = text_box(crop, margin, None)
-    return None if box is None else (box[1], box[3])
-
-
-def text_box(
-    crop: Image, margin: float = 0.2, x_margin: float | None = 1.0
-) -> tuple[int, int, int, int] | None:
-    """Box (x1, y1, x2, y2) of the plate's main line of characters (see `text_band`).
-
-    Rows: the glyph group's top and bottom with `margin` x glyph height. Columns: the group's leftmost
-    and rightmost glyph with `x_margin` x glyph height beyond them (marks, bolts and stickers further
-    out are cut), or the full width when `x_margin` is None. None when fewer than 3 glyphs are found.
     """
     h, w = crop.shape[:2]
     if h < 8 or w < 8:
@@ -110,17 +108,7 @@ def text_box(
     gh = float(np.median([b[3] for b in group]))
     y1 = min(b[1] for b in group) - margin * gh
     y2 = max(b[1] + b[3] for b in group) + margin * gh
-    if x_margin is None:
-        x1, x2 = 0.0, w / scale
-    else:
-        x1 = min(b[0] for b in group) - x_margin * gh
-        x2 = max(b[0] + b[2] for b in group) + x_margin * gh
-    return (
-        max(0, int(x1 * scale)),
-        max(0, int(y1 * scale)),
-        min(w, int(np.ceil(x2 * scale))),
-        min(h, int(np.ceil(y2 * scale))),
-    )
+    return max(0, int(y1 * scale)), min(h, int(np.ceil(y2 * scale)))
 
 
 def find_row_split(crop: Image) -> RowSplit | None:
@@ -275,19 +263,11 @@ def stacked_mark_cut(crop: Image) -> tuple[int, int]:
 
 def _all_blobs(crop: Image) -> list[tuple[int, int, int, int]]:
     """Glyph-shaped blobs of any height from 0.12 x the crop height (for small stacked characters)."""
-    h, w = crop.shape[:2]
+    h = crop.shape[0]
     _, binary = _otsu_binary(crop)
     best: list[tuple[int, int, int, int]] = []
     for mask in (255 - binary, binary):
-        n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        boxes = []
-        for i in range(1, n):
-            x, y, bw, bh, area = (int(v) for v in stats[i])
-            if not (0.12 * h <= bh <= 0.92 * h and 0.08 <= bw / bh <= 1.2):
-                continue
-            if area < 0.2 * bw * bh or x <= 0 or x + bw >= w:
-                continue
-            boxes.append((x, y, bw, bh))
+        boxes = _glyph_blobs(mask, 0.12, 1.2)
         if sum(b[3] >= 0.3 * h for b in boxes) > sum(b[3] >= 0.3 * h for b in best):
             best = boxes
     return best

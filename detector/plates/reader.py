@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -42,7 +42,7 @@ from detector.plates.image import (
     sharpness,
     split_rows,
     stacked_mark_cut,
-    text_box,
+    text_band,
 )
 from detector.plates.ocr import OcrLine, PlateOcr, ensemble_from_config, ocr_from_config
 from detector.plates.rescore import View, choose
@@ -57,38 +57,24 @@ log = logging.getLogger(__name__)
 TWO_ROW_MAX_ASPECT = 1.8
 #: Generic plates: a character with less support than this across the variant readings is dropped.
 DROP_SUPPORT = 0.3
-#: Fraction of the width cut from each side of a view.
-VIEW_TRIM_X = 0.0
-#: The views of a line, in order: ("band", m, xm) cuts to the glyph band with margins of m x glyph
-#: height above/below and xm x glyph height beyond the outermost glyphs (None: full width);
-#: ("fixed", f, None) is a central band without the top and bottom fraction f.
-VIEWS: tuple[tuple[str, float, float | None], ...] = (
-    ("band", 0.15, None),
-    ("fixed", 0.16, None),
-    ("band", 0.3, None),
-)
+#: The views of a line, in order: ("band", m) cuts to the glyph band with margins of m x glyph height
+#: above and below; ("fixed", f) is a central band without the top and bottom fraction f.
+VIEWS: tuple[tuple[str, float], ...] = (("band", 0.15), ("fixed", 0.16), ("band", 0.3))
 
 
 def line_views(line: Image, n: int) -> list[Image]:
     """Up to `n` views of one line of characters for test-time augmentation: cut to the glyph band
     (drops state names, slogans and frame edges above/below), cut to a fixed central band, and the
     glyph band with a wider margin. Each falls back to the line itself when no glyphs are found."""
-    h, w = line.shape[:2]
-    dx = int(w * VIEW_TRIM_X)
+    h = line.shape[0]
     views: list[Image] = []
-    for kind, margin, x_margin in VIEWS[: max(1, n)]:
+    for kind, margin in VIEWS[: max(1, n)]:
         if kind == "fixed":
             dy = int(h * margin)
-            views.append(line[dy : h - dy, dx : w - dx])
+            views.append(line[dy : h - dy])
             continue
-        box = text_box(line, margin, x_margin)
-        if box is None or box[3] - box[1] < 8:
-            views.append(line)
-            continue
-        x1, y1, x2, y2 = box
-        if x_margin is None:
-            x1, x2 = dx, w - dx
-        views.append(line[y1:y2, x1:x2])
+        band = text_band(line, margin)
+        views.append(line[band[0] : band[1]] if band and band[1] - band[0] >= 8 else line)
     return views
 
 
@@ -238,10 +224,7 @@ class PlateReader:
                 text, support = "".join(c for c, _ in kept), [s for _, s in kept]
         raw = max(readings, key=lambda r: r.confidence).raw
         conf = float(np.mean(support)) if support else 0.0
-        out = interpret(text, conf, tuple(support), rows, self.cfg.country)
-        return _Reading(
-            raw, out.normalized, out.display, out.confidence, out.char_confidences, rows, out.valid
-        )
+        return replace(interpret(text, conf, tuple(support), rows, self.cfg.country), raw=raw)
 
     def _rescore(self, combined: _Reading, readings: list[_Reading], views: list[View], rows: int) -> _Reading:
         """Pick among the views' readings and their variants by CTC likelihood over all views plus the
@@ -255,7 +238,7 @@ class PlateReader:
         if choice is None:
             return combined
         out = interpret(choice.text, choice.confidence, choice.char_confidences, rows, self.cfg.country)
-        return _Reading(combined.raw, out.normalized, out.display, out.confidence, out.char_confidences, rows, out.valid)
+        return replace(out, raw=combined.raw)
 
     # --- detection ------------------------------------------------------------------------------
     def detect_plates(self, image: Image) -> list[PlateBox]:
@@ -376,9 +359,7 @@ def _probs(*lines: OcrLine) -> View | None:
 
 
 def _penalise(r: _Reading, factor: float) -> _Reading:
-    return _Reading(
-        r.raw, r.normalized, r.display, r.confidence * factor, r.char_confidences, r.rows, r.valid
-    )
+    return replace(r, confidence=r.confidence * factor)
 
 
 def crop_box(image: Image, xyxy: Sequence[float], margin: tuple[float, float] = (0.04, 0.1)) -> Image:

@@ -17,7 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from detector.plates.ctc import LineProbs, batch_log_likelihoods, batch_prefix_log_likelihoods, label_indices
+from detector.plates.ctc import (
+    LineProbs,
+    batch_log_likelihoods,
+    batch_two_row_log_likelihoods,
+    label_indices,
+)
 from detector.plates.formats import formats_for, matches
 from detector.plates.grammar import TO_DIGIT, TO_LETTER, normalize_plate, repair_vn_plate
 
@@ -133,13 +138,7 @@ def view_scores(cands: Sequence[str], views: Sequence[View]) -> npt.NDArray[np.f
             if len(view) == 1:
                 acc += batch_log_likelihoods(view[0], labels)
             else:
-                top, bottom = view
-                pre = batch_prefix_log_likelihoods(top, labels)  # (K, L+1): P(top == c[:i])
-                rev = [lab[::-1] for lab in labels]
-                suf = batch_prefix_log_likelihoods(bottom[::-1], rev)[:, ::-1]  # P(bottom == c[i:])
-                both = pre + suf
-                both[:, 0] = both[:, -1] = -np.inf  # each row holds at least one character
-                acc += both.max(axis=1)
+                acc += batch_two_row_log_likelihoods(view[0], view[1], labels)[0]
         total[idx] = acc / max(1, len(views))
     return total
 
