@@ -232,3 +232,19 @@ def test_stacked_mark_cut() -> None:
     cv2.rectangle(img, (250, 57), (265, 78), (0, 0, 0), -1)
     x1, x2 = stacked_mark_cut(img)
     assert x1 == 0 and 210 < x2 < 250
+
+
+def test_lines_are_read_only_where_the_image_is(models_reader: PlateReader) -> None:
+    """In a batch the narrower lines are padded to the widest; the CTC steps over that padding are not
+    read (one step of margin), so a short line's matrix is short and its reading unchanged."""
+    crop = image(OPENALPR / "seg_and_ocr" / "usimages" / "ak399.png")  # labelled FGJ235
+    wide = np.hstack([crop] * 4)
+    (alone,) = models_reader.ocr.read_lines([crop])
+    paired, long_ = models_reader.ocr.read_lines([crop, wide])
+    assert alone.chars == paired.chars == "FGJ235"
+    h, w = crop.shape[:2]
+    steps = int(np.ceil(np.ceil(48 * w / h) / 8)) + 1
+    assert alone.probs is not None and paired.probs is not None and long_.probs is not None
+    assert alone.probs.shape[0] == paired.probs.shape[0] == steps
+    assert long_.probs.shape[0] > 3 * steps
+    assert long_.chars.count("FGJ235") >= 3

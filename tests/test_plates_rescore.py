@@ -15,10 +15,11 @@ from detector.plates.ctc import (
     PLATE_ALPHABET,
     batch_log_likelihoods,
     log_likelihood,
+    merge_symbol,
     prefix_log_likelihoods,
     two_row_log_likelihood,
 )
-from detector.plates.formats import US_STATE_FORMATS, formats_for, matches
+from detector.plates.formats import US_NO_LETTER_O, US_STATE_FORMATS, formats_for, letter_o_used, matches
 from detector.plates.reader import PlateReader
 from detector.plates.rescore import candidates, choose, prior
 
@@ -112,14 +113,51 @@ def test_format_of_the_region_decides_between_identical_glyphs() -> None:
 
 
 def test_the_prior_never_overrules_clear_evidence() -> None:
-    # a vanity plate that fits no format, read clearly, stays as read
+    # a vanity plate that fits no format, read clearly, stays as read (Illinois prints the letter O)
     views = [(spell(sure("C2TURBO")),)]
-    got = choose(["C2TURBO"], views, "us", "mi")
+    got = choose(["C2TURBO"], views, "us", "il")
     assert got is not None and got.text == "C2TURBO" and got.confidence > 0.9
     # a clear digit in a letter position of the region's format is not swapped
     views = [(spell(sure("5A0J230", 0.99)),)]
     got = choose(["5A0J230"], views, "us", "ca")
     assert got is not None and got.text == "5A0J230"
+
+
+def test_merge_symbol_moves_the_probability_and_keeps_the_rest() -> None:
+    probs = spell(AMBIGUOUS_CA)
+    merged = merge_symbol(probs, "O", "0")
+    o, zero = PLATE_ALPHABET.index("O") + 1, PLATE_ALPHABET.index("0") + 1
+    assert np.all(merged[:, o] == 0)
+    np.testing.assert_allclose(merged[:, zero], probs[:, zero] + probs[:, o], rtol=1e-6)
+    np.testing.assert_allclose(merged.sum(axis=1), probs.sum(axis=1), rtol=1e-6)
+    others = [k for k in range(37) if k not in (o, zero)]
+    np.testing.assert_array_equal(merged[:, others], probs[:, others])
+    assert probs[5, o] > 0.4  # the input is not changed (row 5: the third character's step)
+
+
+def test_states_without_the_letter_o_read_its_glyph_as_zero() -> None:
+    assert not letter_o_used("us", "mi") and not letter_o_used("us", "TX")
+    assert (
+        letter_o_used("us", "ca")
+        and letter_o_used("us")
+        and letter_o_used("vn")
+        and letter_o_used("eu", "it")
+    )
+    assert set(US_STATE_FORMATS) >= US_NO_LETTER_O
+    # a clearly read O on a Michigan vanity plate is the digit 0 there, and only there
+    views = [(spell(sure("C2TURBO", 0.99)),)]
+    mi = choose(["C2TURBO"], views, "us", "mi")
+    assert mi is not None and mi.text == "C2TURB0" and mi.confidence > 0.9
+    assert all("O" not in text for text, _ in mi.ranked)
+    assert all("O" not in c for c in candidates(["OQK466", "C2TURBO"], "us", "mi"))
+    il = choose(["C2TURBO"], views, "us", "il")
+    assert il is not None and il.text == "C2TURBO"
+    # O and 0 pooled: the glyph that is either is a sure 0, not a doubtful character
+    views = [(spell([*sure("5A"), {"0": 0.5, "O": 0.48}, *sure("J230")]),)]
+    tx = choose(["5AOJ230"], views, "us", "tx")
+    assert tx is not None and tx.text == "5A0J230" and tx.char_confidences[2] > 0.9
+    generic = choose(["5AOJ230"], views, "generic")
+    assert generic is not None and generic.char_confidences[2] < 0.6
 
 
 def test_views_are_pooled() -> None:
@@ -180,6 +218,9 @@ def test_region_config_errors(settings: dict[str, str], message: str) -> None:
         ("ca1564.png", "ca", "5AOJ230", "5A0J230"),
         # Rhode Island LLNNN
         ("ri892.png", "ri", "VO820", "V0820"),
+        # Idaho and Nebraska print no letter O: the round glyph is the digit 0 (vanity plate, serial)
+        ("id137.png", "id", "C0UGAR", "COUGAR"),
+        ("ne90.png", "ne", "0RZ466", "ORZ466"),
     ],
 )
 def test_region_formats_on_real_crops(

@@ -94,7 +94,9 @@ class PlatesConfig(FrozenModel):
     region: str | None = Field(
         default=None,
         description="Sub-region whose plate formats are preferred: a US state (USPS code, e.g. 'ca') with "
-        "country us, a European country (ISO code, e.g. 'it') with country eu. Unset: the whole country.",
+        "country us, a European country (ISO code, e.g. 'it') with country eu. Unset: the whole country. "
+        "A US state whose plates print no letter O (e.g. 'tx', 'fl', 'mi'; formats.US_NO_LETTER_O) also "
+        "has every O-shaped glyph written as the digit 0, out-of-state plates included.",
     )
     top_candidates: int = Field(default=3, ge=1, le=10, description="Alternative readings kept per plate")
 

@@ -33,6 +33,15 @@ def label_indices(text: str) -> list[int]:
         raise ValueError(f"plate key {text!r} has a character outside A-Z0-9: {exc.args[0]!r}") from None
 
 
+def merge_symbol(probs: LineProbs, src: str, dst: str) -> LineProbs:
+    """A copy of `probs` in which symbol `src` can no longer be read: its probability goes to `dst`
+    (for a region whose plates print one glyph for both, such as O and 0 where O is never used)."""
+    out = probs.copy()
+    out[:, _INDEX[dst]] += out[:, _INDEX[src]]
+    out[:, _INDEX[src]] = 0.0
+    return out
+
+
 def _forward(logp: npt.NDArray[np.float64], labels: Sequence[Sequence[int]]) -> npt.NDArray[np.float64]:
     """Log forward variables at the last step, (K, 2L+1), for K labels of one length L.
 

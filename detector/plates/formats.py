@@ -72,6 +72,14 @@ US_STATE_FORMATS: dict[str, tuple[str, ...]] = {
     "wy": ("NNNNN", "NNNNNN", "NNNNNNN", "NNNNL", "NNNLL"),
 }
 
+#: US states whose plates never carry the letter O: an O-shaped glyph on them is the digit 0, on serial
+#: and personalised plates alike (the states' character rules as US plate-entry guides for parking and
+#: toll enforcement list them). The other states use O among letters and 0 among digits, which their
+#: formats already weigh; a few (az, ky, me, nh) allow O on personalised plates only.
+US_NO_LETTER_O: frozenset[str] = frozenset(
+    {"al", "ct", "fl", "ga", "hi", "id", "ks", "mi", "mn", "mo", "mt", "ne", "nj", "nm", "nv", "tx", "ut"}
+)
+
 #: European formats by country (ISO 3166 alpha-2, lower case); only fixed-layout national series.
 EU_COUNTRY_FORMATS: dict[str, tuple[str, ...]] = {
     "it": ("LLNNNLL",),
@@ -123,6 +131,12 @@ def formats_for(country: str, region: str | None = None) -> tuple[tuple[str, ...
         known = ", ".join(sorted(table))
         raise ValueError(f"unknown region {region!r} for country {country!r} (known: {known})")
     return table[key], union
+
+
+def letter_o_used(country: str, region: str | None = None) -> bool:
+    """False where the configured region's plates never carry the letter O (`US_NO_LETTER_O`): the
+    reader then writes every O-shaped glyph as the digit 0."""
+    return not (country == "us" and region is not None and region.lower() in US_NO_LETTER_O)
 
 
 @lru_cache(maxsize=256)

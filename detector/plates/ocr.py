@@ -139,7 +139,9 @@ class RapidOcrRecognizer:
             )
         return cls(shipped, f"package:{RAPIDOCR_PACKAGE}", cfg.threads)
 
-    def _prepare(self, images: Sequence[Image]) -> npt.NDArray[np.float32]:
+    def _prepare(self, images: Sequence[Image]) -> tuple[npt.NDArray[np.float32], list[int]]:
+        """The normalised batch (N, 3, 48, W), each line resized to the model's height and left-aligned,
+        and each line's width in it (the rest is padding)."""
         widths = [max(1, math.ceil(self.height * im.shape[1] / max(1, im.shape[0]))) for im in images]
         batch_w = max([self.min_width, *widths])
         batch = np.zeros((len(images), 3, self.height, batch_w), dtype=np.float32)
@@ -148,10 +150,13 @@ class RapidOcrRecognizer:
                 im = cv2.cvtColor(im, cv2.COLOR_GRAY2BGR)
             resized = cv2.resize(im, (w, self.height), interpolation=cv2.INTER_LINEAR)
             batch[k, :, :, :w] = (resized.astype(np.float32).transpose(2, 0, 1) / 255.0 - 0.5) / 0.5
-        return batch
+        return batch, widths
 
-    def _decode(self, probs: npt.NDArray[np.float32]) -> OcrLine:
-        # probs (T, C) softmax; fold each symbol's columns into one probability
+    def _decode(self, probs: npt.NDArray[np.float32], steps: int) -> OcrLine:
+        """Greedy plate-alphabet decoding of one line's (T, C) softmax, of which the first `steps` cover
+        the image (the rest cover the batch's padding, where nothing is read)."""
+        probs = probs[: max(1, steps)]
+        # fold each symbol's columns into one probability
         sub = np.where(self._valid[None], probs[:, self._gather], 0.0).sum(axis=2)  # (T, S+1)
         best = sub.argmax(axis=1)
         text: list[str] = []
@@ -178,9 +183,12 @@ class RapidOcrRecognizer:
         usable = [i for i, im in enumerate(images) if im.size and im.shape[0] >= 4 and im.shape[1] >= 4]
         if not usable:
             return out
-        probs = self._session.run(None, {self._input: self._prepare([images[i] for i in usable])})[0]
+        batch, widths = self._prepare([images[i] for i in usable])
+        probs = self._session.run(None, {self._input: batch})[0]
+        stride = batch.shape[3] / max(1, probs.shape[1])  # input columns per CTC step
         for j, i in enumerate(usable):
-            out[i] = self._decode(probs[j])
+            # the steps over the line and one more (the model's receptive field spills over its edge)
+            out[i] = self._decode(probs[j], math.ceil(widths[j] / stride) + 1)
         return out
 
     def close(self) -> None:

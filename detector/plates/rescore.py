@@ -22,8 +22,9 @@ from detector.plates.ctc import (
     batch_log_likelihoods,
     batch_two_row_log_likelihoods,
     label_indices,
+    merge_symbol,
 )
-from detector.plates.formats import formats_for, matches
+from detector.plates.formats import formats_for, letter_o_used, matches
 from detector.plates.grammar import TO_DIGIT, TO_LETTER, normalize_plate, repair_vn_plate
 
 #: Pairs of characters that share (nearly) one glyph on plates; each seed is varied one swap at a time.
@@ -109,7 +110,10 @@ def candidates(seeds: Sequence[str], country: str, region: str | None = None, ro
                 fitted = _fit_format(seed, fmt)
                 if fitted:
                     seen.setdefault(fitted, None)
-    return [c for c in seen if c][:MAX_CANDIDATES]
+    out = [c for c in seen if c]
+    if not letter_o_used(country, region):  # the region prints no letter O: its glyph is the digit 0
+        out = list(dict.fromkeys(c.replace("O", "0") for c in out))
+    return out[:MAX_CANDIDATES]
 
 
 def prior(text: str, country: str, region: str | None = None, rows: int | None = None) -> float:
@@ -155,6 +159,8 @@ def choose(
     cands = candidates(seeds, country, region, rows)
     if not cands or not views:
         return None
+    if not letter_o_used(country, region):
+        views = [tuple(merge_symbol(p, "O", "0") for p in view) for view in views]
     scores = view_scores(cands, views) + np.array([prior(c, country, region, rows) for c in cands])
     finite = np.isfinite(scores)
     if not finite.any():
