@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from detector.plates.grammar import (
+    MAX_O_ZERO_POSITIONS,
     VN_PROVINCE_CODES,
     format_vn_plate,
     is_valid_vn_plate,
     normalize_plate,
+    o_zero_spellings,
     parse_vn_plate,
     repair_vn_plate,
 )
@@ -125,3 +127,16 @@ def test_electric_motorbike_series() -> None:
     assert plate.display == "29-MĐ1 212.07"
     assert format_vn_plate(plate.normalized) == "29-MĐ1 212.07"
     assert parse_vn_plate("29-MX1 212.07") is None  # only MĐ takes a third series character
+
+
+def test_o_zero_spellings() -> None:
+    assert o_zero_spellings("C0UGAR") == ["C0UGAR", "COUGAR"]
+    assert o_zero_spellings("COUGAR") == ["COUGAR", "C0UGAR"]
+    assert o_zero_spellings("51F12345") == ["51F12345"]
+    both = o_zero_spellings("51F10045")
+    assert both[0] == "51F10045" and sorted(both) == sorted({"51F10045", "51F1O045", "51F10O45", "51F1OO45"})
+    many = "0" * (MAX_O_ZERO_POSITIONS + 1)
+    assert o_zero_spellings(many) == [many]
+    n = MAX_O_ZERO_POSITIONS + 1
+    assert o_zero_spellings("O" * n) == ["O" * n, "0" * n]
+    assert len(o_zero_spellings("0" * MAX_O_ZERO_POSITIONS)) == 2**MAX_O_ZERO_POSITIONS

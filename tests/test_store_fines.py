@@ -77,6 +77,19 @@ def test_lookup_normalises_every_written_form(store: Store, bundles: list[Path])
         store.services.payments.lookup("--- ...")
 
 
+def test_lookup_takes_letter_o_and_digit_0_for_each_other(store: Store, bundles: list[Path]) -> None:
+    r = store.services.ingest.ingest_path(bundles[0])
+    assert r.violation_id is not None
+    fine = store.services.review.review(
+        r.violation_id, "confirm", actor="rev", reason="", plate_text="51F-100.45"
+    )
+    assert fine.fine is not None and fine.fine.plate_normalized == "51F10045"
+    for form in ("51F-100.45", "51f 1oo.45", "51F1O0.45"):
+        assert [f.fine_id for f in store.services.payments.lookup(form)] == [fine.fine.fine_id], form
+    assert store.services.payments.lookup("51F-1OO.46") == []
+    assert store.services.payments.lookup("51F-10.45") == []
+
+
 def _race(n: int, fn) -> list[object]:  # noqa: ANN001
     barrier = threading.Barrier(n)
     out: list[object] = [None] * n

@@ -17,7 +17,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
-from detector.plates.grammar import normalize_plate
+from detector.plates.grammar import normalize_plate, o_zero_spellings
 from detector.store import audit
 from detector.store.db import Clock, Database
 from detector.store.errors import Conflict, InvalidRequest, NotFound
@@ -42,10 +42,11 @@ class PaymentService:
         self.clock = clock
 
     def lookup(self, plate: str, *, include_closed: bool = True) -> list[NoticeView]:
-        """Fines (notices) of a plate in any written form: 51F-123.45, 51F12345, 51f 123 45."""
-        key = plate_key(plate)
+        """Fines (notices) of a plate in any written form: 51F-123.45, 51F12345, 51f 123 45, and with
+        the letter O and the digit 0 taken for each other (one glyph on many US plates)."""
+        keys = o_zero_spellings(plate_key(plate))
         with self.db.session() as s:
-            q = select(Fine).where(Fine.plate_normalized == key).order_by(Fine.occurred_at.desc(), Fine.id)
+            q = select(Fine).where(Fine.plate_normalized.in_(keys)).order_by(Fine.occurred_at.desc(), Fine.id)
             if not include_closed:
                 q = q.where(Fine.status == FineStatus.UNPAID.value)
             return [NoticeView.of(f) for f in s.scalars(q)]
