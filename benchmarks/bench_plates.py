@@ -351,21 +351,24 @@ def main() -> int:
 
         def regional(state: str) -> PlateReader:
             if state not in by_state:
-                cfg = PlatesConfig(country="us", region=state)
+                cfg = PlatesConfig(country="us", region=state, state_from_plate=False)
                 by_state[state] = PlateReader(cfg, None, base.ocr)
             return by_state[state]
 
         us = PlateReader(PlatesConfig(country="us"), None, base.ocr)
+        us_blind = PlateReader(PlatesConfig(country="us", state_from_plate=False), None, base.ocr)
         settings = {
             "state": regional,
             "us": lambda _state: us,
+            "us-blind": lambda _state: us_blind,
             "generic": lambda _state: base,
         }
         ours, theirs = bench_crops(settings, peer, args.limit)
         lines += ["## openalpr seg_and_ocr (US crops, human labels): OCR only", "", *head]
         lines += [
             ours["state"].row("ours, country us + the crop's state as region (groundtruth.csv column)"),
-            ours["us"].row("ours, country us, no state (all US formats)"),
+            ours["us"].row("ours, country us, no state given: the state named on the plate (default)"),
+            ours["us-blind"].row("ours, country us, no state, state_from_plate off (all US formats)"),
             ours["generic"].row("ours, generic (no format prior)"),
             theirs.row("peer: RapidOCR rec-only on raw crop"),
         ]

@@ -19,7 +19,14 @@ from detector.plates.ctc import (
     prefix_log_likelihoods,
     two_row_log_likelihood,
 )
-from detector.plates.formats import US_NO_LETTER_O, US_STATE_FORMATS, formats_for, letter_o_used, matches
+from detector.plates.formats import (
+    US_NO_LETTER_O,
+    US_STATE_FORMATS,
+    formats_for,
+    letter_o_used,
+    matches,
+    state_named_in,
+)
 from detector.plates.reader import PlateReader
 from detector.plates.rescore import candidates, choose, prior
 
@@ -196,6 +203,47 @@ def test_formats() -> None:
     assert matches("ABC1D23", formats_for("br")[0])  # Mercosur
     with pytest.raises(ValueError, match="unknown region 'zz'"):
         formats_for("us", "zz")
+
+
+@pytest.mark.parametrize(
+    ("texts", "state"),
+    [
+        (["Scenic IDAHO", "FAMOUS POTATOES"], "id"),
+        (["myFlorida.com"], "fl"),  # letters only: MYFLORIDACOM
+        (["First in Flight", "NORTH CAROLlNA"], "nc"),  # one misread letter in a long name
+        (["Wild, Wonderful WEST VIRGINIA"], "wv"),  # the longest name wins over VIRGINIA
+        (["WASHINGTON DC", "TAXATION WITHOUT REPRESENTATION"], "dc"),  # not WASHINGTON
+        (["Evergreen State WASHINGTON"], "wa"),
+        (["ARKANSAS"], "ar"),  # not KANSAS
+        (["TEXSA"], None),  # short names must be read exactly
+        (["THE SILVER STATE", ""], None),
+        ([], None),
+    ],
+)
+def test_state_named_on_the_plate(texts: list[str], state: str | None) -> None:
+    assert state_named_in(texts) == state
+
+
+@pytest.mark.parametrize(
+    ("name", "state", "plate", "without"),
+    [
+        # "Scenic IDAHO" above the number: Idaho prints no letter O
+        ("id137.png", "id", "C0UGAR", "COUGAR"),
+        # "Nebraska" above: the same rule on a serial plate
+        ("ne280.png", "ne", "0JW695", "OJW695"),
+        # "LOUISIANA" above: its LLLNNN format makes the round glyph a letter
+        ("la163.png", "la", "OIT643", "0IT643"),
+    ],
+)
+def test_state_read_from_the_plate_sets_the_formats(
+    models_reader: PlateReader, name: str, state: str, plate: str, without: str
+) -> None:
+    crop = image(OPENALPR / "seg_and_ocr" / "usimages" / name)
+    us = PlateReader(PlatesConfig(country="us"), None, models_reader.ocr).read_crop(crop)
+    assert us is not None and (us.normalized, us.region) == (plate, state)
+    off = PlatesConfig(country="us", state_from_plate=False)
+    blind = PlateReader(off, None, models_reader.ocr).read_crop(crop)
+    assert blind is not None and blind.region is None and blind.normalized == without
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,7 @@ def _record(path: Path, obs: PlateObservation) -> dict[str, object]:
         "rows": obs.rows,
         "valid": obs.valid,
         "country": obs.country,
+        "region": obs.region,
         "colour": obs.colour,
         "box": [round(v, 1) for v in obs.box.xyxy] if obs.box else None,
         "detection_confidence": round(obs.box.confidence, 4) if obs.box else None,
@@ -142,12 +143,12 @@ def read(
             click.echo(json.dumps(rec, ensure_ascii=False))
         return
     table = Table(title=f"plates ({cfg.country} grammar, OCR {cfg.ocr_backend})")
-    for col in ("image", "plate", "conf", "rows", "valid", "colour", "box"):
+    for col in ("image", "plate", "conf", "rows", "valid", "region", "colour", "box"):
         table.add_column(col)
     for path, obs in results:
         if obs is None:
             hint = "no plate read" + ("" if crop else " (a plate crop? try --crop)")
-            table.add_row(path.name, hint, "-", "-", "-", "-", "-")
+            table.add_row(path.name, hint, "-", "-", "-", "-", "-", "-")
             continue
         table.add_row(
             path.name,
@@ -155,6 +156,7 @@ def read(
             f"{obs.confidence:.2f}",
             str(obs.rows),
             "yes" if obs.valid else "no",
+            obs.region or "-",
             obs.colour or "-",
             ",".join(f"{v:.0f}" for v in obs.box.xyxy) if obs.box else "-",
         )

@@ -96,7 +96,14 @@ class PlatesConfig(FrozenModel):
         description="Sub-region whose plate formats are preferred: a US state (USPS code, e.g. 'ca') with "
         "country us, a European country (ISO code, e.g. 'it') with country eu. Unset: the whole country. "
         "A US state whose plates print no letter O (e.g. 'tx', 'fl', 'mi'; formats.US_NO_LETTER_O) also "
-        "has every O-shaped glyph written as the digit 0, out-of-state plates included.",
+        "has every O-shaped glyph written as the digit 0. With `state_from_plate`, a plate that names "
+        "its state is read with that state's instead.",
+    )
+    state_from_plate: bool = Field(
+        default=True,
+        description="country us: read the state's name printed above or below the number (TEXAS, "
+        "myFlorida.com, Scenic IDAHO) and read that plate with the state's formats and letter-O rule, "
+        "in place of `region`. One more short OCR call per plate.",
     )
     top_candidates: int = Field(default=3, ge=1, le=10, description="Alternative readings kept per plate")
 

@@ -15,6 +15,7 @@ US formats is a weaker prior.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 #: US passenger formats by state (lower-case USPS code). Spaces/dashes on the plate are not part of them.
@@ -131,6 +132,65 @@ def formats_for(country: str, region: str | None = None) -> tuple[tuple[str, ...
         known = ", ".join(sorted(table))
         raise ValueError(f"unknown region {region!r} for country {country!r} (known: {known})")
     return table[key], union
+
+
+#: Names that US plates print above or below the number, by state (letters only, upper case).
+US_STATE_NAMES: dict[str, tuple[str, ...]] = {
+    "ak": ("ALASKA",), "al": ("ALABAMA",), "ar": ("ARKANSAS",), "az": ("ARIZONA",),
+    "ca": ("CALIFORNIA",), "co": ("COLORADO",), "ct": ("CONNECTICUT",),
+    "dc": ("WASHINGTONDC", "DISTRICTOFCOLUMBIA"), "de": ("DELAWARE",), "fl": ("FLORIDA",),
+    "ga": ("GEORGIA",), "hi": ("HAWAII",), "ia": ("IOWA",), "id": ("IDAHO",), "il": ("ILLINOIS",),
+    "in": ("INDIANA",), "ks": ("KANSAS",), "ky": ("KENTUCKY",), "la": ("LOUISIANA",),
+    "ma": ("MASSACHUSETTS",), "md": ("MARYLAND",), "me": ("MAINE",), "mi": ("MICHIGAN",),
+    "mn": ("MINNESOTA",), "mo": ("MISSOURI",), "ms": ("MISSISSIPPI",), "mt": ("MONTANA",),
+    "nc": ("NORTHCAROLINA",), "nd": ("NORTHDAKOTA",), "ne": ("NEBRASKA",), "nh": ("NEWHAMPSHIRE",),
+    "nj": ("NEWJERSEY",), "nm": ("NEWMEXICO",), "nv": ("NEVADA",), "ny": ("NEWYORK",), "oh": ("OHIO",),
+    "ok": ("OKLAHOMA",), "or": ("OREGON",), "pa": ("PENNSYLVANIA",), "ri": ("RHODEISLAND",),
+    "sc": ("SOUTHCAROLINA",), "sd": ("SOUTHDAKOTA",), "tn": ("TENNESSEE",), "tx": ("TEXAS",),
+    "ut": ("UTAH",), "va": ("VIRGINIA",), "vt": ("VERMONT",), "wa": ("WASHINGTON",),
+    "wi": ("WISCONSIN",), "wv": ("WESTVIRGINIA",), "wy": ("WYOMING",),
+}  # fmt: skip
+
+
+def _misreads_allowed(name: str) -> int:
+    """Letters of a state name that may be misread: none up to 5 letters, one up to 8, else two."""
+    return 0 if len(name) <= 5 else 1 if len(name) <= 8 else 2
+
+
+def _substring_distance(name: str, text: str, limit: int) -> int:
+    """Fewest edits that turn `name` into some substring of `text` (limit + 1 once past `limit`)."""
+    if limit == 0:
+        return 0 if name in text else 1
+    prev = [0] * (len(text) + 1)  # the name may start anywhere in the text
+    for i, a in enumerate(name, 1):
+        cur = [i]
+        for j, b in enumerate(text, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a != b)))
+        if min(cur) > limit:
+            return limit + 1
+        prev = cur
+    return min(prev)
+
+
+def state_named_in(texts: Iterable[str]) -> str | None:
+    """The US state (USPS code) whose name the texts hold, e.g. ``'SCENIC IDAHO'`` -> ``'id'``.
+
+    Only letters count (``myFlorida.com`` holds FLORIDA); a name may have `_misreads_allowed` misread
+    letters. The longest name found wins, so WEST VIRGINIA is not VIRGINIA and WASHINGTON DC is not
+    WASHINGTON. None when no name is found."""
+    letters = ["".join(c for c in t.upper() if "A" <= c <= "Z") for t in texts]
+    letters = [t for t in letters if len(t) >= 4]
+    best: tuple[tuple[int, int], str] | None = None
+    for code, names in US_STATE_NAMES.items():
+        for name in names:
+            limit = _misreads_allowed(name)
+            for text in letters:
+                if len(text) < len(name) - limit:
+                    continue
+                d = _substring_distance(name, text, limit)
+                if d <= limit and (best is None or (len(name) - d, -d) > best[0]):
+                    best = ((len(name) - d, -d), code)
+    return best[1] if best else None
 
 
 def letter_o_used(country: str, region: str | None = None) -> bool:

@@ -111,6 +111,19 @@ def text_band(crop: Image, margin: float = 0.2) -> tuple[int, int] | None:
     return max(0, int(y1 * scale)), min(h, int(np.ceil(y2 * scale)))
 
 
+def caption_strips(crop: Image, min_fraction: float = 0.12) -> list[Image]:
+    """The strips above and below the plate's main line of characters, where US plates print the
+    state's name and a slogan: each kept when at least `min_fraction` of the crop's height; the top
+    and bottom 30% when no main line is found."""
+    h = crop.shape[0]
+    band = text_band(crop, 0.15)
+    if band is None:
+        cut = int(0.3 * h)
+        return [crop[:cut], crop[h - cut :]] if cut >= 4 else []
+    y1, y2 = band
+    return [strip for strip in (crop[:y1], crop[y2:]) if strip.shape[0] >= max(4.0, min_fraction * h)]
+
+
 def find_row_split(crop: Image) -> RowSplit | None:
     """Find the gap between the two rows of a two-row plate.
 

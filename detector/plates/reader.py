@@ -32,11 +32,12 @@ import numpy as np
 
 from detector.plates.config import PlatesConfig
 from detector.plates.detect import OnnxPlateDetector, PlateBox, PlateDetector
-from detector.plates.formats import formats_for, matches
+from detector.plates.formats import formats_for, matches, state_named_in
 from detector.plates.grammar import normalize_plate, repair_vn_plate
 from detector.plates.image import (
     Image,
     RowSplit,
+    caption_strips,
     find_row_split,
     plate_colour,
     sharpness,
@@ -159,6 +160,7 @@ class PlateReader:
             x1, x2 = stacked_mark_cut(crop)
             if x2 - x1 >= 0.5 * crop.shape[1]:
                 crop = crop[:, x1:x2]
+        region = self.plate_region(crop)
         h, w = crop.shape[:2]
         split = find_row_split(crop)
         glyph_rows = split is not None
@@ -185,7 +187,7 @@ class PlateReader:
         rows = max((r for r in layouts if layouts[r]), key=lambda r: sum(x.score for x in layouts[r]))
         best = self._combine(layouts[rows], rows)
         if best is not None:
-            best = self._rescore(best, layouts[rows], [v for v in views[rows] if v], rows)
+            best = self._rescore(best, layouts[rows], [v for v in views[rows] if v], rows, region)
         if best is None:
             return None
         return PlateObservation(
@@ -201,6 +203,7 @@ class PlateReader:
             colour=plate_colour(crop),
             box=box,
             sharpness=sharpness(crop),
+            region=region,
         )
 
     def _combine(self, readings: list[_Reading], rows: int) -> _Reading | None:
@@ -226,7 +229,20 @@ class PlateReader:
         conf = float(np.mean(support)) if support else 0.0
         return replace(interpret(text, conf, tuple(support), rows, self.cfg.country), raw=raw)
 
-    def _rescore(self, combined: _Reading, readings: list[_Reading], views: list[View], rows: int) -> _Reading:
+    def plate_region(self, crop: Image) -> str | None:
+        """The region whose formats a crop is read with: with country us (and `state_from_plate`), the
+        state named above or below the number; else, or when no name is read, the configured one."""
+        if self.cfg.country != "us" or not self.cfg.state_from_plate:
+            return self.cfg.region
+        for strip in caption_strips(crop):  # above the number first, where most states print it
+            named = state_named_in(line.text for line in self.ocr.read_lines([strip]))
+            if named:
+                return named
+        return self.cfg.region
+
+    def _rescore(
+        self, combined: _Reading, readings: list[_Reading], views: list[View], rows: int, region: str | None
+    ) -> _Reading:
         """Pick among the views' readings and their variants by CTC likelihood over all views plus the
         country's grammar/format prior (`rescore.choose`). Without CTC probabilities (fast-plate-ocr)
         the per-character vote stands."""
@@ -234,7 +250,7 @@ class PlateReader:
             return combined
         ranked = sorted(readings, key=lambda r: r.confidence, reverse=True)
         seeds = [combined.normalized, *(r.normalized for r in ranked), *(normalize_plate(r.raw) for r in ranked)]
-        choice = choose(seeds, views, self.cfg.country, self.cfg.region, rows)
+        choice = choose(seeds, views, self.cfg.country, region, rows)
         if choice is None:
             return combined
         out = interpret(choice.text, choice.confidence, choice.char_confidences, rows, self.cfg.country)

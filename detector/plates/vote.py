@@ -41,6 +41,8 @@ class PlateObservation:
     colour: str | None = None
     box: PlateBox | None = None
     sharpness: float = 0.0
+    #: the state (US) whose formats the reading was chosen with: named on the plate, or configured
+    region: str | None = None
 
     @property
     def quality(self) -> float:
