@@ -9,7 +9,9 @@ government and older series fit none of them and are still read as seen.
 The lists are the common passenger-car series, written down for this project from the states' and
 countries' published plate designs; they are not exhaustive. A deployment names its region in the
 config (``plates.country``, ``plates.region``); with ``country: us`` and no state, the union of all
-US formats is a weaker prior.
+US formats is a weaker prior. A US plate that prints its state's name (``US_STATE_NAMES``, found by
+``state_named_in`` in the text above or below the number) is read with that state's formats, and in
+the states that print no letter O (``US_NO_LETTER_O``) its round glyph is the digit 0.
 """
 
 from __future__ import annotations
