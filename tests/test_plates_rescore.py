@@ -23,6 +23,7 @@ from detector.plates.formats import (
     US_NO_LETTER_O,
     US_STATE_FORMATS,
     formats_for,
+    is_state_name,
     letter_o_used,
     matches,
     state_named_in,
@@ -222,6 +223,19 @@ def test_formats() -> None:
 )
 def test_state_named_on_the_plate(texts: list[str], state: str | None) -> None:
     assert state_named_in(texts) == state
+
+
+def test_a_view_of_the_state_name_is_not_a_plate(models_reader: PlateReader) -> None:
+    assert is_state_name("TEXAS") and is_state_name("New Jersey") and is_state_name("WASHINGTON DC")
+    assert not is_state_name("IDAH0HI") and not is_state_name("TEXAS1") and not is_state_name("")
+    # the glyph band of this crop is found on the white TEXAS over the number: those views are dropped
+    crop = image(OPENALPR / "seg_and_ocr" / "usimages" / "tx128.png")  # labelled BH8G151
+    got = PlateReader(PlatesConfig(country="us", region="tx"), None, models_reader.ocr).read_crop(crop)
+    assert got is not None and got.normalized == "BH8G151"
+    # where every view reads a state's name, there is no plate reading at all
+    band = crop[: int(0.3 * crop.shape[0])]
+    none = PlateReader(PlatesConfig(country="us", ocr_variants=1), None, models_reader.ocr).read_crop(band)
+    assert none is None or none.normalized != "TEXAS"
 
 
 @pytest.mark.parametrize(

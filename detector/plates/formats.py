@@ -154,6 +154,13 @@ US_STATE_NAMES: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
+def is_state_name(text: str) -> bool:
+    """True when `text` (spaces and punctuation aside) is a US state's name and nothing else: a view
+    of the plate's caption (TEXAS over the number), not of the number."""
+    key = "".join(c for c in text.upper() if c.isalnum())
+    return any(key in names for names in US_STATE_NAMES.values())
+
+
 def _misreads_allowed(name: str) -> int:
     """Letters of a state name that may be misread: none up to 5 letters, one up to 8, else two."""
     return 0 if len(name) <= 5 else 1 if len(name) <= 8 else 2

@@ -32,7 +32,7 @@ import numpy as np
 
 from detector.plates.config import PlatesConfig
 from detector.plates.detect import OnnxPlateDetector, PlateBox, PlateDetector
-from detector.plates.formats import formats_for, matches, state_named_in
+from detector.plates.formats import formats_for, is_state_name, matches, state_named_in
 from detector.plates.grammar import normalize_plate, repair_vn_plate
 from detector.plates.image import (
     Image,
@@ -177,13 +177,16 @@ class PlateReader:
         for ocr in (self.ocr, *self.extra_ocr):
             lines = ocr.read_lines(images)
             for k in range(n):
-                views[1].append(_probs(lines[k]))
+                # a view cut to the state's name printed over the number (TEXAS) is not a view of it
+                if not (country == "us" and is_state_name(lines[k].text)):
+                    views[1].append(_probs(lines[k]))
+                    one = interpret(*_join([lines[k]]), 1, country)
+                    layouts[1].append(_penalise(one, 0.8) if glyph_rows else one)
                 if split is not None:
                     views[2].append(_probs(lines[n + k], lines[2 * n + k]))
-                one = interpret(*_join([lines[k]]), 1, country)
-                layouts[1].append(_penalise(one, 0.8) if glyph_rows else one)
-                if split is not None:
                     layouts[2].append(interpret(*_join([lines[n + k], lines[2 * n + k]]), 2, country))
+        if not layouts[1] and not layouts[2]:
+            return None
         rows = max((r for r in layouts if layouts[r]), key=lambda r: sum(x.score for x in layouts[r]))
         best = self._combine(layouts[rows], rows)
         if best is not None:
