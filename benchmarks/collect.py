@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["pipeline", "rules", "plates", "evidence", "store"]
+ORDER = ["pipeline", "rules", "plates", "plate_angle", "evidence", "store"]
 HEADER = """# Benchmark results
 
 Speed, memory and accuracy figures, each with the machine it ran on and a peer measured in the
@@ -23,6 +23,7 @@ the ratios, which come from one run.
 | Pipeline stages: decode, detect, track (frames/s) | `benchmarks/bench_pipeline.py` |
 | Rules: sample scene, highway speeds, intersection review | replays described in the section |
 | Plate reading: accuracy and ms per plate | `benchmarks/bench_plates.py` |
+| Plate angle: measured, its cost to reading, frame choice by it | `benchmarks/bench_plate_angle.py` |
 | Evidence bundles: time and size | `benchmarks/bench_evidence.py` |
 | Store: lookup latency at 1M violations, ingest rate | `benchmarks/bench_store.py` |
 """

@@ -46,6 +46,7 @@ from detector.plates.image import (
     text_band,
 )
 from detector.plates.ocr import OcrLine, PlateOcr, ensemble_from_config, ocr_from_config
+from detector.plates.pose import frontality
 from detector.plates.rescore import View, choose
 from detector.plates.textdet import TextLineDetector
 from detector.plates.vote import PlateObservation, PlateVoter, consensus, plate_quality, select_best, vote
@@ -207,6 +208,7 @@ class PlateReader:
             box=box,
             sharpness=sharpness(crop),
             region=region,
+            frontality=round(frontality(crop), 3),
         )
 
     def _combine(self, readings: list[_Reading], rows: int) -> _Reading | None:
@@ -351,14 +353,15 @@ class PlateReader:
 
     def read_track(self, frames: Iterable[tuple[int, Image, Sequence[float]]]) -> PlateRead | None:
         """Read a vehicle's plate over several frames: detect on every frame, OCR the best
-        `vote_frames` plate crops (sharpness x size x detection confidence), vote."""
+        `vote_frames` plate crops (size x detection confidence x sharpness x angle), vote."""
         found: list[tuple[float, int, Image, PlateBox]] = []
         for frame_index, image, vxyxy in frames:
             box = self.find_vehicle_plate(image, vxyxy)
             if box is None:
                 continue
             crop = crop_box(image, box.xyxy).copy()  # a copy: the frame itself is not kept alive
-            found.append((plate_quality(box.height, box.confidence, sharpness(crop)), frame_index, crop, box))
+            quality = plate_quality(box.height, box.confidence, sharpness(crop), frontality(crop))
+            found.append((quality, frame_index, crop, box))
         found.sort(key=lambda t: t[0], reverse=True)
         obs = [self.read_crop(crop, fi, box) for _, fi, crop, box in found[: self.cfg.vote_frames]]
         return vote([o for o in obs if o], self.cfg.min_confidence, self.cfg.top_candidates, self.cfg.country)

@@ -43,23 +43,30 @@ class PlateObservation:
     sharpness: float = 0.0
     #: the state (US) whose formats the reading was chosen with: named on the plate, or configured
     region: str | None = None
+    #: how square-on the plate is seen, 0-1 (`detector.plates.pose`: tilt and foreshortening)
+    frontality: float = 1.0
 
     @property
     def quality(self) -> float:
-        """Frame quality for picking frames to vote over: sharp, big and confidently detected plates."""
+        """Frame quality for picking frames to vote over: sharp, big, confidently detected plates seen
+        square on."""
         height = self.box.height if self.box else 32.0
         det = self.box.confidence if self.box else 1.0
-        return plate_quality(height, det, self.sharpness)
+        return plate_quality(height, det, self.sharpness, self.frontality)
 
 
-def plate_quality(height_px: float, detection_confidence: float, sharpness: float) -> float:
+def plate_quality(
+    height_px: float, detection_confidence: float, sharpness: float, frontality: float = 1.0
+) -> float:
     """Score of a plate sighting: plate height (capped at 80 px, beyond which OCR gains nothing) x
-    detection confidence x sqrt(variance of Laplacian, capped)."""
-    return min(height_px, 80.0) * detection_confidence * min(sharpness, 2000.0) ** 0.5
+    detection confidence x sqrt(variance of Laplacian, capped) x frontality (the share of plates the
+    recogniser still reads at the angle the plate is seen at)."""
+    return min(height_px, 80.0) * detection_confidence * min(sharpness, 2000.0) ** 0.5 * frontality
 
 
 def select_best(observations: Sequence[PlateObservation], k: int) -> list[PlateObservation]:
-    """The `k` observations of highest quality (sharpness x plate height x detection confidence)."""
+    """The `k` observations of highest quality (plate height x detection confidence x sharpness x
+    frontality)."""
     return sorted(observations, key=lambda o: o.quality, reverse=True)[:k]
 
 
