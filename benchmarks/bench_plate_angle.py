@@ -12,10 +12,12 @@ Three tables:
 2. exact-plate reads at each angle, ours (`PlateReader`, country us with the crop's state) and the
    peer (RapidOCR rec-only on the same turned crop), each relative to its own read rate square on.
    `pose.TILT_READ_RATE` and `YAW_READ_RATE` are the "ours, relative" column of a run of this script;
-3. a track made from each crop: five frames in which the plate grows as the vehicle approaches and is
-   seen more steeply (tilt 0, 8, 16, 24, 32 degrees; plate 26 to 58 px high). The best 3 frames are
-   read and voted, picked by quality with the angle (height x detection x sharpness x frontality, the
-   reader's default) and without it (the same score, frontality left out), on the same readings.
+3. a track made from each crop: ten frames in which the plate turns from square-on to 36 degrees while
+   it grows (approaching) or barely grows (turning at a junction). As in the pipeline (plate detection
+   on up to 10 frames of the violator, OCR on the best `vote_frames`, 5 by default), the best 5 frames
+   are voted, picked by quality with the angle (height x detection x sharpness x frontality, the
+   reader's default) and without it (the same score, frontality left out), on the same readings; and
+   all 10 for comparison. The frames on which no pose is found give `pose.NO_POSE_READ_RATE`.
 
     .venv/bin/python benchmarks/bench_plate_angle.py --limit 100
     .venv/bin/python benchmarks/bench_plate_angle.py --write benchmarks/results/plate_angle.md
@@ -46,9 +48,8 @@ TILTS = (0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0)
 YAWS = (0.85, 0.7, 0.55, 0.4)
 #: synthetic tracks: (tilt in degrees, plate height in px) per frame
 TRACKS = {
-    "approaching: the plate grows fast as it turns": ((0.0, 26), (8.0, 34), (16.0, 42), (24.0, 50), (32.0, 58)),
-    "turning at a junction: the plate turns more than it grows": (
-        (0.0, 44), (8.0, 46), (16.0, 48), (24.0, 50), (32.0, 52)),
+    "approaching: the plate grows fast as it turns": tuple((4.0 * i, 26 + 4 * i) for i in range(10)),
+    "turning at a junction: the plate turns more than it grows": tuple((4.0 * i, 44 + i) for i in range(10)),
 }  # fmt: skip
 
 
@@ -92,15 +93,16 @@ class Variant:
 
 
 def track_votes(
-    reader: PlateReader, img: Image, truth: str, spec: tuple[tuple[float, int], ...]
+    reader: PlateReader, img: Image, truth: str, spec: tuple[tuple[float, int], ...], poses: Poses
 ) -> dict[str, tuple[bool, bool]]:
     """One crop made into a track's frames (tilt, plate height), each read once; whether the vote is
-    right, and right and trusted (not flagged for review), when the best 3 frames are picked with the
-    angle, without it, and when all are voted."""
+    right, and right and trusted (not flagged for review), when the best `vote_frames` are picked with
+    the angle, without it, and when all are voted. Counts each frame's read into `poses`."""
     frames: list[tuple[PlateObservation, float]] = []
     for i, (tilt, height) in enumerate(spec):
         crop = rotate(resize_to(img, height), tilt)
         obs = reader.read_crop(crop, i)
+        poses.add(tilt, plate_pose(crop) is not None, bool(obs and obs.normalized == truth))
         if obs is not None:
             frames.append((obs, plate_quality(height, 1.0, sharpness(crop))))
     cfg = reader.cfg
@@ -115,6 +117,23 @@ def track_votes(
         right = bool(read and read.normalized == truth)
         out[key] = (right, right and read is not None and not read.needs_review)
     return out
+
+
+@dataclass
+class Poses:
+    """Exact reads of track frames: square-on, and where no pose was found."""
+
+    square: list[int] = field(default_factory=lambda: [0, 0])
+    no_pose: list[int] = field(default_factory=lambda: [0, 0])
+    found: list[int] = field(default_factory=lambda: [0, 0])
+
+    def add(self, tilt: float, found: bool, right: bool) -> None:
+        if tilt == 0:
+            self.square[0] += right
+            self.square[1] += 1
+        part = self.found if found else self.no_pose
+        part[0] += right
+        part[1] += 1
 
 
 def main() -> int:
@@ -147,6 +166,7 @@ def main() -> int:
         )
         for title in TRACKS
     }
+    poses = Poses()
     for name, state, truth in sample(list(csv.reader((base / "groundtruth.csv").open())), args.limit):
         img = cv2.imread(str(base / "usimages" / name))
         if img is None:
@@ -170,10 +190,11 @@ def main() -> int:
                 v.ratio.append(pose.height_ratio)
                 v.front.append(pose.frontality)
         for title, spec in TRACKS.items():
-            for key, (right, trusted) in track_votes(reader, img, truth, spec).items():
+            for key, (right, trusted) in track_votes(reader, img, truth, spec, poses).items():
                 tracks[title][key] += right
                 tracks[title][key + " trusted"] += trusted
             tracks[title]["n"] += 1
+    vote_frames = generic.cfg.vote_frames
     generic.close()
 
     lines = ["# Plate angle: measured, its cost to reading, and frame choice by it", ""]
@@ -211,7 +232,7 @@ def main() -> int:
         n = counts["n"] or 1
         lines += [
             "",
-            f"## A track of five frames, {title}: the 3 frames voted",
+            f"## A track of ten frames, {title}",
             "",
             f"Frames (tilt deg, plate px): {', '.join(f'({a:.0f}, {h})' for a, h in spec)}.",
             "",
@@ -221,13 +242,23 @@ def main() -> int:
                 f"| {label} | {counts['n']} | {100 * counts[key] / n:.1f}% | "
                 f"{100 * counts[key + ' trusted'] / n:.1f}% |"
                 for label, key in (
-                    ("best 3 by quality with the angle (default)", "with angle"),
-                    ("best 3 by quality without the angle", "without angle"),
-                    ("all 5", "every frame"),
+                    (f"best {vote_frames} by quality with the angle (default)", "with angle"),
+                    (f"best {vote_frames} by quality without the angle", "without angle"),
+                    (f"all {len(spec)}", "every frame"),
                 )
             ),
         ]
-    lines.append("")
+    sq = poses.square[0] / max(1, poses.square[1])
+    lines += [
+        "",
+        "## Track frames on which no pose is found",
+        "",
+        f"Exact reads: square-on frames {poses.square[0]}/{poses.square[1]} ({100 * sq:.1f}%); "
+        f"frames with a pose found {poses.found[0]}/{poses.found[1]}; frames with no pose found "
+        f"{poses.no_pose[0]}/{poses.no_pose[1]} ({poses.no_pose[0] / max(1, poses.no_pose[1]) / max(sq, 1e-9):.2f} "
+        "of the square-on rate: `pose.NO_POSE_READ_RATE`).",
+        "",
+    ]
     report = "\n".join(lines)
     print(report)
     if args.write:
