@@ -65,10 +65,14 @@ def bench_clip(name: str, cfg_path: Path, frames: int) -> dict[str, float] | Non
     track_s = time.perf_counter() - t0
     n = len(decoded)
     return {
-        "frames": n, "size": f"{decoded[0].width}x{decoded[0].height}",
+        "frames": n,
+        "size": f"{decoded[0].width}x{decoded[0].height}",
         "input": "x".join(map(str, det.input_size)),
-        "decode_fps": n / decode_s, "detect_fps": n / detect_s, "infer_only_fps": n / infer_s,
-        "detect_small_fps": n / small_s, "track_fps": n / track_s,
+        "decode_fps": n / decode_s,
+        "detect_fps": n / detect_s,
+        "infer_only_fps": n / infer_s,
+        "detect_small_fps": n / small_s,
+        "track_fps": n / track_s,
         "mean_dets": sum(len(d) for d in dets) / n,
     }
 
@@ -81,8 +85,10 @@ def main() -> None:
     machine = machine_line()
     print(f"machine: {machine}")
     rows = []
-    header = ("| clip | frames | size | detector input | decode fps | detect fps | of which inference-only fps "
-              "| detect @320x192 fps (ratio) | track fps | detections/frame |")
+    header = (
+        "| clip | frames | size | detector input | decode fps | detect fps | of which inference-only fps "
+        "| detect @320x192 fps (ratio) | track fps | detections/frame |"
+    )
     rows.append(header)
     rows.append("|" + "---|" * 10)
     for name, rel in CLIPS.items():
@@ -100,10 +106,12 @@ def main() -> None:
         out = REPO / "benchmarks" / "results" / "pipeline.md"
         out.parent.mkdir(exist_ok=True)
         stamp = time.strftime("%Y-%m-%d")
-        out.write_text(f"## Pipeline stages (decode, detect, track)\n\nMeasured {stamp} on {machine}; "
-                       f"`python benchmarks/bench_pipeline.py --frames {args.frames}`, onnxruntime with 2 threads, "
-                       f"load average {os.getloadavg()[0]:.1f} at the end.\n\n"
-                       + "\n".join(rows) + "\n", encoding="utf-8")
+        out.write_text(
+            f"## Pipeline stages (decode, detect, track)\n\nMeasured {stamp} on {machine}; "
+            f"`python benchmarks/bench_pipeline.py --frames {args.frames}`, onnxruntime with 2 threads, "
+            f"load average {os.getloadavg()[0]:.1f} at the end.\n\n" + "\n".join(rows) + "\n",
+            encoding="utf-8",
+        )
         print(f"wrote {out}")
 
 

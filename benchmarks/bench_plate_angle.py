@@ -37,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_plates import DATA, machine, peer_rec, sample  # noqa: E402
+from benchmarks.bench_plates import DATA, machine, peer_rec, sample, write_report  # noqa: E402
 from detector.plates.config import PlatesConfig  # noqa: E402
 from detector.plates.image import Image, sharpness  # noqa: E402
 from detector.plates.pose import plate_pose  # noqa: E402
@@ -259,13 +259,7 @@ def main() -> int:
         "of the square-on rate: `pose.NO_POSE_READ_RATE`).",
         "",
     ]
-    report = "\n".join(lines)
-    print(report)
-    if args.write:
-        tmp = args.write.with_suffix(".tmp")
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(report + "\n")
-        tmp.replace(args.write)
+    write_report(lines, args.write)
     return 0
 
 

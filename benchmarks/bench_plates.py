@@ -317,6 +317,17 @@ def med(v: list[float]) -> float:
     return sorted(v)[len(v) // 2] if v else float("nan")
 
 
+def write_report(lines: list[str], path: Path | None) -> None:
+    """Print the markdown report and, with `path`, write it there atomically (temp file, replace)."""
+    report = "\n".join(lines)
+    print(report)
+    if path is not None:
+        tmp = path.with_suffix(".tmp")
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(report + "\n")
+        tmp.replace(path)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=None, help="at most N items per set (per region end-to-end)")
@@ -392,7 +403,9 @@ def main() -> int:
     if "endtoend" in sets:
         base = PlateReader.from_config(PlatesConfig(country="generic", detector_input_size=640))
         readers = {
-            region: PlateReader(PlatesConfig(country=region, detector_input_size=640), base.detector, base.ocr)
+            region: PlateReader(
+                PlatesConfig(country=region, detector_input_size=640), base.detector, base.ocr
+            )
             for region in ("us", "eu", "br")
         }
         text_lines = TextLineDetector(side=960)
@@ -435,13 +448,7 @@ def main() -> int:
         base.close()
     if "detspeed" in sets:
         lines += bench_detector_speed(args.limit)
-    report = "\n".join(lines)
-    print(report)
-    if args.write:
-        tmp = args.write.with_suffix(".tmp")
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(report + "\n")
-        tmp.replace(args.write)
+    write_report(lines, args.write)
     return 0
 
 

@@ -38,8 +38,12 @@ def main() -> None:
             # shift headings so each section's top heading is level 2, under the file's title
             lines = text.splitlines()
             top = min((len(x) - len(x.lstrip("#")) for x in lines if x.startswith("#")), default=2)
-            lines = [("#" * (2 - top) + x) if x.startswith("#") and top < 2 else
-                     (x[top - 2:] if x.startswith("#") else x) for x in lines]
+            lines = [
+                ("#" * (2 - top) + x)
+                if x.startswith("#") and top < 2
+                else (x[top - 2 :] if x.startswith("#") else x)
+                for x in lines
+            ]
             parts.append("\n".join(lines))
     out = HERE / "RESULTS.md"
     out.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
