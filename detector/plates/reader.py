@@ -146,9 +146,17 @@ class PlateReader:
 
     # --- one plate crop -------------------------------------------------------------------------
     def read_crop(
-        self, crop: Image, frame_index: int = 0, box: PlateBox | None = None
+        self,
+        crop: Image,
+        frame_index: int = 0,
+        box: PlateBox | None = None,
+        *,
+        looks: CropLooks | None = None,
     ) -> PlateObservation | None:
         """Read a plate crop (one or two rows). None when the crop is empty or nothing was read.
+
+        `looks`: the crop's sharpness and frontality where the caller measured them already (to rank
+        the frames); measured here otherwise.
 
         The crop is read as one row and, when a row gap is found (or the crop is squarish), as two rows.
         Each line is read in `ocr_variants` views (see `line_views`); the layout (one or two rows) with
@@ -194,6 +202,7 @@ class PlateReader:
             best = self._rescore(best, layouts[rows], [v for v in views[rows] if v], rows, region)
         if best is None:
             return None
+        looks = looks or CropLooks.of(crop)
         return PlateObservation(
             frame_index=frame_index,
             text=best.display,
@@ -206,9 +215,9 @@ class PlateReader:
             country=country if best.valid else "unknown",
             colour=plate_colour(crop),
             box=box,
-            sharpness=sharpness(crop),
+            sharpness=looks.sharpness,
             region=region,
-            frontality=round(frontality(crop), 3),
+            frontality=round(looks.frontality, 3),
         )
 
     def _combine(self, readings: list[_Reading], rows: int) -> _Reading | None:
@@ -354,16 +363,17 @@ class PlateReader:
     def read_track(self, frames: Iterable[tuple[int, Image, Sequence[float]]]) -> PlateRead | None:
         """Read a vehicle's plate over several frames: detect on every frame, OCR the best
         `vote_frames` plate crops (size x detection confidence x sharpness x angle), vote."""
-        found: list[tuple[float, int, Image, PlateBox]] = []
+        found: list[tuple[float, int, Image, PlateBox, CropLooks]] = []
         for frame_index, image, vxyxy in frames:
             box = self.find_vehicle_plate(image, vxyxy)
             if box is None:
                 continue
             crop = crop_box(image, box.xyxy).copy()  # a copy: the frame itself is not kept alive
-            quality = plate_quality(box.height, box.confidence, sharpness(crop), frontality(crop))
-            found.append((quality, frame_index, crop, box))
+            looks = CropLooks.of(crop)
+            quality = plate_quality(box.height, box.confidence, looks.sharpness, looks.frontality)
+            found.append((quality, frame_index, crop, box, looks))
         found.sort(key=lambda t: t[0], reverse=True)
-        obs = [self.read_crop(crop, fi, box) for _, fi, crop, box in found[: self.cfg.vote_frames]]
+        obs = [self.read_crop(c, fi, b, looks=lk) for _, fi, c, b, lk in found[: self.cfg.vote_frames]]
         return vote([o for o in obs if o], self.cfg.min_confidence, self.cfg.top_candidates, self.cfg.country)
 
     def close(self) -> None:
@@ -372,6 +382,18 @@ class PlateReader:
         self.ocr.close()
         for ocr in self.extra_ocr:
             ocr.close()
+
+
+@dataclass(frozen=True)
+class CropLooks:
+    """What a plate crop's look says about how well it will read, besides its size."""
+
+    sharpness: float  # variance of the Laplacian (`image.sharpness`)
+    frontality: float  # share still read at the angle it is seen at (`pose.frontality`)
+
+    @classmethod
+    def of(cls, crop: Image) -> CropLooks:
+        return cls(sharpness(crop), frontality(crop))
 
 
 def _probs(*lines: OcrLine) -> View | None:
