@@ -58,6 +58,8 @@ class BuiltPipeline:
     pipeline: Pipeline
     out_dir: Path
     track_writer: TrackRecordWriter
+    output_sinks: list[FrameSink] = field(default_factory=list)  # may run off the hot path (records, preview)
+    inline_sinks: list[FrameSink] = field(default_factory=list)  # must see each frame in the loop (evidence)
     preview: PreviewWriter | None = None
     evidence: EvidenceSink | None = None
     plates: TrackPlateLookup | None = None
@@ -103,6 +105,7 @@ def build_pipeline(
     preview: bool = True,
     evidence: EvidenceOptions | None = None,
     image_size: tuple[int, int] | None = None,
+    run_id: str = "",
 ) -> BuiltPipeline:
     """Detector, tracker, rules and outputs from `cfg`; evidence bundles when `evidence` is given."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -117,9 +120,10 @@ def build_pipeline(
     stage = None
     if has_rules:
         stage = RulesStage(cfg.rules, cfg.camera_id, image_size or cfg.rules.image_size,
-                           config_dir=config_path.parent if config_path else None)
+                           config_dir=config_path.parent if config_path else None, run_id=run_id)
     pipeline = Pipeline(cfg, fps, violation_stage=stage, sinks=sinks)
-    built = BuiltPipeline(pipeline=pipeline, out_dir=out_dir, track_writer=track_writer, preview=preview_writer)
+    built = BuiltPipeline(pipeline=pipeline, out_dir=out_dir, track_writer=track_writer,
+                          output_sinks=list(sinks), preview=preview_writer)
     if evidence is not None and cfg.evidence.enabled:
         models: list[object] = [pipeline.detector.model]
         lookup = None
@@ -141,5 +145,7 @@ def build_pipeline(
             on_bundle=evidence.on_bundle, background=evidence.background,
         )
         built.evidence = sink
-        pipeline.sinks.append(EvidenceAdapter(sink))
+        adapter = EvidenceAdapter(sink)
+        built.inline_sinks.append(adapter)
+        pipeline.sinks.append(adapter)
     return built

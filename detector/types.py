@@ -117,6 +117,19 @@ class Detections:
             class_id=np.zeros(0, np.int64),
         )
 
+    @classmethod
+    def empty_tracked(cls) -> Detections:
+        """No detections, with an (empty) tracker_id: what a tracker returns for an empty frame."""
+        out = cls.empty()
+        out.tracker_id = np.zeros(0, np.int64)
+        return out
+
+    @property
+    def predicted(self) -> npt.NDArray[np.bool_]:
+        """Per row: carried by the tracker's prediction rather than detected (all False if unknown)."""
+        flags = self.data.get("predicted")
+        return np.zeros(len(self), dtype=bool) if flags is None else flags.astype(bool)
+
     def __len__(self) -> int:
         return len(self.xyxy)
 
@@ -170,6 +183,7 @@ class TrackPoint:
     xyxy: tuple[float, float, float, float]
     confidence: float
     class_id: int
+    predicted: bool = False  # carried by the tracker's motion between two detections, not detected
 
     @property
     def anchor(self) -> tuple[float, float]:
@@ -229,6 +243,14 @@ class Track:
     def frame_indices(self) -> IntArray:
         return np.array([p.frame_index for p in self.points], dtype=np.int64)
 
+    @property
+    def last_detected(self) -> TrackPoint | None:
+        """The newest point a detection gave (not carried by prediction), or None."""
+        for p in reversed(self.points):
+            if not p.predicted:
+                return p
+        return None
+
 
 class ViolationType(StrEnum):
     RED_LIGHT = "red_light"
@@ -267,11 +289,18 @@ class Violation:
     measured: Mapping[str, float | int | str | bool | None]
     rule_version: str
     zone_id: str | None = None
+    run_id: str = ""  # a live run's start (UTC); empty for a replay, whose frames repeat the same
 
     @property
     def event_key(self) -> str:
-        """Deterministic id: the same replay gives the same key."""
-        return f"{self.camera_id}:{self.violation_type.value}:{self.track_id}:{self.frame_index}"
+        """Deterministic id: the same replay gives the same key.
+
+        A live camera's track ids and frame indices start again at every start of `detector run`, so
+        its violations also carry the run's id: a violation after a restart is never mistaken for
+        one already written.
+        """
+        run = f"{self.run_id}:" if self.run_id else ""
+        return f"{self.camera_id}:{run}{self.violation_type.value}:{self.track_id}:{self.frame_index}"
 
 
 @dataclass(frozen=True, slots=True)

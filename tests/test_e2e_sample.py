@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from detector.assemble import EvidenceOptions, build_pipeline
 from detector.config import load_camera_config
-from detector.evidence.keys import load_private_key, load_public_key, trusted_keys, write_key_pair
+from detector.evidence.keys import load_public_key, trusted_keys, write_key_pair
 from detector.evidence.verify import verify_chain
-from detector.pipeline import RunSummary
+from detector.pipeline import FrameResult, RunSummary
+from detector.runtime.loop import LoopOptions
+from detector.runtime.session import RunRequest, RunSession
 from detector.sample.groundtruth import GroundTruth, load_ground_truth
-from detector.sources import open_source
-from detector.store.services import StoreServices, open_embedded_store
 from detector.types import Violation
 from tests.conftest import REPO
 from tests.test_detect import iou
@@ -43,33 +42,30 @@ class Replay:
 
 @pytest.fixture(scope="module")
 def replay(tmp_path_factory: pytest.TempPathFactory) -> Replay:
+    """The sample through the runtime `detector replay` runs (RunSession: capture thread, frame loop,
+    outputs thread, evidence worker, embedded store)."""
     out = tmp_path_factory.mktemp("sample_replay")
     cfg = load_camera_config(CONFIG)
     keys = write_key_pair(out / "keys")
-    signer = load_private_key(keys.private)
-    store: StoreServices = open_embedded_store(out / "store", keys.public)
-    statuses: list[str] = []
-
-    def on_bundle(violation: Violation, path: Path) -> None:
-        statuses.append(store.ingest.ingest_path(path, actor="test").status)
-
-    source = open_source(cfg.source, cfg.camera_id)
-    built = build_pipeline(cfg, source.info.fps, out, config_path=CONFIG, preview=False,
-                           evidence=EvidenceOptions(root=out / "evidence", signer=signer, on_bundle=on_bundle),
-                           image_size=(source.info.width, source.info.height))
     by_frame: dict[int, list[tuple[int, tuple[float, float, float, float]]]] = defaultdict(list)
+
+    def on_result(result: FrameResult) -> None:
+        d = result.detections
+        assert d.tracker_id is not None
+        for i in range(len(d)):
+            by_frame[result.frame.index].append((int(d.tracker_id[i]), tuple(float(v) for v in d.xyxy[i])))
+
+    session = RunSession.open(RunRequest(cfg, CONFIG, out, preview=False, key=keys.private,
+                                         loop=LoopOptions(on_result=on_result)))
     try:
-        for result in built.pipeline.run(source):
-            d = result.detections
-            for i in range(len(d)):
-                by_frame[result.frame.index].append((int(d.tracker_id[i]), tuple(float(v) for v in d.xyxy[i])))
+        session.run()
     finally:
-        built.close()
-        source.close()
-        store.close()
-    assert built.evidence is not None
-    return Replay(built.pipeline.summary, load_ground_truth(TRUTH), by_frame,
-                  [p for _, p in built.evidence.written], out / "evidence", out / "keys", out / "store", statuses)
+        session.close()
+    assert session.built.evidence is not None
+    statuses = [r.status for r in session.ingested]
+    return Replay(session.summary, load_ground_truth(TRUTH), by_frame,
+                  [p for _, p in session.built.evidence.written], out / "evidence", out / "keys", out / "store",
+                  statuses)
 
 
 def _match_tracks(r: Replay) -> dict[int, Counter[int]]:

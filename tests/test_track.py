@@ -74,15 +74,46 @@ def test_two_vehicles_passing_keep_their_ids():
     assert all(len(t) >= 29 for t in store.tracks.values())
 
 
-def test_track_store_forgets_stale_tracks():
-    store = TrackStore(forget_after_s=1.0)
+def test_track_store_hands_stale_tracks_on_and_frees_them():
+    finished: list[int] = []
+    store = TrackStore(forget_after_s=1.0, on_finished=lambda t: finished.append(t.track_id))
     d = Detections(xyxy=np.array([[0, 0, 10, 10]], np.float32), confidence=[0.9], class_id=[2], tracker_id=[5])
     store.update(synthetic_frame(0), d)
     store.update(synthetic_frame(5), Detections.empty())
     assert 5 in store.tracks
     store.update(synthetic_frame(20), Detections.empty())
-    assert 5 not in store.tracks
-    assert [t.track_id for t in store.drain_finished()] == [5]
+    assert 5 not in store.tracks and finished == [5] and store.forgotten == 1
+
+
+def test_track_store_stays_bounded_over_a_long_stream():
+    # a new vehicle every second for an hour of stream at 10 fps: only the recent ones are held
+    store = TrackStore(forget_after_s=2.0, on_finished=lambda t: None)
+    for i in range(36_000):
+        tid = i // 10
+        d = Detections(xyxy=np.array([[i % 10, 0, i % 10 + 10, 10]], np.float32), confidence=[0.9],
+                       class_id=[2], tracker_id=[tid])
+        store.update(synthetic_frame(i), d)
+        assert len(store.tracks) <= 4
+    assert store.forgotten >= 3590
+
+
+def test_prediction_carries_tracks_at_their_velocity_and_marks_them():
+    store = TrackStore(velocity_window_s=0.2)
+    for i in range(3):  # moving 4 px right per frame (10 fps)
+        d = Detections(xyxy=np.array([[4 * i, 0, 4 * i + 10, 10]], np.float32), confidence=[0.8],
+                       class_id=[2], tracker_id=[7])
+        store.update(synthetic_frame(i), d)
+    dets, active = store.predict(synthetic_frame(3))
+    assert active == [7] and dets.predicted.tolist() == [True] and dets.tracker_id.tolist() == [7]
+    np.testing.assert_allclose(dets.xyxy[0], [12, 0, 22, 10], atol=1e-4)
+    dets, _ = store.predict(synthetic_frame(4))  # still from the detected points, not from predictions
+    np.testing.assert_allclose(dets.xyxy[0], [16, 0, 26, 10], atol=1e-4)
+    track = store.tracks[7]
+    assert [p.predicted for p in track.points] == [False, False, False, True, True]
+    assert track.last_detected is not None and track.last_detected.frame_index == 2
+    # a track not seen at the last detected frame is not carried
+    store.update(synthetic_frame(5), Detections.empty())
+    assert store.predict(synthetic_frame(6))[1] == []
 
 
 def test_history_is_trimmed():

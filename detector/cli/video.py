@@ -4,27 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from cryptography.hazmat.primitives import serialization
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from detector.assemble import EvidenceOptions, build_pipeline
 from detector.config import CameraConfig, load_camera_config
-from detector.errors import ConfigError
-from detector.evidence.keys import PRIVATE_NAME, Ed25519Signer, load_private_key, write_key_pair
-from detector.live import BoundedFrameQueue, CaptureThread
-from detector.outputs import atomic_write_text, summary_record, violation_record
-from detector.pipeline import RunSummary
-from detector.sources import open_source
-from detector.store.ingest import IngestResult
-from detector.store.services import open_embedded_store
-from detector.types import Violation
+
+if TYPE_CHECKING:
+    from detector.pipeline import FrameResult, RunSummary
 
 log = logging.getLogger(__name__)
 
@@ -37,35 +32,18 @@ def _load(config: Path, video: str | None) -> CameraConfig:
     return cfg
 
 
-def _prepare_out(out: Path) -> Path:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--out {out}: cannot create the output folder: {exc}") from exc
-    return out
+def _stop_on_signals(stop: threading.Event, console: Console) -> None:
+    """SIGINT (Ctrl-C) and SIGTERM (systemd, docker stop) end the loop cleanly: the frames taken are
+    decided, the waiting bundles written and stored, the summary saved."""
 
+    def handler(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # a second signal: stop now
+        console.print(f"stopping ({signal.Signals(signum).name}); finishing the frames taken")
+        stop.set()
 
-def _signer_for_replay(cfg: CameraConfig, key: Path | None, out: Path, console: Console) -> Ed25519Signer:
-    """The signing key: --key, else the config's evidence.key_path, else a development key in --out."""
-    if key is not None:
-        return load_private_key(key)
-    if cfg.evidence.key_path:
-        return load_private_key(Path(cfg.evidence.key_path))
-    dev = out / "keys"
-    if not (dev / PRIVATE_NAME).exists():
-        write_key_pair(dev)
-        console.print(f"[yellow]no signing key configured: made a development key in {dev}[/yellow] "
-                      "(provision a real one with `detector keys new` and set evidence.key_path)")
-    return load_private_key(dev)
-
-
-def _public_key_dir(signer: Ed25519Signer, out: Path) -> Path:
-    """A folder holding just the signer's public key: what the embedded store trusts."""
-    folder = out / "store" / "trusted_keys"
-    folder.mkdir(parents=True, exist_ok=True)
-    pem = signer.public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    atomic_write_text(folder / f"{signer.key_id}.pub", pem.decode("ascii"))
-    return folder
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
 
 
 def _plates_by_event(record: dict[str, object]) -> dict[str, str]:
@@ -108,6 +86,16 @@ def _summary_table(summary: RunSummary, out: Path, record: dict[str, object] | N
     for stage in ("decode", "detect", "track", "rules", "output"):
         if getattr(t, stage) > 0:
             table.add_row(f"{stage} fps", f"{t.fps(stage):.1f}")
+    rt = summary.runtime
+    schedule = rt.get("schedule")
+    if isinstance(schedule, dict):
+        table.add_row("frames detected / predicted", f"{schedule['detected']} / {schedule['predicted']}")
+    for key, name in (("latency_ms", "latency from capture"), ("processing_ms", "processing")):
+        figures = rt.get(key)
+        if isinstance(figures, dict):
+            table.add_row(f"{name} p50 / p95", f"{figures['p50']:.0f} / {figures['p95']:.0f} ms")
+    if rt.get("steady_fps"):
+        table.add_row("steady fps", f"{rt['steady_fps']:.1f}")
     if summary.dropped_frames:
         table.add_row("dropped frames", str(summary.dropped_frames))
     table.add_row("output", str(out))
@@ -138,73 +126,50 @@ def replay(video: str | None, config: Path, out: Path, max_frames: int | None, n
 
       detector replay sample_videos/sample_scene.mp4 --config configs/sample_scene.yaml
     """
+    from detector.runtime.loop import LoopOptions
+    from detector.runtime.session import RunRequest, RunSession
+
     cfg = _load(config, video)
-    out = _prepare_out(out)
-    source = open_source(cfg.source, cfg.camera_id)
     console = Console(stderr=True)
-    ev_opts = None
-    store = None
-    ingested: list[IngestResult] = []
-    if evidence and cfg.evidence.enabled:
-        root = Path(cfg.evidence.root) if cfg.evidence.root else out / "evidence"
-        signer = _signer_for_replay(cfg, key, out, console)
-        on_bundle = None
-        if use_store:
-            store = open_embedded_store(out / "store", _public_key_dir(signer, out))
-
-            def on_bundle(violation: Violation, path: Path) -> None:
-                assert store is not None
-                ingested.append(store.ingest.ingest_path(path, actor="replay"))
-
-        ev_opts = EvidenceOptions(root=root, signer=signer, on_bundle=on_bundle)
-    built = build_pipeline(cfg, source.info.fps, out, config_path=config, preview=not no_preview,
-                           evidence=ev_opts, image_size=(source.info.width, source.info.height))
-    pipeline = built.pipeline
-    total = source.info.frame_count
-    if max_frames:
-        total = min(total, max_frames) if total else max_frames
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[fps]:>6.1f} fps"), TextColumn("tracks {task.fields[tracks]}"),
         TextColumn("violations {task.fields[violations]}"), TimeElapsedColumn(),
         console=console, disable=not console.is_terminal and as_json,
     )
-    started = time.perf_counter()
+    state = {"n": 0, "started": time.perf_counter()}
+    opts = LoopOptions(live=False, max_frames=max_frames)
+    session = RunSession.open(RunRequest(cfg, config, out, live=False, preview=not no_preview,
+                                         evidence=evidence, key=key, store=use_store, loop=opts))
+    for note in session.notes:
+        console.print(f"[yellow]{note}[/yellow]")
+    pipeline = session.built.pipeline
+    total = session.source.info.frame_count
+    if max_frames:
+        total = min(total, max_frames) if total else max_frames
+    task = progress.add_task(cfg.camera_id, total=total, fps=0.0, tracks=0, violations=0)
+
+    def on_result(result: FrameResult) -> None:
+        for v in result.violations:
+            progress.console.print(f"[red]violation[/red] {v.violation_type.value} track {v.track_id} "
+                                   f"({v.vehicle_class}) at {v.timestamp:.2f}s frame {v.frame_index}")
+        state["n"] += 1
+        elapsed = time.perf_counter() - state["started"]
+        progress.update(task, advance=1, fps=state["n"] / elapsed if elapsed else 0.0,
+                        tracks=pipeline.tracks_seen, violations=len(pipeline.summary.violations))
+
+    opts.on_result = on_result
+    _stop_on_signals(opts.stop, console)
     try:
         with progress:
-            task = progress.add_task(cfg.camera_id, total=total, fps=0.0, tracks=0, violations=0)
-            for n, result in enumerate(pipeline.run(source), start=1):
-                for v in result.violations:
-                    progress.console.print(f"[red]violation[/red] {v.violation_type.value} track {v.track_id} "
-                                           f"({v.vehicle_class}) at {v.timestamp:.2f}s frame {v.frame_index}")
-                elapsed = time.perf_counter() - started
-                progress.update(task, advance=1, fps=n / elapsed if elapsed else 0.0,
-                                tracks=len(pipeline._seen_tracks), violations=len(pipeline.summary.violations))
-                if max_frames and n >= max_frames:
-                    pipeline.finish()
-                    break
+            session.run()
     finally:
-        built.close()
-        source.close()
-        if store is not None:
-            store.close()
-    summary = pipeline.summary
-    record = summary_record(summary, cfg.source.uri)
-    record.update(built.extra_summary())
-    if store is not None:
-        record["store"] = {
-            "url": store.config.url,
-            "accepted": sum(r.status == "accepted" for r in ingested),
-            "duplicate": sum(r.status == "duplicate" for r in ingested),
-            "rejected": [r.reason for r in ingested if r.status == "rejected"],
-        }
-    atomic_write_text(out / "summary.json", json.dumps(record, indent=2))
-    atomic_write_text(out / "violations.jsonl",
-                      "".join(json.dumps(violation_record(v)) + "\n" for v in summary.violations))
+        session.close()
+    record = session.write_results()
     if as_json:
         click.echo(json.dumps(record, indent=2))
     else:
-        Console().print(_summary_table(summary, out, record))
+        Console().print(_summary_table(session.summary, out, record))
 
 
 @click.command()
@@ -213,59 +178,48 @@ def replay(video: str | None, config: Path, out: Path, max_frames: int | None, n
 @click.option("--source", "source_uri", default=None, help="Override the config's source (rtsp://..., file, folder).")
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("out/live"), show_default=True,
               help="Folder for track records, violations and evidence.")
-@click.option("--queue-size", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Frames waiting between capture and processing; older ones are dropped and counted.")
+@click.option("--queue-size", type=click.IntRange(min=1), default=None,
+              help="Frames waiting between capture and processing (default: the config's runtime.queue_size); "
+              "when full the oldest is dropped and counted.")
 @click.option("--duration", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after this many frames.")
 @click.option("--preview/--no-preview", default=False, show_default=True, help="Also write an annotated preview.")
-def run(config: Path, source_uri: str | None, out: Path, queue_size: int, duration: float | None,
-        max_frames: int | None, preview: bool) -> None:
-    """Watch a live camera: capture on its own thread, process what keeps up, report as it goes.
+@click.option("--store/--no-store", "use_store", default=True, show_default=True,
+              help="Ingest each bundle into the embedded SQLite store in --out/store (verified), as replay does.")
+def run(config: Path, source_uri: str | None, out: Path, queue_size: int | None, duration: float | None,
+        max_frames: int | None, preview: bool, use_store: bool) -> None:
+    """Watch a live camera: capture on its own thread, the same frame loop as replay, report as it goes.
 
-    Violations are logged as they happen and written with their evidence to --out; Ctrl-C stops
-    cleanly and writes the summary.
+    Violations are logged as they happen, written with their signed evidence to --out and stored in
+    the embedded store; Ctrl-C or SIGTERM stops cleanly and writes the summary. `--out/status.json`
+    is rewritten every few seconds (frames, fps, drops) for health checks; under systemd the run
+    reports READY and pings the watchdog.
     """
+    from detector.runtime.loop import LoopOptions
+    from detector.runtime.notify import SystemdNotifier
+    from detector.runtime.session import RunRequest, RunSession
+
     cfg = _load(config, source_uri)
-    out = _prepare_out(out)
-    ev_opts = None
-    if cfg.evidence.enabled:  # check the key before touching the camera
-        if not cfg.evidence.key_path:
-            raise ConfigError(f"{config}: evidence.key_path is not set; a live camera signs its evidence with a "
-                              "provisioned key (`detector keys new --out DIR`)")
-        root = Path(cfg.evidence.root) if cfg.evidence.root else out / "evidence"
-        ev_opts = EvidenceOptions(root=root, signer=load_private_key(Path(cfg.evidence.key_path)), background=True)
-    source = open_source(cfg.source, cfg.camera_id, clock=time.time)
-    try:
-        built = build_pipeline(cfg, source.info.fps, out, config_path=config, preview=preview, evidence=ev_opts,
-                               image_size=(source.info.width, source.info.height))
-    except BaseException:
-        source.close()
-        raise
-    queue = BoundedFrameQueue(queue_size)
-    capture = CaptureThread(source, queue).start()
-    pipeline = built.pipeline
+    if queue_size is not None:
+        cfg = cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update={"queue_size": queue_size})})
     console = Console(stderr=True)
-    started = time.monotonic()
+
+    def on_result(result: FrameResult) -> None:
+        for v in result.violations:
+            console.print(f"[red]violation[/red] {v.violation_type.value} track {v.track_id} "
+                          f"({v.vehicle_class}) t={v.timestamp:.2f}s")
+
+    opts = LoopOptions(live=True, max_frames=max_frames, duration_s=duration, on_result=on_result,
+                       status_path=out / "status.json", notifier=SystemdNotifier())
+    session = RunSession.open(RunRequest(cfg, config, out, live=True, preview=preview, store=use_store, loop=opts))
+    _stop_on_signals(opts.stop, console)
     console.print(f"watching {cfg.camera_id} ({cfg.name}); Ctrl-C to stop")
     try:
-        for n, result in enumerate(pipeline.run(capture.frames()), start=1):
-            for v in result.violations:
-                console.print(f"[red]violation[/red] {v.violation_type.value} track {v.track_id} "
-                              f"({v.vehicle_class}) t={v.timestamp:.2f}s")
-            if (max_frames and n >= max_frames) or (duration and time.monotonic() - started >= duration):
-                pipeline.finish()
-                break
-    except KeyboardInterrupt:
-        console.print("stopping")
-        pipeline.finish()
+        session.run()
     finally:
-        capture.close()
-        built.close()
-    pipeline.summary.dropped_frames = queue.stats.dropped
-    record = summary_record(pipeline.summary, cfg.source.uri)
-    record.update(built.extra_summary())
-    atomic_write_text(out / "summary.json", json.dumps(record, indent=2))
-    Console().print(_summary_table(pipeline.summary, out, record))
-    if queue.stats.dropped:
-        print(f"dropped {queue.stats.dropped} of {queue.stats.put} frames (processing slower than the camera)",
-              file=sys.stderr)
+        session.close()
+    record = session.write_results()
+    Console().print(_summary_table(session.summary, out, record))
+    q = session.loop.queue.stats
+    if q.dropped:
+        print(f"dropped {q.dropped} of {q.put} frames (processing slower than the camera)", file=sys.stderr)

@@ -41,6 +41,20 @@ def letterbox(
     return out, scale, (float(left), float(top))
 
 
+def fitted_input_size(width: int, height: int, long_side: int = 640, stride: int = 32) -> tuple[int, int]:
+    """A network input of the frame's shape: long side `long_side`, short side rounded up to `stride`.
+
+    A 16:9 frame at 640 gives 640x384 (what Ultralytics' rectangular inference feeds), 40% fewer
+    pixels than a padded 640x640 and the same scale.
+    """
+    if width <= 0 or height <= 0:
+        raise ValueError(f"frame size must be positive, got {width}x{height}")
+    scale = long_side / max(width, height)
+    w = int(np.ceil(width * scale / stride) * stride)
+    h = int(np.ceil(height * scale / stride) * stride)
+    return min(w, long_side), min(h, long_side)
+
+
 def nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou: float) -> npt.NDArray[np.int64]:
     """Greedy non-maximum suppression; returns kept indices, best first."""
     if len(boxes) == 0:
@@ -90,7 +104,9 @@ class OnnxYoloDetector:
                 f"got input {inp.shape}, output {out.shape}"
             )
         self._input_name = inp.name
-        self._input_size = self._effective_input_size(inp.shape, cfg.input_size)
+        self._fixed = self._fixed_input_size(inp.shape, cfg.input_size)
+        self._input_size = self._fixed or cfg.input_size or (cfg.input_long_side, cfg.input_long_side)
+        self._fitted: dict[tuple[int, int], tuple[int, int]] = {}
         names = _class_names_from_metadata(self.session)
         by_name = {v: k for k, v in names.items()}
         self._keep_ids = np.array(sorted(by_name[c] for c in cfg.classes if c in by_name), dtype=np.int64)
@@ -99,19 +115,32 @@ class OnnxYoloDetector:
         self.class_names = names
 
     @staticmethod
-    def _effective_input_size(shape: list[object], wanted: tuple[int, int]) -> tuple[int, int]:
+    def _fixed_input_size(shape: list[object], wanted: tuple[int, int] | None) -> tuple[int, int] | None:
         h, w = shape[2], shape[3]
         if isinstance(h, int) and isinstance(w, int):
-            if (w, h) != wanted:
+            if wanted is not None and (w, h) != wanted:
                 log.info("model has a fixed input %dx%d; ignoring input_size %s", w, h, wanted)
             return (w, h)
-        return wanted
+        return None
 
     @property
     def input_size(self) -> tuple[int, int]:
+        """The network input of the last frame (fitted to the frame when input_size is unset)."""
         return self._input_size
 
+    def input_size_for(self, width: int, height: int) -> tuple[int, int]:
+        """The input a frame of this size is letterboxed to."""
+        if self._fixed is not None:
+            return self._fixed
+        if self.cfg.input_size is not None:
+            return self.cfg.input_size
+        size = self._fitted.get((width, height))
+        if size is None:
+            size = self._fitted[(width, height)] = fitted_input_size(width, height, self.cfg.input_long_side)
+        return size
+
     def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, float, tuple[float, float]]:
+        self._input_size = self.input_size_for(image.shape[1], image.shape[0])
         boxed, scale, pad = letterbox(image, self._input_size)
         blob = cv2.dnn.blobFromImage(boxed, scalefactor=1 / 255.0, swapRB=True)
         return blob, scale, pad

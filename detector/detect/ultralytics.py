@@ -48,9 +48,13 @@ class UltralyticsDetector:
             raise ModelError(f"{path}: none of the classes {cfg.classes} is among the model's classes {names}")
 
     def detect(self, frame: Frame) -> Detections:
-        w, h = self.cfg.input_size
+        if self.cfg.input_size is not None:
+            w, h = self.cfg.input_size
+            imgsz: int | tuple[int, int] = (h, w)
+        else:
+            imgsz = self.cfg.input_long_side  # Ultralytics fits a rectangle to the frame itself
         result = self._yolo.predict(
-            frame.image, imgsz=(h, w), conf=self.cfg.confidence, iou=self.cfg.iou,
+            frame.image, imgsz=imgsz, conf=self.cfg.confidence, iou=self.cfg.iou,
             classes=self._keep, verbose=False,
         )[0]
         boxes = result.boxes

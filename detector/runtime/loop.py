@@ -1,0 +1,199 @@
+"""The frame loop of `detector replay` and `detector run`: one loop, a file or a camera.
+
+    capture thread --(bounded queue)--> detect or predict -> track -> signal + rules --> outputs thread
+                                                                                    \\-> evidence worker
+                                                                                        (plates, bundle,
+                                                                                         store ingest)
+
+A replay is a run whose capture queue waits for the loop (no frame is ever dropped) and whose time
+comes from the file. A live camera's queue drops the oldest frame when full (counted); before that
+happens, the detection schedule skips periodic detections while frames wait, so every frame that
+was captured still reaches the tracker and the rules. The hot path never waits on OCR, encoding or
+the database: those run on the evidence worker; the track records and preview on the outputs thread.
+
+Wall-clock time is read here only for figures (latency, fps, the status file), never for a decision.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from detector.assemble import BuiltPipeline
+from detector.config import RuntimeConfig
+from detector.outputs import atomic_write_text
+from detector.pipeline import FrameResult, RunSummary
+from detector.runtime.capture import BoundedQueue, Captured, CaptureThread, Policy
+from detector.runtime.notify import SystemdNotifier
+from detector.runtime.schedule import DetectionScheduler
+from detector.runtime.sinks import ThreadedSinks
+from detector.sources import FrameSource
+
+log = logging.getLogger(__name__)
+
+LATENCY_BINS_MS = 10_000  # 1 ms bins: a bounded histogram over days of frames
+
+
+class LatencyHistogram:
+    """Per-frame latency (capture to decision) in 1 ms bins; bounded memory whatever the run's length."""
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(LATENCY_BINS_MS + 1, dtype=np.int64)
+        self.max_ms = 0.0
+
+    def add(self, seconds: float) -> None:
+        ms = seconds * 1000.0
+        self.max_ms = max(self.max_ms, ms)
+        self.counts[min(int(ms), LATENCY_BINS_MS)] += 1
+
+    def percentile(self, q: float) -> float:
+        total = int(self.counts.sum())
+        if total == 0:
+            return 0.0
+        idx = int(np.searchsorted(np.cumsum(self.counts), q / 100.0 * total))
+        return float(min(idx + 1, LATENCY_BINS_MS))  # upper edge of the bin
+
+    def as_dict(self) -> dict[str, float]:
+        return {"p50": self.percentile(50), "p95": self.percentile(95), "p99": self.percentile(99),
+                "max": round(self.max_ms, 1)}
+
+
+class Notifier:
+    """What the loop tells a service manager (systemd's notify protocol); a no-op by default."""
+
+    def ready(self, status: str | None = None) -> object:
+        return None
+
+    def status(self, text: str) -> object:
+        return None
+
+    def watchdog(self) -> object:
+        return None
+
+    def stopping(self) -> object:
+        return None
+
+
+@dataclass
+class LoopOptions:
+    live: bool = False
+    max_frames: int | None = None
+    duration_s: float | None = None  # stop after this much wall time (live)
+    status_path: Path | None = None  # a status file rewritten every `status_every_s` (health checks)
+    status_every_s: float = 5.0
+    on_result: Callable[[FrameResult], None] | None = None  # progress and printing, on the loop's thread
+    notifier: Notifier | SystemdNotifier = field(default_factory=Notifier)
+    stop: threading.Event = field(default_factory=threading.Event)  # set by a signal handler to stop cleanly
+
+
+class FrameLoop:
+    """Runs a built pipeline over a source; `run()` returns the summary with the loop's figures."""
+
+    def __init__(self, built: BuiltPipeline, source: FrameSource, cfg: RuntimeConfig, options: LoopOptions,
+                 clock: Callable[[], float] = time.perf_counter, wall: Callable[[], float] = time.time) -> None:
+        self.built = built
+        self.source = source
+        self.cfg = cfg
+        self.opts = options
+        self._clock = clock
+        self._wall = wall
+        self.pipeline = built.pipeline
+        stage = self.pipeline.violation_stage
+        scene = getattr(getattr(stage, "engine", None), "scene", None)
+        self.scheduler = DetectionScheduler(cfg, scene)
+        self.latency = LatencyHistogram()  # capture -> decision (what a live camera waits)
+        self.processing = LatencyHistogram()  # taken from the queue -> decision
+        policy: Policy = "drop_oldest" if options.live else "wait"
+        self.queue: BoundedQueue[Captured] = BoundedQueue(cfg.queue_size, policy=policy)
+        self.outputs = ThreadedSinks(built.output_sinks, cfg.output_queue_size)
+        self.pipeline.sinks = [self.outputs, *built.inline_sinks]
+        self._started = 0.0
+        self._steady_from: tuple[int, float] | None = None
+        self._last_status = -1e9
+
+    def run(self) -> RunSummary:
+        capture = CaptureThread(self.source, self.queue, clock=self._clock).start()
+        self._started = self._clock()
+        self.opts.notifier.ready(f"watching {self.pipeline.cfg.camera_id}")
+        try:
+            self._loop(capture)
+            self.pipeline.finish()
+        finally:
+            self.opts.notifier.stopping()
+            capture.close()
+            self.pipeline.summary.times.decode = capture.decode_s
+        return self.pipeline.summary
+
+    def _loop(self, capture: CaptureThread) -> None:
+        opts = self.opts
+        active: tuple[int, ...] = ()
+        for n, item in enumerate(capture.frames(idle=opts.notifier.watchdog), start=1):
+            taken = self._clock()
+            frame = item.frame
+            behind = opts.live and capture.backlog > 0
+            detect = self.scheduler.decide(frame.index, self.pipeline.store.tracks, active, behind)
+            result = self.pipeline.process(frame, detect=detect)
+            now = self._clock()
+            self.latency.add(now - item.captured_at)
+            self.processing.add(now - taken)
+            active = result.active
+            if n == 10:
+                self._steady_from = (n, now)
+            if opts.on_result is not None:
+                opts.on_result(result)
+            self._heartbeat(now)
+            if (opts.max_frames and n >= opts.max_frames) or opts.stop.is_set() or (
+                    opts.duration_s is not None and now - self._started >= opts.duration_s):
+                break
+
+    def _heartbeat(self, now: float) -> None:
+        self.opts.notifier.watchdog()
+        if now - self._last_status < self.opts.status_every_s:
+            return
+        self._last_status = now
+        figures = self.figures()
+        self.opts.notifier.status(
+            f"{figures['frames']} frames, {figures['fps']:.1f} fps, {figures['dropped']} dropped")
+        if self.opts.status_path is not None:
+            record = {"updated_at": self._wall(), "camera_id": self.pipeline.cfg.camera_id, **figures}
+            try:
+                atomic_write_text(self.opts.status_path, json.dumps(record, indent=2))
+            except OSError as exc:  # a full disk must not stop the camera
+                log.warning("cannot write status file %s: %s", self.opts.status_path, exc)
+
+    def figures(self) -> dict[str, object]:
+        """The loop's figures so far: what the status file, the summary and the benchmarks read."""
+        now = self._clock()
+        frames = self.pipeline.summary.frames
+        elapsed = now - self._started
+        steady = 0.0
+        if self._steady_from is not None and frames > self._steady_from[0] and now > self._steady_from[1]:
+            steady = (frames - self._steady_from[0]) / (now - self._steady_from[1])
+        q = self.queue.stats
+        return {
+            "frames": frames,
+            "fps": frames / elapsed if elapsed > 0 else 0.0,
+            "steady_fps": round(steady, 2),
+            "dropped": q.dropped,
+            "capture_queue": q.as_dict(),
+            "output_queue": self.outputs.queue.stats.as_dict(),
+            "evidence_pending": self.built.evidence.pending if self.built.evidence is not None else 0,
+            "schedule": self.scheduler.stats.as_dict(),
+            "latency_ms": self.latency.as_dict(),
+            "processing_ms": self.processing.as_dict(),
+        }
+
+    def close(self) -> None:
+        """Drain the outputs and the evidence worker, then close every stage."""
+        try:
+            self.pipeline.summary.dropped_frames = self.queue.stats.dropped
+            self.pipeline.summary.runtime = self.figures()
+        finally:
+            self.built.close()

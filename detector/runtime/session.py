@@ -1,0 +1,182 @@
+"""One run of the engine, a recorded file or a live camera: everything the CLI used to wire by hand.
+
+    session = RunSession.open(RunRequest(cfg, config_path, out, live=False))
+    try:
+        summary = session.run()
+    finally:
+        session.close()          # drains the outputs and the evidence worker, closes the store
+    session.write_results()      # summary.json, violations.jsonl
+
+`replay` and `run` differ only in their request: a live run takes frames as the camera gives them
+(dropping the oldest when the loop falls behind), stamps wall time from the capture clock, needs a
+provisioned signing key, and marks its violations with the run's id so a restart never reuses an
+event key. Both sign their evidence and ingest every bundle into the embedded store (`--no-store`
+turns that off).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+
+from detector.assemble import BuiltPipeline, EvidenceOptions, build_pipeline
+from detector.config import CameraConfig
+from detector.errors import ConfigError
+from detector.evidence.keys import PRIVATE_NAME, Ed25519Signer, load_private_key, write_key_pair
+from detector.outputs import atomic_write_text, summary_record, violation_record
+from detector.pipeline import RunSummary
+from detector.runtime.loop import FrameLoop, LoopOptions
+from detector.sources import FrameSource, open_source
+from detector.store.ingest import IngestResult
+from detector.store.services import StoreServices, open_embedded_store
+from detector.types import Violation
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    cfg: CameraConfig
+    config_path: Path
+    out: Path
+    live: bool = False
+    preview: bool = True
+    evidence: bool = True
+    key: Path | None = None  # signing key; else the config's evidence.key_path; a replay makes a dev key
+    store: bool = True
+    loop: LoopOptions = field(default_factory=LoopOptions)
+
+
+def run_id_at(wall: float) -> str:
+    """A live run's id: its start in UTC, to the second (`20261204T201503Z`)."""
+    return datetime.fromtimestamp(wall, UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _prepare_out(out: Path) -> Path:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot create the output folder: {exc}") from exc
+    return out
+
+
+def _signer(req: RunRequest) -> tuple[Ed25519Signer, str | None]:
+    """The signing key and, when a development key was made, a note saying where."""
+    if req.key is not None:
+        return load_private_key(req.key), None
+    if req.cfg.evidence.key_path:
+        return load_private_key(Path(req.cfg.evidence.key_path)), None
+    if req.live:
+        raise ConfigError(f"{req.config_path}: evidence.key_path is not set; a live camera signs its evidence "
+                          "with a provisioned key (`detector keys new --out DIR`)")
+    dev = req.out / "keys"
+    note = None
+    if not (dev / PRIVATE_NAME).exists():
+        write_key_pair(dev)
+        note = (f"no signing key configured: made a development key in {dev} "
+                "(provision a real one with `detector keys new` and set evidence.key_path)")
+    return load_private_key(dev), note
+
+
+def _public_key_dir(signer: Ed25519Signer, out: Path) -> Path:
+    """A folder holding just the signer's public key: what the embedded store trusts."""
+    folder = out / "store" / "trusted_keys"
+    folder.mkdir(parents=True, exist_ok=True)
+    pem = signer.public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    atomic_write_text(folder / f"{signer.key_id}.pub", pem.decode("ascii"))
+    return folder
+
+
+class RunSession:
+    """A source, the built pipeline, the embedded store and the frame loop of one run."""
+
+    def __init__(self, req: RunRequest, source: FrameSource, built: BuiltPipeline,
+                 store: StoreServices | None, notes: list[str]) -> None:
+        self.req = req
+        self.source = source
+        self.built = built
+        self.store = store
+        self.notes = notes
+        self.ingested: list[IngestResult] = []
+        self.loop = FrameLoop(built, source, req.cfg.runtime, req.loop)
+        self.summary: RunSummary = built.pipeline.summary
+        self._closed = False
+
+    @classmethod
+    def open(cls, req: RunRequest) -> RunSession:
+        cfg, out = req.cfg, _prepare_out(req.out)
+        notes: list[str] = []
+        signer = None
+        if req.evidence and cfg.evidence.enabled:  # check the key before touching the camera
+            signer, note = _signer(req)
+            if note:
+                notes.append(note)
+        source = open_source(cfg.source, cfg.camera_id, clock=time.time if req.live else None)
+        store: StoreServices | None = None
+        try:
+            ev_opts = None
+            holder: list[RunSession] = []
+            if signer is not None:
+                root = Path(cfg.evidence.root) if cfg.evidence.root else out / "evidence"
+                on_bundle = None
+                if req.store:
+                    store = open_embedded_store(out / "store", _public_key_dir(signer, out))
+
+                    def on_bundle(violation: Violation, path: Path) -> None:
+                        assert store is not None
+                        holder[0].ingested.append(store.ingest.ingest_path(path, actor=cfg.camera_id))
+
+                ev_opts = EvidenceOptions(root=root, signer=signer, on_bundle=on_bundle, background=True)
+            built = build_pipeline(cfg, source.info.fps, out, config_path=req.config_path, preview=req.preview,
+                                   evidence=ev_opts, image_size=(source.info.width, source.info.height),
+                                   run_id=run_id_at(time.time()) if req.live else "")
+        except BaseException:
+            source.close()
+            if store is not None:
+                store.close()
+            raise
+        session = cls(req, source, built, store, notes)
+        holder.append(session)
+        return session
+
+    def run(self) -> RunSummary:
+        return self.loop.run()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.loop.close()
+        finally:
+            self.source.close()
+            if self.store is not None:
+                self.store.close()
+
+    def record(self) -> dict[str, object]:
+        """What summary.json says: the run's summary, its outputs, the store's answer per bundle."""
+        record = summary_record(self.summary, self.req.cfg.source.uri)
+        record.update(self.built.extra_summary())
+        record["runtime"] = self.summary.runtime
+        if self.store is not None:
+            record["store"] = {
+                "url": self.store.config.url,
+                "accepted": sum(r.status == "accepted" for r in self.ingested),
+                "duplicate": sum(r.status == "duplicate" for r in self.ingested),
+                "rejected": [r.reason for r in self.ingested if r.status == "rejected"],
+            }
+        return record
+
+    def write_results(self) -> dict[str, object]:
+        record = self.record()
+        out = self.req.out
+        atomic_write_text(out / "summary.json", json.dumps(record, indent=2))
+        atomic_write_text(out / "violations.jsonl",
+                          "".join(json.dumps(violation_record(v)) + "\n" for v in self.summary.violations))
+        return record
