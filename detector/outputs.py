@@ -89,8 +89,9 @@ class TrackRecordWriter:
         dets = result.detections
         assert dets.tracker_id is not None
         f = result.frame
+        predicted = dets.predicted
         for i in range(len(dets)):
-            rec = {
+            rec: dict[str, object] = {
                 "frame": f.index,
                 "t": round(f.timestamp, 4),
                 "track_id": int(dets.tracker_id[i]),
@@ -98,6 +99,8 @@ class TrackRecordWriter:
                 "box": [round(float(v), 1) for v in dets.xyxy[i]],
                 "conf": round(float(dets.confidence[i]), 3),
             }
+            if predicted[i]:
+                rec["predicted"] = True  # carried by the tracker between two detections
             self._fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
             self.records += 1
 

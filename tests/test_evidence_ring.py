@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector.evidence.ring import EvidenceCollector, FrameRing
+from detector.evidence.ring import EvidenceCollector, FrameCompressor, FrameRing
 from detector.evidence.synthetic import scene, violation
 from detector.types import Frame
 
@@ -111,3 +111,33 @@ def test_request_after_eviction_keeps_what_is_left() -> None:
     assert [f.index for f in p.frames] == [9, 10, 11, 12, 13, 14, 15]
     assert p.missing_evidence_frames() == ["before"]
     assert col.ring.evicted == 9
+
+
+def _textured(i: int, h: int = 270, w: int = 480) -> Frame:
+    """A frame with real structure (gradients and a moving block), stamped with wall time."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    image = np.stack([(xx + i) % 256, (yy * 2) % 256, ((xx + yy) // 2) % 256], axis=-1).astype(np.uint8)
+    image[50:90, 10 + 5 * i : 60 + 5 * i] = (20, 200, 240)
+    return Frame(image=image, index=i, timestamp=i / 25, source_id="c", timestamp_source="pts", wall_time=1e9 + i)
+
+
+def test_compressed_ring_holds_jpegs_and_gives_the_frames_back() -> None:
+    compressor = FrameCompressor(quality=95)
+    collector = EvidenceCollector(pre_s=0.2, post_s=0.2, compressor=compressor)
+    originals = [_textured(i) for i in range(20)]
+    for f in originals:
+        collector.push(f)
+    compressor.close()  # drains: every frame submitted is compressed
+    assert compressor.compressed == 20 and compressor.skipped == 0
+    items = list(collector.ring)
+    assert all(b.compressed for b in items)
+    held = sum(len(b._jpeg or b"") for b in items)
+    assert held < sum(f.image.nbytes for f in originals[-len(items):]) / 4
+    for b in items:
+        f = b.frame
+        orig = originals[b.index]
+        assert (f.index, f.timestamp, f.wall_time, f.timestamp_source) == (orig.index, orig.timestamp,
+                                                                          orig.wall_time, "pts")
+        assert f.image.shape == orig.image.shape
+        assert np.abs(f.image.astype(int) - orig.image.astype(int)).mean() < 3.0  # near-lossless at 95
+

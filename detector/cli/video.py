@@ -139,6 +139,7 @@ def replay(video: str | None, config: Path, out: Path, max_frames: int | None, n
     )
     state = {"n": 0, "started": time.perf_counter()}
     opts = LoopOptions(live=False, max_frames=max_frames)
+    _stop_on_signals(opts.stop, console)
     session = RunSession.open(RunRequest(cfg, config, out, live=False, preview=not no_preview,
                                          evidence=evidence, key=key, store=use_store, loop=opts))
     for note in session.notes:
@@ -159,7 +160,6 @@ def replay(video: str | None, config: Path, out: Path, max_frames: int | None, n
                         tracks=pipeline.tracks_seen, violations=len(pipeline.summary.violations))
 
     opts.on_result = on_result
-    _stop_on_signals(opts.stop, console)
     try:
         with progress:
             session.run()
@@ -211,8 +211,8 @@ def run(config: Path, source_uri: str | None, out: Path, queue_size: int | None,
 
     opts = LoopOptions(live=True, max_frames=max_frames, duration_s=duration, on_result=on_result,
                        status_path=out / "status.json", notifier=SystemdNotifier())
-    session = RunSession.open(RunRequest(cfg, config, out, live=True, preview=preview, store=use_store, loop=opts))
     _stop_on_signals(opts.stop, console)
+    session = RunSession.open(RunRequest(cfg, config, out, live=True, preview=preview, store=use_store, loop=opts))
     console.print(f"watching {cfg.camera_id} ({cfg.name}); Ctrl-C to stop")
     try:
         session.run()

@@ -31,6 +31,11 @@ class EvidenceConfig(FrozenModel):
         gt=0,
         description="Ring buffer bound in stream seconds. Unset: pre_s + post_s + 1 (the clip window plus slack).",
     )
+    ring_jpeg_quality: int | None = Field(
+        default=95, ge=50, le=100,
+        description="Hold buffered frames as JPEGs of this quality (compressed on a worker thread, off the hot "
+        "path; a 1080p ring of 5 s takes ~75 MB instead of ~780 MB). Unset: raw frames",
+    )
     jpeg_quality: int = Field(default=90, ge=30, le=100, description="JPEG quality of the images")
     clip_enabled: bool = Field(default=True, description="Write a short video clip around the moment")
     clip_codec: Literal["h264", "mpeg4"] = Field(

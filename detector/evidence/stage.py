@@ -30,7 +30,7 @@ from detector.evidence.config import EvidenceConfig
 from detector.evidence.images import Annotate
 from detector.evidence.keys import Signer, load_private_key
 from detector.evidence.manifest import CalibrationInfo, ModelInfo
-from detector.evidence.ring import EvidenceCollector, PendingBundle
+from detector.evidence.ring import EvidenceCollector, FrameCompressor, PendingBundle
 from detector.evidence.writer import BundleWriter, camera_info_from_config
 from detector.types import Detections, Frame, PlateRead, Violation
 
@@ -75,8 +75,11 @@ class EvidenceSink:
     ) -> None:
         self.writer = writer
         self.config = config or writer.config
+        quality = self.config.ring_jpeg_quality
+        self.compressor = FrameCompressor(quality) if quality is not None else None
         self.collector = EvidenceCollector(
-            self.config.pre_s, self.config.post_s, self.config.ring_max_frames, self.config.ring_seconds
+            self.config.pre_s, self.config.post_s, self.config.ring_max_frames, self.config.ring_seconds,
+            compressor=self.compressor,
         )
         self.plate_lookup = plate_lookup
         self.annotate = annotate
@@ -114,6 +117,9 @@ class EvidenceSink:
             self._queue.put(None)
             self._worker.join()
             self._queue, self._worker = None, None
+        if self.compressor is not None:
+            self.compressor.close()
+            self.compressor = None
 
     def _submit(self, p: PendingBundle) -> None:
         if self._queue is not None:

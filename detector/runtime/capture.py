@@ -105,15 +105,21 @@ class Captured:
 class CaptureThread:
     """Reads a source into a bounded queue on its own thread; errors are kept for the consumer."""
 
-    def __init__(self, source: FrameSource, queue: BoundedQueue[Captured],
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        source: FrameSource,
+        queue: BoundedQueue[Captured],
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.source = source
         self.queue = queue
         self.error: BaseException | None = None
         self.decode_s = 0.0  # time spent reading and decoding frames
         self._clock = clock
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"capture-{source.info.source_id}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"capture-{source.info.source_id}", daemon=True
+        )
 
     def start(self) -> CaptureThread:
         self._thread.start()
@@ -152,7 +158,9 @@ class CaptureThread:
         if self.error is not None:
             if isinstance(self.error, SourceError):
                 raise self.error
-            raise SourceError(f"capture from {self.source.info.source_id} failed: {self.error}") from self.error
+            raise SourceError(
+                f"capture from {self.source.info.source_id} failed: {self.error}"
+            ) from self.error
 
     @property
     def backlog(self) -> int:

@@ -61,8 +61,12 @@ class LatencyHistogram:
         return float(min(idx + 1, LATENCY_BINS_MS))  # upper edge of the bin
 
     def as_dict(self) -> dict[str, float]:
-        return {"p50": self.percentile(50), "p95": self.percentile(95), "p99": self.percentile(99),
-                "max": round(self.max_ms, 1)}
+        return {
+            "p50": self.percentile(50),
+            "p95": self.percentile(95),
+            "p99": self.percentile(99),
+            "max": round(self.max_ms, 1),
+        }
 
 
 class Notifier:
@@ -96,8 +100,15 @@ class LoopOptions:
 class FrameLoop:
     """Runs a built pipeline over a source; `run()` returns the summary with the loop's figures."""
 
-    def __init__(self, built: BuiltPipeline, source: FrameSource, cfg: RuntimeConfig, options: LoopOptions,
-                 clock: Callable[[], float] = time.perf_counter, wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        built: BuiltPipeline,
+        source: FrameSource,
+        cfg: RuntimeConfig,
+        options: LoopOptions,
+        clock: Callable[[], float] = time.perf_counter,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self.built = built
         self.source = source
         self.cfg = cfg
@@ -149,8 +160,11 @@ class FrameLoop:
             if opts.on_result is not None:
                 opts.on_result(result)
             self._heartbeat(now)
-            if (opts.max_frames and n >= opts.max_frames) or opts.stop.is_set() or (
-                    opts.duration_s is not None and now - self._started >= opts.duration_s):
+            if (
+                (opts.max_frames and n >= opts.max_frames)
+                or opts.stop.is_set()
+                or (opts.duration_s is not None and now - self._started >= opts.duration_s)
+            ):
                 break
 
     def _heartbeat(self, now: float) -> None:
@@ -160,7 +174,8 @@ class FrameLoop:
         self._last_status = now
         figures = self.figures()
         self.opts.notifier.status(
-            f"{figures['frames']} frames, {figures['fps']:.1f} fps, {figures['dropped']} dropped")
+            f"{figures['frames']} frames, {figures['fps']:.1f} fps, {figures['dropped']} dropped"
+        )
         if self.opts.status_path is not None:
             record = {"updated_at": self._wall(), "camera_id": self.pipeline.cfg.camera_id, **figures}
             try:

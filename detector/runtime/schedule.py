@@ -33,8 +33,12 @@ class ScheduleStats:
     young: int = 0  # of which because a track was young
 
     def as_dict(self) -> dict[str, int]:
-        return {"detected": self.detected, "predicted": self.predicted, "forced": self.forced,
-                "forced_young": self.young}
+        return {
+            "detected": self.detected,
+            "predicted": self.predicted,
+            "forced": self.forced,
+            "forced_young": self.young,
+        }
 
 
 def decision_lines(scene: Scene | None) -> BaseGeometry | None:
@@ -58,8 +62,9 @@ class DetectionScheduler:
         self.stats = ScheduleStats()
         self._since_detect = 0
 
-    def decide(self, frame_index: int, tracks: Mapping[int, Track], active: Sequence[int],
-               behind: bool = False) -> bool:
+    def decide(
+        self, frame_index: int, tracks: Mapping[int, Track], active: Sequence[int], behind: bool = False
+    ) -> bool:
         """True to detect this frame. `active` are the ids of the previous frame; `behind` means the
         live loop has frames waiting."""
         every = self.cfg.detect_every
@@ -107,5 +112,9 @@ class DetectionScheduler:
             return shapely.Point(x, y).buffer(max(2.0, margin / 8), quad_segs=2)
         steps = self.cfg.detect_every
         reach = speed * steps + margin
-        return LineString([(x - vx / speed * margin, y - vy / speed * margin),
-                           (x + vx / speed * reach, y + vy / speed * reach)])
+        return LineString(
+            [
+                (x - vx / speed * margin, y - vy / speed * margin),
+                (x + vx / speed * reach, y + vy / speed * reach),
+            ]
+        )

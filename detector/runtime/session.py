@@ -73,14 +73,18 @@ def _signer(req: RunRequest) -> tuple[Ed25519Signer, str | None]:
     if req.cfg.evidence.key_path:
         return load_private_key(Path(req.cfg.evidence.key_path)), None
     if req.live:
-        raise ConfigError(f"{req.config_path}: evidence.key_path is not set; a live camera signs its evidence "
-                          "with a provisioned key (`detector keys new --out DIR`)")
+        raise ConfigError(
+            f"{req.config_path}: evidence.key_path is not set; a live camera signs its evidence "
+            "with a provisioned key (`detector keys new --out DIR`)"
+        )
     dev = req.out / "keys"
     note = None
     if not (dev / PRIVATE_NAME).exists():
         write_key_pair(dev)
-        note = (f"no signing key configured: made a development key in {dev} "
-                "(provision a real one with `detector keys new` and set evidence.key_path)")
+        note = (
+            f"no signing key configured: made a development key in {dev} "
+            "(provision a real one with `detector keys new` and set evidence.key_path)"
+        )
     return load_private_key(dev), note
 
 
@@ -88,7 +92,9 @@ def _public_key_dir(signer: Ed25519Signer, out: Path) -> Path:
     """A folder holding just the signer's public key: what the embedded store trusts."""
     folder = out / "store" / "trusted_keys"
     folder.mkdir(parents=True, exist_ok=True)
-    pem = signer.public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = signer.public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     atomic_write_text(folder / f"{signer.key_id}.pub", pem.decode("ascii"))
     return folder
 
@@ -96,8 +102,14 @@ def _public_key_dir(signer: Ed25519Signer, out: Path) -> Path:
 class RunSession:
     """A source, the built pipeline, the embedded store and the frame loop of one run."""
 
-    def __init__(self, req: RunRequest, source: FrameSource, built: BuiltPipeline,
-                 store: StoreServices | None, notes: list[str]) -> None:
+    def __init__(
+        self,
+        req: RunRequest,
+        source: FrameSource,
+        built: BuiltPipeline,
+        store: StoreServices | None,
+        notes: list[str],
+    ) -> None:
         self.req = req
         self.source = source
         self.built = built
@@ -133,9 +145,16 @@ class RunSession:
                         holder[0].ingested.append(store.ingest.ingest_path(path, actor=cfg.camera_id))
 
                 ev_opts = EvidenceOptions(root=root, signer=signer, on_bundle=on_bundle, background=True)
-            built = build_pipeline(cfg, source.info.fps, out, config_path=req.config_path, preview=req.preview,
-                                   evidence=ev_opts, image_size=(source.info.width, source.info.height),
-                                   run_id=run_id_at(time.time()) if req.live else "")
+            built = build_pipeline(
+                cfg,
+                source.info.fps,
+                out,
+                config_path=req.config_path,
+                preview=req.preview,
+                evidence=ev_opts,
+                image_size=(source.info.width, source.info.height),
+                run_id=run_id_at(time.time()) if req.live else "",
+            )
         except BaseException:
             source.close()
             if store is not None:
@@ -177,6 +196,8 @@ class RunSession:
         record = self.record()
         out = self.req.out
         atomic_write_text(out / "summary.json", json.dumps(record, indent=2))
-        atomic_write_text(out / "violations.jsonl",
-                          "".join(json.dumps(violation_record(v)) + "\n" for v in self.summary.violations))
+        atomic_write_text(
+            out / "violations.jsonl",
+            "".join(json.dumps(violation_record(v)) + "\n" for v in self.summary.violations),
+        )
         return record
