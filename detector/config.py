@@ -118,12 +118,14 @@ class RuntimeConfig(FrozenModel):
         description="Live: at most this many frames in a row without a detection when the loop falls behind",
     )
     queue_size: int = Field(
-        default=32, ge=1, le=1000,
+        default=8, ge=1, le=1000,
         description="Frames waiting between capture and processing. A replay waits for the loop; a live "
         "camera drops the oldest when full and counts the drops",
     )
     output_queue_size: int = Field(
-        default=64, ge=1, le=10000, description="Frames waiting for the track records and the preview writer"
+        default=8, ge=1, le=10000,
+        description="Frames waiting for the track records and the preview writer (each holds its image: a "
+        "1080p frame is 6 MB)",
     )
 
 

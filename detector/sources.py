@@ -244,21 +244,24 @@ class StreamSource:
 
     def __iter__(self) -> Iterator[Frame]:
         index = 0
+        conn_index = 0  # frames of this connection (the clock's PTS checks are per connection)
         clock = _TimestampClock(self.info.fps)
         while True:
             ok, image = self._cap.read()
             if ok and image is not None:
-                ts, ts_source = clock.next(float(self._cap.get(cv2.CAP_PROP_POS_MSEC)), index)
+                ts, ts_source = clock.next(float(self._cap.get(cv2.CAP_PROP_POS_MSEC)), conn_index)
                 wall = self._clock() if self._clock else None
                 yield Frame(image=_bgr(image), index=index, timestamp=ts, source_id=self.info.source_id,
                             timestamp_source=ts_source, wall_time=wall)
                 index += 1
+                conn_index += 1
                 continue
             log.warning("stream %s: read failed after frame %d; reconnecting", _redact(self.uri), index)
             self._cap.release()
             self._cap = self._connect()
             # continue stream time after the last frame, whatever the new connection's PTS say
             clock = _TimestampClock(self.info.fps, offset=(clock.last or 0.0) + 1.0 / self.info.fps)
+            conn_index = 0
 
     def close(self) -> None:
         self._cap.release()
