@@ -128,7 +128,7 @@ def test_compressed_ring_holds_jpegs_and_gives_the_frames_back() -> None:
     for f in originals:
         collector.push(f)
     compressor.close()  # drains: every frame submitted is compressed
-    assert compressor.compressed == 20 and compressor.skipped == 0
+    assert compressor.compressed + compressor.inline == 20
     items = list(collector.ring)
     assert all(b.compressed for b in items)
     held = sum(len(b._jpeg or b"") for b in items)
@@ -141,3 +141,13 @@ def test_compressed_ring_holds_jpegs_and_gives_the_frames_back() -> None:
         assert f.image.shape == orig.image.shape
         assert np.abs(f.image.astype(int) - orig.image.astype(int)).mean() < 3.0  # near-lossless at 95
 
+
+
+def test_a_compressor_that_falls_behind_compresses_on_the_callers_thread() -> None:
+    compressor = FrameCompressor(quality=95, queue_size=1)
+    compressor.close()  # its worker has stopped: every submit past the first finds the queue full
+    collector = EvidenceCollector(pre_s=1.0, post_s=1.0, compressor=compressor)
+    for i in range(10):
+        collector.push(_textured(i))
+    assert compressor.inline == 9
+    assert sum(b.compressed for b in collector.ring) == 9  # the one queued was never taken

@@ -85,13 +85,14 @@ class BufferedFrame:
 
 
 class FrameCompressor:
-    """Compresses buffered frames on its own thread. When it falls behind, frames stay raw (counted)
-    rather than the camera waiting."""
+    """Compresses buffered frames on its own thread. When it falls behind (more than `queue_size`
+    frames waiting), the frame is compressed on the caller's thread instead (counted in `inline`):
+    memory stays bounded whatever the load, and the cost shows up where it is paid."""
 
-    def __init__(self, quality: int = 95, queue_size: int = 64) -> None:
+    def __init__(self, quality: int = 95, queue_size: int = 16) -> None:
         self.quality = quality
         self.compressed = 0
-        self.skipped = 0
+        self.inline = 0
         self._queue: queue.Queue[BufferedFrame | None] = queue.Queue(maxsize=queue_size)
         self._thread = threading.Thread(target=self._run, name="ring-compressor", daemon=True)
         self._thread.start()
@@ -100,7 +101,8 @@ class FrameCompressor:
         try:
             self._queue.put_nowait(item)
         except queue.Full:
-            self.skipped += 1
+            self.inline += 1
+            item.compress(self.quality)
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from detector.detect.base import ModelInfo, resolve_model, sha256_file
+from detector.detect.base import ModelInfo, cpu_session_options, resolve_model, sha256_file
 from detector.detect.onnx import letterbox, nms
 from detector.errors import ModelError
 from detector.plates.config import PlatesConfig
@@ -111,9 +111,7 @@ class OnnxPlateDetector:
                 )
             else:
                 data = rewrite_platedet(raw, input_size, to_fp32, str(path))
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
+        so = cpu_session_options(threads)
         self._session = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
         inp = self._session.get_inputs()[0]
         self._input_name = inp.name

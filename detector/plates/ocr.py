@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from detector.detect.base import ModelInfo, package_file, sha256_file
+from detector.detect.base import ModelInfo, cpu_session_options, package_file, sha256_file
 from detector.errors import ConfigError, ModelError
 from detector.plates.config import PlatesConfig
 from detector.plates.ctc import PLATE_ALPHABET
@@ -81,9 +81,7 @@ class PlateOcr(Protocol):
 
 
 def _session(path: Path, threads: int, what: str) -> ort.InferenceSession:
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
+    so = cpu_session_options(threads)
     try:
         return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
@@ -209,8 +207,7 @@ class FastPlateOcrRecognizer:
                 "plates.ocr_backend=fast_plate_ocr needs the fast-plate-ocr package: "
                 "pip install 'detector[fast-plate-ocr]'"
             ) from exc
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
+        so = cpu_session_options(threads)
         try:
             self._rec = LicensePlateRecognizer(
                 onnx_model_path=model_path,
