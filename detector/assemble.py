@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from detector.config import CameraConfig, config_sha256
+from detector.errors import ConfigError
 from detector.evidence.keys import Signer
 from detector.evidence.stage import EvidenceSink, open_evidence_sink
 from detector.outputs import PreviewWriter, TrackRecordWriter
@@ -118,6 +119,12 @@ def build_pipeline(
         preview_writer = PreviewWriter(out_dir, fps, cfg.name, overlays=overlays)
         sinks.append(preview_writer)
     stage = None
+    drawn = cfg.rules.image_size
+    if has_rules and drawn is not None and image_size is not None and tuple(drawn) != tuple(image_size):
+        where = config_path or cfg.camera_id
+        raise ConfigError(
+            f"{where}: rules.image_size is {drawn[0]}x{drawn[1]} but the source gives {image_size[0]}x{image_size[1]}"
+            " frames: the zones were drawn on frames of another size (redraw them with `detector calibrate`)")
     if has_rules:
         stage = RulesStage(cfg.rules, cfg.camera_id, image_size or cfg.rules.image_size,
                            config_dir=config_path.parent if config_path else None, run_id=run_id)

@@ -185,3 +185,16 @@ def test_run_stops_cleanly_on_sigterm_and_a_restart_loses_and_repeats_nothing(tm
     assert sorted(stored) == sorted(event_id_for(k) for k in keys_seen)  # every violation of both runs, once
     assert np.all([k.split(":")[1].endswith("Z") for k in keys_seen])  # live keys carry the run's id
     assert os.path.exists(out / "status.json")
+
+
+def test_zones_drawn_for_another_frame_size_are_a_config_error(tmp_path: Path):
+    raw = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    raw["source"]["uri"] = str((REPO / "sample_videos" / "sample_scene.mp4").resolve())
+    raw["rules"]["image_size"] = [1920, 1080]  # the sample is 960x540
+    cfg = tmp_path / "cam.yaml"
+    cfg.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "detector", "replay", "--config", str(cfg), "--out",
+                        str(tmp_path / "out"), "--no-evidence", "--max-frames", "2"],
+                       cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert "rules.image_size is 1920x1080 but the source gives 960x540" in r.stderr
