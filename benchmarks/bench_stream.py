@@ -17,6 +17,7 @@ Writes benchmarks/results/stream.md (or soak.md, with soak_rss.png and soak_rss.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -88,10 +89,8 @@ class RssSampler(threading.Thread):
     def rss_mb(pid: int) -> float:
         total = 0
         pids = [pid]
-        try:
+        with contextlib.suppress(OSError):
             pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-        except OSError:
-            pass
         for p in pids:
             try:
                 for line in Path(f"/proc/{p}/status").read_text().splitlines():
@@ -218,6 +217,12 @@ def main() -> int:
     ap.add_argument("--sample-s", type=float, default=5.0)
     ap.add_argument("--work", type=Path, default=None, help="keep the run's files here")
     ap.add_argument("--write", action="store_true")
+    ap.add_argument(
+        "--results",
+        type=Path,
+        default=REPO / "benchmarks" / "results",
+        help="where --write puts the report, the RSS samples and the plot",
+    )
     args = ap.parse_args()
     reason = rtsp_unavailable()
     if reason:
@@ -233,7 +238,8 @@ def main() -> int:
             print(res["log"])
         if args.write:
             name = "soak" if args.soak else "stream"
-            results = REPO / "benchmarks" / "results"
+            results = args.results
+            results.mkdir(parents=True, exist_ok=True)
             title = "30-minute soak" if args.soak else "Real-time RTSP stream"
             cmd = " ".join(["python benchmarks/bench_stream.py", *sys.argv[1:]])
             (results / f"{name}.md").write_text(f"## {title}\n\n`{cmd}`\n\n{text}", encoding="utf-8")

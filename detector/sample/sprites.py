@@ -95,7 +95,8 @@ def extract_sprites(sources: tuple[SpriteSource, ...] = SOURCES) -> list[Sprite]
     from detector.detect.onnx import OnnxYoloDetector
 
     root = sprite_dir()
-    det = OnnxYoloDetector(DetectorConfig(confidence=MIN_CONFIDENCE, classes=("car", "truck", "bus")))
+    # the sprites were cut at a square 640 input: keep it so the committed sample stays reproducible
+    det = OnnxYoloDetector(DetectorConfig(confidence=MIN_CONFIDENCE, classes=("car", "truck", "bus"), input_size=(640, 640)))
     cache: dict[str, tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32], npt.NDArray[np.float32]]] = {}
     out: list[Sprite] = []
     try:
