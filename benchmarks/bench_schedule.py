@@ -1,0 +1,216 @@
+"""What the detection schedule and the int8 detector do to decisions and tracks.
+
+For each setting (detect_every N, fp32 or int8) the sample scene and the real clips run through the
+runtime (`RunSession`, evidence off):
+- sample scene: the ground-truth violations found (6 expected, no false one) and the ground-truth
+  vehicles recovered (one track id covers the vehicle at IoU >= 0.5 on >= 50% of the frames where it
+  is at least 95% visible and 30 px wide), with the id switches among those frames;
+- real clips (no labels): continuity against full-rate fp32 detection on the same clip. Every
+  reference track seen on >= 10 frames is matched frame by frame (IoU >= 0.5) to the setting's
+  boxes; `covered` is the share of its frames matched, `fragments` the number of distinct track ids
+  covering it (1.0 is perfect continuity), and the detector's share of frames actually run.
+
+    python benchmarks/bench_schedule.py [--frames 300] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from machine import machine_line  # benchmarks/machine.py (scripts run by path)
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from detector.config import CameraConfig, load_camera_config  # noqa: E402
+from detector.pipeline import FrameResult  # noqa: E402
+from detector.runtime.loop import LoopOptions  # noqa: E402
+from detector.runtime.session import RunRequest, RunSession  # noqa: E402
+from detector.sample.groundtruth import load_ground_truth  # noqa: E402
+
+SHARED = REPO.parent / "shared" / "data"
+Box = tuple[float, float, float, float]
+SETTINGS = [(1, "fp32"), (2, "fp32"), (3, "fp32"), (1, "int8"), (2, "int8"), (3, "int8")]
+CLIPS = {
+    "UA-DETRAC intersection": SHARED / "ua-detrac-evadb-sample" / "clips" / "intersection_252f.mp4",
+    "Hanoi stop line 1080p": SHARED / "vn-cctv-bkav-aicam" / "traffic.mp4",
+    "VN red-light intersection": SHARED / "vn-redlight-cctv-davidbeckiet" / "test2.mp4",
+    "Makassar dusk (motorbikes)": SHARED / "id-makassar-cctv-night" / "traffic.mp4",
+}
+
+
+def iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def run(
+    cfg: CameraConfig, cfg_path: Path, every: int, precision: str, frames: int | None, out: Path
+) -> tuple[dict[int, list[tuple[int, Box]]], Any, float]:
+    cfg = cfg.model_copy(
+        update={
+            "runtime": cfg.runtime.model_copy(update={"detect_every": every}),
+            "detector": cfg.detector.model_copy(update={"precision": precision, "input_size": None}),
+        }
+    )
+    boxes: dict[int, list[tuple[int, Box]]] = defaultdict(list)
+
+    def on_result(r: FrameResult) -> None:
+        d = r.detections
+        assert d.tracker_id is not None
+        for i in range(len(d)):
+            x1, y1, x2, y2 = (float(v) for v in d.xyxy[i])
+            boxes[r.frame.index].append((int(d.tracker_id[i]), (x1, y1, x2, y2)))
+
+    session = RunSession.open(
+        RunRequest(
+            cfg,
+            cfg_path,
+            out,
+            preview=False,
+            evidence=False,
+            store=False,
+            loop=LoopOptions(max_frames=frames, on_result=on_result),
+        )
+    )
+    t0 = time.perf_counter()
+    try:
+        summary = session.run()
+    finally:
+        session.close()
+    return boxes, summary, time.perf_counter() - t0
+
+
+def coverage(
+    reference: dict[int, list[tuple[int, Box]]], got: dict[int, list[tuple[int, Box]]], min_frames: int = 10
+) -> tuple[float, float, int]:
+    """(mean covered share, mean fragments, reference tracks) of the reference tracks in `got`."""
+    by_track: dict[int, list[tuple[int, Box]]] = defaultdict(list)
+    for f, rows in reference.items():
+        for tid, box in rows:
+            by_track[tid].append((f, box))
+    covered, fragments = [], []
+    for obs in by_track.values():
+        if len(obs) < min_frames:
+            continue
+        ids: Counter[int] = Counter()
+        hit = 0
+        for f, box in obs:
+            best = max(got.get(f, []), key=lambda r: iou(r[1], box), default=None)
+            if best is not None and iou(best[1], box) >= 0.5:
+                hit += 1
+                ids[best[0]] += 1
+        covered.append(hit / len(obs))
+        fragments.append(len(ids) if ids else 0)
+    n = len(covered)
+    return (sum(covered) / n if n else 0.0, sum(fragments) / n if n else 0.0, n)
+
+
+def sample_row(every: int, precision: str, work: Path) -> str:
+    cfg_path = REPO / "configs" / "sample_scene.yaml"
+    cfg = load_camera_config(cfg_path)
+    truth = load_ground_truth(REPO / "sample_videos" / "ground_truth.json")
+    boxes, summary, secs = run(cfg, cfg_path, every, precision, None, work / f"s{every}{precision}")
+    found = sorted(v.violation_type.value for v in summary.violations)
+    expected = sorted(x.type for _, x in truth.violations())
+    recovered = switches = total = 0
+    for v in truth.vehicles:
+        ids: Counter[int] = Counter()
+        frames = 0
+        last = None
+        for b in v.boxes:
+            if b.visible < 0.95 or b.occluded > 0.1 or b.x2 - b.x1 < 30:
+                continue
+            frames += 1
+            gt = (b.x1, b.y1, b.x2, b.y2)
+            best = max(boxes.get(b.frame, []), key=lambda r: iou(r[1], gt), default=None)
+            if best is not None and iou(best[1], gt) >= 0.5:
+                ids[best[0]] += 1
+                switches += last is not None and best[0] != last
+                last = best[0]
+        if frames:
+            total += 1
+            recovered += bool(ids) and ids.most_common(1)[0][1] >= 0.5 * frames
+    sched = summary.runtime["schedule"]
+    share = sched["detected"] / max(1, sched["detected"] + sched["predicted"])
+    ok = "yes" if found == expected else f"no: {found}"
+    return (
+        f"| sample scene | {every} | {precision} | {share:.0%} | {len(found)} / {len(expected)} ({ok}) "
+        f"| {recovered} / {total} | {switches} | {summary.frames / secs:.1f} |"
+    )
+
+
+def clip_rows(name: str, clip: Path, frames: int, work: Path) -> list[str]:
+    cfg = CameraConfig.model_validate({"camera_id": "bench", "name": name, "source": {"uri": str(clip)}})
+    cfg_path = work / "none.yaml"
+    reference: dict[int, list[tuple[int, Box]]] | None = None
+    rows = []
+    for every, precision in SETTINGS:
+        boxes, summary, secs = run(
+            cfg, cfg_path, every, precision, frames, work / f"{name[:6]}{every}{precision}"
+        )
+        if reference is None:
+            reference = boxes
+        cov, frag, n = coverage(reference, boxes)
+        sched = summary.runtime["schedule"]
+        share = sched["detected"] / max(1, sched["detected"] + sched["predicted"])
+        rows.append(
+            f"| {name} | {every} | {precision} | {share:.0%} | {summary.tracks} | {n} | {cov:.1%} "
+            f"| {frag:.2f} | {summary.frames / secs:.1f} |"
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args()
+    work = Path("/tmp/bench-schedule")
+    work.mkdir(exist_ok=True)
+    print(f"machine: {machine_line()}")
+    sample = [
+        "| clip | detect every | weights | frames detected | GT violations | GT vehicles recovered "
+        "| id switches | fps |",
+        "|" + "---|" * 8,
+    ]
+    for every, precision in SETTINGS:
+        sample.append(sample_row(every, precision, work))
+        print(sample[-1], flush=True)
+    clips = [
+        "| clip | detect every | weights | frames detected | tracks | reference tracks (fp32, every frame) "
+        "| covered | fragments | fps |",
+        "|" + "---|" * 9,
+    ]
+    for name, clip in CLIPS.items():
+        if not clip.exists():
+            print(f"{name}: skipped (no {clip})")
+            continue
+        clips += clip_rows(name, clip, args.frames, work)
+    text = (
+        f"Measured {time.strftime('%Y-%m-%d')} on {machine_line()}; load average {os.getloadavg()[0]:.1f} at "
+        f"the end; `python benchmarks/bench_schedule.py --frames {args.frames}` (the fps column is the loop's "
+        "own, evidence off, for comparison between rows only).\n\n"
+        + "\n".join(sample)
+        + "\n\n"
+        + "\n".join(clips)
+        + "\n"
+    )
+    print(text)
+    if args.write:
+        (REPO / "benchmarks" / "results" / "schedule.md").write_text(
+            "## Detection schedule and int8: decisions and track continuity\n\n" + text, encoding="utf-8"
+        )
+
+
+if __name__ == "__main__":
+    main()
