@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["pipeline", "rules", "plates", "plate_angle", "evidence", "store"]
+ORDER = ["edge", "stream", "soak", "schedule", "int8", "pipeline", "rules", "plates", "plate_angle", "evidence",
+         "store"]
 HEADER = """# Benchmark results
 
 Speed, memory and accuracy figures, each with the machine it ran on and a peer measured in the
@@ -20,6 +21,11 @@ the ratios, which come from one run.
 
 | section | script |
 | --- | --- |
+| The edge: ours against Ultralytics' track pipeline (fps, latency, RSS, tracks) | `benchmarks/bench_edge.py` |
+| A 1080p 25 fps RTSP camera in real time, full pipeline, 10 minutes | `benchmarks/bench_stream.py` |
+| 30-minute soak on the RTSP camera: RSS over time (plot) | `benchmarks/bench_stream.py --soak` |
+| Detection schedule and int8: decisions and track continuity | `benchmarks/bench_schedule.py` |
+| int8 YOLO11n against fp32: recall, precision, speed | `benchmarks/bench_int8.py` |
 | Pipeline stages: decode, detect, track (frames/s) | `benchmarks/bench_pipeline.py` |
 | Rules: sample scene, highway speeds, intersection review | replays described in the section |
 | Plate reading: accuracy and ms per plate | `benchmarks/bench_plates.py` |
