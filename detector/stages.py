@@ -77,19 +77,20 @@ class TrackPlateLookup:
         self.fallback = fallback
 
     def _observe(self, frame: Frame, box: tuple[float, float, float, float]) -> tuple[PlateObservation, np.ndarray] | None:
-        plate_box = self.reader.find_vehicle_plate(frame.image, box)
+        image = frame.image  # a buffered frame may decode its image on each access: once here
+        plate_box = self.reader.find_vehicle_plate(image, box)
         if plate_box is not None:
-            crop = crop_box(frame.image, plate_box.xyxy)
+            crop = crop_box(image, plate_box.xyxy)
             obs = self.reader.read_crop(crop, frame.index, plate_box)
             return (obs, crop) if obs is not None else None
         if self.fallback is None:
             return None
         x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
-        vehicle = frame.image[y1:int(np.ceil(box[3])), x1:int(np.ceil(box[2]))]
+        vehicle = image[y1:int(np.ceil(box[3])), x1:int(np.ceil(box[2]))]
         best: tuple[PlateObservation, np.ndarray] | None = None
         for line in self.fallback.find(vehicle):
             lx1, ly1, lx2, ly2 = line.xyxy
-            crop = crop_box(frame.image, (lx1 + x1, ly1 + y1, lx2 + x1, ly2 + y1))
+            crop = crop_box(image, (lx1 + x1, ly1 + y1, lx2 + x1, ly2 + y1))
             obs = self.reader.read_crop(crop, frame.index)
             if obs is not None and obs.valid and (best is None or obs.confidence > best[0].confidence):
                 best = (obs, crop)

@@ -32,6 +32,42 @@ from detector.types import Detections, Frame, Violation
 log = logging.getLogger(__name__)
 
 
+class JpegFrame(Frame):
+    """A buffered frame held as JPEG bytes: its image is decoded on each access and never kept.
+
+    A bundle's writer walks a hundred frames of a clip one at a time, so its peak memory is one
+    decoded frame, not the whole clip (600 MB at 1080p). Index, time and size need no decoding.
+    """
+
+    __slots__ = ("_jpeg", "_size")
+    _jpeg: bytes
+    _size: tuple[int, int]
+
+    @classmethod
+    def of(cls, raw: Frame, jpeg: bytes) -> JpegFrame:
+        obj = object.__new__(cls)
+        for name in ("index", "timestamp", "source_id", "timestamp_source", "wall_time"):
+            object.__setattr__(obj, name, getattr(raw, name))
+        object.__setattr__(obj, "_jpeg", jpeg)
+        object.__setattr__(obj, "_size", (raw.width, raw.height))
+        return obj
+
+    @property
+    def image(self) -> np.ndarray:
+        image = cv2.imdecode(np.frombuffer(self._jpeg, np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"frame {self.index} of {self.source_id}: its buffered JPEG does not decode")
+        return image
+
+    @property
+    def width(self) -> int:
+        return self._size[0]
+
+    @property
+    def height(self) -> int:
+        return self._size[1]
+
+
 class BufferedFrame:
     """One buffered frame with its tracked detections; its image may be held as a JPEG.
 
@@ -41,28 +77,33 @@ class BufferedFrame:
     without a lock: the JPEG is in place before the raw image is let go.
     """
 
-    __slots__ = ("_frame", "_jpeg", "_meta", "detections", "index", "timestamp")
+    __slots__ = ("_frame", "_jpeg", "detections", "index", "timestamp")
 
     def __init__(self, frame: Frame, detections: Detections | None = None) -> None:
         self._frame: Frame | None = frame
-        self._jpeg: bytes | None = None
-        self._meta: dict[str, object] = {}
+        self._jpeg: JpegFrame | None = None
         self.detections = detections
         self.index = frame.index
         self.timestamp = frame.timestamp
 
     @property
     def frame(self) -> Frame:
+        """The raw frame, or once compressed a `JpegFrame` that decodes its image when asked."""
         raw = self._frame
         if raw is not None:
             return raw
         assert self._jpeg is not None
-        image = cv2.imdecode(np.frombuffer(self._jpeg, np.uint8), cv2.IMREAD_COLOR)
-        return Frame(image=image, **self._meta)  # type: ignore[arg-type]
+        return self._jpeg
 
     @property
     def compressed(self) -> bool:
         return self._frame is None
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of image this item holds."""
+        raw = self._frame
+        return raw.image.nbytes if raw is not None else len(self._jpeg._jpeg) if self._jpeg else 0
 
     def compress(self, quality: int = 95) -> bool:
         """Hold the image as a JPEG; False if it could not be encoded (the raw image stays)."""
@@ -72,14 +113,7 @@ class BufferedFrame:
         ok, buf = cv2.imencode(".jpg", raw.image, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
             return False
-        self._meta = {
-            "index": raw.index,
-            "timestamp": raw.timestamp,
-            "source_id": raw.source_id,
-            "timestamp_source": raw.timestamp_source,
-            "wall_time": raw.wall_time,
-        }
-        self._jpeg = buf.tobytes()
+        self._jpeg = JpegFrame.of(raw, buf.tobytes())
         self._frame = None
         return True
 

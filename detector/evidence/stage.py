@@ -59,7 +59,7 @@ class EvidenceSink:
     (event_key, bundle path) in order. With `background=True` bundles are encoded and written by one
     worker thread (order, hence sequence numbers, preserved) so a live camera does not stall for the
     clip encoding; at most `queue_size` complete bundles wait, then `write` blocks (evidence is never
-    dropped). `plate_lookup` then runs on the worker thread.
+    dropped; each waiting bundle holds its clip's frames). `plate_lookup` then runs on the worker thread.
     """
 
     def __init__(
@@ -71,7 +71,7 @@ class EvidenceSink:
         annotate: Annotate | None = None,
         on_bundle: Callable[[Violation, Path], None] | None = None,
         background: bool = False,
-        queue_size: int = 16,
+        queue_size: int = 4,
     ) -> None:
         self.writer = writer
         self.config = config or writer.config
