@@ -37,7 +37,47 @@ def test_default_loads_the_int8_file_and_letterboxes_to_the_fitted_input():
     assert fp32.input_size == (640, 640)
 
 
-def test_int8_without_its_file_names_the_command_that_makes_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_int8_without_its_file_names_the_command_that_makes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     monkeypatch.setattr(onnx_mod, "REPO_MODELS_DIR", tmp_path)
     with pytest.raises(ModelError, match="detector models quantize"):
         OnnxYoloDetector(DetectorConfig(precision="int8"))
+
+
+def test_detector_models_dir_names_the_models_folder_of_an_installed_package(tmp_path: Path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    code = "from detector.detect.base import REPO_MODELS_DIR; print(REPO_MODELS_DIR)"
+    env = {**os.environ, "DETECTOR_MODELS_DIR": str(tmp_path)}
+    r = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert r.stdout.strip() == str(tmp_path)
+    cfg = tmp_path / "cam.yaml"
+    cfg.write_text(f"camera_id: c\nname: c\nsource: {{uri: {REPO / 'sample_videos' / 'sample_scene.mp4'}}}\n")
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "detector",
+            "replay",
+            "--config",
+            str(cfg),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-evidence",
+            "--max-frames",
+            "2",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert r.returncode == 1 and "detector models quantize" in r.stderr

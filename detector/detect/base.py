@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -16,8 +17,10 @@ from detector.types import Detections, Frame
 
 log = logging.getLogger(__name__)
 
-#: The repository's models/ folder (a user may drop weights there); the package-shipped file is last.
-REPO_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+#: The models/ folder (a user may drop weights there; `detector models quantize` writes the int8
+#: detector there); the package-shipped file is last. The checkout's models/ unless DETECTOR_MODELS_DIR
+#: names another (an installed, non-editable package has no checkout: the service sets it).
+REPO_MODELS_DIR = Path(os.environ.get("DETECTOR_MODELS_DIR") or Path(__file__).resolve().parents[2] / "models")
 
 
 @dataclass(frozen=True, slots=True)
