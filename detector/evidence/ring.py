@@ -123,7 +123,7 @@ class FrameCompressor:
     frames waiting), the frame is compressed on the caller's thread instead (counted in `inline`):
     memory stays bounded whatever the load, and the cost shows up where it is paid."""
 
-    def __init__(self, quality: int = 95, queue_size: int = 16) -> None:
+    def __init__(self, quality: int = 95, queue_size: int = 4) -> None:
         self.quality = quality
         self.compressed = 0
         self.inline = 0

@@ -123,7 +123,9 @@ class FrameLoop:
         self.processing = LatencyHistogram()  # taken from the queue -> decision
         policy: Policy = "drop_oldest" if options.live else "wait"
         self.queue: BoundedQueue[Captured] = BoundedQueue(cfg.queue_size, policy=policy)
-        self.outputs = ThreadedSinks(built.output_sinks, cfg.output_queue_size)
+        self.outputs = ThreadedSinks(
+            built.output_sinks, cfg.output_queue_size, needs_image=built.preview is not None
+        )
         self.pipeline.sinks = [self.outputs, *built.inline_sinks]
         self._started = 0.0
         self._steady_from: tuple[int, float] | None = None

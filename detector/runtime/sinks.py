@@ -14,6 +14,8 @@ import threading
 from collections.abc import Sequence
 from dataclasses import replace
 
+import numpy as np
+
 from detector.pipeline import FrameResult, FrameSink
 from detector.runtime.capture import BoundedQueue
 from detector.types import Track, Violation
@@ -23,7 +25,15 @@ log = logging.getLogger(__name__)
 PATH_POINTS = 40  # the preview draws each track's last 40 points
 
 
-def _snapshot(result: FrameResult) -> FrameResult:
+_NO_IMAGE = np.zeros((1, 1, 3), np.uint8)
+
+
+def _snapshot(result: FrameResult, keep_image: bool) -> FrameResult:
+    """What the worker needs of a result: the track paths cut to their recent points, and the frame's
+    image only if a sink draws on it (a 1080p frame is 6 MB; the track records need none)."""
+    frame = result.frame
+    if not keep_image:
+        frame = replace(frame, image=_NO_IMAGE)
     tracks = {}
     for tid in result.active:
         track = result.tracks.get(tid)
@@ -33,15 +43,22 @@ def _snapshot(result: FrameResult) -> FrameResult:
         track = result.tracks.get(v.track_id)
         if track is not None and v.track_id not in tracks:
             tracks[v.track_id] = Track(track_id=v.track_id, points=track.points[-PATH_POINTS:])
-    return replace(result, tracks=tracks)
+    return replace(result, frame=frame, tracks=tracks)
 
 
 class ThreadedSinks:
     """Runs `sinks` on one worker thread, in frame order. A sink's error stops the worker and is raised
     by the next `write`, `finish` or `close` (never silently lost)."""
 
-    def __init__(self, sinks: Sequence[FrameSink], queue_size: int = 64, name: str = "outputs") -> None:
+    def __init__(
+        self,
+        sinks: Sequence[FrameSink],
+        queue_size: int = 64,
+        name: str = "outputs",
+        needs_image: bool = True,
+    ) -> None:
         self.sinks = list(sinks)
+        self.needs_image = needs_image
         self.queue: BoundedQueue[tuple[str, object]] = BoundedQueue(queue_size, policy="wait")
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -71,7 +88,7 @@ class ThreadedSinks:
 
     def write(self, result: FrameResult) -> None:
         self._raise()
-        self.queue.put(("write", _snapshot(result)))
+        self.queue.put(("write", _snapshot(result, self.needs_image)))
 
     def finish(self, late: Sequence[Violation]) -> None:
         self._raise()
