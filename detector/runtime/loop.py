@@ -38,6 +38,7 @@ from detector.sources import FrameSource
 
 log = logging.getLogger(__name__)
 
+REPLAY_QUEUE = 4  # decoded frames a replay's reader keeps ahead of the loop
 LATENCY_BINS_MS = 10_000  # 1 ms bins: a bounded histogram over days of frames
 
 
@@ -122,7 +123,9 @@ class FrameLoop:
         self.latency = LatencyHistogram()  # capture -> decision (what a live camera waits)
         self.processing = LatencyHistogram()  # taken from the queue -> decision
         policy: Policy = "drop_oldest" if options.live else "wait"
-        self.queue: BoundedQueue[Captured] = BoundedQueue(cfg.queue_size, policy=policy)
+        # a file waits for the loop: a few decoded frames ahead keep it busy (each 1080p frame is 6 MB)
+        size = cfg.queue_size if options.live else min(cfg.queue_size, REPLAY_QUEUE)
+        self.queue: BoundedQueue[Captured] = BoundedQueue(size, policy=policy)
         self.outputs = ThreadedSinks(
             built.output_sinks, cfg.output_queue_size, needs_image=built.preview is not None
         )
