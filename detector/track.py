@@ -51,6 +51,11 @@ class ByteTrackAdapter:
         tracked.tracker_id = np.asarray(out.tracker_id, dtype=np.int64)
         return tracked[tracked.tracker_id >= 0]
 
+    @property
+    def tentative(self) -> int:
+        """Tracks the tracker holds but has not confirmed yet (they need more detections)."""
+        return sum(1 for t in self._tracker.tracks if t.tracker_id == -1)
+
     def reset(self) -> None:
         self._tracker.reset()
 

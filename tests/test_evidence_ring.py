@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector.evidence.ring import EvidenceCollector, FrameCompressor, FrameRing
+from detector.evidence.ring import BufferedFrame, EvidenceCollector, FrameCompressor, FrameRing
 from detector.evidence.synthetic import scene, violation
 from detector.types import Frame
 
@@ -152,3 +152,16 @@ def test_a_compressor_that_falls_behind_compresses_on_the_callers_thread() -> No
         collector.push(_textured(i))
     assert compressor.inline == 9
     assert sum(b.compressed for b in collector.ring) == 9  # the one queued was never taken
+
+
+def test_a_frame_that_cannot_be_compressed_stays_raw_and_the_compressor_lives_on() -> None:
+    compressor = FrameCompressor(quality=95)
+    collector = EvidenceCollector(pre_s=1.0, post_s=1.0, compressor=compressor)
+    bad = BufferedFrame(_textured(0))
+    bad._frame = object.__new__(Frame)  # type: ignore[assignment]  # a frame without an image
+    compressor.submit(bad)
+    for i in range(1, 6):
+        collector.push(_textured(i))
+    compressor.close()
+    assert compressor.failed == 1 and compressor.compressed == 5
+    assert all(b.compressed for b in collector.ring)

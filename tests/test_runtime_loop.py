@@ -198,3 +198,9 @@ def test_zones_drawn_for_another_frame_size_are_a_config_error(tmp_path: Path):
                        cwd=REPO, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert "rules.image_size is 1920x1080 but the source gives 960x540" in r.stderr
+
+
+def test_schedule_detects_while_the_tracker_holds_unconfirmed_tracks():
+    s = DetectionScheduler(RuntimeConfig(detect_every=3))
+    assert all(s.decide(i, {}, (), tentative=2) for i in range(4)) and s.stats.young == 4
+    assert [s.decide(i, {}, ()) for i in range(3)].count(True) == 1

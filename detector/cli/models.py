@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -24,14 +26,16 @@ def check(as_json: bool) -> None:
     statuses = check_models(load_manifest())
     if as_json:
         click.echo(json.dumps([{"name": s.entry.name, "path": str(s.path) if s.path else None, "origin": s.origin,
-                                "sha256": s.sha256, "ok": s.ok, "licence": s.entry.licence} for s in statuses],
+                                "sha256": s.sha256, "ok": s.ok, "licence": s.entry.licence,
+                                "derived_from": s.entry.derived_from} for s in statuses],
                               indent=2))
     else:
         table = Table(title="models")
         for col in ("name", "role", "origin", "sha256 ok", "licence"):
             table.add_column(col)
         for s in statuses:
-            table.add_row(s.entry.name, s.entry.role, s.origin, "yes" if s.ok else "[red]NO[/red]", s.entry.licence)
+            verdict = "yes" if s.ok else "[red]missing[/red]" if s.path is None else "[red]NO (hash mismatch)[/red]"
+            table.add_row(s.entry.name, s.entry.role, s.origin, verdict, s.entry.licence)
         Console().print(table)
     if not all(s.ok for s in statuses):
         raise DetectorError("some models are missing or do not match their sha256 (see above)")
@@ -49,3 +53,94 @@ def install(name: str, source: str, sha: str | None) -> None:
         raise ConfigError(f"unknown model {name!r}; known: {', '.join(e.name for e in manifest.models)}")
     path = install_model(entry, source, expected_sha256=sha)
     click.echo(f"installed {name} -> {path}")
+
+
+@models.command("quantize")
+@click.option("--source", default="yolo11n", show_default=True,
+              help="The fp32 model: a manifest name (resolved and sha256-checked as `models check` does).")
+@click.option("--calibrate", "calibrate", multiple=True, type=click.Path(path_type=Path),
+              help="A video or image folder to calibrate on (repeatable). Default: the real clips under "
+                   "../shared/data beside the repo that are present.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Output file. Default: models/<source>-int8.onnx (then the manifest is updated too).")
+@click.option("--input-size", default="640x384", show_default=True, help="Calibration input WxH (multiples of 32).")
+@click.option("--frames-per-source", type=click.IntRange(1, 1000), default=None,
+              help="Frames spread evenly over each source (default 24).")
+@click.option("--format", "quant_format", type=click.Choice(["qdq", "qoperator"]), default=None,
+              help="onnxruntime quantization format (default: the measured choice, see detector.detect.quantize).")
+@click.option("--method", type=click.Choice(["minmax", "percentile", "entropy"]), default=None,
+              help="Activation range calibration (default: the measured choice).")
+@click.option("--keep-fp32", "keep_fp32", type=click.Choice(["none", "decode", "decode+final-convs", "head"]),
+              default=None, help="Which part of the detection head stays fp32 (default: the measured choice).")
+@click.option("--percentile", type=click.FloatRange(90, 100), default=None,
+              help="Percentile of |activation| kept by --method percentile (default 99.99).")
+@click.option("--per-tensor", is_flag=True, help="One weight scale per tensor instead of per channel.")
+def quantize(source: str, calibrate: tuple[Path, ...], out: Path | None, input_size: str,
+             frames_per_source: int | None, quant_format: str | None, method: str | None,
+             keep_fp32: str | None, percentile: float | None, per_tensor: bool) -> None:
+    """Make an int8 (static, calibrated) copy of a YOLO model into models/ and record it in the manifest.
+
+    An explicit, offline step: the engine never converts a model at run time. The file is written
+    atomically; its sha256 is printed and, when it lands in models/, written to models/manifest.yaml.
+    """
+    from detector.detect import quantize as q
+    from detector.detect.base import REPO_MODELS_DIR
+    from detector.modelfiles import ManifestEntry, upsert_manifest_entry
+
+    try:
+        w, h = (int(v) for v in input_size.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--input-size must be WxH, e.g. 640x384; got {input_size!r}") from None
+    manifest = load_manifest()
+    entry = next((e for e in manifest.models if e.name == source), None)
+    if entry is None:
+        raise ConfigError(f"unknown model {source!r}; known: {', '.join(e.name for e in manifest.models)}")
+    status = next(s for s in check_models(manifest) if s.entry.name == source)
+    if status.path is None:
+        raise ConfigError(f"model {source!r} is not installed (see `detector models check`)")
+    if not status.ok:
+        raise ConfigError(f"{status.path}: sha256 {status.sha256} is not the manifest's {entry.sha256} for {source}")
+    repo = REPO_MODELS_DIR.parent
+    sources = list(calibrate) if calibrate else q.default_calibration(repo.parent / "shared" / "data")
+    target = out if out is not None else REPO_MODELS_DIR / f"{source}-int8.onnx"
+    opts = {k: v for k, v in {"frames_per_source": frames_per_source, "quant_format": quant_format,
+                              "method": method, "exclude": keep_fp32, "percentile": percentile,
+                              "per_channel": False if per_tensor else None}.items() if v is not None}
+    click.echo(f"quantizing {status.path} on {len(sources)} source(s) at {w}x{h} ...", err=True)
+    result = q.quantize_yolo(status.path, target, sources, input_size=(w, h), **opts)  # type: ignore[arg-type]
+    click.echo(f"wrote {result.out} ({result.out.stat().st_size / 1e6:.1f} MB) in {result.seconds:.0f} s")
+    click.echo(f"method: {result.method}")
+    click.echo(f"sha256 {result.sha256}")
+    if result.out.resolve().parent != REPO_MODELS_DIR.resolve():
+        click.echo("not in models/: the manifest is unchanged")
+        return
+
+    def shown(p: Path) -> str:
+        p = p.resolve()
+        try:
+            return os.path.relpath(p, repo)
+        except ValueError:
+            return str(p)
+
+    args = [f"--source {source}", f"--input-size {w}x{h}"]
+    args += [f"--{k.replace('_', '-')} {v}" for k, v in
+             {"frames-per-source": frames_per_source, "format": quant_format, "method": method,
+              "keep-fp32": keep_fp32, "percentile": percentile}.items() if v is not None]
+    if per_tensor:
+        args.append("--per-tensor")
+    if out is not None:
+        args.append(f"--out {shown(target)}")
+    args += [f"--calibrate {shown(p)}" for p in sources]
+    name = result.out.stem
+    upsert_manifest_entry(ManifestEntry(
+        name=name,
+        role=f"vehicle detector, int8 copy of {source} (same classes, made by `detector models quantize`)",
+        file=result.out.name,
+        sha256=result.sha256,
+        licence=entry.licence,
+        derived_from=source,
+        command="detector models quantize " + " ".join(args),
+        calibration=f"{result.method}; frames spread evenly over "
+        + ", ".join(f"{n} ({k})" for n, k in result.sources),
+    ))
+    click.echo(f"manifest: {name} recorded in {REPO_MODELS_DIR / 'manifest.yaml'}")

@@ -127,6 +127,7 @@ class FrameCompressor:
         self.quality = quality
         self.compressed = 0
         self.inline = 0
+        self.failed = 0
         self._queue: queue.Queue[BufferedFrame | None] = queue.Queue(maxsize=queue_size)
         self._thread = threading.Thread(target=self._run, name="ring-compressor", daemon=True)
         self._thread.start()
@@ -136,16 +137,31 @@ class FrameCompressor:
             self._queue.put_nowait(item)
         except queue.Full:
             self.inline += 1
-            item.compress(self.quality)
+            try:
+                item.compress(self.quality)
+            except Exception:  # noqa: BLE001 - the frame stays raw; the camera goes on
+                self.failed += 1
+                log.exception("ring compressor: frame %d stays raw", item.index)
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
-            if item.compress(self.quality):
-                self.compressed += 1
+            try:
+                if item.compress(self.quality):
+                    self.compressed += 1
+            except Exception:  # noqa: BLE001 - a dead compressor must not take the camera with it
+                self.failed += 1
+                if self.failed == 1:
+                    log.exception("ring compressor: frame %d stays raw", item.index)
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
+        """Stop the worker after the frames queued; never blocks on a worker that is gone."""
+        while self._thread.is_alive():
+            try:
+                self._queue.put(None, timeout=0.5)
+                break
+            except queue.Full:
+                continue
+        self._thread.join(timeout=10)
 
 
 class FrameRing:

@@ -63,13 +63,19 @@ class DetectionScheduler:
         self._since_detect = 0
 
     def decide(
-        self, frame_index: int, tracks: Mapping[int, Track], active: Sequence[int], behind: bool = False
+        self, frame_index: int, tracks: Mapping[int, Track], active: Sequence[int], behind: bool = False,
+        tentative: int = 0,
     ) -> bool:
         """True to detect this frame. `active` are the ids of the previous frame; `behind` means the
-        live loop has frames waiting."""
+        live loop has frames waiting; `tentative` counts the tracker's unconfirmed tracks (a vehicle
+        just seen needs its next detections to become a track)."""
         every = self.cfg.detect_every
         periodic = self._since_detect + 1 >= every
         detect = periodic and not (behind and self._since_detect + 1 < self.cfg.max_gap)
+        if not detect and tentative and self.cfg.full_rate_young_s > 0:
+            detect = True
+            self.stats.forced += 1
+            self.stats.young += 1
         if not detect and (self._since_detect + 1 >= self.cfg.max_gap or self._forced(tracks, active)):
             detect = True
             self.stats.forced += 1
