@@ -165,3 +165,16 @@ def test_a_frame_that_cannot_be_compressed_stays_raw_and_the_compressor_lives_on
     compressor.close()
     assert compressor.failed == 1 and compressor.compressed == 5
     assert all(b.compressed for b in collector.ring)
+
+
+def test_a_violation_decided_after_its_frames_left_the_ring_takes_the_tracks_newest_frames() -> None:
+    from detector.types import Detections
+
+    collector = EvidenceCollector(pre_s=0.2, post_s=0.2, max_frames=None, max_seconds=0.5)
+    for i in range(20):  # 2 s at 10 fps; the ring keeps the last 0.5 s
+        d = Detections(xyxy=np.array([[0, 0, 2, 2]], np.float32), confidence=[0.9], class_id=[2],
+                       tracker_id=[4 if i < 18 else 5])
+        collector.push(_frame(i), d)
+    v = violation(at=3, track_id=4)  # its moment (0.3 s) is long gone
+    p = collector.request(v)
+    assert p.complete and p.late and sorted(p.items) == [14, 15, 16, 17]  # the buffered frames showing track 4

@@ -240,6 +240,7 @@ class PendingBundle:
     items: dict[int, BufferedFrame] = field(default_factory=dict)
     complete: bool = False
     truncated: bool = False  # completed at end of stream, before end_s was reached
+    late: bool = False  # decided after its moment had left the ring: the frames are the newest of the track
 
     def offer(self, item: BufferedFrame) -> None:
         ev = self.violation.evidence_frames
@@ -314,9 +315,34 @@ class EvidenceCollector:
                 p.start_s,
                 self.ring.evicted,
             )
+        if not p.items:
+            self._take_newest_of_track(p)
         if not p.complete:
             self._pending.append(p)
         return p
+
+    def _take_newest_of_track(self, p: PendingBundle, n: int = 10) -> None:
+        """A violation decided after its frames were evicted (a track ended long after the moment on
+        a loaded box): its bundle takes the newest buffered frames that show the vehicle, flagged, so the
+        violation is still written and reviewed rather than lost."""
+        tid = p.violation.track_id
+        shows = [
+            b
+            for b in self.ring
+            if b.detections is not None
+            and b.detections.tracker_id is not None
+            and bool((b.detections.tracker_id == tid).any())
+        ]
+        for item in (shows or list(self.ring))[-n:]:
+            p.items[item.index] = item
+        if p.items:
+            p.late = True
+            p.complete = True
+            log.warning(
+                "%s: its frames had left the ring; the bundle takes the %d newest frames of the track",
+                p.violation.event_key,
+                len(p.items),
+            )
 
     def flush(self) -> list[PendingBundle]:
         """End of stream: every waiting bundle completes with the frames it has."""

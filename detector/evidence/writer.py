@@ -234,7 +234,12 @@ class BundleWriter:
             plate_crop=plate_crop,
             detections_by_frame=pending.detections_by_frame,
             annotate=annotate,
-            review_reasons=("clip truncated at end of stream",) if pending.truncated else (),
+            review_reasons=tuple(
+                reason for flag, reason in (
+                    (pending.truncated, "clip truncated at end of stream"),
+                    (pending.late, "decided after its moment left the frame buffer: frames are the vehicle's newest"),
+                ) if flag
+            ),
         )
 
     def write(
