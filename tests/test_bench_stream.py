@@ -48,5 +48,6 @@ def test_short_soak_on_a_live_rtsp_camera_writes_its_report_samples_and_plot(tmp
     assert processed > 0 and captured >= processed and dropped >= 0
     with (results / "soak_rss.csv").open() as fh:
         samples = list(csv.DictReader(fh))
-    assert len(samples) >= 5 and all(float(s["rss_mb"]) > 50 for s in samples)
+    rss = [float(s["rss_mb"]) for s in samples]
+    assert len(rss) >= 5 and min(rss) > 0 and max(rss) > 150  # the engine with its models loaded
     assert (results / "soak_rss.png").stat().st_size > 5000

@@ -96,7 +96,14 @@ def extract_sprites(sources: tuple[SpriteSource, ...] = SOURCES) -> list[Sprite]
 
     root = sprite_dir()
     # the sprites were cut at a square 640 input: keep it so the committed sample stays reproducible
-    det = OnnxYoloDetector(DetectorConfig(confidence=MIN_CONFIDENCE, classes=("car", "truck", "bus"), input_size=(640, 640)))
+    det = OnnxYoloDetector(
+        DetectorConfig(
+            confidence=MIN_CONFIDENCE,
+            classes=("car", "truck", "bus"),
+            input_size=(640, 640),
+            precision="fp32",
+        )
+    )
     cache: dict[str, tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32], npt.NDArray[np.float32]]] = {}
     out: list[Sprite] = []
     try:
@@ -119,8 +126,17 @@ def extract_sprites(sources: tuple[SpriteSource, ...] = SOURCES) -> list[Sprite]
             k = int(np.argmax(ious))
             x1, y1, x2, y2 = (int(round(float(v))) for v in boxes[k])
             crop = np.ascontiguousarray(image[y1:y2, x1:x2])
-            out.append(Sprite(src.key, crop, src.plate_center, src.world_width_m, src.file,
-                              (x1, y1, x2, y2), float(conf[k])))
+            out.append(
+                Sprite(
+                    src.key,
+                    crop,
+                    src.plate_center,
+                    src.world_width_m,
+                    src.file,
+                    (x1, y1, x2, y2),
+                    float(conf[k]),
+                )
+            )
             log.debug("sprite %s: %s box %s conf %.2f", src.key, src.file, (x1, y1, x2, y2), conf[k])
     finally:
         det.close()
