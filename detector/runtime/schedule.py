@@ -60,7 +60,7 @@ class DetectionScheduler:
         self.cfg = cfg
         self.lines = decision_lines(scene)
         self.stats = ScheduleStats()
-        self._since_detect = 0
+        self._since_detect = cfg.detect_every - 1  # the stream's first frame is detected
 
     def decide(
         self, frame_index: int, tracks: Mapping[int, Track], active: Sequence[int], behind: bool = False,
