@@ -118,7 +118,9 @@ def _textured(i: int, h: int = 270, w: int = 480) -> Frame:
     yy, xx = np.mgrid[0:h, 0:w]
     image = np.stack([(xx + i) % 256, (yy * 2) % 256, ((xx + yy) // 2) % 256], axis=-1).astype(np.uint8)
     image[50:90, 10 + 5 * i : 60 + 5 * i] = (20, 200, 240)
-    return Frame(image=image, index=i, timestamp=i / 25, source_id="c", timestamp_source="pts", wall_time=1e9 + i)
+    return Frame(
+        image=image, index=i, timestamp=i / 25, source_id="c", timestamp_source="pts", wall_time=1e9 + i
+    )
 
 
 def test_compressed_ring_holds_jpegs_and_gives_the_frames_back() -> None:
@@ -132,16 +134,19 @@ def test_compressed_ring_holds_jpegs_and_gives_the_frames_back() -> None:
     items = list(collector.ring)
     assert all(b.compressed for b in items)
     held = sum(b.held_bytes for b in items)
-    assert held < sum(f.image.nbytes for f in originals[-len(items):]) / 4
+    assert held < sum(f.image.nbytes for f in originals[-len(items) :]) / 4
     for b in items:
         f = b.frame
         orig = originals[b.index]
-        assert (f.index, f.timestamp, f.wall_time, f.timestamp_source) == (orig.index, orig.timestamp,
-                                                                          orig.wall_time, "pts")
+        assert (f.index, f.timestamp, f.wall_time, f.timestamp_source) == (
+            orig.index,
+            orig.timestamp,
+            orig.wall_time,
+            "pts",
+        )
         assert (f.width, f.height) == (orig.width, orig.height) and f.image.shape == orig.image.shape
         assert np.abs(f.image.astype(int) - orig.image.astype(int)).mean() < 3.0  # near-lossless at 95
         assert f.image is not f.image  # decoded on each access, never kept
-
 
 
 def test_a_compressor_that_falls_behind_compresses_on_the_callers_thread() -> None:
@@ -172,9 +177,15 @@ def test_a_violation_decided_after_its_frames_left_the_ring_takes_the_tracks_new
 
     collector = EvidenceCollector(pre_s=0.2, post_s=0.2, max_frames=None, max_seconds=0.5)
     for i in range(20):  # 2 s at 10 fps; the ring keeps the last 0.5 s
-        d = Detections(xyxy=np.array([[0, 0, 2, 2]], np.float32), confidence=[0.9], class_id=[2],
-                       tracker_id=[4 if i < 18 else 5])
+        d = Detections(
+            xyxy=np.array([[0, 0, 2, 2]], np.float32),
+            confidence=[0.9],
+            class_id=[2],
+            tracker_id=[4 if i < 18 else 5],
+        )
         collector.push(_frame(i), d)
     v = violation(at=3, track_id=4)  # its moment (0.3 s) is long gone
     p = collector.request(v)
-    assert p.complete and p.late and sorted(p.items) == [14, 15, 16, 17]  # the buffered frames showing track 4
+    assert (
+        p.complete and p.late and sorted(p.items) == [14, 15, 16, 17]
+    )  # the buffered frames showing track 4

@@ -193,14 +193,32 @@ def test_zones_drawn_for_another_frame_size_are_a_config_error(tmp_path: Path):
     raw["rules"]["image_size"] = [1920, 1080]  # the sample is 960x540
     cfg = tmp_path / "cam.yaml"
     cfg.write_text(yaml.safe_dump(raw), encoding="utf-8")
-    r = subprocess.run([sys.executable, "-m", "detector", "replay", "--config", str(cfg), "--out",
-                        str(tmp_path / "out"), "--no-evidence", "--max-frames", "2"],
-                       cwd=REPO, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "detector",
+            "replay",
+            "--config",
+            str(cfg),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-evidence",
+            "--max-frames",
+            "2",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2
     assert "rules.image_size is 1920x1080 but the source gives 960x540" in r.stderr
 
 
 def test_schedule_detects_while_the_tracker_holds_unconfirmed_tracks():
     s = DetectionScheduler(RuntimeConfig(detect_every=3))
-    assert all(s.decide(i, {}, (), tentative=2) for i in range(4)) and s.stats.young == 3  # the first is periodic
+    assert (
+        all(s.decide(i, {}, (), tentative=2) for i in range(4)) and s.stats.young == 3
+    )  # the first is periodic
     assert [s.decide(i, {}, ()) for i in range(3)].count(True) == 1

@@ -154,8 +154,13 @@ class FrameLoop:
             taken = self._clock()
             frame = item.frame
             behind = opts.live and capture.backlog > 0
-            detect = self.scheduler.decide(frame.index, self.pipeline.store.tracks, active, behind,
-                                           tentative=self.pipeline.tracker.tentative)
+            detect = self.scheduler.decide(
+                frame.index,
+                self.pipeline.store.tracks,
+                active,
+                behind,
+                tentative=self.pipeline.tracker.tentative,
+            )
             result = self.pipeline.process(frame, detect=detect)
             now = self._clock()
             self.latency.add(now - item.captured_at)

@@ -63,7 +63,11 @@ class DetectionScheduler:
         self._since_detect = cfg.detect_every - 1  # the stream's first frame is detected
 
     def decide(
-        self, frame_index: int, tracks: Mapping[int, Track], active: Sequence[int], behind: bool = False,
+        self,
+        frame_index: int,
+        tracks: Mapping[int, Track],
+        active: Sequence[int],
+        behind: bool = False,
         tentative: int = 0,
     ) -> bool:
         """True to detect this frame. `active` are the ids of the previous frame; `behind` means the
