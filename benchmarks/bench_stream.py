@@ -242,7 +242,10 @@ def main() -> int:
             results.mkdir(parents=True, exist_ok=True)
             title = "30-minute soak" if args.soak else "Real-time RTSP stream"
             cmd = " ".join(["python benchmarks/bench_stream.py", *sys.argv[1:]])
-            (results / f"{name}.md").write_text(f"## {title}\n\n`{cmd}`\n\n{text}", encoding="utf-8")
+            plot_line = f"\n![RSS over the run](results/{name}_rss.png) (samples: `results/{name}_rss.csv`)\n"
+            (results / f"{name}.md").write_text(
+                f"## {title}\n\n`{cmd}`\n\n{text}{plot_line}", encoding="utf-8"
+            )
             if res["rss"]:
                 (results / f"{name}_rss.csv").write_text(
                     "seconds,rss_mb\n" + "".join(f"{t:.1f},{mb:.1f}\n" for t, mb in res["rss"]),
