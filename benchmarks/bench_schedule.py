@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from bench_edge import iou  # benchmarks/bench_edge.py (scripts run by path)
 from machine import machine_line  # benchmarks/machine.py (scripts run by path)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,14 +43,6 @@ CLIPS = {
     "VN red-light intersection": SHARED / "vn-redlight-cctv-davidbeckiet" / "test2.mp4",
     "Makassar dusk (motorbikes)": SHARED / "id-makassar-cctv-night" / "traffic.mp4",
 }
-
-
-def iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def run(

@@ -74,8 +74,13 @@ class TrackStore:
     those points are marked `predicted` so the plate reader and evidence use detected boxes only.
     """
 
-    def __init__(self, max_history: int = 900, forget_after_s: float = 5.0,
-                 on_finished: Callable[[Track], None] | None = None, velocity_window_s: float = 0.4) -> None:
+    def __init__(
+        self,
+        max_history: int = 900,
+        forget_after_s: float = 5.0,
+        on_finished: Callable[[Track], None] | None = None,
+        velocity_window_s: float = 0.4,
+    ) -> None:
         self.max_history = max_history
         self.forget_after_s = forget_after_s
         self.on_finished = on_finished
@@ -92,8 +97,11 @@ class TrackStore:
             tid = int(tracked.tracker_id[i])
             x1, y1, x2, y2 = (float(v) for v in tracked.xyxy[i])
             point = TrackPoint(
-                frame_index=frame.index, timestamp=frame.timestamp, xyxy=(x1, y1, x2, y2),
-                confidence=float(tracked.confidence[i]), class_id=int(tracked.class_id[i]),
+                frame_index=frame.index,
+                timestamp=frame.timestamp,
+                xyxy=(x1, y1, x2, y2),
+                confidence=float(tracked.confidence[i]),
+                class_id=int(tracked.class_id[i]),
             )
             if self._append(tid, point):
                 active.append(tid)
@@ -113,7 +121,7 @@ class TrackStore:
                 rows.append((tid, point))
         self._forget(frame.timestamp)
         if not rows:
-            return Detections.empty_tracked(), []
+            return Detections.empty(), []
         dets = Detections(
             xyxy=np.array([p.xyxy for _, p in rows], dtype=np.float32),
             confidence=np.array([p.confidence for _, p in rows], dtype=np.float32),
@@ -140,8 +148,14 @@ class TrackStore:
         if span > 0:
             box = box + (box - np.asarray(ref.xyxy, dtype=np.float64)) * (dt / span)
         x1, y1, x2, y2 = (float(v) for v in box)
-        return TrackPoint(frame_index=frame.index, timestamp=frame.timestamp, xyxy=(x1, y1, x2, y2),
-                          confidence=last.confidence, class_id=last.class_id, predicted=True)
+        return TrackPoint(
+            frame_index=frame.index,
+            timestamp=frame.timestamp,
+            xyxy=(x1, y1, x2, y2),
+            confidence=last.confidence,
+            class_id=last.class_id,
+            predicted=True,
+        )
 
     def _append(self, tid: int, point: TrackPoint) -> bool:
         track = self.tracks.get(tid)

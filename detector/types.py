@@ -117,13 +117,6 @@ class Detections:
             class_id=np.zeros(0, np.int64),
         )
 
-    @classmethod
-    def empty_tracked(cls) -> Detections:
-        """No detections, with an (empty) tracker_id: what a tracker returns for an empty frame."""
-        out = cls.empty()
-        out.tracker_id = np.zeros(0, np.int64)
-        return out
-
     @property
     def predicted(self) -> npt.NDArray[np.bool_]:
         """Per row: carried by the tracker's prediction rather than detected (all False if unknown)."""
@@ -133,7 +126,9 @@ class Detections:
     def __len__(self) -> int:
         return len(self.xyxy)
 
-    def __getitem__(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.integer[Any]] | slice | int) -> Detections:
+    def __getitem__(
+        self, index: npt.NDArray[np.bool_] | npt.NDArray[np.integer[Any]] | slice | int
+    ) -> Detections:
         """Filter by a boolean mask of length N, an index array, a slice or one index."""
         if isinstance(index, int):
             index = np.array([index])

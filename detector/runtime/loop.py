@@ -70,22 +70,6 @@ class LatencyHistogram:
         }
 
 
-class Notifier:
-    """What the loop tells a service manager (systemd's notify protocol); a no-op by default."""
-
-    def ready(self, status: str | None = None) -> object:
-        return None
-
-    def status(self, text: str) -> object:
-        return None
-
-    def watchdog(self) -> object:
-        return None
-
-    def stopping(self) -> object:
-        return None
-
-
 @dataclass
 class LoopOptions:
     live: bool = False
@@ -94,7 +78,9 @@ class LoopOptions:
     status_path: Path | None = None  # a status file rewritten every `status_every_s` (health checks)
     status_every_s: float = 5.0
     on_result: Callable[[FrameResult], None] | None = None  # progress and printing, on the loop's thread
-    notifier: Notifier | SystemdNotifier = field(default_factory=Notifier)
+    notifier: SystemdNotifier = field(
+        default_factory=lambda: SystemdNotifier(environ={})
+    )  # no-op unless given
     stop: threading.Event = field(default_factory=threading.Event)  # set by a signal handler to stop cleanly
 
 

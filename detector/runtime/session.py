@@ -109,13 +109,14 @@ class RunSession:
         built: BuiltPipeline,
         store: StoreServices | None,
         notes: list[str],
+        ingested: list[IngestResult],
     ) -> None:
         self.req = req
         self.source = source
         self.built = built
         self.store = store
         self.notes = notes
-        self.ingested: list[IngestResult] = []
+        self.ingested = ingested  # the store's answer per bundle, appended by the evidence worker
         self.loop = FrameLoop(built, source, req.cfg.runtime, req.loop)
         self.summary: RunSummary = built.pipeline.summary
         self._closed = False
@@ -133,7 +134,7 @@ class RunSession:
         store: StoreServices | None = None
         try:
             ev_opts = None
-            holder: list[RunSession] = []
+            ingested: list[IngestResult] = []
             if signer is not None:
                 root = Path(cfg.evidence.root) if cfg.evidence.root else out / "evidence"
                 on_bundle = None
@@ -142,7 +143,7 @@ class RunSession:
 
                     def on_bundle(violation: Violation, path: Path) -> None:
                         assert store is not None
-                        holder[0].ingested.append(store.ingest.ingest_path(path, actor=cfg.camera_id))
+                        ingested.append(store.ingest.ingest_path(path, actor=cfg.camera_id))
 
                 ev_opts = EvidenceOptions(root=root, signer=signer, on_bundle=on_bundle, background=True)
             built = build_pipeline(
@@ -160,9 +161,7 @@ class RunSession:
             if store is not None:
                 store.close()
             raise
-        session = cls(req, source, built, store, notes)
-        holder.append(session)
-        return session
+        return cls(req, source, built, store, notes, ingested)
 
     def run(self) -> RunSummary:
         return self.loop.run()
