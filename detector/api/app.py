@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from detector import __version__
 from detector.api.auth import require
 from detector.api.feed import sse_events
+from detector.api.notices import install as install_network
 from detector.api.ratelimit import TokenBucketLimiter
 from detector.api.schemas import (
     IDEMPOTENCY_PATTERN,
@@ -133,6 +134,7 @@ def create_app(services: StoreServices, *, monotonic: Callable[[], float] = time
     )
     app.state.lookup_limiter = limiter
     _install_error_handlers(app)
+    install_network(app)
 
     @app.get("/v1/health", response_model=Health, tags=["meta"])
     def health() -> Health:
