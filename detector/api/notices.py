@@ -139,8 +139,11 @@ def inspection_flags(
 
 
 def install(app: FastAPI) -> None:
-    """Mount the routes and map a refused callback signature to 401."""
+    """Mount the network routes (notices, hotlists) and map a refused callback signature to 401."""
+    from detector.api.hotlists import router as hotlist_router
+
     app.include_router(router)
+    app.include_router(hotlist_router)
 
     @app.exception_handler(SignatureRefused)
     async def refused(_r: Request, exc: SignatureRefused) -> JSONResponse:

@@ -139,4 +139,67 @@ def notices_portal_pay(
     svc.close()
 
 
-COMMANDS = (notices_group,)
+# ---------------------------------------------------------------------------- hotlist
+@click.group("hotlist")
+def hotlist_group() -> None:
+    """Wanted plates (stolen, hit-and-run, wanted by a unit), the file for edge boxes, alerts."""
+
+
+@hotlist_group.command("add")
+@config_option
+@actor_option
+@click.argument("plate")
+@click.option("--reason", type=click.Choice(["stolen", "hit_and_run", "wanted"]), required=True)
+@click.option("--unit", required=True, help="Unit that wants the vehicle.")
+@click.option("--note", default="")
+def hotlist_add(
+    store_config: Path | None, actor: str | None, plate: str, reason: str, unit: str, note: str
+) -> None:
+    """Add PLATE to the hotlist."""
+    svc = _services(store_config)
+    _echo(svc.hotlists.add(plate, reason, unit, actor=_actor(actor), note=note))
+    svc.close()
+
+
+@hotlist_group.command("withdraw")
+@config_option
+@actor_option
+@click.argument("entry_id", type=int)
+@click.option("--reason", required=True)
+def hotlist_withdraw(store_config: Path | None, actor: str | None, entry_id: int, reason: str) -> None:
+    """Withdraw a hotlist entry (no more alerts)."""
+    svc = _services(store_config)
+    _echo(svc.hotlists.withdraw(entry_id, actor=_actor(actor), reason=reason))
+    svc.close()
+
+
+@hotlist_group.command("list")
+@config_option
+def hotlist_list(store_config: Path | None) -> None:
+    """Active wanted plates."""
+    svc = _services(store_config)
+    _echo(svc.hotlists.active())
+    svc.close()
+
+
+@hotlist_group.command("export")
+@config_option
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def hotlist_export(store_config: Path | None, out: Path) -> None:
+    """Write the hotlist file edge boxes read (atomically; a running edge picks it up when it changes)."""
+    svc = _services(store_config)
+    click.echo(str(svc.hotlists.export(out)))
+    svc.close()
+
+
+@hotlist_group.command("alerts")
+@config_option
+@click.option("--after", type=int, default=0, help="Only alerts with a larger id.")
+def hotlist_alerts(store_config: Path | None, after: int) -> None:
+    """Hotlist alerts, oldest first."""
+    svc = _services(store_config)
+    _echo(svc.hotlists.alerts(after))
+    svc.close()
+
+
+COMMANDS = (notices_group, hotlist_group)

@@ -63,6 +63,9 @@ class NetworkConfig(FrozenModel):
     """The network side of the store."""
 
     notices: NoticeConfig = Field(default_factory=NoticeConfig, description="The notice's life")
+    hotlist_topic_prefix: str = Field(
+        default="detector/hotlist", description="MQTT topic of hotlist alerts is <prefix>/<camera_id>"
+    )
 
     def resolved(self, base: Path) -> NetworkConfig:
         n = self.notices

@@ -12,6 +12,7 @@ from detector.store.bundles import load_trusted_keys
 from detector.store.config import StoreConfig
 from detector.store.db import Clock, Database, require_schema, utc_now
 from detector.store.fines import FineSchedule, default_schedule
+from detector.store.hotlists import HotlistService
 from detector.store.ingest import IngestService
 from detector.store.notices import NoticeService
 from detector.store.payments import PaymentService
@@ -33,6 +34,7 @@ class StoreServices:
     feed: FeedQueries
     tokens: TokenService
     notices: NoticeService
+    hotlists: HotlistService
 
     def close(self) -> None:
         self.db.dispose()
@@ -62,6 +64,7 @@ def build_services(
         feed=FeedQueries(db, config.evidence_dir),
         tokens=TokenService(db, clock),
         notices=build_notice_service(config, db, clock, payments),
+        hotlists=HotlistService(db, clock, config.network.hotlist_topic_prefix),
     )
 
 
