@@ -29,8 +29,18 @@ def _register() -> None:
     """Each area's commands, imported here (not at import time of this module)."""
     from detector.cli import configs, evidence, models, plates, rules, sample, store, video
 
-    for command in (video.replay, video.run, rules.calibrate, plates.plates, evidence.keys, evidence.verify,
-                    *store.COMMANDS, models.models, configs.config_group, sample.sample):
+    for command in (
+        video.replay,
+        video.run,
+        rules.calibrate,
+        plates.plates,
+        evidence.keys,
+        evidence.verify,
+        *store.COMMANDS,
+        models.models,
+        configs.config_group,
+        sample.sample,
+    ):
         main_group.add_command(command)
 
 
@@ -50,6 +60,13 @@ def main() -> None:
         sys.exit(2)
     except DetectorError as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # a database driver error that escaped the services: one line, no traceback
+        if not type(exc).__module__.startswith(("sqlalchemy", "psycopg", "sqlite3")):
+            raise
+        orig = getattr(exc, "orig", None) or exc
+        first = next((ln.strip() for ln in str(orig).splitlines() if ln.strip()), type(orig).__name__)
+        click.echo(f"error: database: {first}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import Field, ValidationError
 
 from detector.base import FrozenModel
 from detector.errors import ConfigError
+from detector.safeyaml import read_config_mapping, short_repr
 
 
 class MqttConfig(FrozenModel):
@@ -98,20 +98,13 @@ def load_store_config(path: str | Path | None) -> StoreConfig:
     if path is None:
         return StoreConfig().resolved(Path.cwd())
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: store config file not found")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML/JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{p}: expected a mapping at the top level, got {type(raw).__name__}")
+    raw = read_config_mapping(p, "store config")
     try:
         cfg = StoreConfig.model_validate(raw)
     except ValidationError as exc:
         lines = [f"{p}: invalid store config"]
         for e in exc.errors():
             loc = ".".join(str(x) for x in e["loc"]) or "<root>"
-            lines.append(f"  {loc}: {e['msg']} (got {e.get('input')!r})")
+            lines.append(f"  {loc}: {e['msg']} (got {short_repr(e.get('input'))})")
         raise ConfigError("\n".join(lines)) from exc
     return cfg.resolved(p.parent)
