@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from test_store_support import Keys, bundles, keys  # noqa: F401
 
 from detector.cli import _register, main_group
+from detector.store.db import HEAD_REVISION
 
 
 def _run(runner: CliRunner, *args: str) -> tuple[int, object]:
@@ -29,7 +30,7 @@ def test_cli_flow(tmp_path: Path, keys: Keys, bundles: list[Path]) -> None:
     )
     runner = CliRunner()
     c = ["--store-config", str(cfg)]
-    assert _run(runner, "db", "upgrade", *c) == (0, {"revision": "0001"})
+    assert _run(runner, "db", "upgrade", *c) == (0, {"revision": HEAD_REVISION})
     code, tok = _run(runner, "tokens", "create", *c, "--role", "reviewer", "--name", "ann", "--days", "1")
     assert code == 0 and isinstance(tok, dict) and tok["token"].startswith("dtk_") and tok["role"] == "reviewer"
 

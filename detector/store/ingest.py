@@ -36,13 +36,16 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from detector.evidence.chain import BUNDLE_DIR_RE, CHAIN_DIR
 from detector.evidence.manifest import MANIFEST_NAME, ManifestError, parse_manifest, sha256_hex
+from detector.evidence.registry import KeyRegistry
 from detector.evidence.verify import find_bundles
 from detector.store import audit
 from detector.store.bundles import BundleFacts, check_bundle
 from detector.store.config import StoreConfig
 from detector.store.db import Clock, Database
 from detector.store.errors import InvalidRequest
+from detector.store.keyring import load_db_registry
 from detector.store.models import (
     CameraChain,
     EvidenceFile,
@@ -126,6 +129,27 @@ class IngestService:
             self.ingest_path(b, actor=actor) for b in sorted(bundles, key=lambda p: (p.parent.name, p.name))
         ]
 
+    def cut_tails(self, root: str | Path) -> list[str]:
+        """Cameras whose chain in this evidence root ends before the head this store recorded: the
+        root's newest bundles were removed after the store saw them (a cut tail)."""
+        newest: dict[str, int] = {}
+        bundles, _ = find_bundles(Path(root))
+        for b in bundles:
+            m = BUNDLE_DIR_RE.match(b.name)
+            if m:
+                newest[b.parent.name] = max(newest.get(b.parent.name, 0), int(m["seq"]))
+        cams = set(newest) | {p.stem for p in (Path(root) / CHAIN_DIR).glob("*.json") if "." not in p.stem}
+        out = []
+        with self.db.session() as s:
+            for cam in sorted(cams):
+                head = s.get(CameraChain, cam)
+                if head is not None and head.last_sequence > newest.get(cam, 0):
+                    out.append(
+                        f"camera {cam}: this store recorded sequence {head.last_sequence} but {root} ends at "
+                        f"{newest.get(cam, 0)}: bundles were removed from the evidence root (a cut tail)"
+                    )
+        return out
+
     def _already_ingested(self, src: Path) -> IngestResult | None:
         """Fast path for re-runs: the same manifest bytes under a known event id is a duplicate.
 
@@ -188,8 +212,13 @@ class IngestService:
         except (tarfile.TarError, EOFError, OSError) as exc:
             raise _Reject(f"not a readable tar archive: {exc}") from exc
 
+    def registry(self) -> KeyRegistry:
+        """The config's trusted keys (unbound) overlaid with the store's key registry (bound)."""
+        with self.db.session() as s:
+            return KeyRegistry.unbound(self.keys).merged(load_db_registry(s))
+
     def _ingest_staged(self, staging: Path, *, actor: str, source: str) -> IngestResult:
-        check = check_bundle(staging, self.keys)
+        check = check_bundle(staging, self.registry(), fallback_time=self.clock())
         if not check.ok or check.facts is None:
             return self._quarantine(staging, source, check.event_id, check.camera_id, check.reason, actor)
         facts = check.facts
@@ -292,6 +321,7 @@ class IngestService:
                     last_sequence=facts.sequence,
                     last_manifest_sha256=facts.manifest_sha256,
                     updated_at=now,
+                    key_id=facts.key_id,
                 )
             )
             return
@@ -306,8 +336,14 @@ class IngestService:
                 f"chain_broken: camera {facts.camera_id} sequence {facts.sequence}: prev_manifest_sha256 "
                 f"{facts.prev_manifest_sha256} is not the last manifest {head.last_manifest_sha256}"
             )
+        if head.key_id is not None and facts.key_id != head.key_id and facts.rotated_from_key_id != head.key_id:
+            raise _Reject(
+                f"key_switch: camera {facts.camera_id} is signed by key {head.key_id}; sequence {facts.sequence} "
+                f"is signed by {facts.key_id} without a signed rotation from it"
+            )
         head.last_sequence = facts.sequence
         head.last_manifest_sha256 = facts.manifest_sha256
+        head.key_id = facts.key_id
         head.updated_at = now  # type: ignore[assignment]
 
     def _insert(self, s: Session, facts: BundleFacts, final: Path, now: object) -> ViolationRow:

@@ -13,6 +13,7 @@ from detector.store.config import StoreConfig
 from detector.store.db import Clock, Database, require_schema, utc_now
 from detector.store.fines import FineSchedule, default_schedule
 from detector.store.ingest import IngestService
+from detector.store.keyring import KeyringService
 from detector.store.payments import PaymentService
 from detector.store.queries import FeedQueries
 from detector.store.review import ReviewService
@@ -29,6 +30,7 @@ class StoreServices:
     payments: PaymentService
     feed: FeedQueries
     tokens: TokenService
+    keyring: KeyringService
 
     def close(self) -> None:
         self.db.dispose()
@@ -56,6 +58,7 @@ def build_services(
         payments=PaymentService(db, clock),
         feed=FeedQueries(db, config.evidence_dir),
         tokens=TokenService(db, clock),
+        keyring=KeyringService(db, clock),
     )
 
 
