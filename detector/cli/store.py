@@ -335,6 +335,7 @@ def serve(store_config: Path | None, host: str | None, port: int | None) -> None
             host=host or svc.config.api_host,
             port=port or svc.config.api_port,
             log_level="info",
+            proxy_headers=False,  # the app reads X-Forwarded-For itself, from trusted_proxies only
         )
     finally:
         stop.set()

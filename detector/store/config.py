@@ -6,9 +6,10 @@ One `StoreConfig` serves the edge box (embedded SQLite, the default) and a centr
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from detector.base import FrozenModel
 from detector.errors import ConfigError
@@ -45,10 +46,17 @@ class ForwardConfig(FrozenModel):
 
 
 class RateLimitConfig(FrozenModel):
-    """Token bucket per token (or client IP) on the plate lookup endpoint."""
+    """Token buckets on the plate lookup endpoint: one per token and one per client address; a request
+    needs a token from both and a rejected one spends neither."""
 
-    capacity: int = Field(default=30, ge=1, description="Burst size (requests)")
-    refill_per_s: float = Field(default=0.5, gt=0, description="Requests added back per second")
+    capacity: int = Field(default=30, ge=1, description="Burst size per token (requests)")
+    refill_per_s: float = Field(default=0.5, gt=0, description="Requests added back per second, per token")
+    ip_capacity: int | None = Field(
+        default=None, ge=1, description="Burst size per client address (default: 4 x capacity)"
+    )
+    ip_refill_per_s: float | None = Field(
+        default=None, gt=0, description="Refill per client address (default: 4 x refill_per_s)"
+    )
 
 
 class StoreConfig(FrozenModel):
@@ -69,6 +77,11 @@ class StoreConfig(FrozenModel):
     detecting_unit: str = Field(default="", description="Default detecting unit printed on notices")
     api_host: str = Field(default="127.0.0.1", description="`detector serve` bind address")
     api_port: int = Field(default=8080, ge=1, le=65535, description="`detector serve` port")
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(),
+        description="Addresses/CIDRs of reverse proxies whose X-Forwarded-For is believed (none by default, "
+        "not even loopback)",
+    )
     max_upload_bytes: int = Field(
         default=200 * 1024 * 1024, ge=1024, description="Largest bundle tar accepted by the ingest endpoint"
     )
@@ -90,6 +103,13 @@ class StoreConfig(FrozenModel):
     lookup_rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     forward: ForwardConfig = Field(default_factory=ForwardConfig)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for e in v:
+            ipaddress.ip_network(e.strip(), strict=False)  # ValueError names the bad entry
+        return v
 
     def resolved(self, base: Path) -> StoreConfig:
         """Relative folders and a relative SQLite path resolved against `base`."""
