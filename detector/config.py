@@ -7,11 +7,9 @@ file, the field path and the offending value.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import AwareDatetime, Field, ValidationError, model_validator
 
 from detector.base import FrozenModel
@@ -19,6 +17,7 @@ from detector.errors import ConfigError
 from detector.evidence.config import EvidenceConfig
 from detector.plates.config import PlatesConfig
 from detector.rules.config import RulesConfig
+from detector.safeyaml import read_config_mapping, short_repr
 
 
 class GPS(FrozenModel):
@@ -156,10 +155,7 @@ def _format_validation_error(path: Path, err: ValidationError, raw: Any) -> str:
     lines = [f"{path}: invalid camera config"]
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "<root>"
-        value = e.get("input")
-        shown = json.dumps(value, default=str)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
+        shown = short_repr(e.get("input"))
         lines.append(f"  {loc}: {e['msg']} (got {shown})")
     return "\n".join(lines)
 
@@ -167,14 +163,7 @@ def _format_validation_error(path: Path, err: ValidationError, raw: Any) -> str:
 def load_camera_config(path: str | Path) -> CameraConfig:
     """Read and validate a YAML or JSON camera config; relative source paths resolve beside the file."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: config file not found")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML/JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{p}: expected a mapping at the top level, got {type(raw).__name__}")
+    raw = read_config_mapping(p, "camera config")
     try:
         cfg = CameraConfig.model_validate(raw)
     except ValidationError as exc:

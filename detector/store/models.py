@@ -77,6 +77,21 @@ class CameraChain(Base):
     last_sequence: Mapped[int] = mapped_column(BigInteger, nullable=False)
     last_manifest_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    key_id: Mapped[str | None] = mapped_column(String(16))
+
+
+class SigningKey(Base):
+    """Key registry: a key may sign bundles only of its cameras, within its window, unless revoked."""
+
+    __tablename__ = "signing_keys"
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    public_key_b64: Mapped[str] = mapped_column(String(64), nullable=False)
+    cameras_json: Mapped[str] = mapped_column(Text, nullable=False)
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    added_by: Mapped[str] = mapped_column(String(100), nullable=False)
 
 
 class ViolationRow(Base):
@@ -186,6 +201,8 @@ class QuarantineEntry(Base):
     camera_id: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text, nullable=False)
     path: Mapped[str] = mapped_column(Text, nullable=False)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")
+    pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OutboxMessage(Base):

@@ -14,6 +14,7 @@ from detector.store.db import Clock, Database, require_schema, utc_now
 from detector.store.fines import FineSchedule, default_schedule
 from detector.store.hotlists import HotlistService
 from detector.store.ingest import IngestService
+from detector.store.keyring import KeyringService
 from detector.store.notices import NoticeService
 from detector.store.payments import PaymentService
 from detector.store.portal import load_secret
@@ -35,6 +36,7 @@ class StoreServices:
     tokens: TokenService
     notices: NoticeService
     hotlists: HotlistService
+    keyring: KeyringService
 
     def close(self) -> None:
         self.db.dispose()
@@ -65,6 +67,7 @@ def build_services(
         tokens=TokenService(db, clock),
         notices=build_notice_service(config, db, clock, payments),
         hotlists=HotlistService(db, clock, config.network.hotlist_topic_prefix),
+        keyring=KeyringService(db, clock),
     )
 
 
