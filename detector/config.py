@@ -19,6 +19,7 @@ from detector.errors import ConfigError
 from detector.evidence.config import EvidenceConfig
 from detector.plates.config import PlatesConfig
 from detector.rules.config import RulesConfig
+from detector.telemetry.config import TelemetryConfig
 
 
 class GPS(FrozenModel):
@@ -150,6 +151,9 @@ class CameraConfig(FrozenModel):
     plates: PlatesConfig = Field(default_factory=PlatesConfig, description="Plate detection and OCR")
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig, description="Evidence bundles")
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Frame loop: detection schedule, queues")
+    telemetry: TelemetryConfig = Field(
+        default_factory=TelemetryConfig, description="Health of a live run: MQTT status and heartbeats, metrics"
+    )
 
 
 def _format_validation_error(path: Path, err: ValidationError, raw: Any) -> str:

@@ -29,7 +29,7 @@ def test_cli_flow(tmp_path: Path, keys: Keys, bundles: list[Path]) -> None:
     )
     runner = CliRunner()
     c = ["--store-config", str(cfg)]
-    assert _run(runner, "db", "upgrade", *c) == (0, {"revision": "0001"})
+    assert _run(runner, "db", "upgrade", *c) == (0, {"revision": "0002"})
     code, tok = _run(runner, "tokens", "create", *c, "--role", "reviewer", "--name", "ann", "--days", "1")
     assert code == 0 and isinstance(tok, dict) and tok["token"].startswith("dtk_") and tok["role"] == "reviewer"
 

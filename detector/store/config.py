@@ -51,6 +51,19 @@ class RateLimitConfig(FrozenModel):
     refill_per_s: float = Field(default=0.5, gt=0, description="Requests added back per second")
 
 
+class CameraHealthConfig(FrozenModel):
+    """The edge boxes' status and heartbeats (MQTT), recorded by `detector serve` for the console."""
+
+    enabled: bool = Field(default=False, description="Subscribe to the cameras' status and heartbeat topics")
+    host: str = Field(default="127.0.0.1", description="Broker host")
+    port: int = Field(default=1883, ge=1, le=65535, description="Broker port")
+    topic_prefix: str = Field(
+        default="detector/cameras", description="Topics are <topic_prefix>/<camera_id>/{status,heartbeat}"
+    )
+    client_id: str = Field(default="detector-store-health", description="MQTT client id of the subscriber")
+    keep_days: float = Field(default=7.0, gt=0, description="Heartbeats older than this are deleted")
+
+
 class StoreConfig(FrozenModel):
     """The violation/fine store: database URL, evidence folders, trust anchors and services."""
 
@@ -77,6 +90,7 @@ class StoreConfig(FrozenModel):
     lookup_rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     forward: ForwardConfig = Field(default_factory=ForwardConfig)
+    camera_health: CameraHealthConfig = Field(default_factory=CameraHealthConfig)
 
     def resolved(self, base: Path) -> StoreConfig:
         """Relative folders and a relative SQLite path resolved against `base`."""

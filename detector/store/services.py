@@ -12,6 +12,7 @@ from detector.store.bundles import load_trusted_keys
 from detector.store.config import StoreConfig
 from detector.store.db import Clock, Database, require_schema, utc_now
 from detector.store.fines import FineSchedule, default_schedule
+from detector.store.heartbeat import HeartbeatService
 from detector.store.ingest import IngestService
 from detector.store.payments import PaymentService
 from detector.store.queries import FeedQueries
@@ -29,6 +30,7 @@ class StoreServices:
     payments: PaymentService
     feed: FeedQueries
     tokens: TokenService
+    heartbeats: HeartbeatService
 
     def close(self) -> None:
         self.db.dispose()
@@ -56,6 +58,7 @@ def build_services(
         payments=PaymentService(db, clock),
         feed=FeedQueries(db, config.evidence_dir),
         tokens=TokenService(db, clock),
+        heartbeats=HeartbeatService(db, clock, config.camera_health.keep_days),
     )
 
 
@@ -73,7 +76,9 @@ def open_embedded_store(root: Path, trusted_keys: Path, *, clock: Clock = utc_no
     db = Database.from_url(config.url)
     upgrade(db.engine)
     # so `detector review/fines/serve --store-config <root>/store.yaml` reach the same store
-    text = yaml.safe_dump(config.model_dump(include={"url", "evidence_dir", "quarantine_dir", "trusted_keys"}))
+    text = yaml.safe_dump(
+        config.model_dump(include={"url", "evidence_dir", "quarantine_dir", "trusted_keys"})
+    )
     tmp = root / ".store.yaml.tmp"
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, root / "store.yaml")
