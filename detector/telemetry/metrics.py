@@ -4,7 +4,7 @@ Per frame (`observe`, called with each frame result on the loop's thread): frame
 time each stage took for that frame (detect, track, rules, output: the growth of the pipeline's
 stage times, as histograms) and violations by type. At scrape time (`RunCollector`, from the run's
 own counters): frames captured and dropped by the capture queue, queue depths, bundles written,
-bundles the embedded store rejected, its outbox backlog, and the loop's capture-to-decision and
+bundles the embedded store rejected (detector_edge_*), its outbox backlog, and the loop's capture-to-decision and
 processing latencies (its 1 ms histograms, re-binned to the exported buckets).
 """
 
@@ -18,6 +18,8 @@ import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from detector.types import ViolationType
 
 if TYPE_CHECKING:
     from detector.pipeline import FrameResult
@@ -84,15 +86,15 @@ class RunCollector(Collector):
         )
         ingested = list(s.ingested)
         yield counter(
-            "detector_ingest_rejections",
-            "Bundles the embedded store rejected",
+            "detector_edge_ingest_rejections",
+            "Bundles the box's embedded store rejected",
             sum(r.status == "rejected" for r in ingested),
         )
         if s.store is not None:
             from detector.store.outbox import pending_messages
 
             yield gauge(
-                "detector_outbox_backlog",
+                "detector_edge_outbox_backlog",
                 "Stored violations not yet published over MQTT",
                 pending_messages(s.store.db),
             )
@@ -129,24 +131,28 @@ class RunMetrics:
         )
         self.stages = {name: stage.labels(cam, name) for name in STAGES}
         self._violations = Counter(
-            "detector_violations",
+            "detector_violations_decided",
             "Violations decided",
             ["camera_id", "violation_type"],
             registry=self.registry,
         )
         self._cam = cam
+        for vt in ViolationType:  # every type reads 0 from the start, not "no data"
+            self._violations.labels(cam, vt.value)
         self._last = {name: 0.0 for name in STAGES}
+        self._detected = 0
         self.registry.register(RunCollector(session))
         self._server: object | None = None
 
     def observe(self, result: FrameResult) -> None:
         """One frame's figures (on the loop's thread, after the frame was processed)."""
         times = self.session.summary.times
+        detected = times.detected_frames > self._detected
+        self._detected = times.detected_frames
         for name, hist in self.stages.items():
             total = float(getattr(times, name))
-            if name == "detect" and total == self._last[name]:
-                continue  # a predicted frame: the detector did not run
-            hist.observe(max(total - self._last[name], 0.0))
+            if name != "detect" or detected:  # a predicted frame's detect time is the prediction's
+                hist.observe(max(total - self._last[name], 0.0))
             self._last[name] = total
         self.processed.inc()
         for v in result.violations:

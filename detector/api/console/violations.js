@@ -1,5 +1,5 @@
 // Violation pages: the live feed (SSE), one violation with its evidence, and the review queue.
-import { ApiError, evidenceBlob, getJson, postJson, streamFeed } from "./api.js";
+import { ApiError, evidenceBlob, fileUrl, getJson, postJson, streamFeed } from "./api.js";
 import { el, session, showError } from "./dom.js";
 import { formatTime, formatVnd, t } from "./i18n.js";
 
@@ -73,7 +73,8 @@ function keyFacts(v, manifest) {
     fact(t("vehicle"), t(v.vehicle_class)),
   ];
   if ("phase" in m || "time_into_red_s" in m) {
-    out.push(fact(t("phase"), m.phase ? t(m.phase) === m.phase ? m.phase : t(m.phase) : "–", "phase"));
+    const phase = m.phase === "amber" ? "amber_phase" : m.phase;
+    out.push(fact(t("phase"), phase ? t(phase) : "–", "phase"));
     out.push(fact(t("into_red"), m.time_into_red_s != null ? `${num(m.time_into_red_s, 2)} s` : "–", "into_red"));
     if (m.preceding_amber_s != null) out.push(fact(t("amber"), `${num(m.preceding_amber_s, 2)} s`));
   }
@@ -83,6 +84,7 @@ function keyFacts(v, manifest) {
   }
   const lane = m.lane_id ?? (manifest && manifest.violation ? manifest.violation.zone_id : null);
   out.push(fact(t("lane"), lane ?? "–", "lane"));
+  if (m.duration_in_lane_s != null) out.push(fact(t("duration_in_lane"), `${num(m.duration_in_lane_s, 2)} s`));
   return el("dl", { class: "facts" }, out);
 }
 
@@ -151,14 +153,14 @@ async function renderViolation(page, id) {
   const v = await getJson(`/v1/violations/${id}`);
   const names = v.files.map((f) => f.name);
   const manifest = names.includes("manifest.json")
-    ? await evidenceBlob(v.id, "manifest.json").then((u) => fetch(u)).then((r) => r.json()).catch(() => null)
+    ? await getJson(fileUrl(v.id, "manifest.json")).catch(() => null)
     : null;
   const images = IMAGE_ORDER.filter((n) => names.includes(n))
     .concat(names.filter((n) => /\.(jpe?g|png)$/i.test(n) && !IMAGE_ORDER.includes(n)));
   const gallery = el("div", { class: "gallery" }, images.map((n) => {
     const img = el("img", { alt: n, dataset: { file: n } });
     evidenceBlob(v.id, n).then((u) => { img.src = u; });
-    return el("figure", {}, img, el("figcaption", { text: n }));
+    return el("figure", {}, img, el("figcaption", { text: t(n) === n ? n : `${t(n)} · ${n}` }));
   }));
   const clipName = names.find((n) => n.endsWith(".mp4"));
   const video = clipName ? el("video", { id: "clip", controls: true, muted: true, autoplay: true, loop: true, playsinline: true }) : null;
