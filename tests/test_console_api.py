@@ -57,6 +57,14 @@ def test_whoami_names_each_role_and_refuses_no_token(api: Api) -> None:
         assert r.status_code == 200 and r.json()["role"] == role and r.json()["name"] == f"{role}-user"
 
 
+def test_latest_gives_the_newest_first(api: Api, bundles: list[Path]) -> None:
+    ids = [api.store.services.ingest.ingest_path(b).violation_id for b in bundles[:4]]
+    r = api.client.get("/v1/feed/latest?limit=3", headers=api.h("viewer"))
+    assert r.status_code == 200 and [v["id"] for v in r.json()] == ids[:0:-1]
+    assert r.json()[0]["files"], "the feed's cards need the file list for their thumbnails"
+    assert api.client.get("/v1/feed/latest", headers=api.h("payments")).status_code == 403
+
+
 def test_review_queue_is_for_reviewers_only(api: Api, bundles: list[Path]) -> None:
     ids = [api.store.services.ingest.ingest_path(b).violation_id for b in bundles[:3]]
     assert api.client.get("/v1/review/queue", headers=api.h("viewer")).status_code == 403

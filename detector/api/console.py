@@ -26,6 +26,7 @@ from detector.base import FrozenModel
 from detector.store.heartbeat import CameraView, Heartbeat
 from detector.store.tokens import Role, TokenInfo
 from detector.store.verification import VerificationView, verify_stored
+from detector.store.views import ViolationView
 
 STATIC = Path(__file__).with_name("console")
 CONSOLE_PATH = "/console/"
@@ -54,6 +55,13 @@ def router() -> APIRouter:
     @r.get("/v1/whoami", response_model=WhoAmI, responses=ERRORS)
     def whoami(t: AnyRole) -> WhoAmI:
         return WhoAmI(id=t.id, name=t.name, role=t.role, expires_at=t.expires_at.isoformat())
+
+    @r.get("/v1/feed/latest", response_model=list[ViolationView], responses=ERRORS)
+    def latest(
+        request: Request, _t: Viewer, limit: Annotated[int, Query(ge=1, le=500)] = 60
+    ) -> list[ViolationView]:
+        """The newest violations, newest first: the feed's first screen, before it follows the stream."""
+        return request.app.state.services.feed.latest(limit)
 
     @r.get("/v1/review/queue", response_model=FeedPage, responses=ERRORS)
     def review_queue(

@@ -4,7 +4,7 @@ const LABELS = {
     title: "Trung tâm chỉ huy", subtitle: "Camera giám sát giao thông",
     nav_feed: "Vi phạm", nav_review: "Duyệt vi phạm", nav_lookup: "Tra cứu phạt nguội", nav_cameras: "Camera",
     sign_in: "Đăng nhập", sign_out: "Đăng xuất", token_label: "Mã truy cập (token API)",
-    token_help: "Mã do quản trị viên cấp bằng lệnh `detector tokens create`. Mã chỉ được giữ trong thẻ trình duyệt này.",
+    token_help: "Mã do quản trị viên cấp bằng lệnh “detector tokens create”. Mã chỉ được giữ trong thẻ trình duyệt này.",
     token_bad: "Mã không hợp lệ, đã thu hồi hoặc đã hết hạn.", forbidden: "Vai trò của bạn không được xem trang này.",
     role: "Vai trò", live: "Trực tiếp", reconnecting: "Đang kết nối lại…", no_violations: "Chưa có vi phạm nào.",
     loading: "Đang tải…", error: "Lỗi",
@@ -35,7 +35,7 @@ const LABELS = {
     cameras_title: "Tình trạng camera", online: "Hoạt động", offline: "Mất kết nối", stale: "Không có nhịp tim",
     last_heartbeat: "Nhịp tim cuối", fps: "Khung hình/giây", dropped: "Khung bị bỏ", queue: "Hàng đợi",
     latency: "Độ trễ p95", disk: "Đĩa trống", outbox: "Chờ gửi MQTT", uptime: "Thời gian chạy", no_cameras:
-      "Chưa có camera nào gửi trạng thái. Bật camera_health trong cấu hình kho và chạy `detector run --mqtt`.",
+      "Chưa có camera nào gửi trạng thái. Bật camera_health trong cấu hình kho và chạy “detector run --mqtt”.",
     ago: "trước", back: "Quay lại", violation: "Vi phạm", red: "Đỏ", amber_phase: "Vàng", green: "Xanh",
     "overview.jpg": "Toàn cảnh", "before.jpg": "Trước vi phạm", "at.jpg": "Lúc vi phạm", "after.jpg": "Sau vi phạm",
     "vehicle.jpg": "Phương tiện", "plate.jpg": "Biển số", duration_in_lane: "Thời gian trong làn",
@@ -44,7 +44,7 @@ const LABELS = {
     title: "Command centre", subtitle: "Traffic enforcement cameras",
     nav_feed: "Violations", nav_review: "Review", nav_lookup: "Fine lookup", nav_cameras: "Cameras",
     sign_in: "Sign in", sign_out: "Sign out", token_label: "Access token (API token)",
-    token_help: "Issued by an administrator with `detector tokens create`. It is kept only in this browser tab.",
+    token_help: "Issued by an administrator with “detector tokens create”. It is kept only in this browser tab.",
     token_bad: "The token is invalid, revoked or expired.", forbidden: "Your role may not see this page.",
     role: "Role", live: "Live", reconnecting: "Reconnecting…", no_violations: "No violations yet.",
     loading: "Loading…", error: "Error",
@@ -75,7 +75,7 @@ const LABELS = {
     cameras_title: "Camera health", online: "Online", offline: "Offline", stale: "No heartbeat",
     last_heartbeat: "Last heartbeat", fps: "fps", dropped: "Dropped", queue: "Queue",
     latency: "Latency p95", disk: "Disk free", outbox: "MQTT backlog", uptime: "Uptime", no_cameras:
-      "No camera has reported yet. Enable camera_health in the store config and run `detector run --mqtt`.",
+      "No camera has reported yet. Enable camera_health in the store config and run “detector run --mqtt”.",
     ago: "ago", back: "Back", violation: "Violation", red: "Red", amber_phase: "Amber", green: "Green",
     "overview.jpg": "Overview", "before.jpg": "Before", "at.jpg": "At the moment", "after.jpg": "After",
     "vehicle.jpg": "Vehicle", "plate.jpg": "Plate", duration_in_lane: "Time in the lane",
@@ -124,9 +124,12 @@ export function formatBytes(n) {
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 }
 
+export function formatDuration(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  return s < 90 ? `${s} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
+}
+
 export function formatAge(seconds) {
   if (seconds == null) return "–";
-  const s = Math.max(0, Math.round(seconds));
-  const text = s < 90 ? `${s} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
-  return `${text} ${t("ago")}`;
+  return `${formatDuration(seconds)} ${t("ago")}`;
 }

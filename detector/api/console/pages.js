@@ -1,7 +1,7 @@
 // The citizen's fine lookup (and payment, for a payments account) and the cameras' health.
 import { ApiError, getJson, postJson } from "./api.js";
 import { el, session, showError } from "./dom.js";
-import { formatAge, formatBytes, formatTime, formatVnd, t } from "./i18n.js";
+import { formatAge, formatBytes, formatDuration, formatTime, formatVnd, t } from "./i18n.js";
 
 const CAMERA_POLL_MS = 3000;
 
@@ -97,7 +97,7 @@ function cameraRow(c, now) {
     cell(hb ? `${hb.latency_p95_ms.toFixed(0)} ms` : null, "latency"),
     cell(hb ? formatBytes(hb.disk_free_bytes) : null, "disk"),
     cell(hb ? String(hb.outbox_backlog) : null, "outbox"),
-    cell(hb ? `${Math.round(hb.uptime_s / 60)} min` : null, "uptime"));
+    cell(hb ? formatDuration(hb.uptime_s) : null, "uptime"));
 }
 
 export function camerasPage(page) {

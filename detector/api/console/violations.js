@@ -4,6 +4,7 @@ import { el, session, showError } from "./dom.js";
 import { formatTime, formatVnd, t } from "./i18n.js";
 
 const FEED_MAX = 200;
+const FEED_FIRST = 60;
 const IMAGE_ORDER = ["overview.jpg", "before.jpg", "at.jpg", "after.jpg", "vehicle.jpg", "plate.jpg"];
 
 function thumbName(v) {
@@ -42,17 +43,29 @@ export function feedPage(page) {
   const grid = el("div", { class: "feed-grid", id: "feed" });
   const empty = el("p", { class: "muted", text: t("no_violations"), hidden: true });
   page.append(el("div", { class: "page-head" }, el("h1", { text: t("nav_feed") }), live), empty, grid);
-  let backlogDone = false;
-  setTimeout(() => { backlogDone = true; empty.hidden = grid.childElementCount > 0; }, 1500);
-  return streamFeed(0, (ev) => {
-    const v = JSON.parse(ev.data);
+  let stop = null;
+  let stopped = false;
+  function add(v, fresh) {
     empty.hidden = true;
-    grid.prepend(feedCard(v, backlogDone));
+    grid.querySelector(`[data-violation-id="${v.id}"]`)?.remove();
+    grid.prepend(feedCard(v, fresh));
     while (grid.childElementCount > FEED_MAX) grid.lastElementChild.remove();
-  }, (s) => {
-    live.textContent = t(s === "live" ? "live" : "reconnecting");
-    live.classList.toggle("on", s === "live");
-  }, (err) => showError(page, err));
+  }
+  // the newest first, then whatever the stream brings after them (marked fresh)
+  getJson(`/v1/feed/latest?limit=${FEED_FIRST}`).then((items) => {
+    if (stopped) return;
+    for (const v of items.slice().reverse()) add(v, false);
+    empty.hidden = items.length > 0;
+    const after = items.length ? items[0].id : 0;
+    stop = streamFeed(after, (ev) => add(JSON.parse(ev.data), true), (s) => {
+      live.textContent = t(s === "live" ? "live" : "reconnecting");
+      live.classList.toggle("on", s === "live");
+    }, (err) => showError(page, err));
+  }).catch((err) => showError(page, err));
+  return () => {
+    stopped = true;
+    if (stop) stop();
+  };
 }
 
 function fact(label, value, key) {
