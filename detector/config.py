@@ -18,6 +18,7 @@ from detector.evidence.config import EvidenceConfig
 from detector.plates.config import PlatesConfig
 from detector.rules.config import RulesConfig
 from detector.safeyaml import read_config_mapping, short_repr
+from detector.telemetry.config import TelemetryConfig
 
 
 class GPS(FrozenModel):
@@ -149,6 +150,9 @@ class CameraConfig(FrozenModel):
     plates: PlatesConfig = Field(default_factory=PlatesConfig, description="Plate detection and OCR")
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig, description="Evidence bundles")
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Frame loop: detection schedule, queues")
+    telemetry: TelemetryConfig = Field(
+        default_factory=TelemetryConfig, description="Health of a live run: MQTT status and heartbeats, metrics"
+    )
 
 
 def _format_validation_error(path: Path, err: ValidationError, raw: Any) -> str:

@@ -23,7 +23,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from detector import __version__
 from detector.api.auth import require
+from detector.api.console import install_console
 from detector.api.feed import sse_events
+from detector.api.metrics import install_metrics
 from detector.api.notices import install as install_network
 from detector.api.ratelimit import Charge, TokenBucketLimiter, client_ip, parse_networks
 from detector.api.schemas import (
@@ -361,4 +363,6 @@ def create_app(services: StoreServices, *, monotonic: Callable[[], float] = time
             body.model_dump(mode="json"), status_code=422 if result.status == "rejected" else 200
         )
 
+    install_console(app)  # the web console (/console/) and the routes it reads
+    install_metrics(app, services)  # /metrics for Prometheus
     return app

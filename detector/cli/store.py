@@ -274,6 +274,16 @@ def tokens_revoke(store_config: Path | None, token_id: int) -> None:
 
 
 # ---------------------------------------------------------------------------- serve
+def _start_health(svc: Any) -> Any:
+    """The cameras' MQTT status and heartbeats, recorded for the console (camera_health.enabled)."""
+    from detector.store.heartbeat import HeartbeatSubscriber
+
+    h = svc.config.camera_health
+    if not h.enabled:
+        return None
+    return HeartbeatSubscriber(svc.heartbeats, h.host, h.port, h.topic_prefix, h.client_id).start()
+
+
 def _start_background(svc: Any, stop: threading.Event) -> list[threading.Thread]:
     from detector.store.outbox import OutboxPublisher, PahoSender
 
@@ -321,23 +331,35 @@ def _start_background(svc: Any, stop: threading.Event) -> list[threading.Thread]
 @click.option("--host", default=None, help="Bind address (default: the config's api_host).")
 @click.option("--port", type=int, default=None, help="Port (default: the config's api_port).")
 def serve(store_config: Path | None, host: str | None, port: int | None) -> None:
-    """Run the HTTP API, the MQTT outbox publisher and the forwarder (as configured)."""
+    """Run the HTTP API with the web console, the MQTT outbox publisher, the cameras' health subscriber
+    and the forwarder (as configured)."""
     import uvicorn
 
     from detector.api.app import create_app
+    from detector.api.console import CONSOLE_PATH
 
     svc = _services(store_config)
     stop = threading.Event()
     threads = _start_background(svc, stop)
+    health = _start_health(svc)
+    bind, bind_port = host or svc.config.api_host, port or svc.config.api_port
+    shown = f"[{bind}]" if ":" in bind else ("127.0.0.1" if bind in ("0.0.0.0", "") else bind)
+    click.echo(
+        f"console: http://{shown}:{bind_port}{CONSOLE_PATH}  (sign in with a token from "
+        "`detector tokens create`)",
+        err=True,
+    )
     try:
         uvicorn.run(
             create_app(svc),
-            host=host or svc.config.api_host,
-            port=port or svc.config.api_port,
+            host=bind,
+            port=bind_port,
             log_level="info",
             proxy_headers=False,  # the app reads X-Forwarded-For itself, from trusted_proxies only
         )
     finally:
+        if health is not None:
+            health.close()
         stop.set()
         for t in threads:
             t.join(timeout=10)

@@ -60,6 +60,19 @@ class RateLimitConfig(FrozenModel):
     )
 
 
+class CameraHealthConfig(FrozenModel):
+    """The edge boxes' status and heartbeats (MQTT), recorded by `detector serve` for the console."""
+
+    enabled: bool = Field(default=False, description="Subscribe to the cameras' status and heartbeat topics")
+    host: str = Field(default="127.0.0.1", description="Broker host")
+    port: int = Field(default=1883, ge=1, le=65535, description="Broker port")
+    topic_prefix: str = Field(
+        default="detector/cameras", description="Topics are <topic_prefix>/<camera_id>/{status,heartbeat}"
+    )
+    client_id: str = Field(default="detector-store-health", description="MQTT client id of the subscriber")
+    keep_days: float = Field(default=7.0, gt=0, description="Heartbeats older than this are deleted")
+
+
 class StoreConfig(FrozenModel):
     """The violation/fine store: database URL, evidence folders, trust anchors and services."""
 
@@ -104,6 +117,7 @@ class StoreConfig(FrozenModel):
     lookup_rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     forward: ForwardConfig = Field(default_factory=ForwardConfig)
+    camera_health: CameraHealthConfig = Field(default_factory=CameraHealthConfig)
     network: NetworkConfig = Field(
         default_factory=NetworkConfig, description="Notices, hotlists, statistics (issue 18)"
     )

@@ -247,5 +247,34 @@ class ApiToken(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
 
+class CameraHeartbeat(Base):
+    """One heartbeat of an edge box's camera (MQTT `<prefix>/<camera_id>/heartbeat`), kept for a while."""
+
+    __tablename__ = "camera_heartbeats"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    camera_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)  # the edge box's clock
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)  # the store's clock
+    frames: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    fps: Mapped[float] = mapped_column(Float, nullable=False)
+    dropped: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    queue_depth: Mapped[int] = mapped_column(Integer, nullable=False)
+    latency_p95_ms: Mapped[float] = mapped_column(Float, nullable=False)
+    disk_free_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    outbox_backlog: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    payload_json: Mapped[str] = mapped_column(Text, nullable=False)  # every figure the box sent
+    __table_args__ = (Index("ix_camera_heartbeats_camera_at", "camera_id", "received_at"),)
+
+
+class CameraHealth(Base):
+    """Each camera's current state: its retained MQTT status (online/offline) and last heartbeat."""
+
+    __tablename__ = "camera_health"
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    status_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)  # when the store learnt it
+    last_heartbeat_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
 # the network tables (notices, inspection flags, hotlists, traffic statistics) share this metadata
 from detector.store import network_models as _network_models  # noqa: E402, F401

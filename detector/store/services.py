@@ -13,6 +13,7 @@ from detector.store.config import StoreConfig
 from detector.store.db import Clock, Database, require_schema, utc_now
 from detector.store.fines import FineSchedule, default_schedule
 from detector.store.hotlists import HotlistService
+from detector.store.heartbeat import HeartbeatService
 from detector.store.ingest import IngestService
 from detector.store.keyring import KeyringService
 from detector.store.notices import NoticeService
@@ -37,6 +38,7 @@ class StoreServices:
     notices: NoticeService
     hotlists: HotlistService
     keyring: KeyringService
+    heartbeats: HeartbeatService
 
     def close(self) -> None:
         self.db.dispose()
@@ -68,6 +70,7 @@ def build_services(
         notices=build_notice_service(config, db, clock, payments),
         hotlists=HotlistService(db, clock, config.network.hotlist_topic_prefix),
         keyring=KeyringService(db, clock),
+        heartbeats=HeartbeatService(db, clock, config.camera_health.keep_days),
     )
 
 
