@@ -28,6 +28,7 @@ from detector.rules.config import (
     RulesConfig,
     SolidLineConfig,
     StopLineConfig,
+    TurnZoneConfig,
     ZoneConfig,
 )
 
@@ -103,6 +104,7 @@ class LaneZone:
     allowed_classes: frozenset[str] | None
     stop_line: str | None
     right_turn_on_red: bool
+    turn_on_arrow: frozenset[str] = frozenset()
 
     def contains(self, xy: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         pts = _as_xy(xy)
@@ -117,6 +119,44 @@ class LaneZone:
 
     def allows(self, vehicle_class: str) -> bool:
         return self.allowed_classes is None or vehicle_class in self.allowed_classes
+
+
+@dataclass(frozen=True, slots=True)
+class TurnZone:
+    """Exit area of a turn made on an arrow."""
+
+    id: str
+    polygon: Polygon
+    turn: str
+
+    def contains(self, xy: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        pts = _as_xy(xy)
+        return np.asarray(shapely.contains_xy(self.polygon, pts[:, 0], pts[:, 1]), dtype=bool)
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreMask:
+    """Image areas whose detections are discarded before tracking (overlays: recorder windows, status
+    bars, captions). A detection is discarded when its box centre lies in any of the polygons."""
+
+    polygons: tuple[Polygon, ...] = ()
+
+    @classmethod
+    def from_polygons(cls, polygons: Sequence[Sequence[Sequence[float]]]) -> IgnoreMask:
+        return cls(tuple(Polygon(p) for p in polygons))
+
+    def __bool__(self) -> bool:
+        return bool(self.polygons)
+
+    def keep(self, xyxy: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """(N,) True for boxes (x1, y1, x2, y2) whose centre is outside every ignore polygon."""
+        boxes = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+        cx = (boxes[:, 0] + boxes[:, 2]) / 2
+        cy = (boxes[:, 1] + boxes[:, 3]) / 2
+        inside = np.zeros(len(boxes), bool)
+        for poly in self.polygons:
+            inside |= np.asarray(shapely.contains_xy(poly, cx, cy), dtype=bool)
+        return ~inside
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +295,7 @@ class PointFeatures:
     lane_idx: npt.NDArray[np.int64]  # (N,) index into Scene.lanes
     nostop_idx: npt.NDArray[np.int64]  # (N,) index into Scene.no_stopping_zones
     right_turn: npt.NDArray[np.bool_]  # (N,) inside any right-turn exit zone
+    arrow_exit: npt.NDArray[np.int64]  # (N,) index into Scene.arrow_exit_zones
     world: F64  # (N, 2) road-plane metres (NaN without calibration)
     valid: npt.NDArray[np.bool_]  # (N,) inside the calibration's valid region
 
@@ -271,6 +312,7 @@ class PointFeatures:
             self.lane_idx[index],
             self.nostop_idx[index],
             self.right_turn[index],
+            self.arrow_exit[index],
             self.world[index],
             self.valid[index],
         )
@@ -290,6 +332,7 @@ class Scene:
     no_stopping_zones: tuple[AreaZone, ...]
     right_turn_zones: tuple[AreaZone, ...]
     homography: Homography | None
+    arrow_exit_zones: tuple[TurnZone, ...] = ()
 
     @classmethod
     def from_config(cls, cfg: RulesConfig, image_size: tuple[int, int] | None = None) -> Scene:
@@ -309,6 +352,7 @@ class Scene:
                 allowed_classes=frozenset(lane.allowed_classes) if lane.allowed_classes is not None else None,
                 stop_line=lane.stop_line,
                 right_turn_on_red=lane.right_turn_on_red,
+                turn_on_arrow=frozenset(lane.turn_on_arrow),
             )
             for lane in z.lanes
         )
@@ -316,7 +360,8 @@ class Scene:
         nsz = tuple(AreaZone(a.id, Polygon(a.polygon)) for a in z.no_stopping_zones)
         rtz = tuple(AreaZone(a.id, Polygon(a.polygon)) for a in z.right_turn_zones)
         homo = calibration_from_config(cfg.calibration) if cfg.calibration else None
-        return cls(stop_lines, lanes, solid, nsz, rtz, homo)
+        arrow_exits = tuple(TurnZone(a.id, Polygon(a.polygon), a.turn) for a in z.arrow_exit_zones)
+        return cls(stop_lines, lanes, solid, nsz, rtz, homo, arrow_exits)
 
     def features(self, xy: npt.ArrayLike) -> PointFeatures:
         """Everything the rules ask about points, computed once per point (vectorized)."""
@@ -347,13 +392,18 @@ class Scene:
         rtz = np.zeros(n, bool)
         for z in self.right_turn_zones:
             rtz |= z.contains(pts)
+        arrow_exit = np.full(n, -1, np.int64)
+        for i in reversed(range(len(self.arrow_exit_zones))):
+            arrow_exit[self.arrow_exit_zones[i].contains(pts)] = i
         if self.homography is not None and n:
             world = self.homography.image_to_world(pts)
             valid = self.homography.in_valid_region(pts)
         else:
             world = np.full((n, 2), np.nan)
             valid = np.zeros(n, bool)
-        return PointFeatures(stop_d, stop_in, crosswalk, solid_d, solid_in, lane_idx, nostop_idx, rtz, world, valid)
+        return PointFeatures(
+            stop_d, stop_in, crosswalk, solid_d, solid_in, lane_idx, nostop_idx, rtz, arrow_exit, world, valid
+        )
 
     def lane_of(self, xy: Sequence[float]) -> LaneZone | None:
         """The first lane containing the point (lanes should not overlap)."""
@@ -390,12 +440,13 @@ def validate_rules_geometry(cfg: RulesConfig, image_size: tuple[int, int] | None
     """Check ids, references, polygon validity, image bounds and the calibration; ConfigError names the zone."""
     z = cfg.zones
     seen: set[tuple[str, str]] = set()
-    groups: dict[str, Sequence[StopLineConfig | LaneConfig | SolidLineConfig | ZoneConfig]] = {
+    groups: dict[str, Sequence[StopLineConfig | LaneConfig | SolidLineConfig | ZoneConfig | TurnZoneConfig]] = {
         "stop_lines": z.stop_lines,
         "lanes": z.lanes,
         "solid_lines": z.solid_lines,
         "no_stopping_zones": z.no_stopping_zones,
         "right_turn_zones": z.right_turn_zones,
+        "arrow_exit_zones": z.arrow_exit_zones,
     }
     for group, items in groups.items():
         for item in items:
@@ -434,6 +485,9 @@ def validate_rules_geometry(cfg: RulesConfig, image_size: tuple[int, int] | None
         group = "no_stopping_zones" if a in z.no_stopping_zones else "right_turn_zones"
         _check_polygon(a.polygon, f"rules.zones.{group}[{a.id}]")
         _check_inside(a.polygon, image_size, f"rules.zones.{group}[{a.id}]")
+    for tz in z.arrow_exit_zones:
+        _check_polygon(tz.polygon, f"rules.zones.arrow_exit_zones[{tz.id}]")
+        _check_inside(tz.polygon, image_size, f"rules.zones.arrow_exit_zones[{tz.id}]")
     lane_ids = {lane.id for lane in z.lanes}
     for i, lim in enumerate(cfg.rules.speeding.limits):
         for lid in lim.lanes or []:
@@ -448,6 +502,23 @@ def validate_rules_geometry(cfg: RulesConfig, image_size: tuple[int, int] | None
         for lamp in cfg.signal.lamps:
             x1, y1, x2, y2 = lamp.box
             _check_inside([(x1, y1), (x2, y2)], image_size, f"rules.signal.lamps[{lamp.colour}]")
+        for arrow in cfg.signal.arrows:
+            x1, y1, x2, y2 = arrow.box
+            _check_inside([(x1, y1), (x2, y2)], image_size, f"rules.signal.arrows[{arrow.turn}]")
     sp = cfg.rules.speeding
     if sp.enabled and (sp.default_limit_kmh is not None or sp.limits) and cfg.calibration is None:
         raise ConfigError("rules.rules.speeding: speed limits are set but rules.calibration is missing")
+
+
+def validate_ignore_zones(
+    polygons: Sequence[tuple[str, Sequence[Sequence[float]]]], image_size: tuple[int, int] | None
+) -> None:
+    """Each (id, polygon) of the ignore mask: a valid polygon inside the image; ids unique."""
+    seen: set[str] = set()
+    for zid, poly in polygons:
+        where = f"ignore[{zid}]"
+        if zid in seen:
+            raise ConfigError(f"ignore: duplicate id {zid!r}")
+        seen.add(zid)
+        _check_polygon(poly, where)
+        _check_inside(poly, image_size, where)
