@@ -167,7 +167,7 @@ class CameraConfig(FrozenModel):
 
     @model_validator(mode="after")
     def _check_ignore(self) -> CameraConfig:
-        from detector.geometry import validate_ignore_zones
+        from detector.ignore import validate_ignore_zones
 
         validate_ignore_zones([(z.id, z.polygon) for z in self.ignore], self.rules.image_size)
         return self

@@ -135,31 +135,6 @@ class TurnZone:
 
 
 @dataclass(frozen=True, slots=True)
-class IgnoreMask:
-    """Image areas whose detections are discarded before tracking (overlays: recorder windows, status
-    bars, captions). A detection is discarded when its box centre lies in any of the polygons."""
-
-    polygons: tuple[Polygon, ...] = ()
-
-    @classmethod
-    def from_polygons(cls, polygons: Sequence[Sequence[Sequence[float]]]) -> IgnoreMask:
-        return cls(tuple(Polygon(p) for p in polygons))
-
-    def __bool__(self) -> bool:
-        return bool(self.polygons)
-
-    def keep(self, xyxy: npt.ArrayLike) -> npt.NDArray[np.bool_]:
-        """(N,) True for boxes (x1, y1, x2, y2) whose centre is outside every ignore polygon."""
-        boxes = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
-        cx = (boxes[:, 0] + boxes[:, 2]) / 2
-        cy = (boxes[:, 1] + boxes[:, 3]) / 2
-        inside = np.zeros(len(boxes), bool)
-        for poly in self.polygons:
-            inside |= np.asarray(shapely.contains_xy(poly, cx, cy), dtype=bool)
-        return ~inside
-
-
-@dataclass(frozen=True, slots=True)
 class Homography:
     """Image -> road-plane (metres) transform with its measured error."""
 
@@ -413,7 +388,7 @@ class Scene:
         return None
 
 
-def _check_polygon(points: Sequence[Sequence[float]], where: str) -> None:
+def check_polygon(points: Sequence[Sequence[float]], where: str) -> None:
     poly = Polygon(points)
     if not poly.is_valid:
         raise ConfigError(f"{where}: polygon is not valid ({explain_validity(poly)})")
@@ -421,7 +396,7 @@ def _check_polygon(points: Sequence[Sequence[float]], where: str) -> None:
         raise ConfigError(f"{where}: polygon has no area")
 
 
-def _check_inside(points: Sequence[Sequence[float]], image_size: tuple[int, int] | None, where: str) -> None:
+def check_inside(points: Sequence[Sequence[float]], image_size: tuple[int, int] | None, where: str) -> None:
     if image_size is None:
         return
     w, h = image_size
@@ -458,19 +433,19 @@ def validate_rules_geometry(cfg: RulesConfig, image_size: tuple[int, int] | None
     for s in z.stop_lines:
         where = f"rules.zones.stop_lines[{s.id}]"
         _check_line(s.points, where)
-        _check_inside(s.points, image_size, where)
+        check_inside(s.points, image_size, where)
         d, _, _, _ = polyline_projection(_as_xy(s.points), [s.forward_point])
         if abs(d[0]) < 1.0:
             raise ConfigError(f"{where}: forward_point {s.forward_point} lies on the line; put it beyond the line")
         if s.crosswalk:
-            _check_polygon(s.crosswalk, where + ".crosswalk")
-            _check_inside(s.crosswalk, image_size, where + ".crosswalk")
+            check_polygon(s.crosswalk, where + ".crosswalk")
+            check_inside(s.crosswalk, image_size, where + ".crosswalk")
     from detector.types import VEHICLE_CLASSES
 
     for lane in z.lanes:
         where = f"rules.zones.lanes[{lane.id}]"
-        _check_polygon(lane.polygon, where)
-        _check_inside(lane.polygon, image_size, where)
+        check_polygon(lane.polygon, where)
+        check_inside(lane.polygon, image_size, where)
         _check_line(lane.direction, where + ".direction")
         if lane.stop_line is not None and lane.stop_line not in stop_ids:
             raise ConfigError(f"{where}: references unknown stop line {lane.stop_line!r} (known: {sorted(stop_ids)})")
@@ -480,45 +455,32 @@ def validate_rules_geometry(cfg: RulesConfig, image_size: tuple[int, int] | None
                 raise ConfigError(f"{where}: unknown classes {sorted(unknown)}; known: {sorted(VEHICLE_CLASSES)}")
     for sl in z.solid_lines:
         _check_line(sl.points, f"rules.zones.solid_lines[{sl.id}]")
-        _check_inside(sl.points, image_size, f"rules.zones.solid_lines[{sl.id}]")
+        check_inside(sl.points, image_size, f"rules.zones.solid_lines[{sl.id}]")
     for a in [*z.no_stopping_zones, *z.right_turn_zones]:
         group = "no_stopping_zones" if a in z.no_stopping_zones else "right_turn_zones"
-        _check_polygon(a.polygon, f"rules.zones.{group}[{a.id}]")
-        _check_inside(a.polygon, image_size, f"rules.zones.{group}[{a.id}]")
+        check_polygon(a.polygon, f"rules.zones.{group}[{a.id}]")
+        check_inside(a.polygon, image_size, f"rules.zones.{group}[{a.id}]")
     for tz in z.arrow_exit_zones:
-        _check_polygon(tz.polygon, f"rules.zones.arrow_exit_zones[{tz.id}]")
-        _check_inside(tz.polygon, image_size, f"rules.zones.arrow_exit_zones[{tz.id}]")
+        check_polygon(tz.polygon, f"rules.zones.arrow_exit_zones[{tz.id}]")
+        check_inside(tz.polygon, image_size, f"rules.zones.arrow_exit_zones[{tz.id}]")
     lane_ids = {lane.id for lane in z.lanes}
     for i, lim in enumerate(cfg.rules.speeding.limits):
         for lid in lim.lanes or []:
             if lid not in lane_ids:
                 raise ConfigError(f"rules.rules.speeding.limits[{i}]: unknown lane {lid!r} (known: {sorted(lane_ids)})")
     if cfg.calibration is not None:
-        _check_inside(cfg.calibration.image_points, image_size, "rules.calibration.image_points")
+        check_inside(cfg.calibration.image_points, image_size, "rules.calibration.image_points")
         if cfg.calibration.valid_region:
-            _check_polygon(cfg.calibration.valid_region, "rules.calibration.valid_region")
+            check_polygon(cfg.calibration.valid_region, "rules.calibration.valid_region")
         calibration_from_config(cfg.calibration)
     if cfg.signal.source == "vision":
         for lamp in cfg.signal.lamps:
             x1, y1, x2, y2 = lamp.box
-            _check_inside([(x1, y1), (x2, y2)], image_size, f"rules.signal.lamps[{lamp.colour}]")
+            check_inside([(x1, y1), (x2, y2)], image_size, f"rules.signal.lamps[{lamp.colour}]")
         for arrow in cfg.signal.arrows:
             x1, y1, x2, y2 = arrow.box
-            _check_inside([(x1, y1), (x2, y2)], image_size, f"rules.signal.arrows[{arrow.turn}]")
+            check_inside([(x1, y1), (x2, y2)], image_size, f"rules.signal.arrows[{arrow.turn}]")
     sp = cfg.rules.speeding
     if sp.enabled and (sp.default_limit_kmh is not None or sp.limits) and cfg.calibration is None:
         raise ConfigError("rules.rules.speeding: speed limits are set but rules.calibration is missing")
 
-
-def validate_ignore_zones(
-    polygons: Sequence[tuple[str, Sequence[Sequence[float]]]], image_size: tuple[int, int] | None
-) -> None:
-    """Each (id, polygon) of the ignore mask: a valid polygon inside the image; ids unique."""
-    seen: set[str] = set()
-    for zid, poly in polygons:
-        where = f"ignore[{zid}]"
-        if zid in seen:
-            raise ConfigError(f"ignore: duplicate id {zid!r}")
-        seen.add(zid)
-        _check_polygon(poly, where)
-        _check_inside(poly, image_size, where)

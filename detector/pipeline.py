@@ -14,7 +14,7 @@ from typing import Protocol
 
 from detector.config import CameraConfig
 from detector.detect import Detector, ModelInfo, create_detector
-from detector.geometry import IgnoreMask
+from detector.ignore import IgnoreMask
 from detector.track import ByteTrackAdapter, TrackStore
 from detector.types import Detections, Frame, Track, Violation
 

@@ -7,7 +7,7 @@ import pytest
 
 from detector.config import CameraConfig
 from detector.detect.base import ModelInfo
-from detector.geometry import IgnoreMask
+from detector.ignore import IgnoreMask
 from detector.pipeline import Pipeline
 from detector.types import Detections, Frame
 
