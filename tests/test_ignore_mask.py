@@ -86,3 +86,13 @@ def test_pipeline_drops_masked_detections_before_tracking():
     assert pipe.ignored_detections == 5
     assert len(result.detections) == 1 and result.detections.xyxy[0, 0] == 600
     assert [t.last.xyxy[0] for t in result.tracks.values()] == [600]
+
+
+def test_calibrate_view_greys_the_ignore_areas():
+    from detector.rules.config import RulesConfig
+    from detector.rules.draw import draw_calibration_view
+
+    white = np.full((720, 1620, 3), 255, np.uint8)
+    out = draw_calibration_view(white, RulesConfig(image_size=(1620, 720)), None, [("bar", BAR)])
+    assert (out[360, 30] < 200).all() and (out[360, 30] > 60).all()  # grey over the bar
+    assert (out[360, 800] == 255).all()  # the rest untouched
