@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field, ValidationError, model_validator
 
-from detector.base import FrozenModel
+from detector.base import FrozenModel, Point
 from detector.errors import ConfigError
 from detector.evidence.config import EvidenceConfig
 from detector.plates.config import PlatesConfig
@@ -134,6 +134,15 @@ class RuntimeConfig(FrozenModel):
     )
 
 
+class IgnoreZoneConfig(FrozenModel):
+    """An image area whose detections are discarded before tracking (an overlay, not the road)."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Zone id")
+    polygon: list[Point] = Field(min_length=3, description="Area on the image (pixels); a detection whose box "
+                                 "centre lies inside is discarded")
+    reason: str = Field(default="", description="What covers the area (recorder window, status bar, caption...)")
+
+
 class CameraConfig(FrozenModel):
     """One camera: where it is, what it reads, how it detects, and the rules of its scene."""
 
@@ -153,6 +162,18 @@ class CameraConfig(FrozenModel):
     telemetry: TelemetryConfig = Field(
         default_factory=TelemetryConfig, description="Health of a live run: MQTT status and heartbeats, metrics"
     )
+    ignore: list[IgnoreZoneConfig] = Field(
+        default_factory=list,
+        description="Overlays (recorder windows, phone status bars, camera captions and clocks): detections whose "
+        "box centre lies in one of these polygons are discarded before tracking",
+    )
+
+    @model_validator(mode="after")
+    def _check_ignore(self) -> CameraConfig:
+        from detector.ignore import validate_ignore_zones
+
+        validate_ignore_zones([(z.id, z.polygon) for z in self.ignore], self.rules.image_size)
+        return self
 
 
 def _format_validation_error(path: Path, err: ValidationError, raw: Any) -> str:
