@@ -138,11 +138,10 @@ export function camerasPage(page) {
     if (stopped) return;
     try {
       const cams = await getJson("/v1/cameras");
-      if (polls++ % HISTORY_EVERY === 0) {
-        await Promise.all(cams.map(async (c) => {
-          histories.set(c.camera_id, await getJson(`/v1/cameras/${encodeURIComponent(c.camera_id)}/heartbeats?limit=60`));
-        }));
-      }
+      const refresh = polls++ % HISTORY_EVERY === 0;
+      await Promise.all(cams.filter((c) => refresh || !histories.has(c.camera_id)).map(async (c) => {
+        histories.set(c.camera_id, await getJson(`/v1/cameras/${encodeURIComponent(c.camera_id)}/heartbeats?limit=60`));
+      }));
       const now = Date.now();
       body.replaceChildren(...cams.map((c) => cameraRow(c, now, histories.get(c.camera_id))));
       note.hidden = cams.length > 0;
