@@ -78,6 +78,9 @@ class Console:
 @pytest.fixture(scope="module")
 def sample_bundles(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], Path]:
     """The sample replayed by the runtime (as `detector replay` does): its signed bundles, in order."""
+    if not CHROMIUM.exists():  # before the replay: no browser, nothing to drive
+        pytest.skip(f"{CHROMIUM} is absent (scripts/setup.sh installs Debian's chromium as root)")
+    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (dev extra)")
     out = tmp_path_factory.mktemp("console_replay")
     keys = write_key_pair(out / "keys")
     session = RunSession.open(
@@ -98,8 +101,6 @@ def sample_bundles(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path]
 def console(
     sample_bundles: tuple[list[Path], Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Console]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent (scripts/setup.sh installs Debian's chromium as root)")
     bundles, public = sample_bundles
     root = tmp_path_factory.mktemp("console_store")
     (root / "trusted").mkdir()
@@ -146,6 +147,8 @@ def console(
                 time.sleep(0.2)
         else:
             raise AssertionError("detector serve did not start: " + (root / "serve.log").read_text())
+        printed = (root / "serve.log").read_text(encoding="utf-8")
+        assert f"console: http://127.0.0.1:{port}/console/" in printed, printed
         shots = Path(os.environ.get("DETECTOR_CONSOLE_SHOTS") or root / "shots")
         shots.mkdir(parents=True, exist_ok=True)
         yield Console(base, services, tokens, bundles, prefix, shots)

@@ -254,7 +254,7 @@ class HeartbeatSubscriber:
 
         def on_message(_c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
             try:
-                self.handle(msg.topic, msg.payload)
+                self.handle(msg.topic, bytes(msg.payload))
             except Exception:  # noqa: BLE001 - a store error must not kill paho's network thread
                 log.exception("recording MQTT message on %s failed", msg.topic)
 

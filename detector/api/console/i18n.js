@@ -36,7 +36,7 @@ const LABELS = {
     last_heartbeat: "Nhịp tim cuối", fps: "Khung hình/giây", dropped: "Khung bị bỏ", queue: "Hàng đợi",
     latency: "Độ trễ p95", disk: "Đĩa trống", outbox: "Chờ gửi MQTT", uptime: "Thời gian chạy", no_cameras:
       "Chưa có camera nào gửi trạng thái. Bật camera_health trong cấu hình kho và chạy “detector run --mqtt”.",
-    ago: "trước", back: "Quay lại", violation: "Vi phạm", red: "Đỏ", amber_phase: "Vàng", green: "Xanh",
+    fps_history: "Khung/giây gần đây", ago: "trước", back: "Quay lại", violation: "Vi phạm", red: "Đỏ", amber_phase: "Vàng", green: "Xanh",
     "overview.jpg": "Toàn cảnh", "before.jpg": "Trước vi phạm", "at.jpg": "Lúc vi phạm", "after.jpg": "Sau vi phạm",
     "vehicle.jpg": "Phương tiện", "plate.jpg": "Biển số", duration_in_lane: "Thời gian trong làn",
   },
@@ -76,7 +76,7 @@ const LABELS = {
     last_heartbeat: "Last heartbeat", fps: "fps", dropped: "Dropped", queue: "Queue",
     latency: "Latency p95", disk: "Disk free", outbox: "MQTT backlog", uptime: "Uptime", no_cameras:
       "No camera has reported yet. Enable camera_health in the store config and run “detector run --mqtt”.",
-    ago: "ago", back: "Back", violation: "Violation", red: "Red", amber_phase: "Amber", green: "Green",
+    fps_history: "Recent fps", ago: "ago", back: "Back", violation: "Violation", red: "Red", amber_phase: "Amber", green: "Green",
     "overview.jpg": "Overview", "before.jpg": "Before", "at.jpg": "At the moment", "after.jpg": "After",
     "vehicle.jpg": "Vehicle", "plate.jpg": "Plate", duration_in_lane: "Time in the lane",
   },

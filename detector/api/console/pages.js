@@ -4,6 +4,28 @@ import { el, session, showError } from "./dom.js";
 import { formatAge, formatBytes, formatDuration, formatTime, formatVnd, t } from "./i18n.js";
 
 const CAMERA_POLL_MS = 3000;
+const HISTORY_EVERY = 5; // the fps chart is refreshed every 5th poll
+const SVG = "http://www.w3.org/2000/svg";
+
+// fps over the camera's last heartbeats (newest right), drawn as an inline SVG polyline
+function sparkline(beats) {
+  const w = 120, h = 28;
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+  svg.setAttribute("class", "spark");
+  svg.setAttribute("role", "img");
+  if (beats.length < 2) return svg;
+  const fps = beats.map((b) => b.fps).reverse();
+  const top = Math.max(...fps, 1);
+  const pts = fps.map((v, i) => `${((i / (fps.length - 1)) * (w - 2) + 1).toFixed(1)},${(h - 2 - (v / top) * (h - 4)).toFixed(1)}`);
+  const line = document.createElementNS(SVG, "polyline");
+  line.setAttribute("points", pts.join(" "));
+  svg.append(line);
+  const title = document.createElementNS(SVG, "title");
+  title.textContent = `${t("fps")}: ${Math.min(...fps).toFixed(1)} – ${top.toFixed(1)}`;
+  svg.append(title);
+  return svg;
+}
 
 function payKey(fineId) {
   // one idempotency key per fine and tab: a double click or a retry never pays twice
@@ -82,7 +104,7 @@ export function lookupPage(page) {
   return null;
 }
 
-function cameraRow(c, now) {
+function cameraRow(c, now, history) {
   const hb = c.heartbeat;
   const state = c.status === "offline" ? "offline" : c.stale ? "stale" : "online";
   const age = c.received_at ? (now - Date.parse(c.received_at)) / 1000 : null;
@@ -97,24 +119,31 @@ function cameraRow(c, now) {
     cell(hb ? `${hb.latency_p95_ms.toFixed(0)} ms` : null, "latency"),
     cell(hb ? formatBytes(hb.disk_free_bytes) : null, "disk"),
     cell(hb ? String(hb.outbox_backlog) : null, "outbox"),
-    cell(hb ? formatDuration(hb.uptime_s) : null, "uptime"));
+    cell(hb ? formatDuration(hb.uptime_s) : null, "uptime"),
+    cell(history ? sparkline(history) : null, "history"));
 }
 
 export function camerasPage(page) {
   const body = el("tbody");
   const table = el("table", { class: "cameras", id: "cameras" },
-    el("thead", {}, el("tr", {}, ["camera", "status", "last_heartbeat", "fps", "dropped", "queue", "latency", "disk", "outbox", "uptime"]
+    el("thead", {}, el("tr", {}, ["camera", "status", "last_heartbeat", "fps", "dropped", "queue", "latency", "disk", "outbox", "uptime", "fps_history"]
       .map((k) => el("th", { text: t(k) })))), body);
   const note = el("p", { class: "muted", text: t("no_cameras"), hidden: true });
   page.append(el("div", { class: "page-head" }, el("h1", { text: t("cameras_title") })), el("div", { class: "card scroll" }, table), note);
   let timer = null;
   let stopped = false;
+  let polls = 0;
+  const histories = new Map();
   async function poll() {
     if (stopped) return;
     try {
       const cams = await getJson("/v1/cameras");
+      const refresh = polls++ % HISTORY_EVERY === 0;
+      await Promise.all(cams.filter((c) => refresh || !histories.has(c.camera_id)).map(async (c) => {
+        histories.set(c.camera_id, await getJson(`/v1/cameras/${encodeURIComponent(c.camera_id)}/heartbeats?limit=60`));
+      }));
       const now = Date.now();
-      body.replaceChildren(...cams.map((c) => cameraRow(c, now)));
+      body.replaceChildren(...cams.map((c) => cameraRow(c, now, histories.get(c.camera_id))));
       note.hidden = cams.length > 0;
       if (!stopped) timer = setTimeout(poll, CAMERA_POLL_MS);
     } catch (err) {

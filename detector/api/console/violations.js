@@ -188,7 +188,9 @@ async function renderViolation(page, id) {
       el("details", {}, el("summary", { text: t("all_measured") }), el("table", { class: "measured" }, measuredRows))),
     el("section", { class: "card", id: "integrity-card" }, el("h3", { text: t("integrity") }), el("p", { class: "muted", text: t("loading") })));
   if (v.status === "pending" && session.me && session.me.role === "reviewer") {
-    side.prepend(el("section", { class: "card" }, el("h3", { text: t("review") }), reviewForm(v, () => {})));
+    // once decided, show the page again as it now is (status, reviewer), keeping the result message
+    const again = () => setTimeout(() => { page.replaceChildren(); renderViolation(page, id).catch((err) => showError(page, err)); }, 1500);
+    side.prepend(el("section", { class: "card" }, el("h3", { text: t("review") }), reviewForm(v, again)));
   } else if (v.status !== "pending") {
     side.prepend(el("section", { class: "card" }, el("h3", { text: t("review") }),
       el("p", {}, statusBadge(v.status), ` ${t("reviewed_by")}: ${v.reviewed_by || "–"}`),
