@@ -73,6 +73,14 @@ class PlatesConfig(FrozenModel):
         "2: + fixed central band; 3: + glyph band with a wider margin). More views: fewer misreads, "
         "proportionally more OCR time.",
     )
+    decisive_confidence: float = Field(
+        default=0.99,
+        gt=0,
+        le=1,
+        description="country vn: a crop is read in its first view alone when that view's reading is a valid plate whose "
+        "weakest character has at least this posterior; otherwise the other views are read too and all "
+        "are rescored together. 1: always read every view.",
+    )
     min_confidence: float = Field(
         default=0.85,
         gt=0,
