@@ -372,12 +372,12 @@ class PlateReader:
     # --- tracks ---------------------------------------------------------------------------------
     def voter(self) -> PlateVoter:
         return PlateVoter(
-            self.cfg.vote_frames, self.cfg.min_confidence, self.cfg.top_candidates, self.cfg.country
+            self.cfg.vote_frames, self.cfg.trust_threshold, self.cfg.top_candidates, self.cfg.country
         )
 
     def vote(self, observations: Sequence[PlateObservation]) -> PlateRead | None:
         best = select_best(observations, self.cfg.vote_frames)
-        return vote(best, self.cfg.min_confidence, self.cfg.top_candidates, self.cfg.country)
+        return vote(best, self.cfg.trust_threshold, self.cfg.top_candidates, self.cfg.country)
 
     def read_track(self, frames: Iterable[tuple[int, Image, Sequence[float]]]) -> PlateRead | None:
         """Read a vehicle's plate over several frames: detect on every frame, OCR the best
@@ -393,7 +393,9 @@ class PlateReader:
             found.append((quality, frame_index, crop, box, looks))
         found.sort(key=lambda t: t[0], reverse=True)
         obs = [self.read_crop(c, fi, b, looks=lk) for _, fi, c, b, lk in found[: self.cfg.vote_frames]]
-        return vote([o for o in obs if o], self.cfg.min_confidence, self.cfg.top_candidates, self.cfg.country)
+        return vote(
+            [o for o in obs if o], self.cfg.trust_threshold, self.cfg.top_candidates, self.cfg.country
+        )
 
     def close(self) -> None:
         if self.detector is not None:
