@@ -103,8 +103,15 @@ def measure(fn: Callable[[], object]) -> tuple[object, float, float]:
     return out, (time.process_time() - c) * 1000, (time.perf_counter() - t) * 1000
 
 
-def run(reader: PlateReader, peer: Callable[[object], str] | None, items: list[Item]) -> list[Record]:
+def run(
+    reader: PlateReader,
+    peer: Callable[[object], str] | None,
+    items: list[Item],
+    dump: Path | None = None,
+) -> list[Record]:
+    """Ours then the peer on each crop; with `dump`, each record is appended there as it is made."""
     out = []
+    sink = dump.open("w") if dump else None
     for it in items:
         img = cv2.imread(str(it.path))
         if img is None:
@@ -121,6 +128,11 @@ def run(reader: PlateReader, peer: Callable[[object], str] | None, items: list[I
                 read.colour if read else None, cpu, wall, str(ptext), pcpu, pwall,
             )
         )  # fmt: skip
+        if sink:
+            sink.write(json.dumps(asdict(out[-1])) + "\n")
+            sink.flush()
+    if sink:
+        sink.close()
     return out
 
 
@@ -187,13 +199,9 @@ def main() -> int:
 
         peer = peer_rec(RapidOCR(params={"Global.log_level": "error"}))
     load0 = os.getloadavg()
-    records = run(reader, peer, items)
+    records = run(reader, peer, items, args.dump)
     load1 = os.getloadavg()
     reader.close()
-    if args.dump:
-        with args.dump.open("w") as f:
-            for r in records:
-                f.write(json.dumps(asdict(r)) + "\n")
     lines = [
         "# Vietnamese plate crops: ours against the peer",
         "",

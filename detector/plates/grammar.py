@@ -266,7 +266,11 @@ def parse_vn_plate(text: str, rows: int | None = None) -> VnPlate | None:
     if len(found) == 1:
         return found[0]
     # Ambiguous: both car (L + 5 digits) and motorbike (L+digit + 4 digits) parse.
+    car = next(p for p in found if p.kind == "car")
     if rows == 2:
+        # a two-row text that parts right after the series letter is a square car plate (30E / 586.70)
+        if re.match(rf"^\d{{2}}-?{car.series}[\s.-]+\d", text.upper().strip()):
+            return car
         return next(p for p in found if p.kind == "motorbike")
     if rows == 1:
         return next(p for p in found if p.kind == "car")

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from detector.plates.config import PlatesConfig
+from detector.plates.ctc import two_row_log_likelihood
 from detector.plates.detect import OnnxPlateDetector, PlateBox, PlateDetector
 from detector.plates.formats import formats_for, is_state_name, matches, state_named_in
 from detector.plates.grammar import normalize_plate, repair_plate
@@ -286,7 +287,13 @@ class PlateReader:
         choice = choose(seeds, views, self.cfg.country, region, rows)
         if choice is None:
             return combined
-        out = interpret(choice.text, choice.confidence, choice.char_confidences, rows, self.cfg.country)
+        text = choice.text
+        if rows == 2 and len(views[0]) == 2 and len(text) >= 2:
+            # where the rows part: 3 characters over 5 digits is a square car plate (30E / 586.70),
+            # 4 over 4 an old motorbike plate (30-E5 / 8670); the same 8 characters either way
+            _, cut = two_row_log_likelihood(views[0][0], views[0][1], text)
+            text = f"{text[:cut]} {text[cut:]}"
+        out = interpret(text, choice.confidence, choice.char_confidences, rows, self.cfg.country)
         return replace(out, raw=combined.raw)
 
     # --- detection ------------------------------------------------------------------------------

@@ -148,7 +148,11 @@ def vote(
     colours = Counter(o.colour for o in obs if o.colour)
     colour = colours.most_common(1)[0][0] if colours else None
     if country == "vn":
-        plate = repair_plate(text, rows)
+        # the display form of a reading of this text keeps where its rows part (30E-586.70, a square
+        # car plate, against 30-E5 8670, a motorbike's): its separators decide, not the row count
+        shown_as = next((o.text for o in obs if o.normalized == text and o.valid), None)
+        plate = repair_plate(shown_as, None) if shown_as else None
+        plate = plate if plate is not None and plate.normalized == text else repair_plate(text, rows)
         valid = plate is not None
         if plate is not None:
             text, display = plate.normalized, plate.display
