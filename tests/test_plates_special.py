@@ -100,3 +100,22 @@ def test_vote_gives_the_notice_colour_and_display() -> None:
     assert r is not None and r.text == "51F-123.45" and r.colour is None
     r = vote([_obs("51F12345", "yellow"), _obs("51F12345", "yellow")], min_confidence=0.9)
     assert r is not None and r.colour == "yellow"
+
+
+@pytest.mark.parametrize(
+    ("text", "display", "kind"),
+    [
+        ("30E 58670", "30E-586.70", "car"),  # a square car plate: 3 characters over 5 digits
+        ("30-E5 8670", "30-E5 8670", "motorbike"),  # an old motorbike plate: 4 over 4
+        ("30E58670", "30-E5 8670", "motorbike"),  # no parting known: two rows read as a motorbike's
+    ],
+)
+def test_two_rows_part_where_the_plate_kind_says(text: str, display: str, kind: str) -> None:
+    plate = parse_vn_plate(text, 2)
+    assert plate is not None and (plate.display, plate.kind) == (display, kind)
+
+
+def test_vote_keeps_a_square_car_plate() -> None:
+    car = PlateObservation(0, "30E-586.70", "30E58670", "30E 58670", 0.99, (0.99,) * 8, 2, True, "vn")
+    r = vote([car, car], min_confidence=0.9)
+    assert r is not None and r.text == "30E-586.70" and r.rows == 2
