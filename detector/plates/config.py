@@ -86,7 +86,7 @@ class PlatesConfig(FrozenModel):
         gt=0,
         le=1,
         description="A plate read below this confidence (or not matching the country's grammar) needs review. "
-        "Unset: 0.95 with country vn, whose confidence is each character's posterior against every other "
+        "Unset: 0.9 with country vn, whose confidence is each character's posterior against every other "
         "character at its place (set on the development crops: at most 5% of right reads flagged), "
         "0.85 elsewhere.",
     )
@@ -123,7 +123,7 @@ class PlatesConfig(FrozenModel):
         """`min_confidence`, resolved by country."""
         if self.min_confidence is not None:
             return self.min_confidence
-        return 0.95 if self.country == "vn" else 0.85
+        return 0.9 if self.country == "vn" else 0.85
 
     @model_validator(mode="after")
     def _check(self) -> PlatesConfig:
