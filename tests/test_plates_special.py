@@ -40,7 +40,7 @@ def test_special_plates_parse(text: str, key: str, display: str, category: str) 
 @pytest.mark.parametrize(
     "text",
     [
-        "CT-11-99",  # C is no military first letter
+        "ZT-11-99",  # Z is no military first letter
         "TM-278",  # too short
         "TM-278123",  # too long
         "13-011-NG-01",  # 13 is no area code

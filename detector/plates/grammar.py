@@ -15,7 +15,7 @@ change with the 2025 province mergers):
 Special plates (`SpecialPlate`, parsed by `parse_plate` / `repair_plate` beside the civil ones):
 
 - military, one row, red with white characters: two letters naming the arm or command (first letter
-  A, B, H, K, P, Q, T or V: ``TM`` General Staff, ``KA`` Military Region 1, ``QA`` Air Defence - Air
+  A, B, C, H, K, P, Q, T or V: ``TM`` General Staff, ``KA`` Military Region 1, ``QA`` Air Defence - Air
   Force, ``AV``...), then 4 digits: ``TM-27-81``;
 - diplomatic and foreign: area code, a 3-digit country or organisation number, the series ``NG``
   (diplomatic missions: white, the ``NG`` in red), ``NN`` (foreign organisations and people), ``QT``
@@ -296,7 +296,8 @@ PlateCategory = Literal["civil", "military", "diplomatic", "foreign", "internati
 PlateColour = Literal["white", "yellow", "blue", "red"]
 
 #: First letter of a military plate's two-letter series (the arm, command or body it belongs to).
-VN_MILITARY_FIRST_LETTERS = frozenset("ABHKPQTV")
+#: C: a red ``CT-11-99`` plate seen in the vn-plates-1row-bkav crops.
+VN_MILITARY_FIRST_LETTERS = frozenset("ABCHKPQTV")
 #: Series of plates of foreign missions, organisations and people, and what they are.
 VN_FOREIGN_SERIES: dict[str, PlateCategory] = {
     "NG": "diplomatic",
