@@ -162,6 +162,9 @@ class PlateReader:
         The crop is read as one row and, when a row gap is found (or the crop is squarish), as two rows.
         Each line is read in `ocr_variants` views (see `line_views`); the layout (one or two rows) with
         the best total score wins, and its candidate readings are rescored over its views (`_rescore`).
+        With country vn the first view is read alone first, and the others only when its reading is not
+        decisive (a valid plate whose weakest character's posterior is below `decisive_confidence`).
+        A squarish crop with a clear gap between two rows of glyphs is read as two rows only.
         """
         if crop is None or crop.ndim != 3 or crop.shape[0] < 6 or crop.shape[1] < 6:
             return None
