@@ -113,7 +113,7 @@ def track_votes(
     }
     out = {}
     for key, picked in picks.items():
-        read = vote([o for o, _ in picked], cfg.min_confidence, cfg.top_candidates, cfg.country)
+        read = vote([o for o, _ in picked], cfg.trust_threshold, cfg.top_candidates, cfg.country)
         right = bool(read and read.normalized == truth)
         out[key] = (right, right and read is not None and not read.needs_review)
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["edge", "stream", "soak", "schedule", "int8", "pipeline", "rules", "plates", "plate_angle", "evidence",
+ORDER = ["edge", "stream", "soak", "schedule", "int8", "pipeline", "rules", "plates", "plate_angle", "plates_vn", "evidence",
          "store"]
 HEADER = """# Benchmark results
 
@@ -30,6 +30,7 @@ the ratios, which come from one run.
 | Rules: sample scene, highway speeds, intersection review | replays described in the section |
 | Plate reading: accuracy and ms per plate | `benchmarks/bench_plates.py` |
 | Plate angle: measured, its cost to reading, frame choice by it | `benchmarks/bench_plate_angle.py` |
+| Vietnamese plates: real one-row and two-row crops, review flags, a real clip | `benchmarks/bench_plates_vn.py`, `benchmarks/read_clip_plates.py` |
 | Evidence bundles: time and size | `benchmarks/bench_evidence.py` |
 | Store: lookup latency at 1M violations, ingest rate | `benchmarks/bench_store.py` |
 """

@@ -10,8 +10,20 @@ change with the 2025 province mergers):
   ``29MD121207``), old plates with 4 digits ``59-X1`` over ``1234``.
 
 `normalize_plate` gives the lookup key (upper case, A-Z0-9 only) used everywhere for matching;
-`format_vn_plate` gives the display form. Special plates (diplomatic ``NG``/``NN``, military,
-police ``CD``...) are not modelled here: they do not parse and are sent to review.
+`format_vn_plate` gives the display form.
+
+Special plates (`SpecialPlate`, parsed by `parse_plate` / `repair_plate` beside the civil ones):
+
+- military, one row, red with white characters: two letters naming the arm or command (first letter
+  A, B, C, H, K, P, Q, T or V: ``TM`` General Staff, ``KA`` Military Region 1, ``QA`` Air Defence - Air
+  Force, ``AV``...), then 4 digits: ``TM-27-81``;
+- diplomatic and foreign: area code, a 3-digit country or organisation number, the series ``NG``
+  (diplomatic missions: white, the ``NG`` in red), ``NN`` (foreign organisations and people), ``QT``
+  (international organisations) or ``CV`` (their administrative and technical staff), then a
+  2-3 digit order number: ``80-011-NG-01``.
+
+Civil plates are white (private), yellow (commercial transport) or blue (state agencies) with the same
+text grammar, so their colour comes from the image (`notice_colour`).
 """
 
 from __future__ import annotations
@@ -169,6 +181,14 @@ class VnPlate:
         return VN_PROVINCE_CODES[self.province_code]
 
     @property
+    def category(self) -> str:
+        return "civil"
+
+    @property
+    def colours(self) -> frozenset[str]:
+        return CATEGORY_COLOURS["civil"]
+
+    @property
     def normalized(self) -> str:
         return f"{self.province_code:02d}{self.series}{self.number}"
 
@@ -246,7 +266,11 @@ def parse_vn_plate(text: str, rows: int | None = None) -> VnPlate | None:
     if len(found) == 1:
         return found[0]
     # Ambiguous: both car (L + 5 digits) and motorbike (L+digit + 4 digits) parse.
+    car = next(p for p in found if p.kind == "car")
     if rows == 2:
+        # a two-row text that parts right after the series letter is a square car plate (30E / 586.70)
+        if re.match(rf"^\d{{2}}-?{car.series}[\s.-]+\d", text.upper().strip()):
+            return car
         return next(p for p in found if p.kind == "motorbike")
     if rows == 1:
         return next(p for p in found if p.kind == "car")
@@ -266,6 +290,116 @@ def format_vn_plate(normalized: str, rows: int | None = None) -> str | None:
     """Display form of a plate key: ``51F12345`` -> ``51F-123.45``, ``59X112345`` -> ``59-X1 123.45``."""
     p = parse_vn_plate(normalized, rows)
     return p.display if p else None
+
+
+PlateCategory = Literal["civil", "military", "diplomatic", "foreign", "international"]
+PlateColour = Literal["white", "yellow", "blue", "red"]
+
+#: First letter of a military plate's two-letter series (the arm, command or body it belongs to).
+#: C: a red ``CT-11-99`` plate seen in the vn-plates-1row-bkav crops.
+VN_MILITARY_FIRST_LETTERS = frozenset("ABCHKPQTV")
+#: Series of plates of foreign missions, organisations and people, and what they are.
+VN_FOREIGN_SERIES: dict[str, PlateCategory] = {
+    "NG": "diplomatic",
+    "NN": "foreign",
+    "QT": "international",
+    "CV": "international",
+}
+#: Colours a plate of each category is issued in (civil: private white, commercial yellow, state blue).
+CATEGORY_COLOURS: dict[str, frozenset[str]] = {
+    "civil": frozenset({"white", "yellow", "blue"}),
+    "military": frozenset({"red"}),
+    "diplomatic": frozenset({"white"}),
+    "foreign": frozenset({"white"}),
+    "international": frozenset({"white"}),
+}
+
+_MILITARY_RE = re.compile(r"^([A-Z]{2})(\d{4,5})$")
+_FOREIGN_RE = re.compile(r"^(\d{2})(\d{3})(NG|NN|QT|CV)(\d{2,3})$")
+
+
+@dataclass(frozen=True, slots=True)
+class SpecialPlate:
+    """A parsed Vietnamese special plate: military (``TM-27-81``) or foreign (``80-011-NG-01``)."""
+
+    category: PlateCategory
+    series: str
+    number: str
+    #: foreign plates: the area code and the country / organisation number; empty for military
+    province_code: int | None = None
+    owner_code: str = ""
+
+    @property
+    def normalized(self) -> str:
+        if self.province_code is None:
+            return f"{self.series}{self.number}"
+        return f"{self.province_code:02d}{self.owner_code}{self.series}{self.number}"
+
+    @property
+    def display(self) -> str:
+        if self.province_code is None:
+            n = self.number
+            return f"{self.series}-{n[:-2]}-{n[-2:]}"
+        return f"{self.province_code:02d}-{self.owner_code}-{self.series}-{self.number}"
+
+    @property
+    def kind(self) -> VehicleKind:
+        return "car"
+
+    @property
+    def colours(self) -> frozenset[str]:
+        return CATEGORY_COLOURS[self.category]
+
+
+def parse_special_plate(text: str) -> SpecialPlate | None:
+    """A military or foreign plate from any spelling (``TM-27-81``, ``80-011-NG-01``), else None."""
+    key = normalize_plate(text)
+    m = _MILITARY_RE.match(key)
+    if m and m.group(1)[0] in VN_MILITARY_FIRST_LETTERS:
+        return SpecialPlate("military", m.group(1), m.group(2))
+    m = _FOREIGN_RE.match(key)
+    if m and int(m.group(1)) in VN_PROVINCE_CODES:
+        code = int(m.group(1))
+        return SpecialPlate(VN_FOREIGN_SERIES[m.group(3)], m.group(3), m.group(4), code, m.group(2))
+    return None
+
+
+AnyVnPlate = VnPlate | SpecialPlate
+
+
+def parse_plate(text: str, rows: int | None = None) -> AnyVnPlate | None:
+    """A civil plate (`parse_vn_plate`) or, failing that, a one-row special plate."""
+    civil = parse_vn_plate(text, rows)
+    if civil is not None or rows == 2:
+        return civil
+    return parse_special_plate(text)
+
+
+def repair_plate(text: str, rows: int | None = None) -> AnyVnPlate | None:
+    """`repair_vn_plate`, and failing that a special plate with letters/digits fixed by position."""
+    civil = repair_vn_plate(text, rows)
+    if civil is not None or rows == 2:
+        return civil
+    key = normalize_plate(text)
+    special = parse_special_plate(key)
+    if special is not None or len(key) not in (6, 7):
+        return special
+    # military: two letters then digits
+    head = [c if not c.isdigit() else TO_LETTER.get(c, "") for c in key[:2]]
+    tail = [c if c.isdigit() else TO_DIGIT.get(c, "") for c in key[2:]]
+    return parse_special_plate("".join(head + tail)) if all(head) and all(tail) else None
+
+
+def notice_colour(plate: AnyVnPlate | None, measured: str | None) -> str | None:
+    """The plate colour a notice states: the one its category is issued in (red for military), else
+    the colour measured on the image when the category allows it; None when they disagree or nothing
+    was measured (a reviewer decides)."""
+    if plate is None:
+        return measured
+    allowed = plate.colours
+    if len(allowed) == 1:
+        return next(iter(allowed))
+    return measured if measured in allowed else None
 
 
 def repair_vn_plate(text: str, rows: int | None = None) -> VnPlate | None:

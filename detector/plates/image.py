@@ -53,9 +53,7 @@ def _otsu_binary(crop: Image) -> tuple[Image, Image]:
     return grey, np.where(grey > t, 255, 0).astype(np.uint8)
 
 
-def _glyph_blobs(
-    mask: Image, min_height: float, max_aspect: float
-) -> list[tuple[int, int, int, int]]:
+def _glyph_blobs(mask: Image, min_height: float, max_aspect: float) -> list[tuple[int, int, int, int]]:
     """Connected components (x, y, w, h) of a binary mask with a glyph's shape: between `min_height`
     and 0.92 x the mask height, width/height 0.08 to `max_aspect`, solid enough, not touching the
     left/right edge (thin outlines, frames and background are dropped)."""

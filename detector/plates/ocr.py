@@ -120,7 +120,9 @@ class RapidOcrRecognizer:
         alpha_cols = {ch: k + 1 for k, ch in enumerate(self._symbols)}
         missing = [ch for ch in PLATE_ALPHABET if ch not in alpha_cols]
         if missing:
-            raise ModelError(f"{path}: the model's character list lacks plate characters {''.join(missing)!r}")
+            raise ModelError(
+                f"{path}: the model's character list lacks plate characters {''.join(missing)!r}"
+            )
         self._alpha_cols = [alpha_cols[ch] for ch in PLATE_ALPHABET]
 
     @classmethod
@@ -172,7 +174,9 @@ class RapidOcrRecognizer:
         line = "".join(text).strip(SEPARATORS)
         char_conf = tuple(min(1.0, c) for ch, c in zip(text, confs, strict=True) if ch not in SEPARATORS)
         conf = float(np.mean(char_conf)) if char_conf else 0.0
-        ctc = np.concatenate([sub[:, self._blank_cols].sum(axis=1, keepdims=True), sub[:, self._alpha_cols]], axis=1)
+        ctc = np.concatenate(
+            [sub[:, self._blank_cols].sum(axis=1, keepdims=True), sub[:, self._alpha_cols]], axis=1
+        )
         ctc /= np.maximum(ctc.sum(axis=1, keepdims=True), 1e-9)  # mass of other scripts dropped
         return OcrLine(line, conf, char_conf, ctc.astype(np.float32))
 

@@ -31,9 +31,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from detector.plates.config import PlatesConfig
+from detector.plates.ctc import two_row_log_likelihood
 from detector.plates.detect import OnnxPlateDetector, PlateBox, PlateDetector
 from detector.plates.formats import formats_for, is_state_name, matches, state_named_in
-from detector.plates.grammar import normalize_plate, repair_vn_plate
+from detector.plates.grammar import normalize_plate, repair_plate
 from detector.plates.image import (
     Image,
     RowSplit,
@@ -109,7 +110,7 @@ def interpret(raw: str, confidence: float, confs: tuple[float, ...], rows: int, 
     if len(confs) != len(key):
         confs = (confidence,) * len(key)
     if country == "vn":
-        plate = repair_vn_plate(raw, rows)
+        plate = repair_plate(raw, rows)
         if plate is not None:
             fixed = plate.normalized
             # a repaired character keeps its OCR probability, halved: it was not what the OCR saw
@@ -161,6 +162,9 @@ class PlateReader:
         The crop is read as one row and, when a row gap is found (or the crop is squarish), as two rows.
         Each line is read in `ocr_variants` views (see `line_views`); the layout (one or two rows) with
         the best total score wins, and its candidate readings are rescored over its views (`_rescore`).
+        With country vn the first view is read alone first, and the others only when its reading is not
+        decisive (a valid plate whose weakest character's posterior is below `decisive_confidence`).
+        A squarish crop with a clear gap between two rows of glyphs is read as two rows only.
         """
         if crop is None or crop.ndim != 3 or crop.shape[0] < 6 or crop.shape[1] < 6:
             return None
@@ -175,31 +179,34 @@ class PlateReader:
         glyph_rows = split is not None
         if split is None and w / h < TWO_ROW_MAX_ASPECT:
             split = RowSplit(h // 2, 0, 0)  # no clear gap: try the middle too; the scores decide
+        # a squarish crop with a clear gap between two rows of glyphs is a two-row plate (one-row
+        # plates are 4-5 times as wide as high): its whole-crop line is not read
+        one_row = not (glyph_rows and w / h < TWO_ROW_MAX_ASPECT)
         n = self.cfg.ocr_variants
-        images = line_views(crop, n)
-        if split is not None:
-            top, bottom = split_rows(crop, split)
-            images += line_views(top, n) + line_views(bottom, n)
-        country = self.cfg.country
-        layouts: dict[int, list[_Reading]] = {1: [], 2: []}
-        views: dict[int, list[View | None]] = {1: [], 2: []}
-        for ocr in (self.ocr, *self.extra_ocr):
-            lines = ocr.read_lines(images)
-            for k in range(n):
-                # a view cut to the state's name printed over the number (TEXAS) is not a view of it
-                if not (country == "us" and is_state_name(lines[k].text)):
-                    views[1].append(_probs(lines[k]))
-                    one = interpret(*_join([lines[k]]), 1, country)
-                    layouts[1].append(_penalise(one, 0.8) if glyph_rows else one)
-                if split is not None:
-                    views[2].append(_probs(lines[n + k], lines[2 * n + k]))
-                    layouts[2].append(interpret(*_join([lines[n + k], lines[2 * n + k]]), 2, country))
-        if not layouts[1] and not layouts[2]:
-            return None
-        rows = max((r for r in layouts if layouts[r]), key=lambda r: sum(x.score for x in layouts[r]))
-        best = self._combine(layouts[rows], rows)
-        if best is not None:
-            best = self._rescore(best, layouts[rows], [v for v in views[rows] if v], rows, region)
+        whole = line_views(crop, n) if one_row else []
+        top_bottom = None if split is None else [line_views(part, n) for part in split_rows(crop, split)]
+        acc = _Layouts()
+        best = None
+        # country vn: the first view of each layout, then (unless that reading is already decisive)
+        # the others; elsewhere every view at once
+        stages = [[0], list(range(1, n))] if n > 1 and self.cfg.country == "vn" else [list(range(n))]
+        for ks in stages:
+            images = [whole[k] for k in ks] if one_row else []
+            if top_bottom is not None:
+                images += [top_bottom[0][k] for k in ks] + [top_bottom[1][k] for k in ks]
+            for ocr in (self.ocr, *self.extra_ocr):
+                lines = ocr.read_lines(images)
+                acc.add(lines, len(ks), one_row, split is not None, glyph_rows, self.cfg.country)
+            best = self._best(acc, region)
+            # decisive: a valid plate of the grammar (country vn: area code, series, number) whose
+            # weakest character stands clear of every other character there
+            if (
+                self.cfg.country == "vn"
+                and best is not None
+                and best.valid
+                and min(best.char_confidences, default=0.0) >= self.cfg.decisive_confidence
+            ):
+                break
         if best is None:
             return None
         looks = looks or CropLooks.of(crop)
@@ -212,13 +219,25 @@ class PlateReader:
             char_confidences=tuple(round(c, 4) for c in best.char_confidences),
             rows=best.rows,
             valid=best.valid,
-            country=country if best.valid else "unknown",
+            country=self.cfg.country if best.valid else "unknown",
             colour=plate_colour(crop),
             box=box,
             sharpness=looks.sharpness,
             region=region,
             frontality=round(looks.frontality, 3),
         )
+
+    def _best(self, acc: _Layouts, region: str | None) -> _Reading | None:
+        """The reading of the layout (one or two rows) with the best total score, rescored over its views."""
+        if not acc.readings[1] and not acc.readings[2]:
+            return None
+        rows = max(
+            (r for r in (1, 2) if acc.readings[r]), key=lambda r: sum(x.score for x in acc.readings[r])
+        )
+        best = self._combine(acc.readings[rows], rows)
+        if best is not None:
+            best = self._rescore(best, acc.readings[rows], [v for v in acc.views[rows] if v], rows, region)
+        return best
 
     def _combine(self, readings: list[_Reading], rows: int) -> _Reading | None:
         """Per-character vote of the variant readings of one layout."""
@@ -263,11 +282,21 @@ class PlateReader:
         if not views:
             return combined
         ranked = sorted(readings, key=lambda r: r.confidence, reverse=True)
-        seeds = [combined.normalized, *(r.normalized for r in ranked), *(normalize_plate(r.raw) for r in ranked)]
+        seeds = [
+            combined.normalized,
+            *(r.normalized for r in ranked),
+            *(normalize_plate(r.raw) for r in ranked),
+        ]
         choice = choose(seeds, views, self.cfg.country, region, rows)
         if choice is None:
             return combined
-        out = interpret(choice.text, choice.confidence, choice.char_confidences, rows, self.cfg.country)
+        text = choice.text
+        if rows == 2 and len(views[0]) == 2 and len(text) >= 2:
+            # where the rows part: 3 characters over 5 digits is a square car plate (30E / 586.70),
+            # 4 over 4 an old motorbike plate (30-E5 / 8670); the same 8 characters either way
+            _, cut = two_row_log_likelihood(views[0][0], views[0][1], text)
+            text = f"{text[:cut]} {text[cut:]}"
+        out = interpret(text, choice.confidence, choice.char_confidences, rows, self.cfg.country)
         return replace(out, raw=combined.raw)
 
     # --- detection ------------------------------------------------------------------------------
@@ -353,12 +382,12 @@ class PlateReader:
     # --- tracks ---------------------------------------------------------------------------------
     def voter(self) -> PlateVoter:
         return PlateVoter(
-            self.cfg.vote_frames, self.cfg.min_confidence, self.cfg.top_candidates, self.cfg.country
+            self.cfg.vote_frames, self.cfg.trust_threshold, self.cfg.top_candidates, self.cfg.country
         )
 
     def vote(self, observations: Sequence[PlateObservation]) -> PlateRead | None:
         best = select_best(observations, self.cfg.vote_frames)
-        return vote(best, self.cfg.min_confidence, self.cfg.top_candidates, self.cfg.country)
+        return vote(best, self.cfg.trust_threshold, self.cfg.top_candidates, self.cfg.country)
 
     def read_track(self, frames: Iterable[tuple[int, Image, Sequence[float]]]) -> PlateRead | None:
         """Read a vehicle's plate over several frames: detect on every frame, OCR the best
@@ -374,7 +403,9 @@ class PlateReader:
             found.append((quality, frame_index, crop, box, looks))
         found.sort(key=lambda t: t[0], reverse=True)
         obs = [self.read_crop(c, fi, b, looks=lk) for _, fi, c, b, lk in found[: self.cfg.vote_frames]]
-        return vote([o for o in obs if o], self.cfg.min_confidence, self.cfg.top_candidates, self.cfg.country)
+        return vote(
+            [o for o in obs if o], self.cfg.trust_threshold, self.cfg.top_candidates, self.cfg.country
+        )
 
     def close(self) -> None:
         if self.detector is not None:
@@ -394,6 +425,31 @@ class CropLooks:
     @classmethod
     def of(cls, crop: Image) -> CropLooks:
         return cls(sharpness(crop), frontality(crop))
+
+
+class _Layouts:
+    """The readings and CTC views gathered so far for each layout of one crop (1: one row, 2: two)."""
+
+    def __init__(self) -> None:
+        self.readings: dict[int, list[_Reading]] = {1: [], 2: []}
+        self.views: dict[int, list[View | None]] = {1: [], 2: []}
+
+    def add(
+        self, lines: Sequence[OcrLine], n: int, one_row: bool, two_rows: bool, glyph_rows: bool, country: str
+    ) -> None:
+        """Lines of `n` views: (with `one_row`) the whole crop's, then (with `two_rows`) the top rows'
+        and the bottom rows'."""
+        top = n if one_row else 0
+        for k in range(n):
+            # a view cut to the state's name printed over the number (TEXAS) is not a view of it
+            if one_row and not (country == "us" and is_state_name(lines[k].text)):
+                self.views[1].append(_probs(lines[k]))
+                one = interpret(*_join([lines[k]]), 1, country)
+                self.readings[1].append(_penalise(one, 0.8) if glyph_rows else one)
+            if two_rows:
+                pair = [lines[top + k], lines[top + n + k]]
+                self.views[2].append(_probs(*pair))
+                self.readings[2].append(interpret(*_join(pair), 2, country))
 
 
 def _probs(*lines: OcrLine) -> View | None:

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.plates.ctc import (
+    PLATE_ALPHABET,
     LineProbs,
     batch_log_likelihoods,
     batch_two_row_log_likelihoods,
@@ -25,7 +26,7 @@ from detector.plates.ctc import (
     merge_symbol,
 )
 from detector.plates.formats import formats_for, letter_o_used, matches
-from detector.plates.grammar import TO_DIGIT, TO_LETTER, normalize_plate, repair_vn_plate
+from detector.plates.grammar import TO_DIGIT, TO_LETTER, normalize_plate, repair_plate
 
 #: Pairs of characters that share (nearly) one glyph on plates; each seed is varied one swap at a time.
 CONFUSABLE: dict[str, str] = {
@@ -102,7 +103,7 @@ def candidates(seeds: Sequence[str], country: str, region: str | None = None, ro
         for v in _variants(seed):
             seen.setdefault(v, None)
         if country == "vn":
-            plate = repair_vn_plate(seed, rows)
+            plate = repair_plate(seed, rows)
             if plate is not None:
                 seen.setdefault(plate.normalized, None)
         for fmt in (*region_fmts, *country_fmts):
@@ -119,7 +120,7 @@ def candidates(seeds: Sequence[str], country: str, region: str | None = None, ro
 def prior(text: str, country: str, region: str | None = None, rows: int | None = None) -> float:
     """Log-prior bonus of a candidate under the reader's grammar and formats."""
     if country == "vn":
-        plate = repair_vn_plate(text, rows)
+        plate = repair_plate(text, rows)
         return VN_VALID_BONUS if plate is not None and plate.normalized == text else 0.0
     region_fmts, country_fmts = formats_for(country, region)
     if region_fmts and matches(text, region_fmts):
@@ -147,6 +148,11 @@ def view_scores(cands: Sequence[str], views: Sequence[View]) -> npt.NDArray[np.f
     return total
 
 
+def substitutions(text: str) -> list[str]:
+    """`text` with each character replaced by every other plate character, one position at a time."""
+    return [text[:i] + c + text[i + 1 :] for i in range(len(text)) for c in PLATE_ALPHABET if c != text[i]]
+
+
 def choose(
     seeds: Sequence[str],
     views: Sequence[View],
@@ -154,25 +160,50 @@ def choose(
     region: str | None = None,
     rows: int = 1,
     top_k: int = 5,
+    substitute: bool | None = None,
 ) -> Choice | None:
-    """Best candidate grown from `seeds`, scored on `views`; None when there is nothing to score."""
+    """Best candidate grown from `seeds`, scored on `views`; None when there is nothing to score.
+
+    With `substitute` (default: country vn, where it was measured) a character's confidence is its
+    posterior at that position: the best reading is scored against
+    every reading that differs from it in that one position (any plate character there, with the
+    grammar's prior) and among the other candidates of its length; the share of the mass that agrees
+    with it there is its confidence. A 9 that the views could as well read as an 8 is then uncertain,
+    whether or not 8/9 is a known confusion."""
     cands = candidates(seeds, country, region, rows)
     if not cands or not views:
         return None
     if not letter_o_used(country, region):
         views = [tuple(merge_symbol(p, "O", "0") for p in view) for view in views]
-    scores = view_scores(cands, views) + np.array([prior(c, country, region, rows) for c in cands])
-    finite = np.isfinite(scores)
-    if not finite.any():
+    scores = _scores(cands, views, country, region, rows)
+    if not np.isfinite(scores).any():
         return None
-    scores = np.where(finite, scores, -np.inf)
+    first = cands[int(np.argmax(scores))]
+    if substitute is None:
+        substitute = country == "vn"
+    known = set(cands)
+    subs = [c for c in substitutions(first) if c not in known] if substitute else []
+    if not letter_o_used(country, region):
+        subs = [c for c in subs if "O" not in c]
+    if subs:
+        cands = cands + subs
+        scores = np.concatenate([scores, _scores(subs, views, country, region, rows)])
     post = np.exp(scores - scores.max())
     post /= post.sum()
     order = np.argsort(-post)
     best = cands[int(order[0])]
-    char_conf = []
-    for i, ch in enumerate(best):
-        mass = sum(p for c, p in zip(cands, post, strict=True) if len(c) == len(best) and c[i] == ch)
-        char_conf.append(float(mass))
+    same = [k for k, c in enumerate(cands) if len(c) == len(best)]
+    # a character's mass: the candidates of the best's length that agree with it there (readings of
+    # another length count against every character)
+    char_conf = [sum(float(post[k]) for k in same if cands[k][i] == ch) for i, ch in enumerate(best)]
     ranked = tuple((cands[int(k)], float(post[k])) for k in order[:top_k])
     return Choice(best, float(post[order[0]]), tuple(char_conf), ranked)
+
+
+def _scores(
+    cands: Sequence[str], views: Sequence[View], country: str, region: str | None, rows: int
+) -> npt.NDArray[np.float64]:
+    if not cands:
+        return np.zeros(0)
+    scores = view_scores(cands, views) + np.array([prior(c, country, region, rows) for c in cands])
+    return np.where(np.isfinite(scores), scores, -np.inf)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from detector.plates.detect import PlateBox
-from detector.plates.grammar import normalize_plate, repair_vn_plate
+from detector.plates.grammar import normalize_plate, notice_colour, repair_plate
 from detector.types import PlateCandidate, PlateRead
 
 log = logging.getLogger(__name__)
@@ -145,11 +145,20 @@ def vote(
     text, support = consensus(obs)
     valid = True
     display = text
+    colours = Counter(o.colour for o in obs if o.colour)
+    colour = colours.most_common(1)[0][0] if colours else None
     if country == "vn":
-        plate = repair_vn_plate(text, rows)
+        # the display form of a reading of this text keeps where its rows part (30E-586.70, a square
+        # car plate, against 30-E5 8670, a motorbike's): its separators decide, not the row count
+        shown_as = next((o.text for o in obs if o.normalized == text and o.valid), None)
+        plate = repair_plate(shown_as, None) if shown_as else None
+        plate = plate if plate is not None and plate.normalized == text else repair_plate(text, rows)
         valid = plate is not None
         if plate is not None:
             text, display = plate.normalized, plate.display
+        # the colour the notice states: fixed by a special plate's category (military: red), else
+        # measured on the image where the category allows it (civil: white, yellow or blue)
+        colour = notice_colour(plate, colour)
     else:
         valid = 4 <= len(text) <= 10
     # a plate is as trustworthy as its weakest character (a wrong plate is wrong in one character)
@@ -165,7 +174,6 @@ def vote(
     for key in sorted(weight, key=lambda k: weight[k], reverse=True):
         if key != text and len(cands) < top_k:
             cands.append(PlateCandidate(shown[key], round(weight[key], 4)))
-    colours = Counter(o.colour for o in obs if o.colour)
     needs_review = confidence < min_confidence or min(support, default=0.0) < 0.5 or not valid
     if needs_review:
         log.debug("plate %s needs review (conf %.3f, valid %s)", display, confidence, valid)
@@ -175,7 +183,7 @@ def vote(
         confidence=round(confidence, 4),
         candidates=tuple(cands),
         rows=rows,
-        colour=colours.most_common(1)[0][0] if colours else None,
+        colour=colour,
         country=country if valid else "unknown",
         needs_review=needs_review,
         frames_used=tuple(sorted({o.frame_index for o in obs})),
