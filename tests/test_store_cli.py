@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from test_store_support import Keys, bundles, keys  # noqa: F401
 
-from detector.cli import _register, main_group
+from detector.cli import main_group
 from detector.store.db import HEAD_REVISION
 
 
@@ -23,7 +23,6 @@ def _run(runner: CliRunner, *args: str) -> tuple[int, object]:
 
 
 def test_cli_flow(tmp_path: Path, keys: Keys, bundles: list[Path]) -> None:
-    _register()
     cfg = tmp_path / "store.yaml"
     cfg.write_text(
         f"url: sqlite:///store.db\nevidence_dir: ev\nquarantine_dir: q\ntrusted_keys: {keys.trusted_dir}\n"

@@ -6,6 +6,7 @@ module below this package and registers them here with `main.add_command`.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
@@ -15,7 +16,58 @@ from detector import __version__
 from detector.errors import ConfigError, DetectorError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# Every command: its name, where it lives (module, attribute) and the one line `detector --help` shows.
+# A command's module (and the pipeline, models or database it imports) loads only when that command
+# runs or its own --help is asked for; tests/test_cli_lazy.py checks this table against the commands.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "replay": ("detector.cli.video", "replay", "Replay a recorded VIDEO through the camera's pipeline."),
+    "run": ("detector.cli.video", "run", "Watch a live camera through the same frame loop as replay."),
+    "calibrate": ("detector.cli.rules", "calibrate", "Draw the configured zones, lamps and calibration grid."),
+    "plates": ("detector.cli.plates", "plates", "Plate detection and reading."),
+    "keys": ("detector.cli.evidence", "keys", "Evidence signing keys (Ed25519)."),
+    "verify": ("detector.cli.evidence", "verify", "Verify evidence bundles: hashes, signatures, chain."),
+    "db": ("detector.cli.store", "db_group", "Database schema (Alembic migrations shipped with the package)."),
+    "ingest": ("detector.cli.store", "ingest", "Verify and ingest evidence bundles into the store."),
+    "review": ("detector.cli.store", "review_group", "List, confirm or reject pending violations."),
+    "fines": ("detector.cli.store", "fines_group", "Look up fines by plate, pay or cancel them."),
+    "tokens": ("detector.cli.store", "tokens_group", "API bearer tokens (only their sha256 is stored)."),
+    "serve": ("detector.cli.store", "serve", "Run the HTTP API with the web console and the MQTT outbox."),
+    "registry": ("detector.cli.store", "registry_group", "The store's key registry: which key signs for which camera."),
+    "heads": ("detector.cli.store", "heads_group", "Chain heads this store has recorded (checkpoints)."),
+    "notices": ("detector.cli.network", "notices_group", "Notices after a fine: owner, routing, notice, payment."),
+    "hotlist": ("detector.cli.network", "hotlist_group", "Wanted plates and their sightings."),
+    "models": ("detector.cli.models", "models", "List, check, install and convert the models the engine runs."),
+    "config": ("detector.cli.configs", "config_group", "Check camera config files; print the JSON Schema."),
+    "sample": ("detector.cli.sample", "sample", "The generated sample scene (video + ground truth)."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when one of them is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return super().get_command(ctx, cmd_name)  # one added with add_command
+        module, attr, _ = entry
+        command = getattr(importlib.import_module(module), attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{module}.{attr} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The listing from the table, without importing any command's module."""
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, prog_name="detector")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def main_group(verbose: int) -> None:
@@ -25,18 +77,8 @@ def main_group(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def _register() -> None:
-    """Each area's commands, imported here (not at import time of this module)."""
-    from detector.cli import configs, evidence, models, network, plates, rules, sample, store, video
-
-    for command in (video.replay, video.run, rules.calibrate, plates.plates, evidence.keys, evidence.verify,
-                    *store.COMMANDS, *network.COMMANDS, models.models, configs.config_group, sample.sample):
-        main_group.add_command(command)
-
-
 def main() -> None:
     """Entry point: maps library errors to exit codes 2 (usage/config) and 1 (runtime)."""
-    _register()
     try:
         main_group.main(standalone_mode=False)
     except click.exceptions.Abort:
