@@ -15,28 +15,47 @@ import click
 from detector import __version__
 from detector.errors import ConfigError, DetectorError
 
-
 # Every command: its name, where it lives (module, attribute) and the one line `detector --help` shows.
 # A command's module (and the pipeline, models or database it imports) loads only when that command
 # runs or its own --help is asked for; tests/test_cli_lazy.py checks this table against the commands.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "replay": ("detector.cli.video", "replay", "Replay a recorded VIDEO through the camera's pipeline."),
     "run": ("detector.cli.video", "run", "Watch a live camera through the same frame loop as replay."),
-    "calibrate": ("detector.cli.rules", "calibrate", "Draw the configured zones, lamps and calibration grid."),
+    "calibrate": (
+        "detector.cli.rules",
+        "calibrate",
+        "Draw the configured zones, lamps and calibration grid.",
+    ),
     "plates": ("detector.cli.plates", "plates", "Plate detection and reading."),
     "keys": ("detector.cli.evidence", "keys", "Evidence signing keys (Ed25519)."),
     "verify": ("detector.cli.evidence", "verify", "Verify evidence bundles: hashes, signatures, chain."),
-    "db": ("detector.cli.store", "db_group", "Database schema (Alembic migrations shipped with the package)."),
+    "db": (
+        "detector.cli.store",
+        "db_group",
+        "Database schema (Alembic migrations shipped with the package).",
+    ),
     "ingest": ("detector.cli.store", "ingest", "Verify and ingest evidence bundles into the store."),
     "review": ("detector.cli.store", "review_group", "List, confirm or reject pending violations."),
     "fines": ("detector.cli.store", "fines_group", "Look up fines by plate, pay or cancel them."),
     "tokens": ("detector.cli.store", "tokens_group", "API bearer tokens (only their sha256 is stored)."),
     "serve": ("detector.cli.store", "serve", "Run the HTTP API with the web console and the MQTT outbox."),
-    "registry": ("detector.cli.store", "registry_group", "The store's key registry: which key signs for which camera."),
+    "registry": (
+        "detector.cli.store",
+        "registry_group",
+        "The store's key registry: which key signs for which camera.",
+    ),
     "heads": ("detector.cli.store", "heads_group", "Chain heads this store has recorded (checkpoints)."),
-    "notices": ("detector.cli.network", "notices_group", "Notices after a fine: owner, routing, notice, payment."),
+    "notices": (
+        "detector.cli.network",
+        "notices_group",
+        "Notices after a fine: owner, routing, notice, payment.",
+    ),
     "hotlist": ("detector.cli.network", "hotlist_group", "Wanted plates and their sightings."),
-    "models": ("detector.cli.models", "models", "List, check, install and convert the models the engine runs."),
+    "models": (
+        "detector.cli.models",
+        "models",
+        "List, check, install and convert the models the engine runs.",
+    ),
     "config": ("detector.cli.configs", "config_group", "Check camera config files; print the JSON Schema."),
     "sample": ("detector.cli.sample", "sample", "The generated sample scene (video + ground truth)."),
 }
