@@ -12,8 +12,8 @@ from detector.store.bundles import load_trusted_keys
 from detector.store.config import StoreConfig
 from detector.store.db import Clock, Database, require_schema, utc_now
 from detector.store.fines import FineSchedule, default_schedule
-from detector.store.hotlists import HotlistService
 from detector.store.heartbeat import HeartbeatService
+from detector.store.hotlists import HotlistService
 from detector.store.ingest import IngestService
 from detector.store.keyring import KeyringService
 from detector.store.notices import NoticeService
