@@ -21,6 +21,7 @@ from detector.store.queries import FeedQueries
 from detector.store.registry import FileVehicleRegistry, RoutingTable
 from detector.store.review import ReviewService
 from detector.store.tokens import TokenService
+from detector.store.traffic import TrafficStatsService
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class StoreServices:
     tokens: TokenService
     notices: NoticeService
     hotlists: HotlistService
+    traffic: TrafficStatsService
 
     def close(self) -> None:
         self.db.dispose()
@@ -65,6 +67,7 @@ def build_services(
         tokens=TokenService(db, clock),
         notices=build_notice_service(config, db, clock, payments),
         hotlists=HotlistService(db, clock, config.network.hotlist_topic_prefix),
+        traffic=TrafficStatsService(db),
     )
 
 
