@@ -157,3 +157,55 @@ def test_sse_streams_alerts(tmp_path: Path, keys: Keys) -> None:
     assert "event: hotlist" in body and '"camera_id":"cam9"' in body and "cam9-3.jpg" in body
     api.client.close()
     api.store.services.close()
+
+
+@pytest.mark.slow
+def test_runtime_raises_alerts_for_passing_hotlisted_cars(tmp_path: Path, truth: GroundTruth) -> None:
+    """The edge runtime (RunSession, the replay's frame loop) with the hotlist stage on its result
+    hook: the first 80 frames of the sample hold a law-abiding car and the speeder; both are wanted.
+    Each raises exactly one alert in the run's store, stamped with the frame it was read on, within
+    1 s (stream time) of the frame where its plate first becomes large enough to read."""
+    from detector.config import load_camera_config
+    from detector.evidence.keys import write_key_pair
+    from detector.network.hotlist_stage import open_hotlist_stage
+    from detector.runtime.loop import LoopOptions
+    from detector.runtime.session import RunRequest, RunSession
+    from detector.store.hotlists import HotlistService
+
+    config = ROOT / "configs" / "sample_scene.yaml"
+    cfg = load_camera_config(config)
+    wanted = [v for v in truth.vehicles if v.id in (1, 2)]
+    list_path = tmp_path / "hotlist.json"
+    entries = [
+        {"id": k + 1, "plate": v.plate_normalized, "plate_text": v.plate, "reason": "stolen", "unit": "PC08"}
+        for k, v in enumerate(wanted)
+    ]
+    list_path.write_text(json.dumps({"version": 1, "entries": entries}))
+    start = cfg.source.start_time
+    assert start is not None
+    keys = write_key_pair(tmp_path / "keys")
+    opts = LoopOptions(max_frames=80)
+    session = RunSession.open(
+        RunRequest(cfg, config, tmp_path / "out", preview=False, key=keys.private, loop=opts)
+    )
+    assert session.store is not None
+    stage = open_hotlist_stage(list_path, cfg, tmp_path / "out", session.store, start)
+    opts.on_result = stage.submit
+    try:
+        session.run()
+    finally:
+        stage.close()
+        session.close()
+    svc: HotlistService = HotlistService(session.store.db, session.store.clock)
+    alerts = svc.alerts()
+    by_entry = {a.hotlist_id: a for a in alerts}
+    assert len(alerts) == 2 and set(by_entry) == {1, 2}, [(a.track_id, a.plate_read) for a in alerts]
+    assert stage.stats.dropped == 0 and stage.stats.alerts == 2
+    for k, v in enumerate(wanted):
+        a = by_entry[k + 1]
+        first = next(
+            b.t for b in v.boxes if b.visible >= 0.99 and b.y2 - b.y1 >= 60 and b.x2 < 958 and b.y2 < 538
+        )
+        delay = (a.seen_at - start).total_seconds() - first
+        assert -0.2 <= delay <= 1.0, (v.plate, delay)
+        assert a.picture is not None and Path(a.picture).is_file()

@@ -99,7 +99,12 @@ class HotlistAlert(Base):
     __tablename__ = "hotlist_alerts"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     alert_key: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
-    hotlist_id: Mapped[int] = mapped_column(ForeignKey("hotlist.id"), nullable=False)
+    hotlist_id: Mapped[int] = mapped_column(
+        BigInteger, nullable=False
+    )  # the centre's entry id (no FK: an edge
+    # box's store holds alerts for a list it received as a file)
+    wanted_plate: Mapped[str] = mapped_column(String(32), nullable=False)
+    wanted_reason: Mapped[str] = mapped_column(String(32), nullable=False)
     camera_id: Mapped[str] = mapped_column(String(64), nullable=False)
     track_id: Mapped[int] = mapped_column(Integer, nullable=False)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
