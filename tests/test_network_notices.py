@@ -88,7 +88,7 @@ def test_notice_goes_through_every_state(nstore: Store, bundles: list[Path]) -> 
         "Cách nộp phạt",
         "data:image/jpeg;base64,",
         "19.000.000 đồng",
-        "6(9)(b)",
+        "điểm b khoản 9 Điều 6",
     ):
         assert text in page, text
     # nothing is due before the period runs out

@@ -164,6 +164,65 @@ def _level(cfg: TrafficStatsConfig, median: float | None, occ: float) -> str:
     return "free"
 
 
+Tracks = dict[int, list[_Point]]
+
+
+def _counts(
+    tracks: Tracks, cls: dict[int, str], cfg: TrafficStatsConfig
+) -> dict[tuple[int, str, str], list[float | None]]:
+    """(interval, lane, class) -> the spot speed of each vehicle crossing the counting line."""
+    line = cfg.count_line
+    counted: dict[tuple[int, str, str], list[float | None]] = defaultdict(list)
+    for tid, ps in tracks.items():
+        for a, b in zip(ps, ps[1:], strict=False):
+            sa, sb = _side(line, a.wx, a.wy), _side(line, b.wx, b.wy)
+            if sa < 0 <= sb:
+                t = a.t + (b.t - a.t) * (-sa) / (sb - sa)
+                lane = a.lane if (t - a.t) <= (b.t - t) else b.lane
+                counted[(int(t // cfg.interval_s), lane, cls[tid])].append(
+                    _speed_at(ps, t, cfg.speed_window_s)
+                )
+                break
+    return counted
+
+
+def _occupied(tracks: Tracks, cfg: TrafficStatsConfig) -> dict[tuple[int, str], set[float]]:
+    """(interval, lane) -> the observation times with a ground point on the virtual loop."""
+    (x1, y1), (x2, y2) = cfg.count_line
+    norm = math.hypot(x2 - x1, y2 - y1)
+    occupied: dict[tuple[int, str], set[float]] = defaultdict(set)
+    for ps in tracks.values():
+        for p in ps:
+            behind = -_side(cfg.count_line, p.wx, p.wy) / norm  # metres before the counting line
+            if p.lane != OFF_LANE and 0 <= behind <= cfg.loop_length_m:
+                occupied[(int(p.t // cfg.interval_s), p.lane)].add(p.t)
+    return occupied
+
+
+def _queues(tracks: Tracks, stop_line: LineString, cfg: TrafficStatsConfig) -> dict[tuple[int, str], float]:
+    """(interval, lane) -> the longest queue: stopped vehicles chained back from the stop line."""
+    by_time: dict[float, list[tuple[int, _Point]]] = defaultdict(list)
+    for tid, ps in tracks.items():
+        for p in ps:
+            by_time[p.t].append((tid, p))
+    queue: dict[tuple[int, str], float] = defaultdict(float)
+    for t, items in by_time.items():
+        stopped: dict[str, list[float]] = defaultdict(list)
+        for tid, p in items:
+            sp = _speed_at(tracks[tid], t, cfg.speed_window_s)
+            if p.lane != OFF_LANE and sp is not None and sp < cfg.queue_speed_kmh:
+                stopped[p.lane].append(stop_line.distance(Point(p.wx, p.wy)))
+        for lane, ds in stopped.items():
+            length = last = 0.0
+            for d in sorted(ds):
+                if d - last > (cfg.queue_first_m if length == 0 else cfg.queue_gap_m):
+                    break
+                length = last = d
+            key = (int(t // cfg.interval_s), lane)
+            queue[key] = max(queue[key], length)
+    return queue
+
+
 def traffic_stats(
     records: Iterable[dict[str, object]],
     g: StatsGeometry,
@@ -179,71 +238,31 @@ def traffic_stats(
         return []
     dt = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
     end = duration_s if duration_s is not None else times[-1] + dt
-    n_int = max(1, math.ceil(end / cfg.interval_s))
-    line = cfg.count_line
-    counted: dict[tuple[int, str, str], list[float | None]] = defaultdict(list)
-    for tid, ps in tracks.items():
-        for a, b in zip(ps, ps[1:], strict=False):
-            sa, sb = _side(line, a.wx, a.wy), _side(line, b.wx, b.wy)
-            if sa < 0 <= sb:
-                t = a.t + (b.t - a.t) * (-sa) / (sb - sa)
-                lane = a.lane if (t - a.t) <= (b.t - t) else b.lane
-                counted[(int(t // cfg.interval_s), lane, cls[tid])].append(
-                    _speed_at(ps, t, cfg.speed_window_s)
-                )
-                break
-    # per frame: loop occupancy and queues, per lane
-    loop_len = cfg.loop_length_m
-    (x1, y1), (x2, y2) = line
-    norm = math.hypot(x2 - x1, y2 - y1)
-    occupied: dict[tuple[int, str], set[float]] = defaultdict(set)
-    queue: dict[tuple[int, str], float] = defaultdict(float)
-    by_time: dict[float, list[tuple[int, _Point]]] = defaultdict(list)
-    for tid, ps in tracks.items():
-        for p in ps:
-            by_time[p.t].append((tid, p))
-            behind = -_side(line, p.wx, p.wy) / norm  # metres before the counting line
-            if p.lane != OFF_LANE and 0 <= behind <= loop_len:
-                occupied[(int(p.t // cfg.interval_s), p.lane)].add(p.t)
-    if g.stop_line_world is not None:
-        for t, items in by_time.items():
-            stopped: dict[str, list[float]] = defaultdict(list)
-            for tid, p in items:
-                sp = _speed_at(tracks[tid], t, cfg.speed_window_s)
-                if p.lane == OFF_LANE or sp is None or sp >= cfg.queue_speed_kmh:
-                    continue
-                stopped[p.lane].append(g.stop_line_world.distance(Point(p.wx, p.wy)))
-            for lane, ds in stopped.items():
-                length, last = 0.0, 0.0
-                for d in sorted(ds):
-                    if d - last > (cfg.queue_first_m if length == 0 else cfg.queue_gap_m):
-                        break
-                    length = last = d
-                key = (int(t // cfg.interval_s), lane)
-                queue[key] = max(queue[key], length)
+    counted = _counts(tracks, cls, cfg)
+    occupied = _occupied(tracks, cfg)
+    queue = _queues(tracks, g.stop_line_world, cfg) if g.stop_line_world is not None else {}
     out: list[TrafficStat] = []
-    lane_ids = [lid for lid, _ in g.lanes] + [OFF_LANE]
-    for k in range(n_int):
+    for k in range(max(1, math.ceil(end / cfg.interval_s))):
         t0 = start + timedelta(seconds=k * cfg.interval_s)
         span = min(cfg.interval_s, end - k * cfg.interval_s)
-        for lane in lane_ids:
+        for lane in [lid for lid, _ in g.lanes] + [OFF_LANE]:
             lane_speeds: list[float] = []
             lane_count = 0
             for (ki, ln, c), speeds in sorted(counted.items()):
-                if ki != k or ln != lane:
-                    continue
-                sp = [s for s in speeds if s is not None]
-                lane_speeds += sp
-                lane_count += len(speeds)
-                out.append(
-                    TrafficStat(
-                        camera_id, t0, cfg.interval_s, lane, c, len(speeds), _pct(sp, 50), _pct(sp, 85)
+                if ki == k and ln == lane:
+                    sp = [s for s in speeds if s is not None]
+                    lane_speeds += sp
+                    lane_count += len(speeds)
+                    out.append(
+                        TrafficStat(
+                            camera_id, t0, cfg.interval_s, lane, c, len(speeds), _pct(sp, 50), _pct(sp, 85)
+                        )
                     )
-                )
             if lane == OFF_LANE:
                 continue
             occ = round(len(occupied.get((k, lane), ())) * dt / span, 4) if span > 0 else 0.0
             med = _pct(lane_speeds, 50)
+            q = round(queue.get((k, lane), 0.0), 2)
             out.append(
                 TrafficStat(
                     camera_id,
@@ -255,7 +274,7 @@ def traffic_stats(
                     med,
                     _pct(lane_speeds, 85),
                     occ,
-                    round(queue.get((k, lane), 0.0), 2),
+                    q,
                     _level(cfg, med, occ),
                 )
             )
