@@ -18,6 +18,7 @@ from detector.api.feed import KEEPALIVE_S, format_event
 from detector.api.schemas import MAX_ID, TEXT_PATTERN, CancelRequest, ErrorBody
 from detector.base import FrozenModel
 from detector.store.hotlists import HotlistAlertView, HotlistEntryView
+from detector.store.sections import SectionViolationView
 from detector.store.services import StoreServices
 from detector.store.tokens import Role, TokenInfo
 from detector.store.traffic import TrafficStatView
@@ -133,3 +134,16 @@ def traffic_stats(
         if t is not None and t.tzinfo is None:
             raise HTTPException(422, f"{name} must carry a time zone (e.g. 2026-12-07T08:00:00Z)")
     return _svc(request).traffic.query(camera_id, since, until, limit)
+
+
+@router.get(
+    "/v1/sections/violations", response_model=list[SectionViolationView], responses=ERRORS, tags=["sections"]
+)
+def section_violations(
+    request: Request,
+    _t: Viewer,
+    decision: Annotated[str | None, Query(pattern="^(fine|review)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> list[SectionViolationView]:
+    """Average-speed violations with both cameras' bundles by reference."""
+    return _svc(request).sections.list(decision, limit)

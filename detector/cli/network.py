@@ -286,4 +286,48 @@ def stats_compute(
     click.echo(json.dumps([asdict(s) for s in stats], ensure_ascii=False, indent=2, default=str))
 
 
-COMMANDS = (notices_group, hotlist_group, stats_group)
+# ---------------------------------------------------------------------------- sections
+@click.group("section")
+def section_group() -> None:
+    """Average speed between cameras on one road (point-to-point)."""
+
+
+@section_group.command("check")
+@config_option
+@actor_option
+@click.option(
+    "--network",
+    "network_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="Network config with the sections (cameras, chainage, clocks, limits).",
+)
+@click.argument(
+    "passages", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--save/--no-save", default=True, help="Store the violations (default) or only print them.")
+def section_check(
+    store_config: Path | None, actor: str | None, network_file: Path, passages: tuple[Path, ...], save: bool
+) -> None:
+    """Pair the PASSAGES (JSON lines, one file per camera or one for all) over every section."""
+    from dataclasses import asdict
+
+    from detector.network.config import load_network_config
+    from detector.network.section import SectionRule, load_passages
+
+    net = load_network_config(network_file)
+    seen = [p for f in passages for p in load_passages(f)]
+    found = [v for sec in net.sections for v in SectionRule(sec).check(seen)]
+    if save:
+        svc = _services(store_config)
+        _echo(svc.sections.save(found, _actor(actor)))
+        svc.close()
+        return
+    click.echo(
+        json.dumps(
+            [asdict(v) | {"measured": v.measured()} for v in found], ensure_ascii=False, indent=2, default=str
+        )
+    )
+
+
+COMMANDS = (notices_group, hotlist_group, stats_group, section_group)

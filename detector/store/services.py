@@ -20,6 +20,7 @@ from detector.store.portal import load_secret
 from detector.store.queries import FeedQueries
 from detector.store.registry import FileVehicleRegistry, RoutingTable
 from detector.store.review import ReviewService
+from detector.store.sections import SectionStore
 from detector.store.tokens import TokenService
 from detector.store.traffic import TrafficStatsService
 
@@ -37,6 +38,7 @@ class StoreServices:
     notices: NoticeService
     hotlists: HotlistService
     traffic: TrafficStatsService
+    sections: SectionStore
 
     def close(self) -> None:
         self.db.dispose()
@@ -68,6 +70,7 @@ def build_services(
         notices=build_notice_service(config, db, clock, payments),
         hotlists=HotlistService(db, clock, config.network.hotlist_topic_prefix),
         traffic=TrafficStatsService(db),
+        sections=SectionStore(db, clock),
     )
 
 
