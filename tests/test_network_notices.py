@@ -263,3 +263,19 @@ def test_cli_notice_flow(tmp_path: Path, keys: Keys, bundles: list[Path]) -> Non
         str(tmp_path / "secret"),
     )
     assert code == 0 and paid["to_state"] == "closed"  # type: ignore[index]
+
+
+def test_a_case_with_missing_evidence_waits_and_the_others_go_on(nstore: Store, bundles: list[Path]) -> None:
+    svc = nstore.services.notices
+    ids = []
+    for b, plate in ((bundles[0], None), (bundles[1], "51F-123.46")):
+        r = nstore.services.ingest.ingest_path(b)
+        nstore.services.review.review(r.violation_id, "confirm", actor="alice", reason="ok", plate_text=plate)
+        ids.append(r.violation_id)
+    path, _ = nstore.services.feed.evidence_file(ids[0], "overview.jpg")
+    path.unlink()
+    nstore.clock.now = nstore.services.payments.lookup("51F12345")[0].occurred_at + timedelta(days=1)
+    done = svc.advance()
+    states = {svc.get(t.notice_id).fine_id: svc.get(t.notice_id).state for t in done}
+    assert sorted(states.values()) == ["notified", "routed"]
+    assert [t.event for t in done].count("notify") == 1

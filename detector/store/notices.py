@@ -177,7 +177,12 @@ class NoticeService:
         for name in PICTURE_ORDER:
             if name not in files:
                 continue
-            data = (root / name).read_bytes()
+            try:
+                data = (root / name).read_bytes()
+            except OSError as exc:
+                raise InvalidRequest(
+                    f"violation {violation_id}: evidence file {name} cannot be read: {exc}"
+                ) from exc
             if hashlib.sha256(data).hexdigest() != files[name]:
                 raise InvalidRequest(
                     f"violation {violation_id}: evidence file {name} does not match its signed hash"
@@ -224,7 +229,7 @@ class NoticeService:
                     pictures=self._pictures(s, v.id, v.bundle_dir),
                 )
             ).encode("utf-8")
-            path = Path(self.config.notices_dir) / f"{n.payment_ref}.html"
+            path = Path(self.config.notices_dir or ".") / f"{n.payment_ref}.html"
             atomic_write_bytes(path, page, mode=0o644)
             n.notified_at, n.publish_due_at = now, come_by
             n.notice_file, n.notice_sha256 = str(path), hashlib.sha256(page).hexdigest()
@@ -305,7 +310,10 @@ class NoticeService:
             if t is not None:
                 out.append(t)
         for nid in self._due(S.ROUTED):
-            out.append(self.notify(nid, actor))
+            try:
+                out.append(self.notify(nid, actor))
+            except (InvalidRequest, NotFound) as exc:  # one broken case must not hold up the others
+                log.error("notice %d not sent: %s", nid, exc)
         for nid in self._due(S.NOTIFIED) + self._due(S.PUBLISHED):
             out.extend(self._publish_and_flag(nid, actor))
         return out

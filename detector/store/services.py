@@ -78,6 +78,8 @@ def build_notice_service(
     config: StoreConfig, db: Database, clock: Clock, payments: PaymentService
 ) -> NoticeService:
     nc = config.network.notices
+    if nc.notices_dir is None:
+        nc = nc.model_copy(update={"notices_dir": str(Path(config.evidence_dir).parent / "notices")})
     return NoticeService(
         db=db,
         config=nc,
