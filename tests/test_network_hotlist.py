@@ -209,3 +209,38 @@ def test_runtime_raises_alerts_for_passing_hotlisted_cars(tmp_path: Path, truth:
         delay = (a.seen_at - start).total_seconds() - first
         assert -0.2 <= delay <= 1.0, (v.plate, delay)
         assert a.picture is not None and Path(a.picture).is_file()
+
+
+@pytest.mark.mqtt
+def test_alert_reaches_an_mqtt_subscriber(tmp_path: Path, keys: Keys) -> None:
+    """The alert's outbox message is delivered by the store's publisher to a real Mosquitto."""
+    import shutil
+
+    from test_mqtt_outbox import Broker, Subscriber, _free_port, broker  # noqa: F401
+
+    from detector.store.config import MqttConfig
+    from detector.store.outbox import OutboxPublisher, PahoSender
+
+    if not (shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists()):
+        pytest.skip("mosquitto binary not installed")
+    b = Broker(_free_port())
+    b.start()
+    store = make_store(f"sqlite:///{tmp_path / 'm.db'}", tmp_path, keys)
+    try:
+        svc = store.services.hotlists
+        svc.add("43A-692.62", "hit_and_run", "PC08-DNG", actor="ops")
+        watcher = HotlistWatcher(HotlistFile(svc.export(tmp_path / "h.json")), svc, "cam7")
+        sub = Subscriber(b.port, "detector/hotlist/#")
+        watcher.observe(4, T0, Reading.of([("43A-692.62", 0.97)]), picture="cam7-4.jpg")
+        cfg = MqttConfig(port=b.port, publish_timeout_s=3, client_id=f"pub-{b.port}")
+        pub = OutboxPublisher(store.db, PahoSender(cfg), store.clock)
+        assert pub.publish_pending() == 1
+        ((topic, payload),) = sub.wait_for(1)
+        assert topic == "detector/hotlist/cam7"
+        assert payload["wanted"] == {"plate": "43A-692.62", "reason": "hit_and_run", "unit": "PC08-DNG"}
+        assert payload["seen_at"].startswith("2026-12-07T08:00:00") and payload["picture"] == "cam7-4.jpg"
+        sub.close()
+        pub.sender.close()
+    finally:
+        store.services.close()
+        b.stop()
