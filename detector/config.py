@@ -7,18 +7,18 @@ file, the field path and the offending value.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import AwareDatetime, Field, ValidationError, model_validator
 
-from detector.base import FrozenModel
+from detector.base import FrozenModel, Point
 from detector.errors import ConfigError
 from detector.evidence.config import EvidenceConfig
 from detector.plates.config import PlatesConfig
 from detector.rules.config import RulesConfig
+from detector.safeyaml import read_config_mapping, short_repr
+from detector.telemetry.config import TelemetryConfig
 
 
 class GPS(FrozenModel):
@@ -134,6 +134,15 @@ class RuntimeConfig(FrozenModel):
     )
 
 
+class IgnoreZoneConfig(FrozenModel):
+    """An image area whose detections are discarded before tracking (an overlay, not the road)."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Zone id")
+    polygon: list[Point] = Field(min_length=3, description="Area on the image (pixels); a detection whose box "
+                                 "centre lies inside is discarded")
+    reason: str = Field(default="", description="What covers the area (recorder window, status bar, caption...)")
+
+
 class CameraConfig(FrozenModel):
     """One camera: where it is, what it reads, how it detects, and the rules of its scene."""
 
@@ -150,16 +159,28 @@ class CameraConfig(FrozenModel):
     plates: PlatesConfig = Field(default_factory=PlatesConfig, description="Plate detection and OCR")
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig, description="Evidence bundles")
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Frame loop: detection schedule, queues")
+    telemetry: TelemetryConfig = Field(
+        default_factory=TelemetryConfig, description="Health of a live run: MQTT status and heartbeats, metrics"
+    )
+    ignore: list[IgnoreZoneConfig] = Field(
+        default_factory=list,
+        description="Overlays (recorder windows, phone status bars, camera captions and clocks): detections whose "
+        "box centre lies in one of these polygons are discarded before tracking",
+    )
+
+    @model_validator(mode="after")
+    def _check_ignore(self) -> CameraConfig:
+        from detector.ignore import validate_ignore_zones
+
+        validate_ignore_zones([(z.id, z.polygon) for z in self.ignore], self.rules.image_size)
+        return self
 
 
 def _format_validation_error(path: Path, err: ValidationError, raw: Any) -> str:
     lines = [f"{path}: invalid camera config"]
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "<root>"
-        value = e.get("input")
-        shown = json.dumps(value, default=str)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
+        shown = short_repr(e.get("input"))
         lines.append(f"  {loc}: {e['msg']} (got {shown})")
     return "\n".join(lines)
 
@@ -167,14 +188,7 @@ def _format_validation_error(path: Path, err: ValidationError, raw: Any) -> str:
 def load_camera_config(path: str | Path) -> CameraConfig:
     """Read and validate a YAML or JSON camera config; relative source paths resolve beside the file."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: config file not found")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML/JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{p}: expected a mapping at the top level, got {type(raw).__name__}")
+    raw = read_config_mapping(p, "camera config")
     try:
         cfg = CameraConfig.model_validate(raw)
     except ValidationError as exc:

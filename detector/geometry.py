@@ -28,6 +28,7 @@ from detector.rules.config import (
     RulesConfig,
     SolidLineConfig,
     StopLineConfig,
+    TurnZoneConfig,
     ZoneConfig,
 )
 
@@ -103,6 +104,7 @@ class LaneZone:
     allowed_classes: frozenset[str] | None
     stop_line: str | None
     right_turn_on_red: bool
+    turn_on_arrow: frozenset[str] = frozenset()
 
     def contains(self, xy: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         pts = _as_xy(xy)
@@ -117,6 +119,19 @@ class LaneZone:
 
     def allows(self, vehicle_class: str) -> bool:
         return self.allowed_classes is None or vehicle_class in self.allowed_classes
+
+
+@dataclass(frozen=True, slots=True)
+class TurnZone:
+    """Exit area of a turn made on an arrow."""
+
+    id: str
+    polygon: Polygon
+    turn: str
+
+    def contains(self, xy: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        pts = _as_xy(xy)
+        return np.asarray(shapely.contains_xy(self.polygon, pts[:, 0], pts[:, 1]), dtype=bool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +270,7 @@ class PointFeatures:
     lane_idx: npt.NDArray[np.int64]  # (N,) index into Scene.lanes
     nostop_idx: npt.NDArray[np.int64]  # (N,) index into Scene.no_stopping_zones
     right_turn: npt.NDArray[np.bool_]  # (N,) inside any right-turn exit zone
+    arrow_exit: npt.NDArray[np.int64]  # (N,) index into Scene.arrow_exit_zones
     world: F64  # (N, 2) road-plane metres (NaN without calibration)
     valid: npt.NDArray[np.bool_]  # (N,) inside the calibration's valid region
 
@@ -271,6 +287,7 @@ class PointFeatures:
             self.lane_idx[index],
             self.nostop_idx[index],
             self.right_turn[index],
+            self.arrow_exit[index],
             self.world[index],
             self.valid[index],
         )
@@ -290,6 +307,7 @@ class Scene:
     no_stopping_zones: tuple[AreaZone, ...]
     right_turn_zones: tuple[AreaZone, ...]
     homography: Homography | None
+    arrow_exit_zones: tuple[TurnZone, ...] = ()
 
     @classmethod
     def from_config(cls, cfg: RulesConfig, image_size: tuple[int, int] | None = None) -> Scene:
@@ -309,6 +327,7 @@ class Scene:
                 allowed_classes=frozenset(lane.allowed_classes) if lane.allowed_classes is not None else None,
                 stop_line=lane.stop_line,
                 right_turn_on_red=lane.right_turn_on_red,
+                turn_on_arrow=frozenset(lane.turn_on_arrow),
             )
             for lane in z.lanes
         )
@@ -316,7 +335,8 @@ class Scene:
         nsz = tuple(AreaZone(a.id, Polygon(a.polygon)) for a in z.no_stopping_zones)
         rtz = tuple(AreaZone(a.id, Polygon(a.polygon)) for a in z.right_turn_zones)
         homo = calibration_from_config(cfg.calibration) if cfg.calibration else None
-        return cls(stop_lines, lanes, solid, nsz, rtz, homo)
+        arrow_exits = tuple(TurnZone(a.id, Polygon(a.polygon), a.turn) for a in z.arrow_exit_zones)
+        return cls(stop_lines, lanes, solid, nsz, rtz, homo, arrow_exits)
 
     def features(self, xy: npt.ArrayLike) -> PointFeatures:
         """Everything the rules ask about points, computed once per point (vectorized)."""
@@ -347,13 +367,18 @@ class Scene:
         rtz = np.zeros(n, bool)
         for z in self.right_turn_zones:
             rtz |= z.contains(pts)
+        arrow_exit = np.full(n, -1, np.int64)
+        for i in reversed(range(len(self.arrow_exit_zones))):
+            arrow_exit[self.arrow_exit_zones[i].contains(pts)] = i
         if self.homography is not None and n:
             world = self.homography.image_to_world(pts)
             valid = self.homography.in_valid_region(pts)
         else:
             world = np.full((n, 2), np.nan)
             valid = np.zeros(n, bool)
-        return PointFeatures(stop_d, stop_in, crosswalk, solid_d, solid_in, lane_idx, nostop_idx, rtz, world, valid)
+        return PointFeatures(
+            stop_d, stop_in, crosswalk, solid_d, solid_in, lane_idx, nostop_idx, rtz, arrow_exit, world, valid
+        )
 
     def lane_of(self, xy: Sequence[float]) -> LaneZone | None:
         """The first lane containing the point (lanes should not overlap)."""
@@ -363,7 +388,7 @@ class Scene:
         return None
 
 
-def _check_polygon(points: Sequence[Sequence[float]], where: str) -> None:
+def check_polygon(points: Sequence[Sequence[float]], where: str) -> None:
     poly = Polygon(points)
     if not poly.is_valid:
         raise ConfigError(f"{where}: polygon is not valid ({explain_validity(poly)})")
@@ -371,7 +396,7 @@ def _check_polygon(points: Sequence[Sequence[float]], where: str) -> None:
         raise ConfigError(f"{where}: polygon has no area")
 
 
-def _check_inside(points: Sequence[Sequence[float]], image_size: tuple[int, int] | None, where: str) -> None:
+def check_inside(points: Sequence[Sequence[float]], image_size: tuple[int, int] | None, where: str) -> None:
     if image_size is None:
         return
     w, h = image_size
@@ -390,12 +415,13 @@ def validate_rules_geometry(cfg: RulesConfig, image_size: tuple[int, int] | None
     """Check ids, references, polygon validity, image bounds and the calibration; ConfigError names the zone."""
     z = cfg.zones
     seen: set[tuple[str, str]] = set()
-    groups: dict[str, Sequence[StopLineConfig | LaneConfig | SolidLineConfig | ZoneConfig]] = {
+    groups: dict[str, Sequence[StopLineConfig | LaneConfig | SolidLineConfig | ZoneConfig | TurnZoneConfig]] = {
         "stop_lines": z.stop_lines,
         "lanes": z.lanes,
         "solid_lines": z.solid_lines,
         "no_stopping_zones": z.no_stopping_zones,
         "right_turn_zones": z.right_turn_zones,
+        "arrow_exit_zones": z.arrow_exit_zones,
     }
     for group, items in groups.items():
         for item in items:
@@ -407,19 +433,19 @@ def validate_rules_geometry(cfg: RulesConfig, image_size: tuple[int, int] | None
     for s in z.stop_lines:
         where = f"rules.zones.stop_lines[{s.id}]"
         _check_line(s.points, where)
-        _check_inside(s.points, image_size, where)
+        check_inside(s.points, image_size, where)
         d, _, _, _ = polyline_projection(_as_xy(s.points), [s.forward_point])
         if abs(d[0]) < 1.0:
             raise ConfigError(f"{where}: forward_point {s.forward_point} lies on the line; put it beyond the line")
         if s.crosswalk:
-            _check_polygon(s.crosswalk, where + ".crosswalk")
-            _check_inside(s.crosswalk, image_size, where + ".crosswalk")
+            check_polygon(s.crosswalk, where + ".crosswalk")
+            check_inside(s.crosswalk, image_size, where + ".crosswalk")
     from detector.types import VEHICLE_CLASSES
 
     for lane in z.lanes:
         where = f"rules.zones.lanes[{lane.id}]"
-        _check_polygon(lane.polygon, where)
-        _check_inside(lane.polygon, image_size, where)
+        check_polygon(lane.polygon, where)
+        check_inside(lane.polygon, image_size, where)
         _check_line(lane.direction, where + ".direction")
         if lane.stop_line is not None and lane.stop_line not in stop_ids:
             raise ConfigError(f"{where}: references unknown stop line {lane.stop_line!r} (known: {sorted(stop_ids)})")
@@ -429,25 +455,32 @@ def validate_rules_geometry(cfg: RulesConfig, image_size: tuple[int, int] | None
                 raise ConfigError(f"{where}: unknown classes {sorted(unknown)}; known: {sorted(VEHICLE_CLASSES)}")
     for sl in z.solid_lines:
         _check_line(sl.points, f"rules.zones.solid_lines[{sl.id}]")
-        _check_inside(sl.points, image_size, f"rules.zones.solid_lines[{sl.id}]")
+        check_inside(sl.points, image_size, f"rules.zones.solid_lines[{sl.id}]")
     for a in [*z.no_stopping_zones, *z.right_turn_zones]:
         group = "no_stopping_zones" if a in z.no_stopping_zones else "right_turn_zones"
-        _check_polygon(a.polygon, f"rules.zones.{group}[{a.id}]")
-        _check_inside(a.polygon, image_size, f"rules.zones.{group}[{a.id}]")
+        check_polygon(a.polygon, f"rules.zones.{group}[{a.id}]")
+        check_inside(a.polygon, image_size, f"rules.zones.{group}[{a.id}]")
+    for tz in z.arrow_exit_zones:
+        check_polygon(tz.polygon, f"rules.zones.arrow_exit_zones[{tz.id}]")
+        check_inside(tz.polygon, image_size, f"rules.zones.arrow_exit_zones[{tz.id}]")
     lane_ids = {lane.id for lane in z.lanes}
     for i, lim in enumerate(cfg.rules.speeding.limits):
         for lid in lim.lanes or []:
             if lid not in lane_ids:
                 raise ConfigError(f"rules.rules.speeding.limits[{i}]: unknown lane {lid!r} (known: {sorted(lane_ids)})")
     if cfg.calibration is not None:
-        _check_inside(cfg.calibration.image_points, image_size, "rules.calibration.image_points")
+        check_inside(cfg.calibration.image_points, image_size, "rules.calibration.image_points")
         if cfg.calibration.valid_region:
-            _check_polygon(cfg.calibration.valid_region, "rules.calibration.valid_region")
+            check_polygon(cfg.calibration.valid_region, "rules.calibration.valid_region")
         calibration_from_config(cfg.calibration)
     if cfg.signal.source == "vision":
         for lamp in cfg.signal.lamps:
             x1, y1, x2, y2 = lamp.box
-            _check_inside([(x1, y1), (x2, y2)], image_size, f"rules.signal.lamps[{lamp.colour}]")
+            check_inside([(x1, y1), (x2, y2)], image_size, f"rules.signal.lamps[{lamp.colour}]")
+        for arrow in cfg.signal.arrows:
+            x1, y1, x2, y2 = arrow.box
+            check_inside([(x1, y1), (x2, y2)], image_size, f"rules.signal.arrows[{arrow.turn}]")
     sp = cfg.rules.speeding
     if sp.enabled and (sp.default_limit_kmh is not None or sp.limits) and cfg.calibration is None:
         raise ConfigError("rules.rules.speeding: speed limits are set but rules.calibration is missing")
+

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from detector.config import CameraConfig
 from detector.detect import Detector, ModelInfo, create_detector
+from detector.ignore import IgnoreMask
 from detector.track import ByteTrackAdapter, TrackStore
 from detector.types import Detections, Frame, Track, Violation
 
@@ -105,6 +106,8 @@ class Pipeline:
     ) -> None:
         self.cfg = cfg
         self.detector = detector or create_detector(cfg.detector)
+        self.ignore = IgnoreMask.from_polygons([z.polygon for z in cfg.ignore])
+        self.ignored_detections = 0  # discarded by the ignore mask (overlays), counted
         self.tracker = ByteTrackAdapter(cfg.tracker, fps)
         self.store = TrackStore(max_history=cfg.tracker.max_history, forget_after_s=cfg.tracker.forget_after_s,
                                 on_finished=self._count_track)
@@ -129,6 +132,10 @@ class Pipeline:
         t0 = c()
         if detect:
             dets = self.detector.detect(frame)
+            if self.ignore and len(dets):
+                keep = self.ignore.keep(dets.xyxy)
+                self.ignored_detections += int((~keep).sum())
+                dets = dets[keep]
             t1 = c()
             tracked = self.tracker.update(dets, frame.timestamp)
             active = self.store.update(frame, tracked)

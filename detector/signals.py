@@ -13,7 +13,7 @@ import json
 import logging
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.errors import ConfigError
-from detector.rules.config import LampConfig, SignalConfig, SignalPlanConfig
+from detector.rules.config import ArrowConfig, LampConfig, SignalConfig, SignalPlanConfig
 from detector.types import Frame
 
 log = logging.getLogger(__name__)
@@ -42,13 +42,15 @@ class SignalState:
 
     since_s: time the current phase has lasted; time_into_red_s: since_s when red, else None;
     preceding_amber_s: duration of the amber right before this red (None when not red, or unknown,
-    e.g. the stream started during red or red followed green directly).
+    e.g. the stream started during red or red followed green directly). arrows: the turns whose
+    arrow lamp is lit (vision sources with `signal.arrows`; empty otherwise).
     """
 
     phase: Phase
     since_s: float
     time_into_red_s: float | None
     preceding_amber_s: float | None
+    arrows: frozenset[str] = frozenset()
 
     @classmethod
     def unknown(cls) -> SignalState:
@@ -135,7 +137,7 @@ _HUE_RANGES: dict[str, tuple[tuple[int, int], ...]] = {
 }
 
 
-def lamp_lit_fraction(image: npt.NDArray[np.uint8], lamp: LampConfig, min_value: int) -> float:
+def lamp_lit_fraction(image: npt.NDArray[np.uint8], lamp: LampConfig | ArrowConfig, min_value: int) -> float:
     """Fraction of the lamp box's pixels that are bright and of the lamp's hue."""
     h, w = image.shape[:2]
     x1, y1, x2, y2 = (int(round(v)) for v in lamp.box)
@@ -153,14 +155,81 @@ def lamp_lit_fraction(image: npt.NDArray[np.uint8], lamp: LampConfig, min_value:
     return float(lit.mean())
 
 
-class VisionSignal:
-    """Classifies the signal head from its lamp boxes each frame, then applies hysteresis."""
+def lamp_colour_fractions(image: npt.NDArray[np.uint8], box: Sequence[float], min_value: int) -> dict[str, float]:
+    """For a box around a signal head (or one lamp) whose lamp positions are unknown: the fraction of
+    its pixels that are bright (value >= `min_value`), saturated and of each lamp colour's hue."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    x1, y1, x2, y2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
+    if x2 <= x1 or y2 <= y1:
+        return dict.fromkeys(_HUE_RANGES, 0.0)
+    hsv = cv2.cvtColor(image[y1:y2, x1:x2], cv2.COLOR_BGR2HSV)
+    hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    bright = (val >= min_value) & (sat >= 80)
+    out = {}
+    for colour, ranges in _HUE_RANGES.items():
+        ok = np.zeros(hue.shape, bool)
+        for lo, hi in ranges:
+            ok |= (hue >= lo) & (hue <= hi)
+        out[colour] = float((bright & ok).mean())
+    return out
 
-    def __init__(self, lamps: Sequence[LampConfig], hysteresis_frames: int, min_value: int, min_fraction: float):
+
+def classify_lamp_colour(
+    image: npt.NDArray[np.uint8], box: Sequence[float], min_value: int = 140, min_fraction: float = 0.01
+) -> Phase:
+    """The colour lit in a box around a signal head whose lamp layout is unknown (a detector's or a
+    labeller's box): the colour with the most bright, saturated pixels of its hue, if that is at least
+    `min_fraction` of the box; UNKNOWN otherwise. Hue only: an over-exposed red that renders orange
+    reads as amber (with per-lamp boxes, `VisionSignal` uses the lamp's position instead)."""
+    fractions = lamp_colour_fractions(image, box, min_value)
+    colour, frac = max(fractions.items(), key=lambda kv: kv[1])
+    return Phase(colour) if frac >= min_fraction else Phase.UNKNOWN
+
+
+class ArrowTracker:
+    """One arrow lamp's lit/dark state with hysteresis: a change is accepted after `hysteresis_frames`
+    consecutive observations of it (the first observation is taken as it is)."""
+
+    def __init__(self, hysteresis_frames: int) -> None:
+        self.hysteresis_frames = hysteresis_frames
+        self.lit: bool | None = None
+        self._count = 0
+
+    def observe(self, lit: bool) -> bool:
+        if self.lit is None or lit == self.lit:
+            self.lit, self._count = lit, 0
+            return lit
+        self._count += 1
+        if self._count >= self.hysteresis_frames:
+            self.lit, self._count = lit, 0
+        return self.lit
+
+
+class VisionSignal:
+    """Classifies the signal head from its lamp boxes each frame, then applies hysteresis; reads each
+    turn arrow (lit or dark) the same way."""
+
+    def __init__(
+        self,
+        lamps: Sequence[LampConfig],
+        hysteresis_frames: int,
+        min_value: int,
+        min_fraction: float,
+        arrows: Sequence[ArrowConfig] = (),
+    ):
         self.lamps = list(lamps)
+        self.arrows = list(arrows)
         self.min_value = min_value
         self.min_fraction = min_fraction
         self.tracker = PhaseTracker(hysteresis_frames)
+        self._arrow_trackers = [ArrowTracker(hysteresis_frames) for _ in self.arrows]
+
+    def arrows_lit(self, image: npt.NDArray[np.uint8]) -> frozenset[str]:
+        """The turns whose arrow is lit in this image (no hysteresis)."""
+        return frozenset(
+            a.turn for a in self.arrows if lamp_lit_fraction(image, a, self.min_value) >= a.min_lit_fraction
+        )
 
     def classify(self, image: npt.NDArray[np.uint8]) -> Phase:
         """The lit lamp with the largest lit fraction above the threshold; UNKNOWN if none is lit."""
@@ -172,7 +241,14 @@ class VisionSignal:
         return best
 
     def update(self, frame: Frame) -> SignalState:
-        return self.tracker.observe(frame.timestamp, self.classify(frame.image))
+        state = self.tracker.observe(frame.timestamp, self.classify(frame.image))
+        if not self.arrows:
+            return state
+        seen = self.arrows_lit(frame.image)
+        lit = frozenset(
+            a.turn for a, tr in zip(self.arrows, self._arrow_trackers, strict=True) if tr.observe(a.turn in seen)
+        )
+        return replace(state, arrows=lit)
 
 
 def _frame_time(frame: Frame, time_base: str) -> float:
@@ -261,7 +337,7 @@ class PhaseLogSignal:
 def signal_source_from_config(cfg: SignalConfig, base_dir: str | Path | None = None) -> SignalSource:
     """Build the configured source; a relative `file` resolves against `base_dir` (the config's folder)."""
     if cfg.source == "vision":
-        return VisionSignal(cfg.lamps, cfg.hysteresis_frames, cfg.min_lit_value, cfg.min_lit_fraction)
+        return VisionSignal(cfg.lamps, cfg.hysteresis_frames, cfg.min_lit_value, cfg.min_lit_fraction, cfg.arrows)
     if cfg.source == "controller_plan":
         assert cfg.plan is not None
         return PlanSignal(cfg.plan, cfg.time_base)

@@ -23,9 +23,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from detector import __version__
 from detector.api.auth import require
+from detector.api.console import install_console
 from detector.api.feed import sse_events
+from detector.api.metrics import install_metrics
 from detector.api.notices import install as install_network
-from detector.api.ratelimit import TokenBucketLimiter
+from detector.api.ratelimit import Charge, TokenBucketLimiter, client_ip, parse_networks
 from detector.api.schemas import (
     IDEMPOTENCY_PATTERN,
     MAX_ID,
@@ -129,10 +131,15 @@ def create_app(services: StoreServices, *, monotonic: Callable[[], float] = time
         "Authenticate with `Authorization: Bearer <token>` (tokens from `detector tokens create`).",
     )
     app.state.services = services
-    limiter = TokenBucketLimiter(
-        cfg.lookup_rate_limit.capacity, cfg.lookup_rate_limit.refill_per_s, monotonic
-    )
+    rl = cfg.lookup_rate_limit
+    limiter = TokenBucketLimiter(rl.capacity, rl.refill_per_s, monotonic)
     app.state.lookup_limiter = limiter
+    proxies = parse_networks(cfg.trusted_proxies)
+    ip_capacity, ip_refill = rl.ip_capacity or 4 * rl.capacity, rl.ip_refill_per_s or 4 * rl.refill_per_s
+
+    def ip_of(request: Request) -> str:
+        peer = request.client.host if request.client else None
+        return client_ip(peer, request.headers.get("x-forwarded-for"), proxies)
     _install_error_handlers(app)
     install_network(app)
 
@@ -274,8 +281,12 @@ def create_app(services: StoreServices, *, monotonic: Callable[[], float] = time
         ],
         unpaid_only: Annotated[bool, Query(description="Only fines still to pay")] = False,
     ) -> list[NoticeView]:
-        ip = request.client.host if request.client else "unknown"
-        wait = max(limiter.take(f"token:{t.id}"), limiter.take(f"ip:{ip}"))
+        wait = limiter.take_all(
+            [
+                Charge(f"token:{t.id}", rl.capacity, rl.refill_per_s),
+                Charge(f"ip:{ip_of(request)}", ip_capacity, ip_refill),
+            ]
+        )
         if wait > 0:
             raise HTTPException(
                 429,
@@ -337,7 +348,7 @@ def create_app(services: StoreServices, *, monotonic: Callable[[], float] = time
                 if buf.tell() > cfg.max_upload_bytes:
                     raise HTTPException(413, f"bundle exceeds {cfg.max_upload_bytes} bytes")
             buf.seek(0)
-            ip = request.client.host if request.client else "unknown"
+            ip = ip_of(request)
             result = await run_in_threadpool(
                 services.ingest.ingest_tar, buf, actor=_actor(t), source=f"api:{t.name}@{ip}"
             )
@@ -352,4 +363,6 @@ def create_app(services: StoreServices, *, monotonic: Callable[[], float] = time
             body.model_dump(mode="json"), status_code=422 if result.status == "rejected" else 200
         )
 
+    install_console(app)  # the web console (/console/) and the routes it reads
+    install_metrics(app, services)  # /metrics for Prometheus
     return app

@@ -51,6 +51,13 @@ def main() -> None:
     except DetectorError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except Exception as exc:  # a database driver error that escaped the services: one line, no traceback
+        if not type(exc).__module__.startswith(("sqlalchemy", "psycopg", "sqlite3")):
+            raise
+        orig = getattr(exc, "orig", None) or exc
+        first = next((ln.strip() for ln in str(orig).splitlines() if ln.strip()), type(orig).__name__)
+        click.echo(f"error: database: {first}", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(1)

@@ -47,7 +47,7 @@ def calibrate(config: Path, frame_index: int, out: Path | None) -> None:
         src = signal_source_from_config(rules.signal, config.parent)
         for _ in range(rules.signal.hysteresis_frames):  # vision: one frame, read past the hysteresis
             state = src.update(frame)
-    image = draw_calibration_view(frame.image, rules, state)
+    image = draw_calibration_view(frame.image, rules, state, [(z.id, z.polygon) for z in cfg.ignore])
     out = out or Path(f"calibrate_{cfg.camera_id}.png")
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise ConfigError(f"--out {out}: expected a .png or .jpg file name")
@@ -59,6 +59,8 @@ def calibrate(config: Path, frame_index: int, out: Path | None) -> None:
         f"{cfg.camera_id} frame {frame.index} ({frame.width}x{frame.height}): {len(z.stop_lines)} stop lines, "
         f"{len(z.lanes)} lanes, {len(z.solid_lines)} solid lines, {len(z.no_stopping_zones)} no-stopping zones, "
         f"signal {rules.signal.source}" + (f" ({state.phase.value})" if state else "")
+        + (f" arrows lit: {','.join(sorted(state.arrows)) or 'none'}" if state and rules.signal.arrows else "")
+        + (f", {len(cfg.ignore)} ignore areas" if cfg.ignore else "")
     )
     if scene.homography is not None and rules.calibration is not None:
         h = scene.homography

@@ -7,6 +7,7 @@ Output is JSON on stdout, so scripts can read it.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import logging
@@ -106,6 +107,9 @@ def ingest(
         bundles += tuple(sorted(found, key=lambda p: (p.parent.name, p.name)))
     svc = _services(store_config)
     results = [svc.ingest.ingest_path(b, actor=_actor(actor)) for b in bundles]
+    cut = [line for root in roots for line in svc.ingest.cut_tails(root)]
+    for line in cut:
+        click.echo(f"error: {line}", err=True)
     _echo(
         [
             {
@@ -120,7 +124,7 @@ def ingest(
         ]
     )
     svc.close()
-    if any(r.status == "rejected" for r in results):
+    if cut or any(r.status == "rejected" for r in results):
         raise SystemExit(1)
 
 
@@ -258,11 +262,28 @@ def tokens_create(store_config: Path | None, role: str, name: str, days: float) 
 def tokens_revoke(store_config: Path | None, token_id: int) -> None:
     """Revoke API token TOKEN_ID at once."""
     svc = _services(store_config)
-    _echo({"id": token_id, "revoked": svc.tokens.revoke(token_id)})
-    svc.close()
+    try:
+        revoked = svc.tokens.revoke(token_id)
+    finally:
+        svc.close()
+    if not revoked:
+        from detector.store.errors import NotFound
+
+        raise NotFound(f"no API token with id {token_id} (see the ids `detector tokens create` printed)")
+    _echo({"id": token_id, "revoked": True})
 
 
 # ---------------------------------------------------------------------------- serve
+def _start_health(svc: Any) -> Any:
+    """The cameras' MQTT status and heartbeats, recorded for the console (camera_health.enabled)."""
+    from detector.store.heartbeat import HeartbeatSubscriber
+
+    h = svc.config.camera_health
+    if not h.enabled:
+        return None
+    return HeartbeatSubscriber(svc.heartbeats, h.host, h.port, h.topic_prefix, h.client_id).start()
+
+
 def _start_background(svc: Any, stop: threading.Event) -> list[threading.Thread]:
     from detector.store.outbox import OutboxPublisher, PahoSender
 
@@ -310,26 +331,136 @@ def _start_background(svc: Any, stop: threading.Event) -> list[threading.Thread]
 @click.option("--host", default=None, help="Bind address (default: the config's api_host).")
 @click.option("--port", type=int, default=None, help="Port (default: the config's api_port).")
 def serve(store_config: Path | None, host: str | None, port: int | None) -> None:
-    """Run the HTTP API, the MQTT outbox publisher and the forwarder (as configured)."""
+    """Run the HTTP API with the web console, the MQTT outbox publisher, the cameras' health subscriber
+    and the forwarder (as configured)."""
     import uvicorn
 
     from detector.api.app import create_app
+    from detector.api.console import CONSOLE_PATH
 
     svc = _services(store_config)
     stop = threading.Event()
     threads = _start_background(svc, stop)
+    health = _start_health(svc)
+    bind, bind_port = host or svc.config.api_host, port or svc.config.api_port
+    shown = f"[{bind}]" if ":" in bind else ("127.0.0.1" if bind in ("0.0.0.0", "") else bind)
+    click.echo(
+        f"console: http://{shown}:{bind_port}{CONSOLE_PATH}  (sign in with a token from "
+        "`detector tokens create`)",
+        err=True,
+    )
     try:
         uvicorn.run(
             create_app(svc),
-            host=host or svc.config.api_host,
-            port=port or svc.config.api_port,
+            host=bind,
+            port=bind_port,
             log_level="info",
+            proxy_headers=False,  # the app reads X-Forwarded-For itself, from trusted_proxies only
         )
     finally:
+        if health is not None:
+            health.close()
         stop.set()
         for t in threads:
             t.join(timeout=10)
         svc.close()
 
 
-COMMANDS = (db_group, ingest, review_group, fines_group, tokens_group, serve)
+# ---------------------------------------------------------------------------- key registry, heads
+@click.group("registry")
+def registry_group() -> None:
+    """The store's key registry: which signing key may sign for which cameras, and when."""
+
+
+def _utc(text: str | None) -> Any:
+    from detector.evidence.registry import parse_utc
+
+    if text is None:
+        return None
+    t = parse_utc(text)
+    if t is None:
+        raise click.BadParameter(f"{text!r}: give an ISO 8601 time with a zone, e.g. 2026-01-01T00:00:00Z")
+    return t
+
+
+@registry_group.command("add")
+@config_option
+@actor_option
+@click.argument("public_key", type=click.Path(exists=True, path_type=Path))
+@click.option("--camera", "cameras", multiple=True, required=True, help="Camera the key may sign for. Repeat.")
+@click.option("--valid-from", default=None, help="First moment the key may sign (UTC ISO 8601).")
+@click.option("--valid-to", default=None, help="Moment the key stops being valid (UTC ISO 8601).")
+def registry_add(
+    store_config: Path | None,
+    actor: str | None,
+    public_key: Path,
+    cameras: tuple[str, ...],
+    valid_from: str | None,
+    valid_to: str | None,
+) -> None:
+    """Grant PUBLIC_KEY (.pub, .pub.json or key folder) the cameras it may sign for (replaces its grant)."""
+    from detector.evidence.keys import KeyFileError, load_public_key
+
+    try:
+        key = load_public_key(public_key)
+    except KeyFileError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    svc = _services(store_config)
+    try:
+        rec = svc.keyring.register(
+            key, cameras, actor=_actor(actor), valid_from=_utc(valid_from), valid_to=_utc(valid_to)
+        )
+    finally:
+        svc.close()
+    _echo(dataclasses.asdict(rec))
+
+
+@registry_group.command("revoke")
+@config_option
+@actor_option
+@click.argument("key_id")
+def registry_revoke(store_config: Path | None, actor: str | None, key_id: str) -> None:
+    """Revoke KEY_ID: no bundle it signed is accepted from now on."""
+    svc = _services(store_config)
+    try:
+        rec = svc.keyring.revoke(key_id, actor=_actor(actor))
+    finally:
+        svc.close()
+    _echo(dataclasses.asdict(rec))
+
+
+@registry_group.command("list")
+@config_option
+def registry_list(store_config: Path | None) -> None:
+    """Every registered key with its cameras, window and state."""
+    svc = _services(store_config)
+    _echo([dataclasses.asdict(r) for r in svc.keyring.list()])
+    svc.close()
+
+
+@registry_group.command("export")
+@config_option
+def registry_export(store_config: Path | None) -> None:
+    """The registry in the file form `detector verify --registry` reads (public keys inline)."""
+    from detector.evidence.registry import registry_json
+
+    svc = _services(store_config)
+    click.echo(registry_json(svc.keyring.registry()), nl=False)
+    svc.close()
+
+
+@click.group("heads")
+def heads_group() -> None:
+    """Chain heads this store has recorded (checkpoints against a cut tail)."""
+
+
+@heads_group.command("export")
+@config_option
+def heads_export(store_config: Path | None) -> None:
+    """The last head recorded per camera, for `detector verify --checkpoint FILE`."""
+    svc = _services(store_config)
+    click.echo(json.dumps({"heads": svc.keyring.heads()}, indent=2, sort_keys=True))
+    svc.close()
+
+
+COMMANDS = (db_group, ingest, review_group, fines_group, tokens_group, serve, registry_group, heads_group)

@@ -214,10 +214,16 @@ def replay(video: str | None, config: Path, out: Path, max_frames: int | None, n
 @click.option("--preview/--no-preview", default=False, show_default=True, help="Also write an annotated preview.")
 @click.option("--store/--no-store", "use_store", default=True, show_default=True,
               help="Ingest each bundle into the embedded SQLite store in --out/store (verified), as replay does.")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              help="Serve Prometheus metrics on this port (default: the config's telemetry.metrics_port).")
+@click.option("--mqtt", "mqtt", default=None, metavar="HOST[:PORT]",
+              help="Publish the camera's status (last will: offline) and heartbeats to this broker "
+              "(default: the config's telemetry section).")
 @click.option("--hotlist", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Hotlist file (detector hotlist export): read passing vehicles' plates and raise alerts.")
 def run(config: Path, source_uri: str | None, out: Path, queue_size: int | None, duration: float | None,
-        max_frames: int | None, preview: bool, use_store: bool, hotlist: Path | None) -> None:
+        max_frames: int | None, preview: bool, use_store: bool, metrics_port: int | None,
+        mqtt: str | None, hotlist: Path | None) -> None:
     """Watch a live camera: capture on its own thread, the same frame loop as replay, report as it goes.
 
     Violations are logged as they happen, written with their signed evidence to --out and stored in
@@ -228,13 +234,17 @@ def run(config: Path, source_uri: str | None, out: Path, queue_size: int | None,
     from detector.runtime.loop import LoopOptions
     from detector.runtime.notify import SystemdNotifier
     from detector.runtime.session import RunRequest, RunSession
+    from detector.telemetry.health import RunHealth, telemetry_overrides
 
     cfg = _load(config, source_uri)
     if queue_size is not None:
         cfg = cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update={"queue_size": queue_size})})
+    cfg = cfg.model_copy(update={"telemetry": telemetry_overrides(cfg.telemetry, metrics_port, mqtt)})
     console = Console(stderr=True)
+    health = RunHealth(cfg.telemetry)
 
     def on_result(result: FrameResult) -> None:
+        health.observe(result)
         for v in result.violations:
             console.print(f"[red]violation[/red] {v.violation_type.value} track {v.track_id} "
                           f"({v.vehicle_class}) t={v.timestamp:.2f}s")
@@ -248,11 +258,15 @@ def run(config: Path, source_uri: str | None, out: Path, queue_size: int | None,
     if hot is not None:
         opts.on_result = _both(on_result, hot.submit)
     try:
+        health.start(session)
         session.run()
     finally:
         if hot is not None:
             hot.close()
-        session.close()
+        try:
+            session.close()
+        finally:
+            health.close()
     record = session.write_results()
     Console().print(_summary_table(session.summary, out, record))
     q = session.loop.queue.stats

@@ -25,7 +25,7 @@ def fsync_dir(path: Path) -> None:
 def write_file_synced(path: Path, data: bytes, mode: int | None = None) -> None:
     """Write `data` to a new file at `path` and fsync it (no rename; for files inside a temp folder)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    fd = os.open(path, flags, 0o644 if mode is None else mode)
+    fd = os.open(path, flags, 0o600 if mode is None else mode)
     try:
         view = memoryview(data)
         while view:

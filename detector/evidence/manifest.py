@@ -157,6 +157,20 @@ class ClipInfo(FrozenModel):
     end_s: float = Field(description="Stream time of the last frame")
 
 
+class KeyRotation(FrozenModel):
+    """A signed key change in a camera's chain: the previous key hands the camera over to the new one.
+
+    `signature_b64` is the previous key's Ed25519 signature over `rotation_statement_bytes` of the
+    other fields; the manifest carrying this is signed by the new key, so both keys vouch for it.
+    """
+
+    camera_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Camera whose chain changes key")
+    previous_key_id: str = Field(pattern=r"^[0-9a-f]{16}$", description="Key that signed the chain so far")
+    new_key_id: str = Field(pattern=r"^[0-9a-f]{16}$", description="Key that signs from this bundle on")
+    issued_at: str = Field(description="UTC time (ISO 8601) the rotation was prepared")
+    signature_b64: str = Field(description="Previous key's signature over the statement, base64")
+
+
 class SoftwareInfo(FrozenModel):
     name: str = Field(default="detector", description="Software that wrote the bundle")
     version: str = Field(description="detector.__version__")
@@ -190,6 +204,9 @@ class EvidenceManifest(FrozenModel):
         pattern=_SHA256,
         description="sha256 of this camera's previous manifest.json; None if first",
     )
+    key_rotation: KeyRotation | None = Field(
+        default=None, description="Set on the first bundle signed by a new key: the signed hand-over"
+    )
 
 
 class SignatureFile(FrozenModel):
@@ -203,6 +220,18 @@ class SignatureFile(FrozenModel):
     )
 
 
+def rotation_statement_bytes(camera_id: str, previous_key_id: str, new_key_id: str, issued_at: str) -> bytes:
+    """The exact bytes the previous key signs to hand a camera's chain to a new key."""
+    statement = {
+        "type": "detector.key_rotation.v1",
+        "camera_id": camera_id,
+        "previous_key_id": previous_key_id,
+        "new_key_id": new_key_id,
+        "issued_at": issued_at,
+    }
+    return json.dumps(statement, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
 def signature_bytes(sig: SignatureFile) -> bytes:
     return (json.dumps(sig.model_dump(mode="json"), sort_keys=True, indent=2) + "\n").encode("utf-8")
 
@@ -213,8 +242,11 @@ def event_id_for(event_key: str) -> str:
 
 
 def manifest_bytes(manifest: EvidenceManifest) -> bytes:
-    """The canonical bytes written to manifest.json (and signed)."""
+    """The canonical bytes written to manifest.json (and signed). `key_rotation` appears only when set,
+    so manifests without one keep the exact layout of earlier writers."""
     data = manifest.model_dump(mode="json")
+    if data.get("key_rotation") is None:
+        data.pop("key_rotation", None)
     return (json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 

@@ -8,6 +8,12 @@ size and sha256, and no unlisted file sits in the folder.
 chain: sequences 1..N without gaps or duplicates, each `prev_manifest_sha256` equal to the sha256 of
 the previous manifest, folder names agreeing with sequences (order), and the chain state file in
 the evidence root (if present) pointing at the newest bundle (a deleted tail is caught).
+
+Keys: a `KeyRegistry` binds each key to cameras and a validity window (a bundle signed outside its
+grant fails); plain public keys are unbound. In both cases a chain may change key only through a
+signed rotation (the first bundle of the new key carries the old key's hand-over). Heads: each
+camera's chain state must be signed by a key valid for that camera; `checkpoints` (heads recorded
+elsewhere, e.g. by the central store) catch a tail cut together with its local head.
 """
 
 from __future__ import annotations
@@ -15,16 +21,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
-from detector.evidence.chain import BUNDLE_DIR_RE, CHAIN_DIR, TMP_PREFIX, ChainError, load_chain_state
-from detector.evidence.keys import trusted_keys as index_keys
+from detector.evidence.chain import BUNDLE_DIR_RE, CHAIN_DIR, TMP_PREFIX
+from detector.evidence.heads import ChainLink, Head, head_problems, local_heads
 from detector.evidence.keys import verify_signature
 from detector.evidence.manifest import (
     MANIFEST_NAME,
@@ -35,8 +42,14 @@ from detector.evidence.manifest import (
     parse_manifest,
     sha256_hex,
 )
+from detector.evidence.registry import KeyRegistry, check_rotation, parse_utc
 
-KeysArg = Iterable[Ed25519PublicKey] | Mapping[str, Ed25519PublicKey]
+KeysArg = Iterable[Ed25519PublicKey] | Mapping[str, Ed25519PublicKey] | KeyRegistry
+
+
+def as_registry(keys: KeysArg) -> KeyRegistry:
+    """A registry as given, or plain public keys as unbound grants."""
+    return keys if isinstance(keys, KeyRegistry) else KeyRegistry.unbound(keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +73,7 @@ class VerifyReport:
     manifest_sha256: str | None = None
     prev_manifest_sha256: str | None = None
     files_checked: int = 0
+    rotated_from_key_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -178,10 +192,38 @@ def _check_files(bundle: Path, manifest: EvidenceManifest) -> tuple[list[Problem
     return problems, len(manifest.files)
 
 
-def verify_bundle(path: Path | str, trusted_keys: KeysArg) -> VerifyReport:
-    """Verify one bundle folder against trusted public keys. Never raises for a bad bundle."""
+def _check_grant(
+    bundle: Path, manifest: EvidenceManifest, key_id: str | None, reg: KeyRegistry, fallback: datetime | None
+) -> list[Problem]:
+    where = str(bundle / SIGNATURE_NAME)
+    problems: list[Problem] = []
+    grant = reg.get(key_id) if key_id else None
+    if grant is not None:
+        at = parse_utc(manifest.time.wall_time) or fallback
+        bad = grant.problem(manifest.camera.camera_id, at)
+        if bad is not None:
+            problems.append(Problem(bad[0], where, bad[1]))
+    rot = manifest.key_rotation
+    if rot is not None:
+        prev = reg.get(rot.previous_key_id)
+        why = check_rotation(rot, manifest.camera.camera_id, prev.public_key if prev else None)
+        if why is None and rot.new_key_id != manifest.key_id:
+            why = f"rotation hands over to {rot.new_key_id}, but the bundle is signed by {manifest.key_id}"
+        if why is not None:
+            problems.append(Problem("rotation_invalid", str(bundle / MANIFEST_NAME), why))
+    return problems
+
+
+def verify_bundle(
+    path: Path | str, trusted_keys: KeysArg, *, fallback_time: datetime | None = None
+) -> VerifyReport:
+    """Verify one bundle folder against trusted keys (a registry binds them to cameras and times).
+
+    `fallback_time` is the time checked against key validity windows when the bundle carries no wall
+    time (a replay). Never raises for a bad bundle."""
     bundle = Path(path)
-    keys = index_keys(trusted_keys)
+    reg = as_registry(trusted_keys)
+    keys = reg.public_keys()
     mpath = bundle / MANIFEST_NAME
     if not bundle.is_dir():
         return VerifyReport(bundle, False, (Problem("not_a_bundle", str(bundle), "no such bundle folder"),))
@@ -200,6 +242,8 @@ def verify_bundle(path: Path | str, trusted_keys: KeysArg) -> VerifyReport:
     problems += sig_problems
     checked = 0
     if manifest is not None:
+        if not sig_problems:
+            problems += _check_grant(bundle, manifest, key_id, reg, fallback_time)
         file_problems, checked = _check_files(bundle, manifest)
         problems += file_problems
     return VerifyReport(
@@ -213,6 +257,9 @@ def verify_bundle(path: Path | str, trusted_keys: KeysArg) -> VerifyReport:
         manifest_sha256=sha256_hex(data),
         prev_manifest_sha256=manifest.prev_manifest_sha256 if manifest else None,
         files_checked=checked,
+        rotated_from_key_id=(
+            manifest.key_rotation.previous_key_id if manifest and manifest.key_rotation else None
+        ),
     )
 
 
@@ -236,7 +283,7 @@ def find_bundles(folder: Path) -> tuple[list[Path], list[Path]]:
 
 
 def _chain_problems(
-    camera_id: str, reports: list[VerifyReport], state_roots: list[Path]
+    camera_id: str, reports: list[VerifyReport], heads: list[Head], reg: KeyRegistry
 ) -> tuple[list[Problem], CameraChain]:
     problems: list[Problem] = []
     reports = sorted(reports, key=lambda r: (r.sequence or 0, str(r.bundle)))
@@ -288,34 +335,20 @@ def _chain_problems(
                     f"prev_manifest_sha256 does not match manifest of {prev.bundle.name} (edited or replaced)",
                 )
             )
+        switched = prev is not None and r.key_id and prev.key_id and r.key_id != prev.key_id
+        if switched and prev is not None and r.rotated_from_key_id != prev.key_id:
+            problems.append(
+                Problem(
+                    "key_switch",
+                    str(r.bundle),
+                    f"camera {camera_id}: signed by key {r.key_id} after {prev.key_id} signed {prev.bundle.name}, "
+                    "without a signed key rotation",
+                )
+            )
         prev = r
     last = reports[-1] if reports else None
-    for root in state_roots:
-        try:
-            state = load_chain_state(root, camera_id)
-        except ChainError as exc:
-            problems.append(Problem("chain_state_unreadable", str(root / CHAIN_DIR), str(exc)))
-            continue
-        if state.last_sequence == 0:
-            continue
-        last_seq = last.sequence if last and last.sequence else 0
-        if state.last_sequence > last_seq:
-            problems.append(
-                Problem(
-                    "missing_bundle",
-                    str(root / CHAIN_DIR / f"{camera_id}.json"),
-                    f"camera {camera_id}: chain state says the last bundle is sequence {state.last_sequence} "
-                    f"({state.last_bundle}) but the newest found is {last_seq}",
-                )
-            )
-        elif last and state.last_sequence == last_seq and state.last_manifest_sha256 != last.manifest_sha256:
-            problems.append(
-                Problem(
-                    "chain_head_mismatch",
-                    str(last.bundle),
-                    f"camera {camera_id}: newest manifest differs from the one recorded in the chain state",
-                )
-            )
+    links = [ChainLink(r.sequence or 0, r.manifest_sha256, str(r.bundle), r.key_id) for r in reports]
+    problems += [Problem(*f) for f in head_problems(camera_id, links, heads, reg)]
     summary = CameraChain(
         camera_id=camera_id,
         bundles=len(reports),
@@ -326,18 +359,29 @@ def _chain_problems(
     return problems, summary
 
 
-def verify_chain(folder: Path | str, trusted_keys: KeysArg) -> ChainReport:
-    """Verify every bundle under `folder` (an evidence root, a camera folder, or one bundle) and the chains."""
+def verify_chain(
+    folder: Path | str,
+    trusted_keys: KeysArg,
+    *,
+    checkpoints: Sequence[Head] = (),
+    require_heads: bool = True,
+    fallback_time: datetime | None = None,
+) -> ChainReport:
+    """Verify every bundle under `folder` (an evidence root, a camera folder, or one bundle) and the chains.
+
+    Each camera's signed head in its evidence root must be present (unless `require_heads` is off,
+    for a copy of bundles without their root) and agree with the newest bundle; `checkpoints`
+    (heads recorded by the store) must not be ahead of what is found."""
     folder = Path(folder)
-    keys = index_keys(trusted_keys)
+    reg = as_registry(trusted_keys)
     if (folder / MANIFEST_NAME).is_file():
-        r = verify_bundle(folder, keys)
+        r = verify_bundle(folder, reg, fallback_time=fallback_time)
         return ChainReport(folder, r.ok, (r,), ())
     if not folder.is_dir():
         p = Problem("not_found", str(folder), "no such folder")
         return ChainReport(folder, False, (), (p,))
     paths, temps = find_bundles(folder)
-    reports = [verify_bundle(p, keys) for p in paths]
+    reports = [verify_bundle(p, reg, fallback_time=fallback_time) for p in paths]
     warnings = tuple(
         Problem("incomplete_bundle", str(t), "unfinished bundle from an interrupted write (not evidence)")
         for t in temps
@@ -346,16 +390,26 @@ def verify_chain(folder: Path | str, trusted_keys: KeysArg) -> ChainReport:
     for r in reports:
         if r.camera_id is not None and r.sequence is not None:
             by_camera.setdefault(r.camera_id, []).append(r)
-    state_roots = [d for d in (folder, folder.parent) if (d / CHAIN_DIR).is_dir()]
+    scope = (folder.resolve(), folder.resolve().parent)
+    state_roots = [d for d in scope if (d / CHAIN_DIR).is_dir()]
     problems: list[Problem] = []
     cameras: list[CameraChain] = []
     cam_ids = set(by_camera)
     for root in state_roots:
         cam_ids |= {
-            p.stem for p in (root / CHAIN_DIR).glob("*.json") if root == folder or p.stem == folder.name
+            p.stem
+            for p in (root / CHAIN_DIR).glob("*.json")
+            if (root == scope[0] or p.stem == folder.resolve().name) and not p.name.endswith(".rotation.json")
         }
+    camera_folder = (scope[1] / CHAIN_DIR).is_dir() or any(r.bundle.resolve().parent == scope[0] for r in reports)
+    cam_ids |= {h.state.camera_id for h in checkpoints if not camera_folder or h.state.camera_id == scope[0].name}
     for cam in sorted(cam_ids):
-        cp, summary = _chain_problems(cam, by_camera.get(cam, []), state_roots)
+        reps = by_camera.get(cam, [])
+        homes = {r.bundle.resolve().parent.parent for r in reps if r.bundle.parent.name == cam}
+        roots = sorted({*state_roots, *(h for h in homes if h in scope)})
+        heads, findings = local_heads(roots, cam, homes, require_heads)
+        problems += [Problem(*f) for f in findings]
+        cp, summary = _chain_problems(cam, reps, heads + [h for h in checkpoints if h.state.camera_id == cam], reg)
         problems += cp
         cameras.append(summary)
     if not reports and not problems:

@@ -37,7 +37,9 @@ from detector.evidence.chain import (
     bundle_dir_name,
     load_chain_state,
     reconcile,
+    rotation_path,
     save_chain_state,
+    sign_head,
 )
 from detector.evidence.clip import write_clip
 from detector.evidence.config import EvidenceConfig
@@ -52,6 +54,7 @@ from detector.evidence.manifest import (
     FileEntry,
     FrameTime,
     GPSInfo,
+    KeyRotation,
     ModelInfo,
     PlateCandidateInfo,
     PlateInfo,
@@ -61,6 +64,7 @@ from detector.evidence.manifest import (
     ViolationInfo,
     event_id_for,
     manifest_bytes,
+    parse_manifest,
     sha256_hex,
     signature_bytes,
 )
@@ -184,11 +188,12 @@ class BundleWriter:
         self.software = SoftwareInfo(version=software_version)
         self.camera_dir = self.root / camera.camera_id
         self._lock = threading.Lock()
-        self.camera_dir.mkdir(parents=True, exist_ok=True)
-        (self.root / CHAIN_DIR).mkdir(parents=True, exist_ok=True)
+        for d in (self.root, self.camera_dir, self.root / CHAIN_DIR):
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
         with self._locked():
             self._remove_stale_temps()
-            self.state = reconcile(self.root, camera.camera_id, load_chain_state(self.root, camera.camera_id))
+            state = load_chain_state(self.root, camera.camera_id)
+            self.state = reconcile(self.root, camera.camera_id, state, signer)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -211,6 +216,35 @@ class BundleWriter:
     def _publish(self, tmp: Path, final: Path) -> None:
         tmp.rename(final)
         fsync_dir(final.parent)
+
+    def _previous_key_id(self) -> str | None:
+        if self.state.key_id is not None or self.state.last_bundle is None:
+            return self.state.key_id
+        try:  # a head written before heads were signed: the newest manifest names its key
+            return parse_manifest((self.camera_dir / self.state.last_bundle / MANIFEST_NAME).read_bytes()).key_id
+        except (OSError, DetectorError):
+            return None
+
+    def _rotation(self) -> KeyRotation | None:
+        """The signed hand-over to embed when this writer's key is not the one that signed the chain."""
+        prev = self._previous_key_id()
+        if self.state.last_sequence == 0 or prev is None or prev == self.signer.key_id:
+            return None
+        p = rotation_path(self.root, self.camera.camera_id)
+        try:
+            rot = KeyRotation.model_validate_json(p.read_bytes())
+        except (OSError, ValueError) as exc:
+            log.error(
+                "camera %s: key changed from %s to %s without a signed rotation (%s); the chain will not "
+                "verify across this bundle: run `detector keys rotate`",
+                self.camera.camera_id, prev, self.signer.key_id, exc,
+            )
+            return None
+        if (rot.previous_key_id, rot.new_key_id, rot.camera_id) != (prev, self.signer.key_id, self.camera.camera_id):
+            log.error("%s: rotation %s->%s does not match this key change %s->%s", p, rot.previous_key_id,
+                      rot.new_key_id, prev, self.signer.key_id)
+            return None
+        return rot
 
     # -- public ---------------------------------------------------------------------------------
     def existing(self, violation: Violation) -> Path | None:
@@ -268,12 +302,13 @@ class BundleWriter:
             if done is not None:
                 log.info("%s: bundle exists already at %s", violation.event_key, done)
                 return done
-            self.state = reconcile(self.root, self.camera.camera_id, self.state)
+            self.state = reconcile(self.root, self.camera.camera_id, self.state, self.signer)
             seq = self.state.last_sequence + 1
+            rotation = self._rotation()
             eid = event_id_for(violation.event_key)
             final = self.camera_dir / bundle_dir_name(seq, eid)
             tmp = self.camera_dir / f"{TMP_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
-            tmp.mkdir()
+            tmp.mkdir(mode=0o700)
             try:
                 body = self._build(
                     tmp,
@@ -287,6 +322,7 @@ class BundleWriter:
                     wall_time_source,
                     seq,
                     eid,
+                    rotation,
                 )
                 self._write_file(tmp, MANIFEST_NAME, body)
                 sig = SignatureFile(
@@ -300,12 +336,14 @@ class BundleWriter:
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-            self.state = ChainState(
+            head = ChainState(
                 camera_id=self.camera.camera_id,
                 last_sequence=seq,
                 last_manifest_sha256=sha256_hex(body),
                 last_bundle=final.name,
+                time=parse_manifest(body).time.wall_time,
             )
+            self.state = sign_head(head, self.signer)
             save_chain_state(self.root, self.state)
         log.info("%s: evidence bundle %s", violation.event_key, final)
         return final
@@ -324,6 +362,7 @@ class BundleWriter:
         wall_time_source: str | None,
         seq: int,
         eid: str,
+        rotation: KeyRotation | None = None,
     ) -> bytes:
         q = self.config.jpeg_quality
         files: list[FileEntry] = []
@@ -449,5 +488,6 @@ class BundleWriter:
             key_id=self.signer.key_id,
             sequence=seq,
             prev_manifest_sha256=self.state.last_manifest_sha256,
+            key_rotation=rotation,
         )
         return manifest_bytes(manifest)

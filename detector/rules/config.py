@@ -45,6 +45,12 @@ class LaneConfig(FrozenModel):
     )
     stop_line: str | None = Field(default=None, description="Id of the stop line this lane approaches")
     right_turn_on_red: bool = Field(default=False, description="Vehicles from this lane may turn right on red")
+    turn_on_arrow: list[Literal["left", "right"]] = Field(
+        default_factory=list,
+        description="Turns vehicles from this lane may make on red while the signal's arrow for that turn is lit "
+        "(rules.signal.arrows); a vehicle that crosses then is exempt only if it reaches an exit zone of that turn "
+        "(zones.arrow_exit_zones)",
+    )
 
 
 class SolidLineConfig(FrozenModel):
@@ -57,6 +63,12 @@ class ZoneConfig(FrozenModel):
     polygon: list[Point] = Field(min_length=3, description="Zone area on the image (pixels)")
 
 
+class TurnZoneConfig(FrozenModel):
+    id: str = Field(pattern=_ID, description="Zone id")
+    polygon: list[Point] = Field(min_length=3, description="Exit area on the image (pixels)")
+    turn: Literal["left", "right"] = Field(description="The turn that leads into this exit area")
+
+
 class ZonesConfig(FrozenModel):
     stop_lines: list[StopLineConfig] = Field(default_factory=list, description="Stop lines at signals")
     lanes: list[LaneConfig] = Field(default_factory=list, description="Lane polygons with direction and classes")
@@ -65,6 +77,11 @@ class ZonesConfig(FrozenModel):
     right_turn_zones: list[ZoneConfig] = Field(
         default_factory=list,
         description="Exit areas of a free right turn: a vehicle that crosses on red and enters one is not a red-light violator",
+    )
+    arrow_exit_zones: list[TurnZoneConfig] = Field(
+        default_factory=list,
+        description="Exit areas of turns controlled by an arrow: a vehicle from a lane with `turn_on_arrow` that "
+        "crosses on red while that turn's arrow is lit and enters one of that turn is not a red-light violator",
     )
 
 
@@ -116,13 +133,29 @@ class LampConfig(FrozenModel):
     box: Box = Field(description="Lamp box (x1, y1, x2, y2) in pixels")
 
 
+class ArrowConfig(FrozenModel):
+    turn: Literal["left", "right"] = Field(description="The turn this arrow lamp allows when lit")
+    box: Box = Field(description="Arrow lamp box (x1, y1, x2, y2) in pixels")
+    colour: Literal["green"] = Field(default="green", description="Colour of the lit arrow")
+    min_lit_fraction: float = Field(
+        default=0.08,
+        gt=0,
+        le=1,
+        description="Fraction of lit pixels of the arrow's colour for the arrow to count as on (an arrow "
+        "lights less of its box than a round lamp)",
+    )
+
+
 class SignalConfig(FrozenModel):
     source: Literal["none", "vision", "controller_plan", "controller_file"] = Field(
         default="none", description="Where the phase comes from"
     )
     lamps: list[LampConfig] = Field(default_factory=list, description="vision: one box per lamp of the signal head")
+    arrows: list[ArrowConfig] = Field(
+        default_factory=list, description="vision: turn-arrow lamps (each read on its own, lit or dark)"
+    )
     hysteresis_frames: int = Field(
-        default=3, ge=1, description="vision: frames a new phase must persist before it is accepted"
+        default=3, ge=1, description="vision: frames a new phase (or arrow state) must persist before it is accepted"
     )
     min_lit_value: int = Field(default=140, ge=0, le=255, description="vision: HSV value above which a pixel is lit")
     min_lit_fraction: float = Field(
@@ -149,6 +182,16 @@ class SignalConfig(FrozenModel):
                 x1, y1, x2, y2 = lamp.box
                 if x2 <= x1 or y2 <= y1:
                     raise ValueError(f"signal.lamps[{lamp.colour}]: box {lamp.box} is empty (need x2>x1, y2>y1)")
+        if self.arrows:
+            if self.source != "vision":
+                raise ValueError(f"signal.arrows are read by vision only (signal.source is {self.source!r})")
+            turns = [a.turn for a in self.arrows]
+            if len(set(turns)) != len(turns):
+                raise ValueError(f"signal.arrows: one arrow per turn, got {turns}")
+            for a in self.arrows:
+                x1, y1, x2, y2 = a.box
+                if x2 <= x1 or y2 <= y1:
+                    raise ValueError(f"signal.arrows[{a.turn}]: box {a.box} is empty (need x2>x1, y2>y1)")
         if self.source == "controller_plan" and self.plan is None:
             raise ValueError("signal.source=controller_plan needs signal.plan")
         if self.source == "controller_file" and not self.file:
@@ -246,6 +289,11 @@ class RulesSettings(FrozenModel):
     no_stopping: NoStoppingRuleConfig = Field(default_factory=NoStoppingRuleConfig, description="No stopping")
 
 
+#: Classes the rules judge by default: vehicles. A `person` track is a pedestrian or a rider whose
+#: motorbike is its own track; it never gets a vehicle's violation.
+DEFAULT_JUDGED_CLASSES = ("bicycle", "bus", "car", "motorcycle", "truck")
+
+
 class RulesConfig(FrozenModel):
     """Settings of the rules stage: the scene's zones, its calibration and signal, and each rule."""
 
@@ -263,6 +311,12 @@ class RulesConfig(FrozenModel):
         default=4.0, gt=0, description="The 'before' evidence frame is at most this long before the emission frame"
     )
     history_s: float = Field(default=60.0, gt=0, description="Track history the rules look at (s)")
+    vehicle_classes: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_JUDGED_CLASSES),
+        min_length=1,
+        description="Track classes (majority over the track) the rules judge; other tracks (by default "
+        "`person`: pedestrians and riders, whose motorbike is its own track) get no violation",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> RulesConfig:
@@ -273,5 +327,19 @@ class RulesConfig(FrozenModel):
                 f"rules.no_stopping.max_dwell_s ({self.rules.no_stopping.max_dwell_s}) must be below history_s "
                 f"({self.history_s}): the engine keeps only history_s of each track"
             )
+        unknown = set(self.vehicle_classes) - {*DEFAULT_JUDGED_CLASSES, "person"}
+        if unknown:
+            raise ValueError(f"vehicle_classes: unknown classes {sorted(unknown)}")
+        arrow_turns = {a.turn for a in self.signal.arrows}
+        exit_turns = {z.turn for z in self.zones.arrow_exit_zones}
+        for lane in self.zones.lanes:
+            for turn in lane.turn_on_arrow:
+                if turn not in arrow_turns:
+                    raise ValueError(
+                        f"zones.lanes[{lane.id}].turn_on_arrow: no {turn!r} arrow in signal.arrows "
+                        f"(arrows: {sorted(arrow_turns)})"
+                    )
+                if turn not in exit_turns:
+                    raise ValueError(f"zones.lanes[{lane.id}].turn_on_arrow: no {turn!r} zone in zones.arrow_exit_zones")
         validate_rules_geometry(self, self.image_size)
         return self

@@ -2,10 +2,13 @@
 
 `draw_zones` is also used by the replay preview. Colours (BGR): stop lines red, lanes blue (closed
 classes orange), solid lines white, no-stopping zones magenta, right-turn exit zones green,
-calibration grid yellow, calibration points cyan (measured) and white crosses (reprojected).
+calibration grid yellow, calibration points cyan (measured) and white crosses (reprojected),
+arrow exit zones light green, arrow lamp boxes green, ignore-mask areas grey hatched.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -44,6 +47,14 @@ def _fill(img: Image, polygon: object, colour: tuple[int, int, int], alpha: floa
     cv2.addWeighted(overlay, alpha, img, 1 - alpha, 0, dst=img)
 
 
+def draw_ignore(img: Image, ignore: Sequence[tuple[str, Sequence[Sequence[float]]]], scale: float) -> None:
+    """Grey fill and outline of each (id, polygon) of the ignore mask, in place."""
+    for zid, poly in ignore:
+        _fill(img, poly, (128, 128, 128), 0.5)
+        cv2.polylines(img, [_pts(poly)], True, (200, 200, 200), 1, cv2.LINE_AA)
+        _label(img, f"ignore {zid}", np.asarray(poly, dtype=np.float64).min(axis=0) + (4, 16), (220, 220, 220), scale)
+
+
 def draw_zones(image: Image, rules: RulesConfig, signal_state: SignalState | None = None) -> Image:
     """A copy of `image` with the configured zones, lamp boxes and (optionally) the signal phase."""
     img = image.copy()
@@ -51,6 +62,10 @@ def draw_zones(image: Image, rules: RulesConfig, signal_state: SignalState | Non
     scale = max(0.35, min(w, h) / 1100)
     thick = max(1, int(round(min(w, h) / 400)))
     z = rules.zones
+    for tz in z.arrow_exit_zones:
+        _fill(img, tz.polygon, (120, 255, 120), 0.2)
+        cv2.polylines(img, [_pts(tz.polygon)], True, (120, 255, 120), 1, cv2.LINE_AA)
+        _label(img, f"{tz.turn} on arrow {tz.id}", tz.polygon[0], (120, 255, 120), scale)
     for zone in z.no_stopping_zones:
         _fill(img, zone.polygon, _MAGENTA, 0.25)
         cv2.polylines(img, [_pts(zone.polygon)], True, _MAGENTA, thick, cv2.LINE_AA)
@@ -70,6 +85,8 @@ def draw_zones(image: Image, rules: RulesConfig, signal_state: SignalState | Non
         text = lane.id + (": " + ",".join(lane.allowed_classes) if closed and lane.allowed_classes is not None else "")
         if lane.right_turn_on_red:
             text += " (right on red)"
+        if lane.turn_on_arrow:
+            text += " (" + ",".join(lane.turn_on_arrow) + " on arrow)"
         c = np.asarray(lane.polygon).mean(axis=0)
         _label(img, text, (c[0] - 30, c[1]), colour, scale)
     for line in z.solid_lines:
@@ -91,10 +108,16 @@ def draw_zones(image: Image, rules: RulesConfig, signal_state: SignalState | Non
     for lamp in rules.signal.lamps:
         x1, y1, x2, y2 = (int(round(v)) for v in lamp.box)
         cv2.rectangle(img, (x1, y1), (x2, y2), lamp_bgr[lamp.colour], 1)
+    for arrow in rules.signal.arrows:
+        x1, y1, x2, y2 = (int(round(v)) for v in arrow.box)
+        cv2.rectangle(img, (x1, y1), (x2, y2), lamp_bgr[arrow.colour], 1)
+        _label(img, f"{arrow.turn} arrow", (x1 - 60, y2 + 14), lamp_bgr[arrow.colour], scale)
     if signal_state is not None:
         text = f"signal {signal_state.phase.value} {signal_state.since_s:.1f}s"
         if signal_state.time_into_red_s is not None:
             text += f" (into red {signal_state.time_into_red_s:.1f}s)"
+        if signal_state.arrows:
+            text += " arrow " + ",".join(sorted(signal_state.arrows))
         _label(img, text, (8, h - 10), _PHASE_BGR[signal_state.phase], scale * 1.2)
     return img
 
@@ -158,9 +181,17 @@ def draw_calibration_points(image: Image, rules: RulesConfig) -> Image:
     return img
 
 
-def draw_calibration_view(image: Image, rules: RulesConfig, signal_state: SignalState | None = None) -> Image:
-    """Everything `detector calibrate` shows: zones, lamp boxes, grid, points and error."""
-    img = draw_zones(image, rules, signal_state)
+def draw_calibration_view(
+    image: Image,
+    rules: RulesConfig,
+    signal_state: SignalState | None = None,
+    ignore: Sequence[tuple[str, Sequence[Sequence[float]]]] = (),
+) -> Image:
+    """Everything `detector calibrate` shows: zones, lamp boxes, grid, points and error, and the
+    camera's ignore mask."""
+    img = image.copy()
+    draw_ignore(img, ignore, max(0.35, min(image.shape[:2]) / 1100))
+    img = draw_zones(img, rules, signal_state)
     if rules.calibration is not None:
         scene = Scene.from_config(rules, (image.shape[1], image.shape[0]))
         assert scene.homography is not None

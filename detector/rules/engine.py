@@ -10,7 +10,9 @@ violation once the track has been seen `EVIDENCE_AFTER_S` (0.5 s) after `at` (or
 ends: unseen for `TRACK_END_S`, or at `finish()`), so `before`, `at` and `after` are all frames already seen when the violation is
 emitted; the evidence ring buffer must keep `evidence_lookback_s + EVIDENCE_AFTER_S` of frames
 (`RuleEngine.max_evidence_age_s`). `before` is clamped to at most `evidence_lookback_s` before the
-emission. One violation per (track, type) within `dedup_window_s`.
+emission. One violation per (track, type) within `dedup_window_s`. Only tracks whose majority class
+is in `vehicle_classes` are judged (by default not `person`: a pedestrian, or a rider whose motorbike
+is its own track).
 """
 
 from __future__ import annotations
@@ -178,6 +180,7 @@ class RuleEngine:
         self.camera_id = camera_id
         self.specs = rule_specs(cfg)
         self._versions = {s.violation_type: s.version for s in self.specs}
+        self._judged = frozenset(cfg.vehicle_classes)
         self.signals = SignalHistory()
         self._tracks: dict[int, _TrackState] = {}
         self._pending: dict[Key, Finding] = {}
@@ -249,7 +252,8 @@ class RuleEngine:
 
     def _evaluate(self, tid: int, st: _TrackState, final: bool, now: float) -> list[Violation]:
         view = st.view(tid)
-        for spec in self.specs:
+        specs = self.specs if view.vehicle_class in self._judged else []
+        for spec in specs:
             part = view.tail(spec.horizon_s) if spec.horizon_s is not None else view
             for f in spec.check(part, self.scene, self.signals, spec.settings, final):
                 key = (tid, f.violation_type)

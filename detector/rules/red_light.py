@@ -12,6 +12,10 @@ intersection. Consequences of that wording:
 - right turn on red: from a lane that allows it (when no right-turn zones are configured), or when
   the track enters a right-turn exit zone; with such zones the decision waits `right_turn_decision_s`
   after the crossing (or the end of the track).
+- turn on an arrow: a lane with `turn_on_arrow` may make that turn on red while the signal's arrow
+  for it is lit at the crossing; the vehicle is exempt only if it then enters an arrow exit zone of
+  that turn (decided, like the right turn, `right_turn_decision_s` after the crossing). One that
+  crosses on the arrow and goes elsewhere (straight on) ran the red; its finding names the arrow.
 
 Stop line: during red, a vehicle crossed the line (clearly behind at a red frame) and then stayed
 stopped over it (past the line by less than `max_past_line_px`, or on the crosswalk) for
@@ -22,10 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from detector.geometry import LineZone, Scene
+from detector.geometry import LaneZone, LineZone, Scene
 from detector.rules.common import Finding, SignalHistory, TrackView
 from detector.rules.config import RedLightRuleConfig, StopLineRuleConfig
-from detector.signals import Phase
+from detector.signals import Phase, SignalState
 from detector.types import ViolationType
 
 RULE_VERSION = "red_light/1.0"
@@ -35,12 +39,22 @@ CROSSING_HORIZON_S = 15.0
 STOP_LINE_RULE_VERSION = "stop_line/1.0"
 
 
-def _lane_at(scene: Scene, view: TrackView, i: int) -> tuple[str | None, bool]:
+def _lane_at(scene: Scene, view: TrackView, i: int) -> LaneZone | None:
     li = int(view.feat.lane_idx[i])
-    if li < 0:
-        return None, False
-    lane = scene.lanes[li]
-    return lane.id, lane.right_turn_on_red
+    return scene.lanes[li] if li >= 0 else None
+
+
+def _arrow_turns(lane: LaneZone | None, state: SignalState | None) -> frozenset[str]:
+    """Turns the lane may make on the arrows lit in `state`."""
+    if lane is None or state is None or not lane.turn_on_arrow:
+        return frozenset()
+    return lane.turn_on_arrow & state.arrows
+
+
+def _took_turn(view: TrackView, scene: Scene, c: int, turns: frozenset[str]) -> bool:
+    """Did the track enter an arrow exit zone of one of `turns` at or after index c?"""
+    idx = view.feat.arrow_exit[c:]
+    return any(scene.arrow_exit_zones[int(i)].turn in turns for i in np.unique(idx[idx >= 0]))
 
 
 def _crossing(view: TrackView, d: np.ndarray, line: LineZone, tol: float, min_past: float) -> tuple[int, int, int] | None:
@@ -83,19 +97,22 @@ def check_red_light(
         amber = behind_state.preceding_amber_s
         if cfg.min_preceding_amber_s > 0 and (amber is None or amber < cfg.min_preceding_amber_s):
             continue
-        lane_id, lane_rtor = _lane_at(scene, view, j)
-        if lane_rtor and not scene.right_turn_zones:
+        lane = _lane_at(scene, view, j)
+        if lane is not None and lane.right_turn_on_red and not scene.right_turn_zones:
             continue
+        at_state = signals.at_frame(int(view.frames[c]))
+        arrow_turns = _arrow_turns(lane, at_state)
         after_idx = k
-        if scene.right_turn_zones:
-            if view.feat.right_turn[c:].any():
+        if arrow_turns and _took_turn(view, scene, c, arrow_turns):
+            continue  # turned on its arrow
+        if scene.right_turn_zones or arrow_turns:
+            if scene.right_turn_zones and view.feat.right_turn[c:].any():
                 continue
             waited = view.times[-1] - view.times[c]
             if not final and waited < cfg.right_turn_decision_s:
                 continue  # not decided yet: it may still turn right
             after_idx = int(np.searchsorted(view.times, view.times[c] + cfg.right_turn_decision_s))
             after_idx = min(max(after_idx, k), len(view) - 1)
-        at_state = signals.at_frame(int(view.frames[c]))
         if at_state is not None and at_state.time_into_red_s is not None:
             into_red = at_state.time_into_red_s
         else:
@@ -115,7 +132,8 @@ def check_red_light(
                     "preceding_amber_s": None if amber is None else round(amber, 3),
                     "distance_behind_line_px": round(float(-d[j]), 1),
                     "distance_past_line_px": round(float(d[k]), 1),
-                    "lane_id": lane_id,
+                    "lane_id": None if lane is None else lane.id,
+                    "arrow_lit": ",".join(sorted(arrow_turns)) or None,
                 },
             )
         )

@@ -24,6 +24,7 @@ from detector.evidence.manifest import (
     parse_manifest,
     sha256_hex,
 )
+from detector.evidence.registry import KeyRegistry
 from detector.evidence.verify import verify_bundle
 from detector.plates.grammar import normalize_plate
 
@@ -60,6 +61,8 @@ class BundleFacts:
     needs_review: bool = True
     review_reasons: tuple[str, ...] = ()
     plate_candidates: tuple[tuple[str, float], ...] = ()
+    key_id: str = ""
+    rotated_from_key_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +113,12 @@ def _signed_files(path: Path, manifest_data: bytes) -> tuple[BundleFile, ...]:
     )
 
 
-def check_bundle(path: Path, keys: Mapping[str, Ed25519PublicKey]) -> BundleCheck:
-    """Verify one bundle folder; never raises for a bad bundle (the reason says what is wrong)."""
-    report = verify_bundle(path, keys)
+def check_bundle(
+    path: Path, keys: Mapping[str, Ed25519PublicKey] | KeyRegistry, fallback_time: datetime | None = None
+) -> BundleCheck:
+    """Verify one bundle folder (signature, files, key grant for its camera and time, rotation record);
+    never raises for a bad bundle (the reason says what is wrong)."""
+    report = verify_bundle(path, keys, fallback_time=fallback_time)
     if not report.ok:
         reason = "; ".join(f"{p.code}: {p.message}" for p in report.problems)
         return BundleCheck(False, reason, None, report.event_id, report.camera_id)
@@ -143,5 +149,7 @@ def check_bundle(path: Path, keys: Mapping[str, Ed25519PublicKey]) -> BundleChec
         needs_review=m.needs_review or (plate is not None and plate.needs_review),
         review_reasons=tuple(m.review_reasons),
         plate_candidates=tuple((c.text, c.confidence) for c in plate.candidates) if plate is not None else (),
+        key_id=m.key_id,
+        rotated_from_key_id=m.key_rotation.previous_key_id if m.key_rotation else None,
     )
     return BundleCheck(True, "", facts, m.event_id, m.camera.camera_id)

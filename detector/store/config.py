@@ -6,13 +6,14 @@ One `StoreConfig` serves the edge box (embedded SQLite, the default) and a centr
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from detector.base import FrozenModel
 from detector.errors import ConfigError
+from detector.safeyaml import read_config_mapping, short_repr
 from detector.store.network_config import NetworkConfig
 
 
@@ -46,10 +47,30 @@ class ForwardConfig(FrozenModel):
 
 
 class RateLimitConfig(FrozenModel):
-    """Token bucket per token (or client IP) on the plate lookup endpoint."""
+    """Token buckets on the plate lookup endpoint: one per token and one per client address; a request
+    needs a token from both and a rejected one spends neither."""
 
-    capacity: int = Field(default=30, ge=1, description="Burst size (requests)")
-    refill_per_s: float = Field(default=0.5, gt=0, description="Requests added back per second")
+    capacity: int = Field(default=30, ge=1, description="Burst size per token (requests)")
+    refill_per_s: float = Field(default=0.5, gt=0, description="Requests added back per second, per token")
+    ip_capacity: int | None = Field(
+        default=None, ge=1, description="Burst size per client address (default: 4 x capacity)"
+    )
+    ip_refill_per_s: float | None = Field(
+        default=None, gt=0, description="Refill per client address (default: 4 x refill_per_s)"
+    )
+
+
+class CameraHealthConfig(FrozenModel):
+    """The edge boxes' status and heartbeats (MQTT), recorded by `detector serve` for the console."""
+
+    enabled: bool = Field(default=False, description="Subscribe to the cameras' status and heartbeat topics")
+    host: str = Field(default="127.0.0.1", description="Broker host")
+    port: int = Field(default=1883, ge=1, le=65535, description="Broker port")
+    topic_prefix: str = Field(
+        default="detector/cameras", description="Topics are <topic_prefix>/<camera_id>/{status,heartbeat}"
+    )
+    client_id: str = Field(default="detector-store-health", description="MQTT client id of the subscriber")
+    keep_days: float = Field(default=7.0, gt=0, description="Heartbeats older than this are deleted")
 
 
 class StoreConfig(FrozenModel):
@@ -70,17 +91,43 @@ class StoreConfig(FrozenModel):
     detecting_unit: str = Field(default="", description="Default detecting unit printed on notices")
     api_host: str = Field(default="127.0.0.1", description="`detector serve` bind address")
     api_port: int = Field(default=8080, ge=1, le=65535, description="`detector serve` port")
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(),
+        description="Addresses/CIDRs of reverse proxies whose X-Forwarded-For is believed (none by default, "
+        "not even loopback)",
+    )
     max_upload_bytes: int = Field(
         default=200 * 1024 * 1024, ge=1024, description="Largest bundle tar accepted by the ingest endpoint"
+    )
+    max_unpacked_bytes: int = Field(
+        default=1024 * 1024 * 1024, ge=1024, description="Most bytes a bundle may unpack to (counted while streaming)"
+    )
+    max_archive_members: int = Field(default=1000, ge=2, description="Most files in one bundle archive or folder")
+    max_compression_ratio: float = Field(
+        default=50.0, gt=1, description="Most unpacked bytes per compressed byte of an upload (over 4 MiB)"
+    )
+    quarantine_retention_days: float = Field(
+        default=90.0, gt=0, description="Rejected uploads' files are deleted after this many days (the row stays)"
+    )
+    quarantine_max_bytes: int = Field(
+        default=2 * 1024 * 1024 * 1024, ge=0, description="Quarantine size cap: oldest files go first above it"
     )
     feed_page_max: int = Field(default=500, ge=1, description="Largest page of the evidence feed")
     sse_poll_s: float = Field(default=1.0, gt=0, description="SSE: how often the stream checks for new rows")
     lookup_rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     forward: ForwardConfig = Field(default_factory=ForwardConfig)
+    camera_health: CameraHealthConfig = Field(default_factory=CameraHealthConfig)
     network: NetworkConfig = Field(
         default_factory=NetworkConfig, description="Notices, hotlists, statistics (issue 18)"
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for e in v:
+            ipaddress.ip_network(e.strip(), strict=False)  # ValueError names the bad entry
+        return v
 
     def resolved(self, base: Path) -> StoreConfig:
         """Relative folders and a relative SQLite path resolved against `base`."""
@@ -102,20 +149,13 @@ def load_store_config(path: str | Path | None) -> StoreConfig:
     if path is None:
         return StoreConfig().resolved(Path.cwd())
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: store config file not found")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML/JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{p}: expected a mapping at the top level, got {type(raw).__name__}")
+    raw = read_config_mapping(p, "store config")
     try:
         cfg = StoreConfig.model_validate(raw)
     except ValidationError as exc:
         lines = [f"{p}: invalid store config"]
         for e in exc.errors():
             loc = ".".join(str(x) for x in e["loc"]) or "<root>"
-            lines.append(f"  {loc}: {e['msg']} (got {e.get('input')!r})")
+            lines.append(f"  {loc}: {e['msg']} (got {short_repr(e.get('input'))})")
         raise ConfigError("\n".join(lines)) from exc
     return cfg.resolved(p.parent)

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from detector.errors import ConfigError, DetectorError
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0004"  # network (issue 18); the coordinator renumbers the chain
+HEAD_REVISION = "0004"
 
 
 def utc_now() -> datetime:
@@ -121,16 +121,26 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
-    except OperationalError as exc:
-        raise DetectorError(f"database {engine.url!r}: migration to {revision} failed: {exc.orig}") from exc
+    except DBAPIError as exc:
+        raise DetectorError(f"migration to {revision} failed: {db_error_line(engine, exc)}") from exc
     log.info("database %s at revision %s", engine.url.render_as_string(hide_password=True), revision)
 
 
+def db_error_line(engine: Engine, exc: BaseException) -> str:
+    """One line naming the database (password hidden) and the driver's first line of complaint."""
+    orig = getattr(exc, "orig", None) or exc
+    first = next((ln.strip() for ln in str(orig).splitlines() if ln.strip()), type(orig).__name__)
+    return f"database {engine.url.render_as_string(hide_password=True)}: {first}"
+
+
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
-            return None
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError as exc:
+        raise DetectorError(db_error_line(engine, exc)) from exc
 
 
 def require_schema(engine: Engine) -> None:

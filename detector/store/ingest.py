@@ -24,10 +24,10 @@ import json
 import logging
 import re
 import shutil
-import tarfile
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Literal
 
@@ -36,13 +36,16 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from detector.evidence.chain import BUNDLE_DIR_RE, CHAIN_DIR
 from detector.evidence.manifest import MANIFEST_NAME, ManifestError, parse_manifest, sha256_hex
+from detector.evidence.registry import KeyRegistry
 from detector.evidence.verify import find_bundles
 from detector.store import audit
 from detector.store.bundles import BundleFacts, check_bundle
 from detector.store.config import StoreConfig
 from detector.store.db import Clock, Database
 from detector.store.errors import InvalidRequest
+from detector.store.keyring import load_db_registry
 from detector.store.models import (
     CameraChain,
     EvidenceFile,
@@ -53,13 +56,12 @@ from detector.store.models import (
     ViolationRow,
     ViolationStatus,
 )
+from detector.store.unpack import UnpackError, UnpackLimits, copy_bundle_folder, extract_bundle_tar
 
 log = logging.getLogger(__name__)
 
 INGEST_LOCK_KEY = 0x6465_7465_6374  # pg_advisory_xact_lock key of the ingest critical section
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
-MAX_TAR_MEMBERS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,9 @@ class IngestService:
         self.clock = clock
         self.evidence_dir = Path(config.evidence_dir)
         self.quarantine_dir = Path(config.quarantine_dir)
+        self.limits = UnpackLimits(
+            config.max_unpacked_bytes, config.max_archive_members, config.max_compression_ratio
+        )
 
     # ------------------------------------------------------------------ entry points
     def ingest_path(self, path: str | Path, *, actor: str = "cli", source: str | None = None) -> IngestResult:
@@ -113,10 +118,10 @@ class IngestService:
             return known
         staging = self._staging()
         try:
-            shutil.copytree(src, staging, symlinks=False)
-        except OSError as exc:
+            copy_bundle_folder(src, staging, self.limits)
+        except UnpackError as exc:
             shutil.rmtree(staging, ignore_errors=True)
-            raise InvalidRequest(f"{src}: cannot read the bundle: {exc}") from exc
+            return self._quarantine(staging, source or str(src), None, None, exc.reason, actor)
         return self._ingest_staged(staging, actor=actor, source=source or str(src))
 
     def ingest_root(self, root: str | Path, *, actor: str = "cli") -> list[IngestResult]:
@@ -125,6 +130,27 @@ class IngestService:
         return [
             self.ingest_path(b, actor=actor) for b in sorted(bundles, key=lambda p: (p.parent.name, p.name))
         ]
+
+    def cut_tails(self, root: str | Path) -> list[str]:
+        """Cameras whose chain in this evidence root ends before the head this store recorded: the
+        root's newest bundles were removed after the store saw them (a cut tail)."""
+        newest: dict[str, int] = {}
+        bundles, _ = find_bundles(Path(root))
+        for b in bundles:
+            m = BUNDLE_DIR_RE.match(b.name)
+            if m:
+                newest[b.parent.name] = max(newest.get(b.parent.name, 0), int(m["seq"]))
+        cams = set(newest) | {p.stem for p in (Path(root) / CHAIN_DIR).glob("*.json") if "." not in p.stem}
+        out = []
+        with self.db.session() as s:
+            for cam in sorted(cams):
+                head = s.get(CameraChain, cam)
+                if head is not None and head.last_sequence > newest.get(cam, 0):
+                    out.append(
+                        f"camera {cam}: this store recorded sequence {head.last_sequence} but {root} ends at "
+                        f"{newest.get(cam, 0)}: bundles were removed from the evidence root (a cut tail)"
+                    )
+        return out
 
     def _already_ingested(self, src: Path) -> IngestResult | None:
         """Fast path for re-runs: the same manifest bytes under a known event id is a duplicate.
@@ -149,47 +175,25 @@ class IngestService:
         """Ingest a bundle sent as a tar (optionally gzip) of its files, flat or in one folder."""
         staging = self._staging()
         try:
-            self._extract(stream, staging)
-        except _Reject as exc:
+            extract_bundle_tar(stream, staging, self.limits)
+        except UnpackError as exc:
+            shutil.rmtree(staging, ignore_errors=True)  # keep nothing of a refused archive but the reason
             return self._quarantine(staging, source, None, None, f"bad_archive: {exc.reason}", actor)
         return self._ingest_staged(staging, actor=actor, source=source)
 
     # ------------------------------------------------------------------ internals
     def _staging(self) -> Path:
         root = self.evidence_dir / ".staging"
-        root.mkdir(parents=True, exist_ok=True)
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
         return root / uuid.uuid4().hex
 
-    def _extract(self, stream: IO[bytes], dest: Path) -> None:
-        dest.mkdir(parents=True)
-        try:
-            with tarfile.open(fileobj=stream, mode="r:*") as tar:
-                members = tar.getmembers()
-                if len(members) > MAX_TAR_MEMBERS:
-                    raise _Reject(f"{len(members)} members, at most {MAX_TAR_MEMBERS}")
-                files = [m for m in members if not m.isdir()]
-                tops = {m.name.split("/")[0] for m in files if "/" in m.name}
-                for m in files:
-                    parts = m.name.split("/")
-                    name = parts[-1]
-                    if not m.isreg():
-                        raise _Reject(f"{m.name!r} is not a regular file")
-                    if len(parts) > 2 or (len(parts) == 2 and len(tops) != 1) or not _SAFE_NAME.match(name):
-                        raise _Reject(
-                            f"member {m.name!r}: expected plain file names, optionally in one folder"
-                        )
-                    if name in (".", "..") or (dest / name).exists():
-                        raise _Reject(f"member {m.name!r}: unsafe or duplicate name")
-                    src = tar.extractfile(m)
-                    if src is None:
-                        raise _Reject(f"member {m.name!r} cannot be read")
-                    with src, open(dest / name, "wb") as out:
-                        shutil.copyfileobj(src, out)
-        except (tarfile.TarError, EOFError, OSError) as exc:
-            raise _Reject(f"not a readable tar archive: {exc}") from exc
+    def registry(self) -> KeyRegistry:
+        """The config's trusted keys (unbound) overlaid with the store's key registry (bound)."""
+        with self.db.session() as s:
+            return KeyRegistry.unbound(self.keys).merged(load_db_registry(s))
 
     def _ingest_staged(self, staging: Path, *, actor: str, source: str) -> IngestResult:
-        check = check_bundle(staging, self.keys)
+        check = check_bundle(staging, self.registry(), fallback_time=self.clock())
         if not check.ok or check.facts is None:
             return self._quarantine(staging, source, check.event_id, check.camera_id, check.reason, actor)
         facts = check.facts
@@ -292,6 +296,7 @@ class IngestService:
                     last_sequence=facts.sequence,
                     last_manifest_sha256=facts.manifest_sha256,
                     updated_at=now,
+                    key_id=facts.key_id,
                 )
             )
             return
@@ -306,8 +311,14 @@ class IngestService:
                 f"chain_broken: camera {facts.camera_id} sequence {facts.sequence}: prev_manifest_sha256 "
                 f"{facts.prev_manifest_sha256} is not the last manifest {head.last_manifest_sha256}"
             )
+        if head.key_id is not None and facts.key_id != head.key_id and facts.rotated_from_key_id != head.key_id:
+            raise _Reject(
+                f"key_switch: camera {facts.camera_id} is signed by key {head.key_id}; sequence {facts.sequence} "
+                f"is signed by {facts.key_id} without a signed rotation from it"
+            )
         head.last_sequence = facts.sequence
         head.last_manifest_sha256 = facts.manifest_sha256
+        head.key_id = facts.key_id
         head.updated_at = now  # type: ignore[assignment]
 
     def _insert(self, s: Session, facts: BundleFacts, final: Path, now: object) -> ViolationRow:
@@ -385,18 +396,25 @@ class IngestService:
         self, staging: Path, source: str, event_id: str | None, camera_id: str | None, reason: str, actor: str
     ) -> IngestResult:
         now = self.clock()
-        self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+        self.quarantine_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         dest = self.quarantine_dir / f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
         if staging.exists():
             shutil.move(str(staging), dest)
         else:
-            dest.mkdir(parents=True)
-        (dest / "REASON.txt").write_text(
-            f"source: {source}\nactor: {actor}\nreason: {reason}\n", encoding="utf-8"
-        )
+            dest.mkdir(mode=0o700, parents=True)
+        reason_file = dest / "REASON.txt"
+        reason_file.write_text(f"source: {source}\nactor: {actor}\nreason: {reason}\n", encoding="utf-8")
+        reason_file.chmod(0o600)
+        size = sum(p.stat().st_size for p in dest.iterdir() if p.is_file())
         with self.db.write() as s:
             q = QuarantineEntry(
-                at=now, source=source, event_id=event_id, camera_id=camera_id, reason=reason, path=str(dest)
+                at=now,
+                source=source,
+                event_id=event_id,
+                camera_id=camera_id,
+                reason=reason,
+                path=str(dest),
+                size_bytes=size,
             )
             s.add(q)
             s.flush()
@@ -414,4 +432,32 @@ class IngestService:
         log.warning(
             "rejected bundle from %s (event %s): %s; quarantined in %s", source, event_id, reason, dest
         )
+        self.prune_quarantine()
         return IngestResult("rejected", event_id, None, reason, qid)
+
+    def prune_quarantine(self) -> int:
+        """Delete quarantined files older than the retention period, then the oldest above the size cap.
+
+        The rows stay (with `pruned_at`), so the reason and the audit trail of every rejection remain."""
+        now = self.clock()
+        cutoff = now - timedelta(days=self.config.quarantine_retention_days)
+        pruned = 0
+        with self.db.write() as s:
+            rows = list(
+                s.scalars(
+                    select(QuarantineEntry)
+                    .where(QuarantineEntry.pruned_at.is_(None))
+                    .order_by(QuarantineEntry.at.desc(), QuarantineEntry.id.desc())
+                )
+            )
+            total = 0
+            for q in rows:  # newest first: keep while under the cap and within retention
+                total += q.size_bytes
+                if q.at >= cutoff and total <= self.config.quarantine_max_bytes:
+                    continue
+                shutil.rmtree(q.path, ignore_errors=True)
+                q.pruned_at = now
+                pruned += 1
+        if pruned:
+            log.warning("quarantine: deleted the files of %d old or over-cap rejected uploads", pruned)
+        return pruned

@@ -77,6 +77,21 @@ class CameraChain(Base):
     last_sequence: Mapped[int] = mapped_column(BigInteger, nullable=False)
     last_manifest_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    key_id: Mapped[str | None] = mapped_column(String(16))
+
+
+class SigningKey(Base):
+    """Key registry: a key may sign bundles only of its cameras, within its window, unless revoked."""
+
+    __tablename__ = "signing_keys"
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    public_key_b64: Mapped[str] = mapped_column(String(64), nullable=False)
+    cameras_json: Mapped[str] = mapped_column(Text, nullable=False)
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    added_by: Mapped[str] = mapped_column(String(100), nullable=False)
 
 
 class ViolationRow(Base):
@@ -186,6 +201,8 @@ class QuarantineEntry(Base):
     camera_id: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text, nullable=False)
     path: Mapped[str] = mapped_column(Text, nullable=False)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")
+    pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OutboxMessage(Base):
@@ -228,6 +245,35 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class CameraHeartbeat(Base):
+    """One heartbeat of an edge box's camera (MQTT `<prefix>/<camera_id>/heartbeat`), kept for a while."""
+
+    __tablename__ = "camera_heartbeats"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    camera_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)  # the edge box's clock
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)  # the store's clock
+    frames: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    fps: Mapped[float] = mapped_column(Float, nullable=False)
+    dropped: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    queue_depth: Mapped[int] = mapped_column(Integer, nullable=False)
+    latency_p95_ms: Mapped[float] = mapped_column(Float, nullable=False)
+    disk_free_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    outbox_backlog: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    payload_json: Mapped[str] = mapped_column(Text, nullable=False)  # every figure the box sent
+    __table_args__ = (Index("ix_camera_heartbeats_camera_at", "camera_id", "received_at"),)
+
+
+class CameraHealth(Base):
+    """Each camera's current state: its retained MQTT status (online/offline) and last heartbeat."""
+
+    __tablename__ = "camera_health"
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    status_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)  # when the store learnt it
+    last_heartbeat_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 # the network tables (notices, inspection flags, hotlists, traffic statistics) share this metadata

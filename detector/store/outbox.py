@@ -98,6 +98,15 @@ class PahoSender:
                 log.debug("MQTT client close failed", exc_info=True)
 
 
+def pending_messages(db: Database) -> int:
+    """Outbox rows not yet acknowledged by the broker (the backlog a heartbeat and /metrics report)."""
+    with db.session() as s:
+        return int(
+            s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None)))
+            or 0
+        )
+
+
 class OutboxPublisher:
     def __init__(self, db: Database, sender: Sender, clock: Clock, batch_size: int = 100) -> None:
         self.db = db
@@ -106,13 +115,7 @@ class OutboxPublisher:
         self.batch_size = batch_size
 
     def pending_count(self) -> int:
-        with self.db.session() as s:
-            return int(
-                s.scalar(
-                    select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
-                )
-                or 0
-            )
+        return pending_messages(self.db)
 
     def publish_pending(self) -> int:
         """Send pending rows in order, stopping at the first failure. Returns how many were acknowledged."""

@@ -35,6 +35,12 @@ class FeedQueries:
                     files.setdefault(f.violation_id, []).append(f)
             return [ViolationView.of(r, files.get(r.id, [])) for r in rows]
 
+    def latest(self, limit: int = 50) -> list[ViolationView]:
+        """The newest `limit` violations, newest first (the console's feed before it follows the stream)."""
+        with self.db.session() as s:
+            ids = list(s.scalars(select(ViolationRow.id).order_by(ViolationRow.id.desc()).limit(limit)))
+        return list(reversed(self.page(ids[-1] - 1, limit))) if ids else []
+
     def get(self, violation_id: int) -> ViolationView:
         with self.db.session() as s:
             row = s.get(ViolationRow, violation_id)

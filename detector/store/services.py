@@ -12,8 +12,10 @@ from detector.store.bundles import load_trusted_keys
 from detector.store.config import StoreConfig
 from detector.store.db import Clock, Database, require_schema, utc_now
 from detector.store.fines import FineSchedule, default_schedule
+from detector.store.heartbeat import HeartbeatService
 from detector.store.hotlists import HotlistService
 from detector.store.ingest import IngestService
+from detector.store.keyring import KeyringService
 from detector.store.notices import NoticeService
 from detector.store.payments import PaymentService
 from detector.store.portal import load_secret
@@ -37,6 +39,8 @@ class StoreServices:
     tokens: TokenService
     notices: NoticeService
     hotlists: HotlistService
+    keyring: KeyringService
+    heartbeats: HeartbeatService
     traffic: TrafficStatsService
     sections: SectionStore
 
@@ -69,6 +73,8 @@ def build_services(
         tokens=TokenService(db, clock),
         notices=build_notice_service(config, db, clock, payments),
         hotlists=HotlistService(db, clock, config.network.hotlist_topic_prefix),
+        keyring=KeyringService(db, clock),
+        heartbeats=HeartbeatService(db, clock, config.camera_health.keep_days),
         traffic=TrafficStatsService(db),
         sections=SectionStore(db, clock),
     )

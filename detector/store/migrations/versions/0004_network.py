@@ -2,7 +2,7 @@
 hotlist alerts, traffic statistics.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-12-07
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0001"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
