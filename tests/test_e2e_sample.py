@@ -151,3 +151,14 @@ def test_plates_read_are_right_or_flagged(replay: Replay):
         read_right += right
         assert right or plate["needs_review"], f"track {tid}: confidently wrong plate {plate['text']}"
     assert read_right >= 4, f"only {read_right} of 6 violators' plates read right: {plates}"
+
+
+def test_traffic_statistics_match_the_ground_truth(replay: Replay):
+    """Counts per interval, lane and class from the replay's tracks.jsonl (the real detector and
+    tracker) equal the ground truth's exactly; the red-light queue is within a metre of the truth."""
+    from detector.network.stats import load_track_records
+    from tests.test_network_stats import counts_of, stats_of, truth_counts, truth_queue_m
+
+    stats = stats_of(load_track_records(replay.evidence_root.parent / "tracks.jsonl"))
+    assert counts_of(stats) == truth_counts(replay.truth)
+    assert max(s.queue_max_m or 0.0 for s in stats) == pytest.approx(truth_queue_m(replay.truth), abs=1.0)

@@ -157,3 +157,90 @@ def test_sse_streams_alerts(tmp_path: Path, keys: Keys) -> None:
     assert "event: hotlist" in body and '"camera_id":"cam9"' in body and "cam9-3.jpg" in body
     api.client.close()
     api.store.services.close()
+
+
+@pytest.mark.slow
+def test_runtime_raises_alerts_for_passing_hotlisted_cars(tmp_path: Path, truth: GroundTruth) -> None:
+    """The edge runtime (RunSession, the replay's frame loop) with the hotlist stage on its result
+    hook: the first 80 frames of the sample hold a law-abiding car and the speeder; both are wanted.
+    Each raises exactly one alert in the run's store, stamped with the frame it was read on, within
+    1 s (stream time) of the frame where its plate first becomes large enough to read."""
+    from detector.config import load_camera_config
+    from detector.evidence.keys import write_key_pair
+    from detector.network.hotlist_stage import open_hotlist_stage
+    from detector.runtime.loop import LoopOptions
+    from detector.runtime.session import RunRequest, RunSession
+    from detector.store.hotlists import HotlistService
+
+    config = ROOT / "configs" / "sample_scene.yaml"
+    cfg = load_camera_config(config)
+    wanted = [v for v in truth.vehicles if v.id in (1, 2)]
+    list_path = tmp_path / "hotlist.json"
+    entries = [
+        {"id": k + 1, "plate": v.plate_normalized, "plate_text": v.plate, "reason": "stolen", "unit": "PC08"}
+        for k, v in enumerate(wanted)
+    ]
+    list_path.write_text(json.dumps({"version": 1, "entries": entries}))
+    start = cfg.source.start_time
+    assert start is not None
+    keys = write_key_pair(tmp_path / "keys")
+    opts = LoopOptions(max_frames=80)
+    session = RunSession.open(
+        RunRequest(cfg, config, tmp_path / "out", preview=False, key=keys.private, loop=opts)
+    )
+    assert session.store is not None
+    stage = open_hotlist_stage(list_path, cfg, tmp_path / "out", session.store, start)
+    opts.on_result = stage.submit
+    try:
+        session.run()
+    finally:
+        stage.close()
+        session.close()
+    svc: HotlistService = HotlistService(session.store.db, session.store.clock)
+    alerts = svc.alerts()
+    by_entry = {a.hotlist_id: a for a in alerts}
+    assert len(alerts) == 2 and set(by_entry) == {1, 2}, [(a.track_id, a.plate_read) for a in alerts]
+    assert stage.stats.dropped == 0 and stage.stats.alerts == 2
+    for k, v in enumerate(wanted):
+        a = by_entry[k + 1]
+        first = next(
+            b.t for b in v.boxes if b.visible >= 0.99 and b.y2 - b.y1 >= 60 and b.x2 < 958 and b.y2 < 538
+        )
+        delay = (a.seen_at - start).total_seconds() - first
+        assert -0.2 <= delay <= 1.0, (v.plate, delay)
+        assert a.picture is not None and Path(a.picture).is_file()
+
+
+@pytest.mark.mqtt
+def test_alert_reaches_an_mqtt_subscriber(tmp_path: Path, keys: Keys) -> None:
+    """The alert's outbox message is delivered by the store's publisher to a real Mosquitto."""
+    import shutil
+
+    from test_mqtt_outbox import Broker, Subscriber, _free_port, broker  # noqa: F401
+
+    from detector.store.config import MqttConfig
+    from detector.store.outbox import OutboxPublisher, PahoSender
+
+    if not (shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists()):
+        pytest.skip("mosquitto binary not installed")
+    b = Broker(_free_port())
+    b.start()
+    store = make_store(f"sqlite:///{tmp_path / 'm.db'}", tmp_path, keys)
+    try:
+        svc = store.services.hotlists
+        svc.add("43A-692.62", "hit_and_run", "PC08-DNG", actor="ops")
+        watcher = HotlistWatcher(HotlistFile(svc.export(tmp_path / "h.json")), svc, "cam7")
+        sub = Subscriber(b.port, "detector/hotlist/#")
+        watcher.observe(4, T0, Reading.of([("43A-692.62", 0.97)]), picture="cam7-4.jpg")
+        cfg = MqttConfig(port=b.port, publish_timeout_s=3, client_id=f"pub-{b.port}")
+        pub = OutboxPublisher(store.db, PahoSender(cfg), store.clock)
+        assert pub.publish_pending() == 1
+        ((topic, payload),) = sub.wait_for(1)
+        assert topic == "detector/hotlist/cam7"
+        assert payload["wanted"] == {"plate": "43A-692.62", "reason": "hit_and_run", "unit": "PC08-DNG"}
+        assert payload["seen_at"].startswith("2026-12-07T08:00:00") and payload["picture"] == "cam7-4.jpg"
+        sub.close()
+        pub.sender.close()
+    finally:
+        store.services.close()
+        b.stop()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_store_support import Keys, Store, bundles, db_url, keys, make_store, pg_database, pg_url  # noqa: F401
 
-from detector.store.errors import Conflict
+from detector.store.errors import Conflict, InvalidRequest
 from detector.store.inspection import StoreInspectionRegistry
 from detector.store.notice_states import TRANSITIONS, add_working_days
 from detector.store.portal import SignatureRefused, sign
@@ -88,7 +88,7 @@ def test_notice_goes_through_every_state(nstore: Store, bundles: list[Path]) -> 
         "Cách nộp phạt",
         "data:image/jpeg;base64,",
         "19.000.000 đồng",
-        "6(9)(b)",
+        "điểm b khoản 9 Điều 6",
     ):
         assert text in page, text
     # nothing is due before the period runs out
@@ -263,3 +263,62 @@ def test_cli_notice_flow(tmp_path: Path, keys: Keys, bundles: list[Path]) -> Non
         str(tmp_path / "secret"),
     )
     assert code == 0 and paid["to_state"] == "closed"  # type: ignore[index]
+
+
+def test_a_case_with_missing_evidence_waits_and_the_others_go_on(nstore: Store, bundles: list[Path]) -> None:
+    svc = nstore.services.notices
+    ids = []
+    for b, plate in ((bundles[0], None), (bundles[1], "51F-123.46")):
+        r = nstore.services.ingest.ingest_path(b)
+        nstore.services.review.review(r.violation_id, "confirm", actor="alice", reason="ok", plate_text=plate)
+        ids.append(r.violation_id)
+    path, _ = nstore.services.feed.evidence_file(ids[0], "overview.jpg")
+    path.unlink()
+    nstore.clock.now = nstore.services.payments.lookup("51F12345")[0].occurred_at + timedelta(days=1)
+    done = svc.advance()
+    states = {svc.get(t.notice_id).fine_id: svc.get(t.notice_id).state for t in done}
+    assert sorted(states.values()) == ["notified", "routed"]
+    assert [t.event for t in done].count("notify") == 1
+
+
+def test_cancelling_a_flagged_notice_clears_the_flag(nstore: Store, bundles: list[Path]) -> None:
+    svc = nstore.services.notices
+    _fine(nstore, bundles[0])
+    nstore.clock.now = nstore.services.payments.lookup("51F12345")[0].occurred_at + timedelta(days=1)
+    nid = svc.advance()[0].notice_id
+    nstore.clock.advance(21 * 86400)
+    assert [t.to_state for t in svc.advance()] == ["published", "flagged"]
+    with pytest.raises(InvalidRequest, match="needs a reason"):
+        svc.cancel(nid, "chief", " ")
+    t = svc.cancel(nid, "chief", "vehicle was stolen at the time (report 12/2026)")
+    assert (t.from_state, t.to_state) == ("flagged", "cancelled")
+    with nstore.db.session() as s:
+        assert StoreInspectionRegistry.active(s, "51F12345") == []
+    assert svc.public_lookup("51F12345") == []
+    fine_id = svc.get(nid).fine_id
+    assert nstore.services.payments.get_fine(fine_id).status == "cancelled"
+    with pytest.raises(Conflict, match="cannot pay a notice that is cancelled"):
+        svc.payment_callback(*_callback(nstore, svc.get(nid).payment_ref, 19_000_000))
+    assert nstore.services.payments.get_fine(fine_id).status == "cancelled"  # no money moved
+    assert [a["action"] for a in svc.audit_trail(nid)][-1] == "notice_cancel"
+
+
+def test_a_fine_paid_or_cancelled_elsewhere_settles_its_notice(nstore: Store, bundles: list[Path]) -> None:
+    svc = nstore.services.notices
+    paid = _fine(nstore, bundles[0])
+    dropped = _fine(nstore, bundles[1], plate="51F-123.46")
+    nstore.clock.now = nstore.services.payments.get_fine(paid).occurred_at + timedelta(days=1)
+    svc.advance()
+    nstore.clock.advance(21 * 86400)
+    svc.advance()  # both published and flagged
+    nstore.services.payments.pay(paid, "counter-1", 19_000_000, actor="cashier")
+    nstore.services.review.cancel_fine(dropped, actor="chief", reason="duplicate")
+    done = {(t.event, t.to_state) for t in svc.advance()}
+    assert done == {("pay", "closed"), ("cancel", "cancelled")}
+    with nstore.db.session() as s:
+        assert (
+            StoreInspectionRegistry.active(s, "51F12345")
+            == []
+            == StoreInspectionRegistry.active(s, "51F12346")
+        )
+    assert svc.advance() == []

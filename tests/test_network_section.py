@@ -170,3 +170,57 @@ def test_section_config_errors_name_the_problem() -> None:
             ),
             limits=(SpeedLimit(limit_kmh=50),),
         )
+
+
+def test_cli_pairs_passage_files_stores_once_and_api_serves(truth: GroundTruth, tmp_path: Path) -> None:
+    import json
+
+    import yaml
+    from click.testing import CliRunner
+    from test_api_support import make_api
+    from test_store_support import Keys
+
+    from detector.cli import _register, main_group
+    from detector.network.section import passage_record
+
+    for near, name in ((True, "a.jsonl"), (False, "b.jsonl")):
+        lines = [json.dumps(passage_record(p)) for p in _passages(truth, near, _sure(truth))]
+        (tmp_path / name).write_text("\n".join(lines) + "\n")
+    (tmp_path / "net.yaml").write_text(yaml.safe_dump({"sections": [_section().model_dump(mode="json")]}))
+    trusted = tmp_path / "trusted"
+    trusted.mkdir()
+    cfg = tmp_path / "store.yaml"
+    cfg.write_text(
+        f"url: sqlite:///{tmp_path / 's.db'}\nevidence_dir: ev\nquarantine_dir: q\ntrusted_keys: {trusted}\n"
+    )
+    _register()
+    runner = CliRunner()
+    assert runner.invoke(main_group, ["db", "upgrade", "--store-config", str(cfg)]).exit_code == 0
+    args = [
+        "section",
+        "check",
+        "--store-config",
+        str(cfg),
+        "--network",
+        str(tmp_path / "net.yaml"),
+        str(tmp_path / "a.jsonl"),
+        str(tmp_path / "b.jsonl"),
+    ]
+    for _ in range(2):  # the same passages again store nothing new
+        r = runner.invoke(main_group, args, catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    speeder = _speeder(truth)
+    assert [(x["entry_event_id"], x["exit_event_id"], x["decision"]) for x in rows] == [
+        (f"camA-{speeder}", f"camB-{speeder}", "fine")
+    ]
+    api = make_api(f"sqlite:///{tmp_path / 's.db'}", tmp_path, Keys(None, trusted, None))  # type: ignore[arg-type]
+    served = api.client.get("/v1/sections/violations", headers=api.h("viewer")).json()
+    assert [x["id"] for x in served] == [rows[0]["id"]] and served[0]["speed_low_kmh"] > 53.0
+    api.client.close()
+    api.store.services.close()
+    (tmp_path / "bad.jsonl").write_text('{"camera_id": "camA", "time": "2026-12-07T08:00:00"}\n')
+    from detector.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="bad.jsonl:1"):
+        runner.invoke(main_group, [*args[:6], str(tmp_path / "bad.jsonl")], catch_exceptions=False)

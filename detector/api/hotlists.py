@@ -4,10 +4,11 @@ and alerts as a page or a server-sent-event stream (`event: hotlist`, `id:` the 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from pydantic import Field
@@ -17,8 +18,10 @@ from detector.api.feed import KEEPALIVE_S, format_event
 from detector.api.schemas import MAX_ID, TEXT_PATTERN, CancelRequest, ErrorBody
 from detector.base import FrozenModel
 from detector.store.hotlists import HotlistAlertView, HotlistEntryView
+from detector.store.sections import SectionViolationView
 from detector.store.services import StoreServices
 from detector.store.tokens import Role, TokenInfo
+from detector.store.traffic import TrafficStatView
 
 router = APIRouter()
 Viewer = Annotated[TokenInfo, Depends(require(Role.VIEWER, Role.REVIEWER))]
@@ -115,3 +118,32 @@ async def hotlist_alert_stream(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache"},
     )
+
+
+@router.get("/v1/stats", response_model=list[TrafficStatView], responses=ERRORS, tags=["statistics"])
+def traffic_stats(
+    request: Request,
+    _t: Viewer,
+    camera_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = None,
+    since: Annotated[datetime | None, Query(description="Intervals starting at or after (ISO 8601)")] = None,
+    until: Annotated[datetime | None, Query(description="Intervals starting before (ISO 8601)")] = None,
+    limit: Annotated[int, Query(ge=1, le=20000)] = 5000,
+) -> list[TrafficStatView]:
+    """Traffic statistics per camera, interval, lane and class (lane rows: occupancy, queue, congestion)."""
+    for name, t in (("since", since), ("until", until)):
+        if t is not None and t.tzinfo is None:
+            raise HTTPException(422, f"{name} must carry a time zone (e.g. 2026-12-07T08:00:00Z)")
+    return _svc(request).traffic.query(camera_id, since, until, limit)
+
+
+@router.get(
+    "/v1/sections/violations", response_model=list[SectionViolationView], responses=ERRORS, tags=["sections"]
+)
+def section_violations(
+    request: Request,
+    _t: Viewer,
+    decision: Annotated[str | None, Query(pattern="^(fine|review)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> list[SectionViolationView]:
+    """Average-speed violations with both cameras' bundles by reference."""
+    return _svc(request).sections.list(decision, limit)

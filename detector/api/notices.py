@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Qu
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from detector.api.auth import require
+from detector.api.ratelimit import client_ip, parse_networks
 from detector.api.schemas import MAX_ID, CancelRequest, ErrorBody
 from detector.store.inspection import StoreInspectionRegistry
 from detector.store.network_views import InspectionFlagView, NoticeCaseView, PublicNoticeView, TransitionView
@@ -116,7 +117,10 @@ def public_notices(
     plate: Annotated[str, Query(min_length=1, max_length=40, description="Plate in any written form")],
 ) -> list[PublicNoticeView]:
     """Published notices of a plate (no token; rate limited per client address)."""
-    ip = request.client.host if request.client else "unknown"
+    proxies = parse_networks(_svc(request).config.trusted_proxies)
+    ip = client_ip(
+        request.client.host if request.client else None, request.headers.get("x-forwarded-for"), proxies
+    )
     wait = request.app.state.lookup_limiter.take(f"public:{ip}")
     if wait > 0:
         raise HTTPException(

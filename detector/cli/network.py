@@ -202,4 +202,132 @@ def hotlist_alerts(store_config: Path | None, after: int) -> None:
     svc.close()
 
 
-COMMANDS = (notices_group, hotlist_group)
+# ---------------------------------------------------------------------------- statistics
+@click.group("stats")
+def stats_group() -> None:
+    """Traffic statistics from a camera's track records (no extra inference)."""
+
+
+@stats_group.command("compute")
+@config_option
+@click.option(
+    "--camera-config",
+    "camera_config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The camera's config (lanes, stop line, calibration).",
+)
+@click.option(
+    "--tracks",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="tracks.jsonl of a run of that camera.",
+)
+@click.option(
+    "--count-line",
+    nargs=4,
+    type=float,
+    required=True,
+    metavar="X1 Y1 X2 Y2",
+    help="Counting line in world metres; traffic crosses it from right to left of p1->p2.",
+)
+@click.option("--interval", "interval_s", type=float, default=60.0, show_default=True)
+@click.option(
+    "--start",
+    "start_iso",
+    default=None,
+    help="Wall time of stream time 0 (default: the config's source.start_time).",
+)
+@click.option("--save/--no-save", default=True, help="Store the rows (default) or only print them.")
+def stats_compute(
+    store_config: Path | None,
+    camera_config: Path,
+    tracks: Path,
+    count_line: tuple[float, ...],
+    interval_s: float,
+    start_iso: str | None,
+    save: bool,
+) -> None:
+    """Count, speeds, occupancy, queue and congestion per interval, lane and class."""
+    from dataclasses import asdict
+    from datetime import datetime
+
+    from detector.config import load_camera_config
+    from detector.errors import ConfigError
+    from detector.geometry import Scene
+    from detector.network.stats import (
+        TrafficStatsConfig,
+        geometry_from_scene,
+        load_track_records,
+        traffic_stats,
+    )
+
+    cam = load_camera_config(camera_config)
+    if cam.rules is None:
+        raise ConfigError(f"{camera_config}: no rules section (lanes, calibration) to take statistics with")
+    start = datetime.fromisoformat(start_iso) if start_iso else cam.source.start_time
+    if start is None or start.tzinfo is None:
+        raise ConfigError(
+            f"{camera_config}: give --start with a time zone (the config has no source.start_time)"
+        )
+    x1, y1, x2, y2 = count_line
+    cfg = TrafficStatsConfig(interval_s=interval_s, count_line=((x1, y1), (x2, y2)))
+    stats = traffic_stats(
+        load_track_records(tracks),
+        geometry_from_scene(Scene.from_config(cam.rules)),
+        cfg,
+        cam.camera_id,
+        start.astimezone(UTC),
+    )
+    if save:
+        svc = _services(store_config)
+        svc.traffic.save(stats)
+        svc.close()
+    click.echo(json.dumps([asdict(s) for s in stats], ensure_ascii=False, indent=2, default=str))
+
+
+# ---------------------------------------------------------------------------- sections
+@click.group("section")
+def section_group() -> None:
+    """Average speed between cameras on one road (point-to-point)."""
+
+
+@section_group.command("check")
+@config_option
+@actor_option
+@click.option(
+    "--network",
+    "network_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="Network config with the sections (cameras, chainage, clocks, limits).",
+)
+@click.argument(
+    "passages", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--save/--no-save", default=True, help="Store the violations (default) or only print them.")
+def section_check(
+    store_config: Path | None, actor: str | None, network_file: Path, passages: tuple[Path, ...], save: bool
+) -> None:
+    """Pair the PASSAGES (JSON lines, one file per camera or one for all) over every section."""
+    from dataclasses import asdict
+
+    from detector.network.config import load_network_config
+    from detector.network.section import SectionRule, load_passages
+
+    net = load_network_config(network_file)
+    seen = [p for f in passages for p in load_passages(f)]
+    found = [v for sec in net.sections for v in SectionRule(sec).check(seen)]
+    if save:
+        svc = _services(store_config)
+        _echo(svc.sections.save(found, _actor(actor)))
+        svc.close()
+        return
+    click.echo(
+        json.dumps(
+            [asdict(v) | {"measured": v.measured()} for v in found], ensure_ascii=False, indent=2, default=str
+        )
+    )
+
+
+COMMANDS = (notices_group, hotlist_group, stats_group, section_group)

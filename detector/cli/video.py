@@ -19,6 +19,9 @@ from rich.table import Table
 from detector.config import CameraConfig, load_camera_config
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from detector.network.hotlist_stage import HotlistStage
     from detector.pipeline import FrameResult, RunSummary
 
 log = logging.getLogger(__name__)
@@ -102,6 +105,26 @@ def _summary_table(summary: RunSummary, out: Path, record: dict[str, object] | N
     return table
 
 
+def _both(a: Callable[[FrameResult], None], b: Callable[[FrameResult], None]) -> Callable[[FrameResult], None]:
+    def call(result: FrameResult) -> None:
+        a(result)
+        b(result)
+
+    return call
+
+
+def _hotlist_stage(path: Path | None, cfg: CameraConfig, out: Path, session: object) -> HotlistStage | None:
+    """The hotlist stage on the loop's result hook (detector/network/hotlist_stage.py), or None."""
+    if path is None:
+        return None
+    from datetime import UTC, datetime
+
+    from detector.network.hotlist_stage import open_hotlist_stage
+
+    start = cfg.source.start_time or datetime.now(UTC)  # a replay without a start time: now, as the run's start
+    return open_hotlist_stage(path, cfg, out, getattr(session, "store", None), start)
+
+
 @click.command()
 @click.argument("video", required=False)
 @click.option("-c", "--config", "config", type=click.Path(path_type=Path), required=True,
@@ -117,8 +140,10 @@ def _summary_table(summary: RunSummary, out: Path, record: dict[str, object] | N
 @click.option("--store/--no-store", "use_store", default=True, show_default=True,
               help="Ingest the bundles into the embedded SQLite store in --out/store (verified, as an edge box does).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout (progress on stderr).")
+@click.option("--hotlist", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Hotlist file (detector hotlist export): read passing vehicles' plates and raise alerts.")
 def replay(video: str | None, config: Path, out: Path, max_frames: int | None, no_preview: bool,
-           evidence: bool, key: Path | None, use_store: bool, as_json: bool) -> None:
+           evidence: bool, key: Path | None, use_store: bool, as_json: bool, hotlist: Path | None) -> None:
     """Replay a recorded VIDEO through the camera's pipeline.
 
     Writes per-frame track records (JSON Lines), the violations found, an annotated preview and
@@ -159,11 +184,14 @@ def replay(video: str | None, config: Path, out: Path, max_frames: int | None, n
         progress.update(task, advance=1, fps=state["n"] / elapsed if elapsed else 0.0,
                         tracks=pipeline.tracks_seen, violations=len(pipeline.summary.violations))
 
-    opts.on_result = on_result
+    hot = _hotlist_stage(hotlist, cfg, out, session)
+    opts.on_result = on_result if hot is None else _both(on_result, hot.submit)
     try:
         with progress:
             session.run()
     finally:
+        if hot is not None:
+            hot.close()
         session.close()
     record = session.write_results()
     if as_json:
@@ -191,9 +219,11 @@ def replay(video: str | None, config: Path, out: Path, max_frames: int | None, n
 @click.option("--mqtt", "mqtt", default=None, metavar="HOST[:PORT]",
               help="Publish the camera's status (last will: offline) and heartbeats to this broker "
               "(default: the config's telemetry section).")
+@click.option("--hotlist", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Hotlist file (detector hotlist export): read passing vehicles' plates and raise alerts.")
 def run(config: Path, source_uri: str | None, out: Path, queue_size: int | None, duration: float | None,
         max_frames: int | None, preview: bool, use_store: bool, metrics_port: int | None,
-        mqtt: str | None) -> None:
+        mqtt: str | None, hotlist: Path | None) -> None:
     """Watch a live camera: capture on its own thread, the same frame loop as replay, report as it goes.
 
     Violations are logged as they happen, written with their signed evidence to --out and stored in
@@ -224,10 +254,15 @@ def run(config: Path, source_uri: str | None, out: Path, queue_size: int | None,
     _stop_on_signals(opts.stop, console)
     session = RunSession.open(RunRequest(cfg, config, out, live=True, preview=preview, store=use_store, loop=opts))
     console.print(f"watching {cfg.camera_id} ({cfg.name}); Ctrl-C to stop")
+    hot = _hotlist_stage(hotlist, cfg, out, session)
+    if hot is not None:
+        opts.on_result = _both(on_result, hot.submit)
     try:
         health.start(session)
         session.run()
     finally:
+        if hot is not None:
+            hot.close()
         try:
             session.close()
         finally:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -215,3 +216,56 @@ def crossings(
                 out.append(Crossing(tid, ta + (tb - ta) * (-sa) / (sb - sa), cls))
                 break
     return sorted(out, key=lambda c: c.t)
+
+
+def load_passages(path: str | Path) -> list[Passage]:
+    """Passages from JSON lines: {"camera_id", "track_id", "time" (ISO 8601 with zone), "class",
+    "candidates": [[text, confidence], ...], "bundle": {"event_id", "manifest_sha256"} (optional)}."""
+    import json
+
+    from detector.errors import ConfigError
+
+    p = Path(path)
+    out = []
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"{p}: passages cannot be read: {exc}") from exc
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            t = datetime.fromisoformat(d["time"])
+            if t.tzinfo is None:
+                raise ValueError(f"time {d['time']!r} has no time zone")
+            b = d.get("bundle")
+            out.append(
+                Passage(
+                    str(d["camera_id"]),
+                    int(d["track_id"]),
+                    t,
+                    str(d["class"]),
+                    Reading.of((str(c[0]), float(c[1])) for c in d["candidates"]),
+                    BundleRef(str(d["camera_id"]), str(b["event_id"]), str(b["manifest_sha256"]))
+                    if b
+                    else None,
+                )
+            )
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise ConfigError(f"{p}:{n}: not a passage record ({exc!r})") from exc
+    return out
+
+
+def passage_record(p: Passage) -> dict[str, object]:
+    """The JSON line `load_passages` reads."""
+    rec: dict[str, object] = {
+        "camera_id": p.camera_id,
+        "track_id": p.track_id,
+        "time": p.time.isoformat(),
+        "class": p.vehicle_class,
+        "candidates": [list(c) for c in p.reading.candidates],
+    }
+    if p.bundle is not None:
+        rec["bundle"] = {"event_id": p.bundle.event_id, "manifest_sha256": p.bundle.manifest_sha256}
+    return rec

@@ -41,7 +41,9 @@ class HotlistEntryView(FrozenModel):
 class HotlistAlertView(FrozenModel):
     id: int = Field(description="Alert id (SSE id)")
     alert_key: str = Field(description="camera:time:track:entry")
-    hotlist_id: int = Field(description="Wanted-plate entry")
+    hotlist_id: int = Field(description="Wanted-plate entry (the centre's id)")
+    wanted_plate: str = Field(description="The wanted plate as listed")
+    wanted_reason: str = Field(description="stolen, hit_and_run, wanted")
     camera_id: str = Field(description="Camera that saw it")
     track_id: int = Field(description="Passage (track) on that camera")
     seen_at: datetime = Field(description="Time of the frame (UTC)")
@@ -155,6 +157,8 @@ class HotlistService:
             a = HotlistAlert(
                 alert_key=hit.alert_key,
                 hotlist_id=hit.wanted.id,
+                wanted_plate=hit.wanted.plate_text,
+                wanted_reason=hit.wanted.reason,
                 camera_id=hit.camera_id,
                 track_id=hit.track_id,
                 seen_at=hit.seen_at,

@@ -44,7 +44,9 @@ class NoticeConfig(FrozenModel):
     limitation_days: int = Field(
         default=365, ge=1, le=3650, description="Decree 168/2024 Art. 4(1): one-year limitation"
     )
-    notices_dir: str = Field(default="var/notices", description="Printed notices (HTML) are written here")
+    notices_dir: str | None = Field(
+        default=None, description="Printed notices (HTML) are written here; None: `notices/` beside evidence_dir"
+    )
     payment_portal_url: str = Field(
         default="https://dichvucong.gov.vn/p/home/dvc-thanh-toan-vi-pham-giao-thong.html",
         description="Where the notice tells the owner to pay (printed on it)",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from detector.store.models import Base, BigId, UTCDateTime
@@ -99,7 +99,12 @@ class HotlistAlert(Base):
     __tablename__ = "hotlist_alerts"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     alert_key: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
-    hotlist_id: Mapped[int] = mapped_column(ForeignKey("hotlist.id"), nullable=False)
+    hotlist_id: Mapped[int] = mapped_column(
+        BigInteger, nullable=False
+    )  # the centre's entry id (no FK: an edge
+    # box's store holds alerts for a list it received as a file)
+    wanted_plate: Mapped[str] = mapped_column(String(32), nullable=False)
+    wanted_reason: Mapped[str] = mapped_column(String(32), nullable=False)
     camera_id: Mapped[str] = mapped_column(String(64), nullable=False)
     track_id: Mapped[int] = mapped_column(Integer, nullable=False)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -127,3 +132,35 @@ class TrafficStatRow(Base):
     queue_max_m: Mapped[float | None] = mapped_column(Float)
     congestion: Mapped[str | None] = mapped_column(String(16))
     __table_args__ = (Index("ix_traffic_stats_camera_start", "camera_id", "interval_start"),)
+
+
+class SectionViolationRow(Base):
+    """An average-speed violation between two cameras: both passages' signed bundles by reference.
+    `decision` is fine (plates matched surely) or review (any doubt); a reviewer decides either way."""
+
+    __tablename__ = "section_violations"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    section_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    decision: Mapped[str] = mapped_column(String(16), nullable=False)
+    entry_camera: Mapped[str] = mapped_column(String(64), nullable=False)
+    entry_event_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    entry_manifest_sha256: Mapped[str | None] = mapped_column(String(64))
+    entry_time: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    exit_camera: Mapped[str] = mapped_column(String(64), nullable=False)
+    exit_event_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    exit_manifest_sha256: Mapped[str | None] = mapped_column(String(64))
+    exit_time: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    plate_normalized: Mapped[str | None] = mapped_column(String(32))
+    vehicle_class: Mapped[str] = mapped_column(String(32), nullable=False)
+    speed_kmh: Mapped[float] = mapped_column(Float, nullable=False)
+    speed_low_kmh: Mapped[float] = mapped_column(Float, nullable=False)
+    limit_kmh: Mapped[float] = mapped_column(Float, nullable=False)
+    match_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    match_confidence: Mapped[float] = mapped_column(Float, nullable=False)
+    reasons_json: Mapped[str] = mapped_column(Text, nullable=False)
+    measured_json: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    __table_args__ = (
+        UniqueConstraint("entry_event_id", "exit_event_id", name="uq_section_violations_pair"),
+        Index("ix_section_violations_decision", "decision"),
+    )

@@ -5,6 +5,7 @@ on A4. Everything printed comes from the stored rows; text is escaped.
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -60,11 +61,24 @@ def _date(t: datetime) -> str:
     return t.astimezone(VN_TIME).strftime("%d/%m/%Y")
 
 
+_CITATION = re.compile(r"Art\. (\d+)\((\d+)\)(?:\(([a-zđ]+)\))?")
+
+
+def cite_vi(basis: str) -> str:
+    """`Art. 6(9)(b)` as Vietnamese law is cited: `điểm b khoản 9 Điều 6`."""
+
+    def one(m: re.Match[str]) -> str:
+        point = f"điểm {m.group(3)} " if m.group(3) else ""
+        return f"{point}khoản {m.group(2)} Điều {m.group(1)}"
+
+    return _CITATION.sub(one, basis.replace("; trừ điểm ", "; trừ điểm giấy phép lái xe theo "))
+
+
 COLOUR_VI = {"white": "nền trắng", "yellow": "nền vàng", "blue": "nền xanh", "red": "nền đỏ"}
 
 CSS = """
 @page { size: A4; margin: 18mm 16mm; }
-body { font-family: "Times New Roman", "DejaVu Serif", serif; font-size: 13pt; color: #000; max-width: 180mm;
+body { padding-top: 4mm; font-family: "Times New Roman", "DejaVu Serif", serif; font-size: 13pt; color: #000; max-width: 180mm;
        margin: 0 auto; }
 .head { display: flex; justify-content: space-between; text-align: center; font-size: 12pt; }
 .head div { width: 48%; }
@@ -92,7 +106,7 @@ def render_notice_html(n: NoticePrint) -> str:
         ("Thời gian vi phạm", _time(n.occurred_at)),
         ("Địa điểm vi phạm", n.place),
         ("Hành vi vi phạm", n.violation_text),
-        ("Căn cứ xử phạt", n.legal_basis),
+        ("Căn cứ xử phạt", cite_vi(n.legal_basis)),
         ("Đơn vị phát hiện", n.detecting_unit),
         ("Mức phạt tiền", f"từ {_vnd(n.amount_min_vnd)} đến {_vnd(n.amount_max_vnd)}"),
         ("Số tiền nộp phạt", _vnd(n.amount_due_vnd)),

@@ -32,6 +32,8 @@ from detector.store.network_models import NoticeRow, NoticeState
 from detector.store.network_views import NoticeCaseView, PublicNoticeView, TransitionView
 from detector.store.notice_html import PICTURE_ORDER, NoticePrint, render_notice_html
 from detector.store.notice_states import (
+    OPEN_STATES,
+    TRANSITIONS,
     NoticeEvent,
     add_working_days,
     limitation_end,
@@ -177,7 +179,12 @@ class NoticeService:
         for name in PICTURE_ORDER:
             if name not in files:
                 continue
-            data = (root / name).read_bytes()
+            try:
+                data = (root / name).read_bytes()
+            except OSError as exc:
+                raise InvalidRequest(
+                    f"violation {violation_id}: evidence file {name} cannot be read: {exc}"
+                ) from exc
             if hashlib.sha256(data).hexdigest() != files[name]:
                 raise InvalidRequest(
                     f"violation {violation_id}: evidence file {name} does not match its signed hash"
@@ -224,7 +231,7 @@ class NoticeService:
                     pictures=self._pictures(s, v.id, v.bundle_dir),
                 )
             ).encode("utf-8")
-            path = Path(self.config.notices_dir) / f"{n.payment_ref}.html"
+            path = Path(self.config.notices_dir or ".") / f"{n.payment_ref}.html"
             atomic_write_bytes(path, page, mode=0o644)
             n.notified_at, n.publish_due_at = now, come_by
             n.notice_file, n.notice_sha256 = str(path), hashlib.sha256(page).hexdigest()
@@ -256,6 +263,21 @@ class NoticeService:
         with self.db.write() as s:
             n = self._get(s, notice_id)
             now = self.clock()
+            next_state(n.state, E.CANCEL, n.id)
+            f = s.get(Fine, n.fine_id)
+            if f is not None and f.status == FineStatus.UNPAID.value:  # the case is dropped: so is its fine
+                before = audit.fine_state(f)
+                f.status = FineStatus.CANCELLED.value
+                audit.record(
+                    s,
+                    at=now,
+                    actor=actor,
+                    action="cancel_fine",
+                    entity="fine",
+                    entity_id=f.id,
+                    before=before,
+                    after=audit.fine_state(f) | {"reason": reason.strip(), "notice": n.id},
+                )
             cleared = self.inspection.clear(s, n.id, now)
             n.closed_at = now
             return self._move(s, n, E.CANCEL, actor, now, reason=reason.strip(), flag_cleared=cleared)
@@ -292,9 +314,37 @@ class NoticeService:
                 return None
             return self._move(s, n, E.EXPIRE, actor, now, expires_at=n.expires_at.isoformat())
 
+    def _follow_fines(self, actor: str) -> list[TransitionView]:
+        """Open notices whose fine was paid or cancelled another way (`detector fines pay|cancel`,
+        the API) are closed or cancelled with it, and their flag cleared."""
+        out = []
+        with self.db.session() as s:
+            q = (
+                select(NoticeRow.id, Fine.status)
+                .join(Fine, Fine.id == NoticeRow.fine_id)
+                .where(
+                    NoticeRow.state.in_([st.value for st in OPEN_STATES]),
+                    Fine.status != FineStatus.UNPAID.value,
+                )
+            )
+            settled = list(s.execute(q).all())
+        for nid, status in settled:
+            with self.db.write() as s:
+                n = self._get(s, nid)
+                now = self.clock()
+                event = E.PAY if status == FineStatus.PAID.value else E.CANCEL
+                if (NoticeState(n.state), event) not in TRANSITIONS:
+                    continue
+                cleared = self.inspection.clear(s, n.id, now)
+                n.closed_at = now
+                out.append(self._move(s, n, event, actor, now, fine_status=status, flag_cleared=cleared))
+        return out
+
     def advance(self, actor: str = "scheduler") -> list[TransitionView]:
-        """Everything due at the clock's now: open, route, notify, publish + flag, expire."""
-        out = self.open_new(actor)
+        """Everything due at the clock's now: follow settled fines, open, route, notify, publish + flag,
+        expire."""
+        out = self._follow_fines(actor)
+        out += self.open_new(actor)
         for state in (S.OPENED, S.OWNER_UNKNOWN, S.ROUTED):
             for nid in self._due(state):
                 t = self._expire(nid, actor)
@@ -305,7 +355,10 @@ class NoticeService:
             if t is not None:
                 out.append(t)
         for nid in self._due(S.ROUTED):
-            out.append(self.notify(nid, actor))
+            try:
+                out.append(self.notify(nid, actor))
+            except (InvalidRequest, NotFound) as exc:  # one broken case must not hold up the others
+                log.error("notice %d not sent: %s", nid, exc)
         for nid in self._due(S.NOTIFIED) + self._due(S.PUBLISHED):
             out.extend(self._publish_and_flag(nid, actor))
         return out
@@ -335,6 +388,8 @@ class NoticeService:
             n = s.scalars(select(NoticeRow).where(NoticeRow.payment_ref == cb.payment_ref)).first()
             if n is None:
                 raise NotFound(f"payment callback: no notice with payment_ref {cb.payment_ref[:64]!r}")
+            if n.state != S.CLOSED.value:  # a repeated callback of a closed case replays its receipt below
+                next_state(n.state, E.PAY, n.id)  # refuse before any money moves
             notice_id, fine_id = n.id, n.fine_id
         receipt = self.payments.pay(fine_id, f"portal:{cb.transaction_id}", cb.amount_vnd, actor=PORTAL_ACTOR)
         with self.db.write() as s:

@@ -22,7 +22,9 @@ from detector.store.portal import load_secret
 from detector.store.queries import FeedQueries
 from detector.store.registry import FileVehicleRegistry, RoutingTable
 from detector.store.review import ReviewService
+from detector.store.sections import SectionStore
 from detector.store.tokens import TokenService
+from detector.store.traffic import TrafficStatsService
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class StoreServices:
     hotlists: HotlistService
     keyring: KeyringService
     heartbeats: HeartbeatService
+    traffic: TrafficStatsService
+    sections: SectionStore
 
     def close(self) -> None:
         self.db.dispose()
@@ -71,6 +75,8 @@ def build_services(
         hotlists=HotlistService(db, clock, config.network.hotlist_topic_prefix),
         keyring=KeyringService(db, clock),
         heartbeats=HeartbeatService(db, clock, config.camera_health.keep_days),
+        traffic=TrafficStatsService(db),
+        sections=SectionStore(db, clock),
     )
 
 
@@ -78,6 +84,8 @@ def build_notice_service(
     config: StoreConfig, db: Database, clock: Clock, payments: PaymentService
 ) -> NoticeService:
     nc = config.network.notices
+    if nc.notices_dir is None:
+        nc = nc.model_copy(update={"notices_dir": str(Path(config.evidence_dir).parent / "notices")})
     return NoticeService(
         db=db,
         config=nc,

@@ -93,7 +93,9 @@ def upgrade() -> None:
         "hotlist_alerts",
         _id(),
         sa.Column("alert_key", sa.String(200), nullable=False, unique=True),
-        sa.Column("hotlist_id", BigId, sa.ForeignKey("hotlist.id"), nullable=False),
+        sa.Column("hotlist_id", sa.BigInteger, nullable=False),
+        sa.Column("wanted_plate", sa.String(32), nullable=False),
+        sa.Column("wanted_reason", sa.String(32), nullable=False),
         sa.Column("camera_id", sa.String(64), nullable=False),
         sa.Column("track_id", sa.Integer, nullable=False),
         sa.Column("seen_at", TS, nullable=False),
@@ -119,8 +121,42 @@ def upgrade() -> None:
         sa.Column("congestion", sa.String(16)),
     )
     op.create_index("ix_traffic_stats_camera_start", "traffic_stats", ["camera_id", "interval_start"])
+    op.create_table(
+        "section_violations",
+        _id(),
+        sa.Column("section_id", sa.String(64), nullable=False),
+        sa.Column("decision", sa.String(16), nullable=False),
+        sa.Column("entry_camera", sa.String(64), nullable=False),
+        sa.Column("entry_event_id", sa.String(200), nullable=False),
+        sa.Column("entry_manifest_sha256", sa.String(64)),
+        sa.Column("entry_time", TS, nullable=False),
+        sa.Column("exit_camera", sa.String(64), nullable=False),
+        sa.Column("exit_event_id", sa.String(200), nullable=False),
+        sa.Column("exit_manifest_sha256", sa.String(64)),
+        sa.Column("exit_time", TS, nullable=False),
+        sa.Column("plate_normalized", sa.String(32)),
+        sa.Column("vehicle_class", sa.String(32), nullable=False),
+        sa.Column("speed_kmh", sa.Float, nullable=False),
+        sa.Column("speed_low_kmh", sa.Float, nullable=False),
+        sa.Column("limit_kmh", sa.Float, nullable=False),
+        sa.Column("match_kind", sa.String(16), nullable=False),
+        sa.Column("match_confidence", sa.Float, nullable=False),
+        sa.Column("reasons_json", sa.Text, nullable=False),
+        sa.Column("measured_json", sa.Text, nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+        sa.UniqueConstraint("entry_event_id", "exit_event_id", name="uq_section_violations_pair"),
+        sa.CheckConstraint("decision IN ('fine', 'review')", name="ck_section_violations_decision"),
+    )
+    op.create_index("ix_section_violations_decision", "section_violations", ["decision"])
 
 
 def downgrade() -> None:
-    for table in ("traffic_stats", "hotlist_alerts", "hotlist", "inspection_flags", "notices"):
+    for table in (
+        "section_violations",
+        "traffic_stats",
+        "hotlist_alerts",
+        "hotlist",
+        "inspection_flags",
+        "notices",
+    ):
         op.drop_table(table)
