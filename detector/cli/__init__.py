@@ -51,6 +51,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Notices after a fine: owner, routing, notice, payment.",
     ),
     "hotlist": ("detector.cli.network", "hotlist_group", "Wanted plates and their sightings."),
+    "stats": ("detector.cli.network", "stats_group", "Traffic statistics computed from track records."),
+    "section": (
+        "detector.cli.network",
+        "section_group",
+        "Section (point-to-point) average speed across cameras.",
+    ),
     "models": (
         "detector.cli.models",
         "models",

@@ -330,4 +330,3 @@ def section_check(
     )
 
 
-COMMANDS = (notices_group, hotlist_group, stats_group, section_group)

@@ -463,4 +463,3 @@ def heads_export(store_config: Path | None) -> None:
     svc.close()
 
 
-COMMANDS = (db_group, ingest, review_group, fines_group, tokens_group, serve, registry_group, heads_group)
