@@ -30,6 +30,7 @@ from detector.evidence.config import EvidenceConfig
 from detector.evidence.images import Annotate
 from detector.evidence.keys import Signer, load_private_key
 from detector.evidence.manifest import CalibrationInfo, ModelInfo
+from detector.evidence.packets import PacketRing
 from detector.evidence.ring import EvidenceCollector, FrameCompressor, PendingBundle
 from detector.evidence.writer import BundleWriter, camera_info_from_config
 from detector.types import Detections, Frame, PlateRead, Violation
@@ -78,7 +79,10 @@ class EvidenceSink:
         quality = self.config.ring_jpeg_quality
         self.compressor = FrameCompressor(quality) if quality is not None else None
         self.collector = EvidenceCollector(
-            self.config.pre_s, self.config.post_s, self.config.ring_max_frames, self.config.ring_seconds,
+            self.config.pre_s,
+            self.config.post_s,
+            self.config.ring_max_frames,
+            self.config.ring_seconds,
             compressor=self.compressor,
         )
         self.plate_lookup = plate_lookup
@@ -92,6 +96,17 @@ class EvidenceSink:
             self._queue = queue.Queue(maxsize=queue_size)
             self._worker = threading.Thread(target=self._drain, name="evidence-writer", daemon=True)
             self._worker.start()
+
+    def use_packets(self, ring: PacketRing, slack_s: float = 6.0) -> None:
+        """Take frames' images from the source's packets: no decoded frame is buffered or compressed,
+        the clip is a stream copy. Call before the first frame. The packet ring is made to outlast
+        the frame ring by `slack_s` (frames waiting in the capture queue, a group of pictures)."""
+        ring.max_seconds = max(ring.max_seconds, self.config.ring_seconds + slack_s)
+        self.collector.packets = ring
+        if self.compressor is not None:
+            self.compressor.close()
+            self.compressor = None
+            self.collector.compressor = None
 
     def write(self, result: _FrameResultLike) -> None:
         done = self.collector.push(result.frame, result.detections)
@@ -137,6 +152,28 @@ class EvidenceSink:
                 log.exception("%s: evidence worker failed", p.violation.event_key)
                 self.failures.append((p.violation.event_key, f"{type(exc).__name__}: {exc}"))
 
+    def _wanted_frames(self, p: PendingBundle) -> set[int]:
+        """Frames a bundle will look at, decoded in one pass: the evidence frames and the frames
+        where the violator's detected box is largest (where the plate reader looks first)."""
+        ev = p.violation.evidence_frames
+        held = sorted(p.items)
+        wanted = (
+            {min(held, key=lambda i: (abs(i - idx), i)) for idx in (ev.before, ev.at, ev.after)}
+            if held
+            else set()
+        )
+        sizes: list[tuple[float, int]] = []
+        for i, dets in p.detections_by_frame.items():
+            if dets.tracker_id is None:
+                continue
+            rows = np.flatnonzero((dets.tracker_id == p.violation.track_id) & ~dets.predicted)
+            if rows.size:
+                x1, y1, x2, y2 = dets.xyxy[int(rows[0])]
+                sizes.append((float((x2 - x1) * (y2 - y1)), i))
+        top = getattr(self.plate_lookup, "max_frames", 10)
+        wanted.update(i for _, i in sorted(sizes, reverse=True)[:top])
+        return wanted
+
     @property
     def pending(self) -> int:
         return self.collector.pending
@@ -145,6 +182,8 @@ class EvidenceSink:
         key = p.violation.event_key
         try:
             plate, crop = (None, None)
+            if p.decoder is not None:
+                p.decoder.prefetch(self._wanted_frames(p))
             if self.plate_lookup is not None:
                 plate, crop = self.plate_lookup(p.violation, p.frames, p.detections_by_frame)
             path = self.writer.write_pending(p, plate=plate, plate_crop=crop, annotate=self.annotate)
