@@ -167,6 +167,10 @@ def report(res: dict[str, Any], soak: bool) -> str:
     rss = [mb for _, mb in res["rss"]]
     store = s.get("store", {})
     half = rss[len(rss) // 2 :] or [0.0]
+    cpu = rt.get("cpu_s", {})
+    ring = rt.get("packet_ring", {})
+    wall = rt["frames"] / rt["fps"] if rt.get("fps") else 0.0  # the frame loop's run time
+    cores = f"{cpu['process'] / wall:.2f}" if wall and "process" in cpu else "?"
     lines = [
         f"Measured {time.strftime('%Y-%m-%d %H:%M')} on {machine_line()}; load average "
         f"{res['load'][0][0]:.1f} before, {res['load'][1][0]:.1f} after.",
@@ -187,6 +191,12 @@ def report(res: dict[str, Any], soak: bool) -> str:
         f"{store.get('accepted', '?')} |",
         f"| RSS first sample / peak / median of the second half | {rss[0] if rss else 0:.0f} / "
         f"{max(rss) if rss else 0:.0f} / {sorted(half)[len(half) // 2]:.0f} MB |",
+        f"| CPU per processed frame: frame loop thread / capture (decode) / evidence worker / whole process | "
+        f"{cpu.get('loop_ms_per_frame', '?')} / {cpu.get('capture_ms_per_frame', '?')} / "
+        f"{cpu.get('evidence_worker_ms_per_frame', '?')} / {cpu.get('process_ms_per_frame', '?')} ms |",
+        f"| CPU of the whole process over the run | {cores} cores (the stream needs 25 frames in each second) |",
+        f"| evidence packet ring: packets / slices / misses | {ring.get('packets', '?')} / "
+        f"{ring.get('slices', '?')} / {ring.get('misses', '?')} |",
     ]
     return "\n".join(lines) + "\n"
 

@@ -65,7 +65,7 @@ def test_slice_starts_at_the_keyframe_and_decodes_the_same_pixels(clip: Path) ->
     piece = src.packets.slice(34, 47)
     assert piece is not None
     # frames 30..47 (from the keyframe at 30): packets 30..47
-    assert piece.packets == 18 and min(piece.frame_ms) == 34 and max(piece.frame_ms) == 47
+    assert piece.packets == 18 and min(piece.frame_pts) == 34 and max(piece.frame_pts) == 47
     decoder = SliceDecoder(piece, cache=4)
     decoder.prefetch({34, 40, 47})
     assert decoder.decoded == 18
@@ -159,3 +159,23 @@ def test_a_version_1_manifest_still_verifies(tmp_path: Path) -> None:
     assert m.manifest_version == 1 and (m.clip is None or m.clip.source == "encoded")
     report = verify_chain(tmp_path, [signer.public_key])
     assert report.ok, report.all_problems()
+
+
+def test_missing_timestamps_are_filled_monotonic_and_rescaled_like_ffmpeg() -> None:
+    from detector.evidence.packets import _Segment, rescale
+
+    seg = _Segment(None, None, Fraction(1, 90000), "h264")
+    # an RTSP camera's first packet has no timestamps; a later DTS repeats
+    assert [seg.stamps(p, d) for p, d in ((None, None), (3455, 3455), (7037, None), (9000, 7037))] == [
+        (0, 0),
+        (3455, 3455),
+        (7037, 7037),
+        (9000, 7038),
+    ]
+    assert seg.frame_pts(None) == 0 and seg.frame_pts(9000) == 9000 and seg.frame_pts(3455) == 3455
+    # two frames stamped alike: the second packet moved a tick, and so does its decoded frame
+    assert seg.stamps(9100, 9100) == (9100, 9100) and seg.stamps(9100, 9100) == (9101, 9101)
+    assert (seg.frame_pts(9100), seg.frame_pts(9100), seg.frame_pts(9100)) == (9100, 9101, 9100)
+    ms, tb = Fraction(1, 1000), Fraction(1, 90000)
+    assert rescale(45, tb, ms) == 1 and rescale(44, tb, ms) == 0  # half up
+    assert rescale(3600, tb, Fraction(1, 360000)) == 14400

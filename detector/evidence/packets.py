@@ -12,7 +12,7 @@ so a 10 s ring is a few MB and costs no CPU, where holding JPEGs of every frame 
     frames = SliceDecoder(piece)                # decodes only what a bundle asks for
     remux_clip(piece, path)                     # the evidence clip: the camera's packets, no re-encode
 
-A slice is self-contained bytes (a Matroska stream of its packets, with the codec parameters), so it
+A slice is self-contained bytes (a NUT stream of its packets, with the codec parameters), so it
 can cross a process boundary. Eviction drops whole groups of pictures: a frame still inside the
 horizon always keeps the keyframe it decodes from. A slice never spans a reconnection.
 """
@@ -60,15 +60,59 @@ class _Segment:
     codec: str
     offset: float = 0.0  # this connection's start on the ring's continuous clock
     base_pts: int | None = None
+    last_pts: int | None = None
+    last_dts: int | None = None
+    renamed: OrderedDict[int | None, deque[int]] = field(default_factory=OrderedDict)
+
+    def stamps(self, pts: int | None, dts: int | None) -> tuple[int, int]:
+        """Timestamps every packet has, DTS strictly rising: a camera's first packet often comes
+        without any (RTSP before the first RTCP report), and a loaded camera can stamp two frames
+        alike. A missing PTS takes the DTS, else one tick after the previous packet; a DTS that does
+        not rise is moved one tick past the previous one, and the PTS with it when it fell behind."""
+        given = pts
+        if pts is None:
+            pts = dts if dts is not None else (self.last_pts + 1 if self.last_pts is not None else 0)
+        if dts is None:
+            dts = pts
+        if self.last_dts is not None and dts <= self.last_dts:
+            dts = self.last_dts + 1
+            pts = max(pts, dts)
+        self.last_pts = pts if self.last_pts is None else max(self.last_pts, pts)
+        self.last_dts = dts
+        # the decoder will report `given` for this packet's frame: remember what it became
+        self.renamed.setdefault(given, deque()).append(pts)
+        while len(self.renamed) > 256:
+            self.renamed.popitem(last=False)
+        return pts, dts
+
+    def frame_pts(self, pts: int | None) -> int | None:
+        """The PTS the ring gave the packet of a decoded frame that reports `pts`."""
+        moved = self.renamed.get(pts)
+        if moved:
+            new = moved.popleft()
+            if not moved:
+                del self.renamed[pts]
+            return new
+        return pts
+
+
+def rescale(pts: int, src: Fraction, dst: Fraction) -> int:
+    """`pts` from time base `src` to `dst`, rounded half up as FFmpeg does (AV_ROUND_NEAR_INF)."""
+    num = pts * src.numerator * dst.denominator
+    den = src.denominator * dst.numerator
+    return (2 * num + den) // (2 * den)
 
 
 @dataclass(frozen=True, slots=True)
 class PacketSlice:
-    """A bundle's packets as a Matroska byte stream, and which frame index each decoded PTS is."""
+    """A bundle's packets as a NUT byte stream (it keeps the stream's time base exactly), and the
+    PTS of each frame index."""
 
-    mkv: bytes
+    data: bytes
     codec: str
-    frame_ms: dict[int, int]  # frame index -> ms of its PTS relative to the slice's first packet
+    frame_pts: dict[int, int]  # frame index -> its PTS (in `time_base`, the stream's own clock)
+    start_pts: int  # PTS of the slice's first packet (a keyframe)
+    time_base: Fraction
     first_index: int
     last_index: int
     packets: int
@@ -76,7 +120,7 @@ class PacketSlice:
 
     @property
     def nbytes(self) -> int:
-        return len(self.mkv)
+        return len(self.data)
 
 
 @dataclass
@@ -116,7 +160,7 @@ class PacketRing:
         here, so the connection's container may be closed while its packets are still held."""
         import av
 
-        holder = av.open(io.BytesIO(), "w", format="matroska")
+        holder = av.open(io.BytesIO(), "w", format="nut")
         template = holder.add_stream_from_template(stream)
         with self._lock:
             self._segment += 1
@@ -131,22 +175,23 @@ class PacketRing:
             return
         with self._lock:
             seg = self._segments[self._segment]
-            t = seg.offset
-            if packet.pts is not None:
-                if seg.base_pts is None:
-                    seg.base_pts = packet.pts
-                t += float((packet.pts - seg.base_pts) * seg.time_base)
-            item = _Packet(bytes(packet), packet.pts, packet.dts, bool(packet.is_keyframe), self._segment, t)
+            pts, dts = seg.stamps(packet.pts, packet.dts)
+            if seg.base_pts is None:
+                seg.base_pts = pts
+            t = seg.offset + float((pts - seg.base_pts) * seg.time_base)
+            item = _Packet(bytes(packet), pts, dts, bool(packet.is_keyframe), self._segment, t)
             self._packets.append(item)
             self.stats.packets += 1
             self.stats.bytes_held += len(item.data)
             self._evict()
 
     def note_frame(self, index: int, pts: int | None) -> None:
-        if pts is None:
-            return
         with self._lock:
-            self._frames.append((index, pts, self._segment))
+            if self._segment < 0:
+                return
+            pts = self._segments[self._segment].frame_pts(pts)
+            if pts is not None:
+                self._frames.append((index, pts, self._segment))
 
     def release_before(self, index: int) -> None:
         """The consumer (the evidence collector) needs no frame before `index` any more. From the
@@ -243,24 +288,26 @@ class PacketRing:
             chosen.append(p)
         base = chosen[0].pts or 0
         tb = segment.time_base
-        frame_ms = {idx: round(float((pts - base) * tb) * 1000) for idx, pts, _ in frames if pts >= base}
+        frame_pts = {idx: pts for idx, pts, _ in frames if pts >= base}
         self.stats.slices += 1
         return PacketSlice(
-            mkv=_to_matroska(segment, chosen),
+            data=_to_container(segment, chosen),
             codec=segment.codec,
-            frame_ms=frame_ms,
-            first_index=min(frame_ms, default=frames[0][0]),
-            last_index=max(frame_ms, default=frames[-1][0]),
+            frame_pts=frame_pts,
+            start_pts=base,
+            time_base=tb,
+            first_index=min(frame_pts, default=frames[0][0]),
+            last_index=max(frame_pts, default=frames[-1][0]),
             packets=len(chosen),
             reconnect_cut=cut,
         )
 
 
-def _to_matroska(segment: _Segment, packets: list[_Packet]) -> bytes:
+def _to_container(segment: _Segment, packets: list[_Packet]) -> bytes:
     import av
 
     buf = io.BytesIO()
-    with av.open(buf, "w", format="matroska") as out:
+    with av.open(buf, "w", format="nut") as out:
         stream = out.add_stream_from_template(segment.template)
         for p in packets:
             pkt = av.Packet(p.data)
@@ -275,7 +322,7 @@ def _open_slice(piece: PacketSlice) -> Any:
     import av
 
     try:
-        return av.open(io.BytesIO(piece.mkv), "r", format="matroska")
+        return av.open(io.BytesIO(piece.data), "r", format="nut")
     except av.FFmpegError as exc:
         raise PacketError(f"packet slice of frames {piece.first_index}-{piece.last_index}: {exc}") from exc
 
@@ -290,7 +337,7 @@ class SliceDecoder:
         self.piece = piece
         self.cache = cache
         self._images: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._index_of_ms = {ms: idx for idx, ms in piece.frame_ms.items()}
+        self._index_of: dict[int, int] | None = None  # container PTS -> frame index
         self.decoded = 0
         self._lock = threading.Lock()
 
@@ -298,15 +345,17 @@ class SliceDecoder:
         stop = max(wanted) if wanted else -1
         with _open_slice(self.piece) as container:
             stream = container.streams.video[0]
-            first_pts: int | None = None
+            if self._index_of is None:
+                tb = Fraction(stream.time_base)
+                self._index_of = {
+                    rescale(p, self.piece.time_base, tb): i for i, p in self.piece.frame_pts.items()
+                }
+            index_of = self._index_of
             for frame in container.decode(stream):
                 self.decoded += 1
                 if frame.pts is None:
                     continue
-                if first_pts is None:
-                    first_pts = frame.pts
-                ms = round(float((frame.pts - first_pts) * stream.time_base) * 1000)
-                idx = self._index_of_ms.get(ms)
+                idx = index_of.get(frame.pts)
                 if idx is None:
                     continue
                 if idx in wanted:
@@ -322,14 +371,14 @@ class SliceDecoder:
 
     def prefetch(self, indices: set[int]) -> None:
         with self._lock:
-            want = {i for i in indices if i in self.piece.frame_ms and i not in self._images}
+            want = {i for i in indices if i in self.piece.frame_pts and i not in self._images}
             if want:
                 self._decode(set(list(sorted(want))[: self.cache]))
 
     def image(self, index: int) -> np.ndarray:
         with self._lock:
             if index not in self._images:
-                if index not in self.piece.frame_ms:
+                if index not in self.piece.frame_pts:
                     raise PacketError(f"frame {index} is not in the packet slice")
                 self._decode({index})
             if index not in self._images:

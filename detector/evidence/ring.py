@@ -298,7 +298,7 @@ class PendingBundle:
             )
             return
         self.decoder = SliceDecoder(self.packets)
-        held = self.packets.frame_ms
+        held = self.packets.frame_pts
         for i in [i for i in self.items if i not in held]:
             del self.items[i]
 

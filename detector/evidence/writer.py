@@ -332,7 +332,8 @@ class BundleWriter:
         if packets is not None:
             res = remux_clip(packets, tmp / "clip.mp4")
             first = frames[0]
-            start = first.timestamp - packets.frame_ms.get(first.index, 0) / 1000.0
+            lead = packets.frame_pts.get(first.index, packets.start_pts) - packets.start_pts
+            start = first.timestamp - float(lead * packets.time_base)
             return ClipInfo(
                 file="clip.mp4",
                 codec=res.codec,
