@@ -158,6 +158,11 @@ def run_stream(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     }
 
 
+def _commit() -> str:
+    r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    return r.stdout.strip() or "unknown"
+
+
 def report(res: dict[str, Any], soak: bool) -> str:
     s = res["summary"]
     rt = s.get("runtime", {})
@@ -167,8 +172,12 @@ def report(res: dict[str, Any], soak: bool) -> str:
     rss = [mb for _, mb in res["rss"]]
     store = s.get("store", {})
     half = rss[len(rss) // 2 :] or [0.0]
+    cpu = rt.get("cpu_s", {})
+    ring = rt.get("packet_ring", {})
+    wall = rt["frames"] / rt["fps"] if rt.get("fps") else 0.0  # the frame loop's run time
+    cores = f"{cpu['process'] / wall:.2f}" if wall and "process" in cpu else "?"
     lines = [
-        f"Measured {time.strftime('%Y-%m-%d %H:%M')} on {machine_line()}; load average "
+        f"Measured {time.strftime('%Y-%m-%d %H:%M')} at commit {_commit()} on {machine_line()}; load average "
         f"{res['load'][0][0]:.1f} before, {res['load'][1][0]:.1f} after.",
         "",
         "| what | value |",
@@ -187,6 +196,12 @@ def report(res: dict[str, Any], soak: bool) -> str:
         f"{store.get('accepted', '?')} |",
         f"| RSS first sample / peak / median of the second half | {rss[0] if rss else 0:.0f} / "
         f"{max(rss) if rss else 0:.0f} / {sorted(half)[len(half) // 2]:.0f} MB |",
+        f"| CPU per processed frame: frame loop thread / capture (decode) / evidence worker / whole process | "
+        f"{cpu.get('loop_ms_per_frame', '?')} / {cpu.get('capture_ms_per_frame', '?')} / "
+        f"{cpu.get('evidence_worker_ms_per_frame', '?')} / {cpu.get('process_ms_per_frame', '?')} ms |",
+        f"| CPU of the whole process over the run | {cores} cores (the stream needs 25 frames in each second) |",
+        f"| evidence packet ring: packets / slices / misses | {ring.get('packets', '?')} / "
+        f"{ring.get('slices', '?')} / {ring.get('misses', '?')} |",
     ]
     return "\n".join(lines) + "\n"
 
@@ -206,6 +221,19 @@ def plot(samples: list[tuple[float, float]], path: Path) -> None:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
+
+
+def replace_section(path: Path, title: str, section: str) -> None:
+    """Put `section` in place of the `## {title}` section of RESULTS.md (appended when absent)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    head = f"## {title}\n"
+    start = text.find(head)
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(head))
+        text = text[:start] + section.rstrip("\n") + "\n" + (text[end:] if end >= 0 else "")
+    path.write_text(text, encoding="utf-8")
 
 
 def main() -> int:
@@ -243,9 +271,10 @@ def main() -> int:
             title = "30-minute soak" if args.soak else "Real-time RTSP stream"
             cmd = " ".join(["python benchmarks/bench_stream.py", *sys.argv[1:]])
             plot_line = f"\n![RSS over the run](results/{name}_rss.png) (samples: `results/{name}_rss.csv`)\n"
-            (results / f"{name}.md").write_text(
-                f"## {title}\n\n`{cmd}`\n\n{text}{plot_line}", encoding="utf-8"
-            )
+            section = f"## {title}\n\n`{cmd}`\n\n{text}{plot_line}"
+            (results / f"{name}.md").write_text(section, encoding="utf-8")
+            if results.resolve() == (REPO / "benchmarks" / "results").resolve():
+                replace_section(REPO / "benchmarks" / "RESULTS.md", title, section)
             if res["rss"]:
                 (results / f"{name}_rss.csv").write_text(
                     "seconds,rss_mb\n" + "".join(f"{t:.1f},{mb:.1f}\n" for t, mb in res["rss"]),

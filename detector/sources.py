@@ -41,6 +41,8 @@ class SourceInfo:
 
 
 class FrameSource(Protocol):
+    """`packets` (optional attribute): a PacketRing of the compressed stream, for evidence."""
+
     info: SourceInfo
 
     def __iter__(self) -> Iterator[Frame]: ...
@@ -68,7 +70,11 @@ class _TimestampClock:
     def next(self, pos_msec: float, index: int) -> tuple[float, str]:
         ts = pos_msec / 1000.0 + self.offset
         source = "pts"
-        if not math.isfinite(ts) or (index > 0 and pos_msec <= 0) or (self.last is not None and ts <= self.last):
+        if (
+            not math.isfinite(ts)
+            or (index > 0 and pos_msec <= 0)
+            or (self.last is not None and ts <= self.last)
+        ):
             ts = (self.last + self.period) if self.last is not None else index * self.period + self.offset
             source = "fps"
             self.fallbacks += 1
@@ -79,8 +85,13 @@ class _TimestampClock:
 class VideoFileSource:
     """A recorded video file. Raises SourceError for a missing, unreadable or corrupt file."""
 
-    def __init__(self, path: str | Path, source_id: str | None = None, fps: float | None = None,
-                 start_wall: float | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        source_id: str | None = None,
+        fps: float | None = None,
+        start_wall: float | None = None,
+    ) -> None:
         self.path = Path(path)
         self.start_wall = start_wall
         if not self.path.exists():
@@ -116,16 +127,26 @@ class VideoFileSource:
             else:
                 ts, ts_source = clock.next(float(self._cap.get(cv2.CAP_PROP_POS_MSEC)), index)
             wall = None if self.start_wall is None else self.start_wall + ts
-            yield Frame(image=_bgr(image), index=index, timestamp=ts, source_id=self.info.source_id,
-                        timestamp_source=ts_source, wall_time=wall)
+            yield Frame(
+                image=_bgr(image),
+                index=index,
+                timestamp=ts,
+                source_id=self.info.source_id,
+                timestamp_source=ts_source,
+                wall_time=wall,
+            )
             index += 1
         self.frames_read = index
         if index == 0:
             raise SourceError(f"no frame could be decoded from {self.path}: the file is empty or corrupt")
         expected = self.info.frame_count
         if expected and index < expected * 0.9:
-            log.warning("%s: decoded %d of %d frames the container announces (truncated or corrupt?)",
-                        self.path, index, expected)
+            log.warning(
+                "%s: decoded %d of %d frames the container announces (truncated or corrupt?)",
+                self.path,
+                index,
+                expected,
+            )
 
     def close(self) -> None:
         self._cap.release()
@@ -142,8 +163,13 @@ def _bgr(image: np.ndarray) -> np.ndarray:
 class ImageFolderSource:
     """A folder of images in name order, timed by the configured frame rate."""
 
-    def __init__(self, folder: str | Path, source_id: str | None = None, fps: float | None = None,
-                 start_wall: float | None = None) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        source_id: str | None = None,
+        fps: float | None = None,
+        start_wall: float | None = None,
+    ) -> None:
         self.folder = Path(folder)
         self.start_wall = start_wall
         if not self.folder.is_dir():
@@ -172,8 +198,14 @@ class ImageFolderSource:
                 raise SourceError(f"cannot decode image {path} (frame {index} of {self.folder})")
             ts = index / self.info.fps
             wall = None if self.start_wall is None else self.start_wall + ts
-            yield Frame(image=image, index=index, timestamp=ts, source_id=self.info.source_id,
-                        timestamp_source="configured_fps", wall_time=wall)
+            yield Frame(
+                image=image,
+                index=index,
+                timestamp=ts,
+                source_id=self.info.source_id,
+                timestamp_source="configured_fps",
+                wall_time=wall,
+            )
 
     def close(self) -> None:
         pass
@@ -184,8 +216,10 @@ CaptureFactory = Callable[[str], "cv2.VideoCapture"]
 
 def _open_stream_capture(uri: str, open_timeout_s: float, read_timeout_s: float) -> cv2.VideoCapture:
     params = [
-        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000),
-        cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout_s * 1000),
+        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+        int(open_timeout_s * 1000),
+        cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+        int(read_timeout_s * 1000),
     ]
     return cv2.VideoCapture(uri, cv2.CAP_FFMPEG, params)
 
@@ -219,8 +253,12 @@ class StreamSource:
         if not 0 < fps < 1000:
             fps = DEFAULT_FPS
         self.info = SourceInfo(
-            source_id=source_id, kind="stream", fps=fps, frame_count=None,
-            width=int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)), height=int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            source_id=source_id,
+            kind="stream",
+            fps=fps,
+            frame_count=None,
+            width=int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            height=int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
         )
 
     def _connect(self, first: bool = False) -> cv2.VideoCapture:
@@ -238,8 +276,13 @@ class StreamSource:
                 raise SourceError(
                     f"stream {_redact(self.uri)}: could not connect after {attempts} attempt(s)"
                 )
-            log.warning("stream %s: connection failed (attempt %d of %d), retrying in %.1f s",
-                        _redact(self.uri), attempts, self.cfg.reconnect_attempts + 1, self.cfg.reconnect_delay_s)
+            log.warning(
+                "stream %s: connection failed (attempt %d of %d), retrying in %.1f s",
+                _redact(self.uri),
+                attempts,
+                self.cfg.reconnect_attempts + 1,
+                self.cfg.reconnect_delay_s,
+            )
             self._sleep(self.cfg.reconnect_delay_s)
 
     def __iter__(self) -> Iterator[Frame]:
@@ -251,8 +294,14 @@ class StreamSource:
             if ok and image is not None:
                 ts, ts_source = clock.next(float(self._cap.get(cv2.CAP_PROP_POS_MSEC)), conn_index)
                 wall = self._clock() if self._clock else None
-                yield Frame(image=_bgr(image), index=index, timestamp=ts, source_id=self.info.source_id,
-                            timestamp_source=ts_source, wall_time=wall)
+                yield Frame(
+                    image=_bgr(image),
+                    index=index,
+                    timestamp=ts,
+                    source_id=self.info.source_id,
+                    timestamp_source=ts_source,
+                    wall_time=wall,
+                )
                 index += 1
                 conn_index += 1
                 continue
@@ -275,12 +324,29 @@ def _redact(uri: str) -> str:
     return uri
 
 
+def _have_pyav() -> bool:
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def open_source(cfg: SourceConfig, source_id: str, clock: Callable[[], float] | None = None) -> FrameSource:
-    """Open the source a config names: stream URL, image folder or video file."""
-    if _is_stream(cfg.uri):
-        return StreamSource(cfg, source_id, clock=clock)
+    """Open the source a config names: stream URL, image folder or video file.
+
+    Files and streams are read with PyAV when it is installed (it is a dependency): those sources
+    also keep the camera's compressed packets for evidence (`source.packets`). OpenCV otherwise."""
     path = Path(cfg.uri)
     start = cfg.start_time.timestamp() if cfg.start_time is not None else None
-    if path.is_dir():
+    if not _is_stream(cfg.uri) and path.is_dir():
         return ImageFolderSource(path, source_id, cfg.fps, start)
+    if _have_pyav():
+        from detector.av_sources import AvFileSource, AvStreamSource
+
+        if _is_stream(cfg.uri):
+            return AvStreamSource(cfg, source_id, clock=clock)
+        return AvFileSource(path, source_id, cfg.fps, start)
+    if _is_stream(cfg.uri):
+        return StreamSource(cfg, source_id, clock=clock)
     return VideoFileSource(path, source_id, cfg.fps, start)

@@ -22,7 +22,8 @@ def test_committed_schema_equals_generated() -> None:
 
 def test_schema_declares_version_and_required_fields() -> None:
     schema = mf.manifest_json_schema()
-    assert schema["properties"]["manifest_version"]["const"] == 1
+    assert schema["properties"]["manifest_version"]["enum"] == [1, 2]
+    assert schema["properties"]["manifest_version"]["default"] == mf.MANIFEST_VERSION == 2
     for name in ("event_id", "camera", "violation", "files", "sequence", "key_id", "config_sha256"):
         assert name in schema["properties"]
 
@@ -35,8 +36,8 @@ def test_event_id_is_deterministic_uuid5() -> None:
 
 
 def test_parse_rejects_unknown_version_and_names_file() -> None:
-    with pytest.raises(mf.ManifestError, match="x/manifest.json.*manifest_version 2"):
-        mf.parse_manifest(b'{"manifest_version": 2}', "x/manifest.json")
+    with pytest.raises(mf.ManifestError, match="x/manifest.json.*manifest_version 3"):
+        mf.parse_manifest(b'{"manifest_version": 3}', "x/manifest.json")
     with pytest.raises(mf.ManifestError, match="not valid UTF-8 JSON"):
         mf.parse_manifest(b"{", "y")
 

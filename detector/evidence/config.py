@@ -32,7 +32,9 @@ class EvidenceConfig(FrozenModel):
         description="Ring buffer bound in stream seconds. Unset: pre_s + post_s + 1 (the clip window plus slack).",
     )
     ring_jpeg_quality: int | None = Field(
-        default=95, ge=50, le=100,
+        default=95,
+        ge=50,
+        le=100,
         description="Hold buffered frames as JPEGs of this quality (compressed on a worker thread, off the hot "
         "path; a 1080p ring of 5 s takes ~75 MB instead of ~780 MB). Unset: raw frames",
     )

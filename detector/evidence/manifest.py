@@ -23,7 +23,8 @@ from detector.base import FrozenModel
 from detector.errors import DetectorError
 
 #: Version of the manifest format; bump on any incompatible change and keep the reader for old ones.
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 has no clip.source (its clips were all encoded)
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "manifest.sig"
 #: Namespace of deterministic event ids: uuid5(EVENT_NAMESPACE, violation.event_key).
@@ -147,7 +148,12 @@ class TimeInfo(FrozenModel):
 class ClipInfo(FrozenModel):
     file: str = Field(description="Clip file name in the bundle")
     codec: str = Field(description="Codec actually written: h264, mpeg4, ...")
-    encoder: str = Field(description="Encoder used: libx264, opencv-mp4v, ...")
+    encoder: str = Field(description="Encoder used: libx264, opencv-mp4v, ..., or 'stream copy'")
+    source: Literal["encoded", "camera"] = Field(
+        default="encoded",
+        description="encoded: frames encoded by this software; camera: the camera's own packets copied "
+        "unchanged (no re-encode), from the keyframe before the clip's window (since manifest_version 2)",
+    )
     container: str = Field(default="mp4", description="Container format")
     fps: float = Field(gt=0, description="Nominal frame rate")
     frame_count: int = Field(ge=0)
@@ -179,7 +185,9 @@ class SoftwareInfo(FrozenModel):
 class EvidenceManifest(FrozenModel):
     """Everything one evidence bundle claims. Signed as bytes; chained per camera."""
 
-    manifest_version: Literal[1] = Field(default=1, description="Manifest format version (MANIFEST_VERSION)")
+    manifest_version: Literal[1, 2] = Field(
+        default=MANIFEST_VERSION, description="Manifest format version (MANIFEST_VERSION; 1 is still read)"
+    )
     event_id: str = Field(description="uuid5(EVENT_NAMESPACE, event_key): replays give the same id")
     event_key: str = Field(description="camera:type:track:frame, the violation's deterministic key")
     camera: CameraInfo
@@ -263,8 +271,11 @@ def parse_manifest(data: bytes, where: str = "manifest.json") -> EvidenceManifes
     if not isinstance(raw, dict):
         raise ManifestError(f"{where}: expected a JSON object, got {type(raw).__name__}")
     version = raw.get("manifest_version")
-    if version != MANIFEST_VERSION:
-        raise ManifestError(f"{where}: unsupported manifest_version {version!r} (this reader knows 1)")
+    if version not in READABLE_VERSIONS:
+        raise ManifestError(
+            f"{where}: unsupported manifest_version {version!r} (this reader knows "
+            f"{', '.join(map(str, READABLE_VERSIONS))})"
+        )
     try:
         return EvidenceManifest.model_validate(raw)
     except ValidationError as exc:
@@ -276,7 +287,7 @@ def manifest_json_schema() -> dict[str, Any]:
     """JSON Schema of the manifest (the committed manifest.schema.json must equal this)."""
     schema = EvidenceManifest.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "urn:detector:evidence:manifest:1"
+    schema["$id"] = f"urn:detector:evidence:manifest:{MANIFEST_VERSION}"
     return schema
 
 

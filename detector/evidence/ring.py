@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from detector.evidence.packets import PacketRing, PacketSlice, SliceDecoder
 from detector.types import Detections, Frame, Violation
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,41 @@ class JpegFrame(Frame):
         if image is None:
             raise ValueError(f"frame {self.index} of {self.source_id}: its buffered JPEG does not decode")
         return image
+
+    @property
+    def width(self) -> int:
+        return self._size[0]
+
+    @property
+    def height(self) -> int:
+        return self._size[1]
+
+
+class PacketFrame(Frame):
+    """A buffered frame whose image lives in the camera's packets: decoded from its bundle's slice
+    when asked (a bundle's writer and plate reader need a dozen of a clip's hundred frames)."""
+
+    __slots__ = ("_decoder", "_size")
+    _decoder: SliceDecoder | None
+    _size: tuple[int, int]
+
+    @classmethod
+    def of(cls, raw: Frame, decoder: SliceDecoder | None = None) -> PacketFrame:
+        obj = object.__new__(cls)
+        for name in ("index", "timestamp", "source_id", "timestamp_source", "wall_time"):
+            object.__setattr__(obj, name, getattr(raw, name))
+        object.__setattr__(obj, "_decoder", decoder)
+        object.__setattr__(obj, "_size", (raw.width, raw.height))
+        return obj
+
+    def bound(self, decoder: SliceDecoder) -> PacketFrame:
+        return PacketFrame.of(self, decoder)
+
+    @property
+    def image(self) -> np.ndarray:
+        if self._decoder is None:
+            raise ValueError(f"frame {self.index} of {self.source_id}: its packets were not kept")
+        return self._decoder.image(self.index)
 
     @property
     def width(self) -> int:
@@ -103,6 +139,8 @@ class BufferedFrame:
     def held_bytes(self) -> int:
         """Bytes of image this item holds."""
         raw = self._frame
+        if isinstance(raw, PacketFrame):
+            return 0
         return raw.image.nbytes if raw is not None else len(self._jpeg._jpeg) if self._jpeg else 0
 
     def compress(self, quality: int = 95) -> bool:
@@ -181,6 +219,7 @@ class FrameRing:
         self.pushed = 0
 
     def push(self, frame: Frame, detections: Detections | None = None) -> BufferedFrame:
+        """Buffer `frame`. A `PacketFrame` holds no image (its source keeps the packets)."""
         if self._items and frame.index <= self._items[-1].index:
             raise ValueError(
                 f"FrameRing: frame {frame.index} of {frame.source_id} is not after {self._items[-1].index}"
@@ -241,6 +280,27 @@ class PendingBundle:
     complete: bool = False
     truncated: bool = False  # completed at end of stream, before end_s was reached
     late: bool = False  # decided after its moment had left the ring: the frames are the newest of the track
+    packets: PacketSlice | None = None  # the camera's packets of these frames (packet sources)
+    decoder: SliceDecoder | None = None
+
+    def attach(self, ring: PacketRing) -> None:
+        """Cut the packets of this bundle's frames from the source's ring (packet sources)."""
+        if not self.items or self.packets is not None:
+            return
+        idx = sorted(self.items)
+        self.packets = ring.slice(idx[0], idx[-1], anchor_index=self.violation.frame_index)
+        if self.packets is None:
+            log.error(
+                "%s: the packets of frames %d-%d are gone from the ring",
+                self.violation.event_key,
+                idx[0],
+                idx[-1],
+            )
+            return
+        self.decoder = SliceDecoder(self.packets)
+        held = self.packets.frame_pts
+        for i in [i for i in self.items if i not in held]:
+            del self.items[i]
 
     def offer(self, item: BufferedFrame) -> None:
         ev = self.violation.evidence_frames
@@ -251,7 +311,10 @@ class PendingBundle:
 
     @property
     def frames(self) -> list[Frame]:
-        return [self.items[i].frame for i in sorted(self.items)]
+        frames = [self.items[i].frame for i in sorted(self.items)]
+        if self.decoder is not None:
+            return [f.bound(self.decoder) if isinstance(f, PacketFrame) else f for f in frames]
+        return frames
 
     @property
     def detections_by_frame(self) -> dict[int, Detections]:
@@ -276,12 +339,14 @@ class EvidenceCollector:
         max_frames: int | None = 300,
         max_seconds: float | None = None,
         compressor: FrameCompressor | None = None,
+        packets: PacketRing | None = None,
     ):
         if pre_s < 0 or post_s < 0:
             raise ValueError(f"EvidenceCollector: pre_s/post_s must be >= 0, got {pre_s}/{post_s}")
         self.pre_s, self.post_s = pre_s, post_s
         self.ring = FrameRing(max_frames, max_seconds if max_seconds is not None else pre_s + post_s + 1.0)
         self.compressor = compressor
+        self.packets = packets  # set: frames are buffered without images, bundles cut packet slices
         self._pending: list[PendingBundle] = []
 
     @property
@@ -289,17 +354,35 @@ class EvidenceCollector:
         return len(self._pending)
 
     def push(self, frame: Frame, detections: Detections | None = None) -> list[PendingBundle]:
-        item = self.ring.push(frame, detections)
-        if self.compressor is not None:
-            self.compressor.submit(item)
+        if self.packets is not None:
+            item = self.ring.push(PacketFrame.of(frame), detections)
+        else:
+            item = self.ring.push(frame, detections)
+            if self.compressor is not None:
+                self.compressor.submit(item)
         done: list[PendingBundle] = []
         for p in self._pending:
             p.offer(item)
             if p.complete:
-                done.append(p)
+                done.append(self._cut(p))
         if done:
             self._pending = [p for p in self._pending if not p.complete]
+        if self.packets is not None:
+            self.packets.release_before(self._oldest_needed())
         return done
+
+    def _oldest_needed(self) -> int:
+        oldest = self.ring.oldest
+        need = oldest.index if oldest is not None else 0
+        for p in self._pending:
+            if p.items:
+                need = min(need, min(p.items))
+        return need
+
+    def _cut(self, p: PendingBundle) -> PendingBundle:
+        if self.packets is not None:
+            p.attach(self.packets)
+        return p
 
     def request(self, violation: Violation) -> PendingBundle:
         """Start collecting a violation's frames; complete at once if the buffer is already past its end."""
@@ -319,6 +402,8 @@ class EvidenceCollector:
             self._take_newest_of_track(p)
         if not p.complete:
             self._pending.append(p)
+        else:
+            self._cut(p)
         return p
 
     def _take_newest_of_track(self, p: PendingBundle, n: int = 10) -> None:
@@ -350,5 +435,6 @@ class EvidenceCollector:
         for p in done:
             p.complete = True
             p.truncated = True
+            self._cut(p)
         self._pending = []
         return done

@@ -68,6 +68,7 @@ from detector.evidence.manifest import (
     sha256_hex,
     signature_bytes,
 )
+from detector.evidence.packets import PacketSlice, remux_clip
 from detector.evidence.ring import PendingBundle
 from detector.types import Detections, Frame, PlateRead, Violation
 
@@ -269,11 +270,21 @@ class BundleWriter:
             detections_by_frame=pending.detections_by_frame,
             annotate=annotate,
             review_reasons=tuple(
-                reason for flag, reason in (
+                reason
+                for flag, reason in (
                     (pending.truncated, "clip truncated at end of stream"),
-                    (pending.late, "decided after its moment left the frame buffer: frames are the vehicle's newest"),
-                ) if flag
+                    (
+                        pending.late,
+                        "decided after its moment left the frame buffer: frames are the vehicle's newest",
+                    ),
+                    (
+                        pending.packets is not None and pending.packets.reconnect_cut,
+                        "clip cut at a camera reconnection",
+                    ),
+                )
+                if flag
             ),
+            clip_packets=pending.packets,
         )
 
     def write(
@@ -287,8 +298,12 @@ class BundleWriter:
         annotate: im.Annotate | None = None,
         review_reasons: Sequence[str] = (),
         wall_time_source: str | None = None,
+        clip_packets: PacketSlice | None = None,
     ) -> Path:
-        """Write, sign and chain the bundle of `violation`; returns the bundle folder."""
+        """Write, sign and chain the bundle of `violation`; returns the bundle folder.
+
+        With `clip_packets` (the camera's own packets of these frames) the clip is a stream copy of
+        them, not an encoding of `frames`."""
         if violation.camera_id != self.camera.camera_id:
             raise BundleError(
                 f"violation {violation.event_key} is for camera {violation.camera_id}, writer is {self.camera.camera_id}"
@@ -323,6 +338,7 @@ class BundleWriter:
                     seq,
                     eid,
                     rotation,
+                    clip_packets,
                 )
                 self._write_file(tmp, MANIFEST_NAME, body)
                 sig = SignatureFile(
@@ -349,6 +365,45 @@ class BundleWriter:
         return final
 
     # -- internals ------------------------------------------------------------------------------
+    def _clip(self, tmp: Path, frames: Sequence[Frame], packets: PacketSlice | None) -> ClipInfo:
+        """The camera's packets copied (from the keyframe before the first frame), else an encoding."""
+        if packets is not None:
+            res = remux_clip(packets, tmp / "clip.mp4")
+            first = frames[0]
+            lead = packets.frame_pts.get(first.index, packets.start_pts) - packets.start_pts
+            start = first.timestamp - float(lead * packets.time_base)
+            return ClipInfo(
+                file="clip.mp4",
+                codec=res.codec,
+                encoder="stream copy",
+                source="camera",
+                fps=res.fps,
+                frame_count=res.frame_count,
+                width=res.width,
+                height=res.height,
+                start_s=round(start, 6),
+                end_s=round(start + res.end_s, 6),
+            )
+        enc = write_clip(
+            frames,
+            tmp / "clip.mp4",
+            codec=self.config.clip_codec,
+            crf=self.config.clip_crf,
+            max_width=self.config.clip_max_width,
+        )
+        return ClipInfo(
+            file="clip.mp4",
+            codec=enc.codec,
+            encoder=enc.encoder,
+            source="encoded",
+            fps=enc.fps,
+            frame_count=enc.frame_count,
+            width=enc.width,
+            height=enc.height,
+            start_s=enc.start_s,
+            end_s=enc.end_s,
+        )
+
     def _build(
         self,
         tmp: Path,
@@ -363,6 +418,7 @@ class BundleWriter:
         seq: int,
         eid: str,
         rotation: KeyRotation | None = None,
+        clip_packets: PacketSlice | None = None,
     ) -> bytes:
         q = self.config.jpeg_quality
         files: list[FileEntry] = []
@@ -417,14 +473,8 @@ class BundleWriter:
         add("overview.jpg", "overview", "image/jpeg", im.encode_jpeg(ov, q), at)
         clip_info = None
         if self.config.clip_enabled and len(frames) >= 2:
-            res = write_clip(
-                frames,
-                tmp / "clip.mp4",
-                codec=self.config.clip_codec,
-                crf=self.config.clip_crf,
-                max_width=self.config.clip_max_width,
-            )
-            data = res.path.read_bytes()
+            clip_info = self._clip(tmp, frames, clip_packets)
+            data = (tmp / "clip.mp4").read_bytes()
             files.append(
                 FileEntry(
                     name="clip.mp4",
@@ -433,17 +483,6 @@ class BundleWriter:
                     sha256=sha256_hex(data),
                     size=len(data),
                 )
-            )
-            clip_info = ClipInfo(
-                file="clip.mp4",
-                codec=res.codec,
-                encoder=res.encoder,
-                fps=res.fps,
-                frame_count=res.frame_count,
-                width=res.width,
-                height=res.height,
-                start_s=res.start_s,
-                end_s=res.end_s,
             )
         if plate is None:
             reasons.append("no plate reading")

@@ -115,6 +115,7 @@ class CaptureThread:
         self.queue = queue
         self.error: BaseException | None = None
         self.decode_s = 0.0  # time spent reading and decoding frames
+        self.cpu_s = 0.0  # CPU time of the capture thread (demux, decode, colour conversion)
         self._clock = clock
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -127,6 +128,7 @@ class CaptureThread:
 
     def _run(self) -> None:
         clock = self._clock
+        cpu0 = time.thread_time()
         try:
             frames = iter(self.source)
             while True:
@@ -139,6 +141,7 @@ class CaptureThread:
         except BaseException as exc:  # handed to the consumer thread, which raises it
             self.error = exc
         finally:
+            self.cpu_s = time.thread_time() - cpu0
             self.queue.close()
 
     def frames(self, idle: Callable[[], object] | None = None) -> Iterator[Captured]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +41,11 @@ log = logging.getLogger(__name__)
 
 REPLAY_QUEUE = 4  # decoded frames a replay's reader keeps ahead of the loop
 LATENCY_BINS_MS = 10_000  # 1 ms bins: a bounded histogram over days of frames
+
+
+def _process_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 class LatencyHistogram:
@@ -117,19 +123,25 @@ class FrameLoop:
         )
         self.pipeline.sinks = [self.outputs, *built.inline_sinks]
         self._started = 0.0
+        self._cpu0 = (0.0, 0.0)  # (loop thread, process) CPU seconds at the start
+        self.loop_cpu_s = 0.0
+        self.capture_cpu_s = 0.0
         self._steady_from: tuple[int, float] | None = None
         self._last_status = -1e9
 
     def run(self) -> RunSummary:
         capture = CaptureThread(self.source, self.queue, clock=self._clock).start()
         self._started = self._clock()
+        self._cpu0 = (time.thread_time(), _process_cpu_s())
         self.opts.notifier.ready(f"watching {self.pipeline.cfg.camera_id}")
         try:
             self._loop(capture)
             self.pipeline.finish()
         finally:
+            self.loop_cpu_s = time.thread_time() - self._cpu0[0]
             self.opts.notifier.stopping()
             capture.close()
+            self.capture_cpu_s = capture.cpu_s
             self.pipeline.summary.times.decode = capture.decode_s
         return self.pipeline.summary
 
@@ -200,7 +212,25 @@ class FrameLoop:
             "schedule": self.scheduler.stats.as_dict(),
             "latency_ms": self.latency.as_dict(),
             "processing_ms": self.processing.as_dict(),
+            "cpu_s": self._cpu(frames),
+            "packet_ring": ring.stats.as_dict() if (ring := getattr(self.source, "packets", None)) else {},
         }
+
+    def _cpu(self, frames: int) -> dict[str, float]:
+        """CPU seconds of the run (load-independent figures): the loop thread (detect or predict,
+        track, rules; not onnxruntime's own threads), the capture thread and the whole process, and
+        the milliseconds of each per processed frame. Thread figures are final once the loop ended."""
+        process = _process_cpu_s() - self._cpu0[1]
+        evidence = self.built.evidence.worker_cpu_s if self.built.evidence is not None else 0.0
+        out = {
+            "loop": round(self.loop_cpu_s, 2),
+            "capture": round(self.capture_cpu_s, 2),
+            "evidence_worker": round(evidence, 2),
+            "process": round(process, 2),
+        }
+        if frames:
+            out.update({f"{k}_ms_per_frame": round(v * 1000 / frames, 2) for k, v in list(out.items())})
+        return out
 
     def close(self) -> None:
         """Drain the outputs and the evidence worker, then close every stage."""
@@ -209,3 +239,5 @@ class FrameLoop:
             self.pipeline.summary.runtime = self.figures()
         finally:
             self.built.close()
+        # the evidence worker's CPU counts what it did while draining, too
+        self.pipeline.summary.runtime["cpu_s"] = self._cpu(self.pipeline.summary.frames)

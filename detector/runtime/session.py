@@ -156,6 +156,9 @@ class RunSession:
                 image_size=(source.info.width, source.info.height),
                 run_id=run_id_at(time.time()) if req.live else "",
             )
+            packets = getattr(source, "packets", None)
+            if packets is not None and built.evidence is not None:
+                built.evidence.use_packets(packets)  # the camera's packets, not a ring of JPEGs
         except BaseException:
             source.close()
             if store is not None:
