@@ -138,7 +138,7 @@ def test_sink_on_packets_writes_a_stream_copied_clip_that_verifies(clip: Path, t
 
 def test_a_version_1_manifest_still_verifies(tmp_path: Path) -> None:
     """Bundles written before the clip's `source` field (manifest_version 1) keep verifying."""
-    from detector.evidence.chain import load_chain_state, save_chain_state
+    from detector.evidence.chain import load_chain_state, save_chain_state, sign_head
     from detector.evidence.synthetic import write_bundles
 
     signer = Ed25519Signer.generate()
@@ -154,7 +154,9 @@ def test_a_version_1_manifest_still_verifies(tmp_path: Path) -> None:
     sig.update(signature_b64=base64.b64encode(signer.sign(body)).decode(), manifest_sha256=sha256_hex(body))
     (path / SIGNATURE_NAME).write_text(json.dumps(sig, sort_keys=True, indent=2) + "\n")
     state = load_chain_state(tmp_path, "cam1")
-    save_chain_state(tmp_path, state.model_copy(update={"last_manifest_sha256": sha256_hex(body)}))
+    save_chain_state(
+        tmp_path, sign_head(state.model_copy(update={"last_manifest_sha256": sha256_hex(body)}), signer)
+    )
     m = parse_manifest(body)
     assert m.manifest_version == 1 and (m.clip is None or m.clip.source == "encoded")
     report = verify_chain(tmp_path, [signer.public_key])
