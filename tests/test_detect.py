@@ -109,3 +109,14 @@ def test_models_folder_comes_before_package(tmp_path: Path, monkeypatch: pytest.
 def test_unknown_class_in_config_is_rejected():
     with pytest.raises(ValueError, match="unknown classes \\['spaceship'\\]"):
         DetectorConfig(classes=("car", "spaceship"))
+
+
+def test_sessions_do_not_spin() -> None:
+    """Every onnxruntime session the engine opens has non-spinning thread pools (a spinning pool takes
+    the CPU that decoding and the evidence worker need on a 2-core box: benchmarks/bench_ort_spin.py)."""
+    from detector.detect.base import cpu_session_options
+
+    opts = cpu_session_options(2)
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert opts.get_session_config_entry("session.inter_op.allow_spinning") == "0"
+    assert opts.intra_op_num_threads == 2 and not opts.enable_cpu_mem_arena

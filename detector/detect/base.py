@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 #: The models/ folder (a user may drop weights there; `detector models quantize` writes the int8
 #: detector there); the package-shipped file is last. The checkout's models/ unless DETECTOR_MODELS_DIR
 #: names another (an installed, non-editable package has no checkout: the service sets it).
-REPO_MODELS_DIR = Path(os.environ.get("DETECTOR_MODELS_DIR") or Path(__file__).resolve().parents[2] / "models")
+REPO_MODELS_DIR = Path(
+    os.environ.get("DETECTOR_MODELS_DIR") or Path(__file__).resolve().parents[2] / "models"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +45,23 @@ class Detector(Protocol):
     def close(self) -> None: ...
 
 
-def cpu_session_options(threads: int) -> ort.SessionOptions:
+def cpu_session_options(threads: int, spin: bool = False) -> ort.SessionOptions:
     """Options of every onnxruntime session the engine opens: `threads` intra-op threads, one inter-op
     thread, and no CPU memory arena (the arena keeps its high-water mark for good: ~20 MB for YOLO11n,
-    ~70 MB over the plate models, for no measurable speed on these models)."""
+    ~70 MB over the plate models, for no measurable speed on these models).
+
+    The thread pools do not spin. onnxruntime's workers busy-wait for the next parallel section by
+    default, which on a 2-core box takes the CPU that decoding, tracking and the evidence worker need:
+    measured on YOLO11n int8 at 640x384 with 20 ms of other work between runs, 59-71 ms of CPU per
+    inference spinning against 25 ms not spinning, and no slower in wall time (benchmarks/RESULTS.md).
+    `spin=True` (onnxruntime's default) is only for that benchmark."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.enable_cpu_mem_arena = False
+    flag = "1" if spin else "0"
+    opts.add_session_config_entry("session.intra_op.allow_spinning", flag)
+    opts.add_session_config_entry("session.inter_op.allow_spinning", flag)
     opts.log_severity_level = 3
     return opts
 
