@@ -18,6 +18,7 @@ from detector.base import FrozenModel
 from detector.errors import ConfigError
 from detector.evidence.config import EvidenceConfig
 from detector.plates.config import PlatesConfig
+from detector.riders.config import RidersConfig
 from detector.rules.config import RulesConfig
 
 
@@ -150,6 +151,9 @@ class CameraConfig(FrozenModel):
     plates: PlatesConfig = Field(default_factory=PlatesConfig, description="Plate detection and OCR")
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig, description="Evidence bundles")
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Frame loop: detection schedule, queues")
+    riders: RidersConfig = Field(
+        default_factory=RidersConfig, description="Riders of motorbikes and bicycles: association, helmets, counts"
+    )
 
 
 def _format_validation_error(path: Path, err: ValidationError, raw: Any) -> str:

@@ -90,6 +90,8 @@ class TrackRecordWriter:
         assert dets.tracker_id is not None
         f = result.frame
         predicted = dets.predicted
+        counts = dets.data.get("riders")
+        riders = result.riders.riders if result.riders is not None else {}
         for i in range(len(dets)):
             rec: dict[str, object] = {
                 "frame": f.index,
@@ -101,6 +103,11 @@ class TrackRecordWriter:
             }
             if predicted[i]:
                 rec["predicted"] = True  # carried by the tracker between two detections
+            if counts is not None and counts[i] > 0:  # a two-wheeler's riders: their count, and boxes this frame
+                rec["riders"] = int(counts[i])
+                seen = riders.get(int(dets.tracker_id[i]), ())
+                if seen:
+                    rec["rider_boxes"] = [[round(float(v), 1) for v in r.xyxy] for r in seen]
             self._fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
             self.records += 1
 
@@ -191,6 +198,7 @@ def violation_record(v: Violation) -> dict[str, object]:
         "rule_version": v.rule_version,
         "zone_id": v.zone_id,
         "event_key": v.event_key,
+        **({"riders": v.riders} if v.riders is not None else {}),
     }
 
 

@@ -27,7 +27,15 @@ from detector.rules import lanes, no_stopping, red_light, speeding
 from detector.rules.common import Finding, SignalHistory, TrackView
 from detector.rules.config import RulesConfig
 from detector.signals import SignalState
-from detector.types import COCO_ROAD_USERS, EvidenceFrames, Track, TrackPoint, Violation, ViolationType
+from detector.types import (
+    COCO_ROAD_USERS,
+    VEHICLE_CLASSES,
+    EvidenceFrames,
+    Track,
+    TrackPoint,
+    Violation,
+    ViolationType,
+)
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +257,8 @@ class RuleEngine:
 
     def _evaluate(self, tid: int, st: _TrackState, final: bool, now: float) -> list[Violation]:
         view = st.view(tid)
+        if view.vehicle_class not in VEHICLE_CLASSES:
+            return []  # pedestrians (and riders not yet joined to their two-wheeler): no vehicle offence applies
         for spec in self.specs:
             part = view.tail(spec.horizon_s) if spec.horizon_s is not None else view
             for f in spec.check(part, self.scene, self.signals, spec.settings, final):
