@@ -15,6 +15,8 @@ from typing import Protocol
 from detector.config import CameraConfig
 from detector.detect import Detector, ModelInfo, create_detector
 from detector.riders.associate import RiderAssociator, RiderFrame
+from detector.riders.helmet import HelmetClassifier
+from detector.riders.stage import RiderRules
 from detector.track import ByteTrackAdapter, TrackStore
 from detector.types import Detections, Frame, Track, Violation
 
@@ -89,6 +91,10 @@ class RunSummary:
     runtime: dict[str, object] = field(default_factory=dict)  # the frame loop's figures (queues, latency)
 
 
+def _helmet(cfg: CameraConfig) -> HelmetClassifier | None:
+    return HelmetClassifier(cfg.riders.helmet) if cfg.riders.enabled and cfg.riders.helmet.enabled else None
+
+
 class Pipeline:
     """Runs detection, tracking and the violation stage on a stream of frames.
 
@@ -104,6 +110,7 @@ class Pipeline:
         violation_stage: ViolationStage | None = None,
         sinks: Sequence[FrameSink] = (),
         perf_counter: Callable[[], float] = time.perf_counter,
+        rider_rules: RiderRules | None = None,
     ) -> None:
         self.cfg = cfg
         self.detector = detector or create_detector(cfg.detector)
@@ -112,6 +119,8 @@ class Pipeline:
                                 on_finished=self._count_track)
         self.riders = (RiderAssociator(cfg.riders.association, forget_after_s=cfg.tracker.forget_after_s)
                        if cfg.riders.enabled else None)
+        self.rider_rules = rider_rules if rider_rules is not None or not cfg.riders.enabled else RiderRules(
+            cfg.riders, cfg.camera_id, helmet=_helmet(cfg))
         self.violation_stage = violation_stage
         self.sinks = list(sinks)
         self._clock = perf_counter
@@ -154,6 +163,9 @@ class Pipeline:
         violations: list[Violation] = []
         if self.violation_stage is not None:
             violations = self._with_riders(self.violation_stage.process(frame, tracks, active))
+        if self.rider_rules is not None:
+            run_id = getattr(self.violation_stage, "run_id", "")  # a live run's id, as the rules stage stamps it
+            violations += [replace(v, run_id=run_id) for v in self.rider_rules.process(frame, riders)]
         t3 = c()
         overlay = self.violation_stage.display_state() if self.violation_stage is not None else None
         result = FrameResult(frame=frame, detections=tracked, tracks=tracks, active=tuple(active),
@@ -164,7 +176,7 @@ class Pipeline:
         times = self.summary.times
         times.detect += t1 - t0
         times.track += t2 - t1
-        if self.violation_stage is not None:
+        if self.violation_stage is not None or self.rider_rules is not None:
             times.rules += t3 - t2
         times.output += t4 - t3
         times.frames += 1
@@ -206,4 +218,6 @@ class Pipeline:
         self.tracker.close()
         if self.riders is not None:
             self.riders.close()
+        if self.rider_rules is not None:
+            self.rider_rules.close()
         self.detector.close()
