@@ -108,3 +108,21 @@ def test_a_ridden_motorbike_keeps_its_class_and_is_placed_from_its_rider_when_un
     assert ids == [1]
     assert frame.road_users.predicted[0]  # an estimate, not a detection
     assert np.allclose(frame.road_users.xyxy[0], bike, atol=6)
+
+
+def test_a_person_box_at_two_wheeler_speed_is_a_motorbike_and_a_walker_is_not():
+    a = RiderAssociator(AssociationConfig())
+    for k in range(40):
+        t = k / 30
+        fast = (
+            100 + 300 * t,
+            200,
+            140 + 300 * t,
+            300,
+        )  # 3 box heights a second: a motorbike boxed with its rider
+        walker = (400 + 60 * t, 200, 440 + 60 * t, 300)  # 0.6 box heights a second
+        frame = a.update(dets([(1, PERSON, fast), (2, PERSON, walker)]), t, k)
+    rows = frame.road_users.tracker_id.tolist()
+    assert frame.road_users.class_id[rows.index(1)] == MOTO
+    assert frame.road_users.data["riders"][rows.index(1)] == 1 and a.count(1) == 1
+    assert frame.road_users.class_id[rows.index(2)] == PERSON

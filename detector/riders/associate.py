@@ -34,6 +34,8 @@ TWO_WHEELERS: frozenset[int] = frozenset({1, 3})  # bicycle, motorcycle
 Box = tuple[float, float, float, float]
 #: Frames over which a pair's reference offset is taken (then fixed: a rider keeps it, a passer-by drifts).
 ORIGIN_FRAMES = 3
+#: The class a `person` box moving at two-wheeler speed becomes (COCO motorcycle).
+SOLO_CLASS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,8 @@ class RiderAssociator:
         self._class_counts: dict[int, dict[int, int]] = {}  # per track: detections per COCO class
         self._last_seen: dict[int, float] = {}
         self._vehicles: dict[int, int] = {}  # two-wheeler tracks that carried riders -> their class
+        self._solo: set[int] = set()  # person tracks found to be a rider and its two-wheeler in one box
+        self._motion: dict[int, list[tuple[float, float, float, float]]] = {}  # person tracks: (t, x, y, h)
 
     def update(self, tracked: Detections, timestamp: float, frame_index: int) -> RiderFrame:
         """Associate this frame's detected boxes; returns the frame's road users and riders."""
@@ -131,9 +135,11 @@ class RiderAssociator:
         # the tracker matches boxes whatever their class, so a rider's and its motorbike's tracks can each
         # carry the other's label in some frames: a track's role is its majority class so far
         role = np.array([self.role(t) for t in tids.tolist()], dtype=np.int64)
-        persons = np.flatnonzero((role == PERSON) & (tids >= 0))
-        wheels = np.flatnonzero(np.isin(role, list(TWO_WHEELERS)) & (tids >= 0))
+        solo = np.isin(tids, list(self._solo))
+        persons = np.flatnonzero(((role == PERSON) | solo) & (tids >= 0))  # a solo box may yet prove a rider
+        wheels = np.flatnonzero(np.isin(role, list(TWO_WHEELERS)) & ~solo & (tids >= 0))
         seen = {int(t) for t in tids}
+        self._watch_solo(tracked, persons[~solo[persons]], timestamp)
         ok_pairs: set[tuple[int, int]] = set()
         if len(persons) and len(wheels):
             vboxes = tracked.xyxy[wheels].astype(np.float64)
@@ -181,6 +187,36 @@ class RiderAssociator:
         self._assign()
         return self._frame(tracked, frame_index)
 
+    def _watch_solo(self, tracked: Detections, persons: np.ndarray, timestamp: float) -> None:
+        """A `person` track moving faster than any walker, in its own box heights a second, is a rider
+        boxed together with its two-wheeler (the detector gave one box): it becomes that two-wheeler."""
+        cfg = self.cfg
+        assert tracked.tracker_id is not None
+        on_bikes = {p for (p, _), pair in self._pairs.items() if pair.hits > 0}
+        for i in persons.tolist():
+            tid = int(tracked.tracker_id[i])
+            if tid in self._vehicles or tid in self._rider_of or tid in on_bikes:
+                continue  # a rider on a two-wheeler box of its own joins that box instead
+            x1, y1, x2, y2 = (float(v) for v in tracked.xyxy[i])
+            hist = self._motion.setdefault(tid, [])
+            hist.append((timestamp, (x1 + x2) / 2, y2, y2 - y1))
+            while hist and timestamp - hist[0][0] > cfg.solo_window_s * 2:
+                hist.pop(0)
+            span = timestamp - hist[0][0]
+            if span < cfg.solo_window_s:
+                continue
+            height = float(np.median([h for *_, h in hist]))
+            dist = float(np.hypot(hist[-1][1] - hist[0][1], hist[-1][2] - hist[0][2]))
+            if dist / span / max(height, 1.0) >= cfg.solo_speed:
+                self._vehicles[tid] = SOLO_CLASS
+                self._solo.add(tid)
+                self._motion.pop(tid, None)
+                log.debug(
+                    "person track %d moves at %.1f heights/s: a rider boxed with its two-wheeler",
+                    tid,
+                    dist / span / height,
+                )
+
     def carry(self, carried: Detections, frame_index: int) -> RiderFrame:
         """A frame without detection: the tracks' carried boxes, with the riders as last associated."""
         return self._frame(carried, frame_index)
@@ -202,8 +238,9 @@ class RiderAssociator:
         return self._rider_of.get(person_track_id)
 
     def count(self, vehicle_track_id: int) -> int:
-        """People riding the two-wheeler track now (confirmed riders)."""
-        return sum(1 for v in self._rider_of.values() if v == vehicle_track_id)
+        """People riding the two-wheeler track now (confirmed riders; at least 1 for a rider boxed with it)."""
+        n = sum(1 for v in self._rider_of.values() if v == vehicle_track_id)
+        return max(n, 1) if vehicle_track_id in self._solo else n
 
     def riders_of(self, vehicle_track_id: int) -> list[int]:
         return sorted(p for p, v in self._rider_of.items() if v == vehicle_track_id)
@@ -213,7 +250,10 @@ class RiderAssociator:
         for (pid, vid), pair in self._pairs.items():
             if pair.confirmed and (pid not in best or pair.hits > best[pid][1]):
                 best[pid] = (vid, pair.hits)
-        new = {pid: vid for pid, (vid, _) in best.items() if pid not in self._vehicles}
+        new = {pid: vid for pid, (vid, _) in best.items() if pid not in self._vehicles or pid in self._solo}
+        for pid in new.keys() & self._solo:  # it sits on a two-wheeler after all: it is that one's rider
+            self._solo.discard(pid)
+            self._vehicles.pop(pid, None)
         for pid in new.keys() - self._rider_of.keys():
             log.debug("person track %d rides two-wheeler track %d", pid, new[pid])
         self._rider_of = new
@@ -235,6 +275,8 @@ class RiderAssociator:
             del self._last_seen[t]
             self._class_counts.pop(t, None)
             self._vehicles.pop(t, None)
+            self._solo.discard(t)
+            self._motion.pop(t, None)
 
     def _frame(self, dets: Detections, frame_index: int) -> RiderFrame:
         assert dets.tracker_id is not None
@@ -242,6 +284,8 @@ class RiderAssociator:
         counts: dict[int, int] = {}
         for vid in self._rider_of.values():
             counts[vid] = counts.get(vid, 0) + 1
+        for tid in self._solo:  # its own box holds at least one rider
+            counts[tid] = max(counts.get(tid, 0), 1)
         riders: dict[int, list[Rider]] = {}
         present = set(tids)
         candidates = {p for (p, v), pair in self._pairs.items() if pair.hits > 0 and v in present}

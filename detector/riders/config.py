@@ -53,6 +53,13 @@ class AssociationConfig(FrozenModel):
         ge=0,
         description="...and at least this long after the first of them (in 0.5 s a walker drifts ~0.6 bike heights)",
     )
+    solo_speed: float = Field(
+        default=2.0,
+        gt=0,
+        description="A `person` track whose ground point moves at least this many of its own box heights a "
+        "second is a rider boxed with its two-wheeler (a walker does under 1), and becomes a motorcycle",
+    )
+    solo_window_s: float = Field(default=0.6, gt=0, description="Time over which that speed is measured")
     release_frames: int = Field(
         default=6,
         ge=1,
