@@ -75,6 +75,18 @@ def _patch_legacy_attention(model: Any) -> int:
     return patched
 
 
+def _pin_export_date(path: Path, date: str) -> None:
+    """Ultralytics stamps the export's wall-clock time into the ONNX metadata; put the checkpoint's own
+    date there instead, so the same versions of torch and Ultralytics make the same bytes."""
+    import onnx
+
+    model = onnx.load(str(path))
+    for prop in model.metadata_props:
+        if prop.key == "date":
+            prop.value = date
+    onnx.save(model, str(path))
+
+
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -110,6 +122,7 @@ def export_helmet(source: Path, out: Path, imgsz: int = 160) -> ExportResult:
                 format="onnx", imgsz=imgsz, opset=17, simplify=False, dynamic=False, half=False, verbose=False
             )
         )
+        _pin_export_date(exported, str(yolo.ckpt.get("date", "")))
         out.parent.mkdir(parents=True, exist_ok=True)
         fd, part = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
         os.close(fd)
