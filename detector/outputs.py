@@ -51,6 +51,12 @@ def draw_tracks(image: npt.NDArray[np.uint8], result: FrameResult) -> None:
         col = _colour(tid)
         cv2.rectangle(image, (x1, y1), (x2, y2), col, 2)
         label = f"#{tid} {COCO_ROAD_USERS.get(int(dets.class_id[i]), '?')} {dets.confidence[i]:.2f}"
+        riders = int(dets.data["riders"][i]) if "riders" in dets.data else 0
+        if riders:
+            label += f" x{riders}"  # people riding it
+            for r in result.riders.riders.get(tid, ()) if result.riders is not None else ():
+                rx1, ry1, rx2, ry2 = (int(round(v)) for v in r.xyxy)
+                cv2.rectangle(image, (rx1, ry1), (rx2, ry2), col, 1)
         (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
         cv2.rectangle(image, (x1, max(0, y1 - th - 6)), (x1 + tw + 4, y1), col, -1)
         cv2.putText(image, label, (x1 + 2, y1 - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)

@@ -34,6 +34,9 @@ TWO_WHEELERS: frozenset[int] = frozenset({1, 3})  # bicycle, motorcycle
 Box = tuple[float, float, float, float]
 #: Frames over which a pair's reference offset is taken (then fixed: a rider keeps it, a passer-by drifts).
 ORIGIN_FRAMES = 3
+#: A `person` box overlapping a two-wheeler's box this much is the same road user (a walker's tall, narrow
+#: box and a motorbike's wide, low one overlap far less).
+SAME_BOX_IOU = 0.6
 #: The class a `person` box moving at two-wheeler speed becomes (COCO motorcycle).
 SOLO_CLASS = 3
 
@@ -193,9 +196,10 @@ class RiderAssociator:
         cfg = self.cfg
         assert tracked.tracker_id is not None
         on_bikes = {p for (p, _), pair in self._pairs.items() if pair.hits > 0}
+        carriers = self._carriers()
         for i in persons.tolist():
             tid = int(tracked.tracker_id[i])
-            if tid in self._vehicles or tid in self._rider_of or tid in on_bikes:
+            if tid in carriers or tid in self._rider_of or tid in on_bikes:
                 continue  # a rider on a two-wheeler box of its own joins that box instead
             x1, y1, x2, y2 = (float(v) for v in tracked.xyxy[i])
             hist = self._motion.setdefault(tid, [])
@@ -228,9 +232,14 @@ class RiderAssociator:
             return -1
         return max(counts.items(), key=lambda kv: (kv[1], -kv[0]))[0]
 
+    def _carriers(self) -> set[int]:
+        """Tracks that carry riders now (their own boxed rider included)."""
+        return set(self._rider_of.values()) | self._solo
+
     def role(self, track_id: int) -> int:
-        """The track's class for the association: a track that carries riders stays their two-wheeler."""
-        if track_id in self._vehicles:
+        """The track's class for the association: while a track carries riders it stays their two-wheeler
+        (afterwards its majority class again: ByteTrack can hand a bike's id to its rider's box)."""
+        if track_id in self._vehicles and track_id in self._carriers():
             return self._vehicles[track_id]
         return self.track_class(track_id)
 
@@ -250,14 +259,15 @@ class RiderAssociator:
         for (pid, vid), pair in self._pairs.items():
             if pair.confirmed and (pid not in best or pair.hits > best[pid][1]):
                 best[pid] = (vid, pair.hits)
-        new = {pid: vid for pid, (vid, _) in best.items() if pid not in self._vehicles or pid in self._solo}
+        carriers = set(self._rider_of.values())
+        new = {pid: vid for pid, (vid, _) in best.items() if pid not in carriers}
         for pid in new.keys() & self._solo:  # it sits on a two-wheeler after all: it is that one's rider
             self._solo.discard(pid)
             self._vehicles.pop(pid, None)
         for pid in new.keys() - self._rider_of.keys():
             log.debug("person track %d rides two-wheeler track %d", pid, new[pid])
         self._rider_of = new
-        for vid in set(new.values()) - self._vehicles.keys():
+        for vid in set(new.values()) - self._vehicles.keys():  # the class a carrier keeps while it carries
             counts = self._class_counts.get(vid, {})
             self._vehicles[vid] = max(TWO_WHEELERS, key=lambda c: (counts.get(c, 0), c))
 
@@ -288,6 +298,7 @@ class RiderAssociator:
             counts[tid] = max(counts.get(tid, 0), 1)
         riders: dict[int, list[Rider]] = {}
         present = set(tids)
+        carriers = self._carriers()
         candidates = {p for (p, v), pair in self._pairs.items() if pair.hits > 0 and v in present}
         keep = np.ones(len(dets), dtype=bool)
         for i, tid in enumerate(tids):
@@ -295,16 +306,17 @@ class RiderAssociator:
             if vid is None:
                 # a person on a two-wheeler in this frame, not yet confirmed as its rider, is held back from the
                 # road users (the two-wheeler stands for both); it rejoins them as soon as the geometry fails
-                keep[i] = tid not in candidates or tid in self._vehicles
+                keep[i] = tid not in candidates or tid in carriers
                 continue
             keep[i] = False
             x1, y1, x2, y2 = (float(v) for v in dets.xyxy[i])
             riders.setdefault(vid, []).append(Rider(tid, (x1, y1, x2, y2), float(dets.confidence[i])))
+        self._same_boxes(dets, keep, counts, riders)
         road = dets[keep]
         assert road.tracker_id is not None
         # a two-wheeler that carries riders keeps its class in frames where its box was labelled person
         for i, tid in enumerate(road.tracker_id.tolist()):
-            if tid in self._vehicles:
+            if tid in carriers and tid in self._vehicles:
                 road.class_id[i] = self._vehicles[tid]
         stand_ins = self._stand_ins(riders, set(road.tracker_id.tolist()))
         if len(stand_ins):
@@ -319,6 +331,39 @@ class RiderAssociator:
             counts=counts,
             rider_ids=frozenset(self._rider_of),
         )
+
+    def _same_boxes(
+        self, dets: Detections, keep: np.ndarray, counts: dict[int, int], riders: dict[int, list[Rider]]
+    ) -> None:
+        """A `person` box that is nearly the two-wheeler's own box (IoU >= SAME_BOX_IOU: a rider boxed with
+        the bike, often on a track the tracker swapped) is that two-wheeler's rider in this frame, whatever
+        the association has decided so far: never a second road user beside it."""
+        assert dets.tracker_id is not None
+        tids = dets.tracker_id.tolist()
+        roles = [self.role(t) for t in tids]
+        wheels = [j for j in range(len(tids)) if keep[j] and roles[j] in TWO_WHEELERS]
+        if not wheels:
+            return
+        wb = dets.xyxy[wheels].astype(np.float64)
+        carriers = self._carriers()
+        for i in range(len(tids)):
+            person_box = roles[i] == PERSON or (int(dets.class_id[i]) == PERSON and tids[i] not in carriers)
+            if not keep[i] or not person_box or i in wheels:
+                continue
+            b = dets.xyxy[i].astype(np.float64)
+            ix = np.clip(np.minimum(b[2], wb[:, 2]) - np.maximum(b[0], wb[:, 0]), 0, None)
+            iy = np.clip(np.minimum(b[3], wb[:, 3]) - np.maximum(b[1], wb[:, 1]), 0, None)
+            inter = ix * iy
+            union = (b[2] - b[0]) * (b[3] - b[1]) + (wb[:, 2] - wb[:, 0]) * (wb[:, 3] - wb[:, 1]) - inter
+            iou = inter / np.maximum(union, 1e-9)
+            j = int(np.argmax(iou))
+            if iou[j] < SAME_BOX_IOU:
+                continue
+            vid = tids[wheels[j]]
+            keep[i] = False
+            counts[vid] = max(counts.get(vid, 0), 1)
+            x1, y1, x2, y2 = (float(v) for v in b)
+            riders.setdefault(vid, []).append(Rider(tids[i], (x1, y1, x2, y2), float(dets.confidence[i])))
 
     def _stand_ins(self, riders: Mapping[int, list[Rider]], present: set[int]) -> Detections:
         """Rows for ridden two-wheelers the detector missed in this frame, placed from their riders.
