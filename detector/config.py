@@ -16,6 +16,7 @@ from detector.base import FrozenModel, Point
 from detector.errors import ConfigError
 from detector.evidence.config import EvidenceConfig
 from detector.plates.config import PlatesConfig
+from detector.riders.config import RidersConfig
 from detector.rules.config import RulesConfig
 from detector.safeyaml import read_config_mapping, short_repr
 from detector.telemetry.config import TelemetryConfig
@@ -159,6 +160,9 @@ class CameraConfig(FrozenModel):
     plates: PlatesConfig = Field(default_factory=PlatesConfig, description="Plate detection and OCR")
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig, description="Evidence bundles")
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Frame loop: detection schedule, queues")
+    riders: RidersConfig = Field(
+        default_factory=RidersConfig, description="Riders of motorbikes and bicycles: association, helmets, counts"
+    )
     telemetry: TelemetryConfig = Field(
         default_factory=TelemetryConfig, description="Health of a live run: MQTT status and heartbeats, metrics"
     )

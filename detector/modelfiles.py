@@ -38,6 +38,11 @@ class ManifestEntry(FrozenModel):
     )
     command: str | None = Field(default=None, description="The explicit command that made it from that model")
     calibration: str | None = Field(default=None, description="The data the command used (e.g. quantization)")
+    optional: bool = Field(
+        default=False,
+        description="Needed only by a stage a camera must enable (e.g. the helmet check); `models check` reports "
+        "it missing without failing",
+    )
 
     @model_validator(mode="after")
     def _source(self) -> ManifestEntry:

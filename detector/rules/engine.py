@@ -29,7 +29,14 @@ from detector.rules import lanes, no_stopping, red_light, speeding
 from detector.rules.common import Finding, SignalHistory, TrackView
 from detector.rules.config import RulesConfig
 from detector.signals import SignalState
-from detector.types import COCO_ROAD_USERS, EvidenceFrames, Track, TrackPoint, Violation, ViolationType
+from detector.types import (
+    COCO_ROAD_USERS,
+    EvidenceFrames,
+    Track,
+    TrackPoint,
+    Violation,
+    ViolationType,
+)
 
 log = logging.getLogger(__name__)
 
