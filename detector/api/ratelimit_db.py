@@ -1,0 +1,91 @@
+"""Token buckets kept in the store's database: one budget however many API workers serve it.
+
+`detector/api/ratelimit.py`'s `TokenBucketLimiter` keeps its buckets in the process, so N uvicorn
+workers would grant N times the configured rate. `DbBucketLimiter` has the same interface
+(`take_all(charges)`, `take(key)`) and the same rules (a request charged to several buckets is
+admitted only if each holds a token, and a rejected request pays nothing), but each call is one
+short write transaction on the `rate_buckets` table: the rows are created if missing, locked in key
+order (`SELECT ... FOR UPDATE` on PostgreSQL, so two workers never deadlock; SQLite's
+`BEGIN IMMEDIATE` serialises writers already), refilled by the time since their last update, and
+charged.
+
+Time comes from the clock passed in: the wall clock by default, because a monotonic clock is not
+comparable between hosts. A clock that steps back is treated as no time passing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from detector.api.ratelimit import Charge
+from detector.store.db import Database
+from detector.store.ratelimit_models import RateBucket
+
+
+class BucketLimiter(Protocol):
+    """What the API needs of a limiter: `TokenBucketLimiter` (one process) or `DbBucketLimiter`."""
+
+    def take_all(self, charges: Sequence[Charge]) -> float: ...
+
+    def take(self, key: str) -> float: ...
+
+
+class DbBucketLimiter:
+    """Token buckets in the database, shared by every process that uses the same store."""
+
+    def __init__(
+        self,
+        db: Database,
+        capacity: int,
+        refill_per_s: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.capacity = float(capacity)
+        self.refill_per_s = refill_per_s
+        self.clock = clock
+        self._insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
+
+    def take_all(self, charges: Sequence[Charge]) -> float:
+        """0.0 when every bucket had a token (each pays one); else the seconds until all will, and
+        no bucket pays."""
+        by_key = {c.key: c for c in charges}
+        keys = sorted(by_key)
+        now = self.clock()
+        with self.db.write() as s:
+            s.execute(
+                self._insert(RateBucket)
+                .values([{"key": k, "tokens": by_key[k].capacity, "updated": now} for k in keys])
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
+            rows = s.execute(
+                select(RateBucket.key, RateBucket.tokens, RateBucket.updated)
+                .where(RateBucket.key.in_(keys))
+                .order_by(RateBucket.key)
+                .with_for_update()
+            ).all()
+            level: dict[str, tuple[float, float]] = {}
+            for key, tokens, updated in rows:
+                c = by_key[key]
+                level[key] = (
+                    min(c.capacity, tokens + max(0.0, now - updated) * c.refill_per_s),
+                    max(now, updated),
+                )
+            waits = [(1.0 - t) / by_key[k].refill_per_s for k, (t, _u) in level.items() if t < 1.0]
+            if waits:
+                return max(waits)
+            for key, (tokens, at) in level.items():
+                s.execute(
+                    update(RateBucket).where(RateBucket.key == key).values(tokens=tokens - 1.0, updated=at)
+                )
+        return 0.0
+
+    def take(self, key: str) -> float:
+        """0.0 when allowed (a token is spent); else the seconds until the next token."""
+        return self.take_all([Charge(key, self.capacity, self.refill_per_s)])
