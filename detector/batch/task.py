@@ -47,6 +47,7 @@ class VideoReport:
     worker_pid: int = 0
     error: str | None = None
     violation_types: tuple[str, ...] = field(default=())
+    failures: tuple[str, ...] = ()  # bundles that could not be written ("event_key: reason")
 
     @property
     def fps(self) -> float:
@@ -62,6 +63,7 @@ class VideoReport:
         d = {k: v for k, v in d.items() if k != "fps"}
         d["bundles"] = tuple(d.get("bundles") or ())  # type: ignore[arg-type]
         d["violation_types"] = tuple(d.get("violation_types") or ())  # type: ignore[arg-type]
+        d["failures"] = tuple(d.get("failures") or ())  # type: ignore[arg-type]
         return cls(**d)  # type: ignore[arg-type]
 
 
@@ -131,6 +133,8 @@ def replay_video(job: BatchJob) -> VideoReport:
     record = session.write_results()
     summary = session.summary
     bundles = record.get("bundles")
+    failures = record.get("bundle_failures")
+    failures = failures if isinstance(failures, list) else []
     report = VideoReport(
         name=job.name,
         camera_id=cfg.camera_id,
@@ -144,6 +148,7 @@ def replay_video(job: BatchJob) -> VideoReport:
         attempts=attempt,
         worker_pid=os.getpid(),
         violation_types=tuple(v.violation_type.value for v in summary.violations),
+        failures=tuple(f"{f['event_key']}: {f['reason']}" for f in failures if isinstance(f, dict)),
     )
     tmp = job.out / f".{DONE_NAME}.tmp"
     tmp.write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")

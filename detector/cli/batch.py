@@ -36,7 +36,7 @@ def _report_table(outcomes: list) -> Table:  # noqa: ANN001
         table.add_column(col, justify="right" if col not in ("video", "camera", "failures") else "left")
     for o in outcomes:
         r, c = o.report, o.ingest
-        failures = r.error or "; ".join(c.rejected) or ""
+        failures = r.error or "; ".join((*r.failures, *c.rejected)) or ""
         table.add_row(
             r.name,
             r.camera_id,
@@ -199,7 +199,7 @@ def replay_batch(
         click.echo(json.dumps(record, indent=2))
     else:
         Console().print(_report_table(outcomes))
-    failed = [o.report.name for o in outcomes if o.report.error or o.ingest.rejected]
+    failed = [o.report.name for o in outcomes if o.report.error or o.report.failures or o.ingest.rejected]
     if failed:
         raise click.ClickException(f"{len(failed)} of {len(outcomes)} videos failed: {', '.join(failed)}")
 
