@@ -11,7 +11,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["edge", "stream", "soak", "schedule", "int8", "pipeline", "rules", "plates", "plate_angle", "evidence",
-         "store"]
+         "store", "scale"]
 HEADER = """# Benchmark results
 
 Speed, memory and accuracy figures, each with the machine it ran on and a peer measured in the
@@ -32,6 +32,7 @@ the ratios, which come from one run.
 | Plate angle: measured, its cost to reading, frame choice by it | `benchmarks/bench_plate_angle.py` |
 | Evidence bundles: time and size | `benchmarks/bench_evidence.py` |
 | Store: lookup latency at 1M violations, ingest rate | `benchmarks/bench_store.py` |
+| Beyond one box: Dask vs Ray, batch replay speed-up, partitioned store, central store under load | `benchmarks/bench_engines.py`, `bench_batch.py`, `bench_store.py`, `bench_central.py` |
 """
 
 
