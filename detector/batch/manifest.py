@@ -76,12 +76,12 @@ def load_manifest(path: Path) -> list[ManifestEntry]:
         manifest = BatchManifest.model_validate(raw)
     except ValidationError as exc:
         lines = [f"{path}: invalid batch manifest"]
-        for e in exc.errors():
-            loc = ".".join(str(x) for x in e["loc"]) or "<root>"
-            lines.append(f"  {loc}: {e['msg']} (got {short_repr(e.get('input'))})")
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err["loc"]) or "<root>"
+            lines.append(f"  {loc}: {err['msg']} (got {short_repr(err.get('input'))})")
         raise ConfigError("\n".join(lines)) from exc
     base = path.parent
-    out = []
+    out: list[ManifestEntry] = []
     for e in manifest.videos:
         video = e.video if e.video is None or "://" in e.video else str((base / e.video).resolve())
         out.append(e.model_copy(update={"config": str((base / e.config).resolve()), "video": video}))

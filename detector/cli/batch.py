@@ -173,7 +173,9 @@ def replay_batch(
         totals["frames"] += o.report.frames
         totals["violations"] += o.report.violations
         totals["failed"] += o.report.error is not None
-        progress.update(task, advance=1, **totals)
+        progress.update(
+            task, advance=1, frames=totals["frames"], violations=totals["violations"], failed=totals["failed"]
+        )
 
     opts = BatchOptions(workers=workers, cpus_per_task=cpus, address=address, retries=retries)
     try:
