@@ -74,6 +74,12 @@ def test_refill_follows_the_clock(db_url: str) -> None:  # noqa: F811
     assert limiter.take("k") == 0.0
     now[0] -= 50.0  # a clock that steps back gives no tokens (and takes none)
     assert limiter.take("k") == pytest.approx(2.0)
+    # a bucket full again is as good as none: pruned, and the next take starts from a full bucket
+    assert limiter.prune() == 0
+    now[0] += 100.0
+    assert limiter.take("other") == 0.0
+    assert limiter.prune() == 1  # "k" (full since its refill), not "other" (just spent)
+    assert [limiter.take("k") for _ in range(3)] == [0.0, 0.0, pytest.approx(2.0)]
     db.dispose()
 
 

@@ -9,6 +9,10 @@ order (`SELECT ... FOR UPDATE` on PostgreSQL, so two workers never deadlock; SQL
 `BEGIN IMMEDIATE` serialises writers already), refilled by the time since their last update, and
 charged.
 
+A bucket that has refilled to its capacity is the same as no bucket, so every `prune_every` calls
+the limiter deletes the rows that are full again (`full_at` passed): the table holds only the keys
+spent recently, as the in-process limiter's LRU does.
+
 Time comes from the clock passed in: the wall clock by default, because a monotonic clock is not
 comparable between hosts. A clock that steps back is treated as no time passing.
 """
@@ -19,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -45,12 +49,15 @@ class DbBucketLimiter:
         capacity: int,
         refill_per_s: float,
         clock: Callable[[], float] = time.time,
+        prune_every: int = 1000,
     ) -> None:
         self.db = db
         self.capacity = float(capacity)
         self.refill_per_s = refill_per_s
         self.clock = clock
         self._insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
+        self.prune_every = prune_every
+        self._calls = 0
 
     def take_all(self, charges: Sequence[Charge]) -> float:
         """0.0 when every bucket had a token (each pays one); else the seconds until all will, and
@@ -61,7 +68,9 @@ class DbBucketLimiter:
         with self.db.write() as s:
             s.execute(
                 self._insert(RateBucket)
-                .values([{"key": k, "tokens": by_key[k].capacity, "updated": now} for k in keys])
+                .values(
+                    [{"key": k, "tokens": by_key[k].capacity, "updated": now, "full_at": now} for k in keys]
+                )
                 .on_conflict_do_nothing(index_elements=["key"])
             )
             rows = s.execute(
@@ -70,7 +79,8 @@ class DbBucketLimiter:
                 .order_by(RateBucket.key)
                 .with_for_update()
             ).all()
-            level: dict[str, tuple[float, float]] = {}
+            # a key without a row (a concurrent prune took a full bucket) is a full bucket
+            level: dict[str, tuple[float, float]] = {k: (by_key[k].capacity, now) for k in keys}
             for key, tokens, updated in rows:
                 c = by_key[key]
                 level[key] = (
@@ -81,10 +91,22 @@ class DbBucketLimiter:
             if waits:
                 return max(waits)
             for key, (tokens, at) in level.items():
-                s.execute(
-                    update(RateBucket).where(RateBucket.key == key).values(tokens=tokens - 1.0, updated=at)
-                )
+                c = by_key[key]
+                left = tokens - 1.0
+                values = {"tokens": left, "updated": at, "full_at": at + (c.capacity - left) / c.refill_per_s}
+                stmt = self._insert(RateBucket).values(key=key, **values)
+                s.execute(stmt.on_conflict_do_update(index_elements=["key"], set_=values))
+        self._calls += 1
+        if self._calls % self.prune_every == 0:
+            self.prune(now)
         return 0.0
+
+    def prune(self, now: float | None = None) -> int:
+        """Delete the buckets that are full again (as good as absent); returns how many."""
+        at = self.clock() if now is None else now
+        with self.db.write() as s:
+            result = s.execute(delete(RateBucket).where(RateBucket.full_at < at))
+            return int(getattr(result, "rowcount", 0) or 0)
 
     def take(self, key: str) -> float:
         """0.0 when allowed (a token is spent); else the seconds until the next token."""

@@ -3,7 +3,7 @@ every host behind one load balancer) spends from the same buckets (`detector/sto
 
 from __future__ import annotations
 
-from sqlalchemy import Float, String
+from sqlalchemy import Float, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from detector.store.models import Base
@@ -16,3 +16,5 @@ class RateBucket(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     tokens: Mapped[float] = mapped_column(Float, nullable=False)
     updated: Mapped[float] = mapped_column(Float, nullable=False)
+    full_at: Mapped[float] = mapped_column(Float, nullable=False)  # full again (same as no row) from here
+    __table_args__ = (Index("ix_rate_buckets_full_at", "full_at"),)

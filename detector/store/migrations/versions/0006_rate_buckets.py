@@ -22,8 +22,11 @@ def upgrade() -> None:
         sa.Column("key", sa.String(200), primary_key=True),
         sa.Column("tokens", sa.Float, nullable=False),
         sa.Column("updated", sa.Float, nullable=False),
+        sa.Column("full_at", sa.Float, nullable=False),
     )
+    op.create_index("ix_rate_buckets_full_at", "rate_buckets", ["full_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_rate_buckets_full_at", table_name="rate_buckets")
     op.drop_table("rate_buckets")
