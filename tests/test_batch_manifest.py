@@ -38,6 +38,15 @@ def test_manifest_paths_resolve_beside_it_and_jobs_get_their_folders(tmp_path: P
     ]
 
 
+def test_a_video_named_like_the_batch_folders_does_not_write_into_them() -> None:
+    entries = [
+        ManifestEntry(config="x.yaml", video="/v/store.mp4"),
+        ManifestEntry(config="x.yaml", name="keys"),
+    ]
+    jobs = plan_jobs(entries, ["a", "b"], Path("out"), Path("out/keys"))
+    assert [j.out for j in jobs] == [Path("out/store-video"), Path("out/keys-video")]
+
+
 def test_two_entries_on_one_camera_chain_are_refused() -> None:
     entries = [
         ManifestEntry(config="x.yaml", video="/v/a.mp4"),

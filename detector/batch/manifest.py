@@ -25,6 +25,8 @@ from detector.base import FrozenModel
 from detector.errors import ConfigError
 from detector.safeyaml import read_config_mapping, short_repr
 
+#: Folders of the batch's own under --out (a video may not write its outputs there)
+RESERVED_NAMES = frozenset({"keys", "trusted_keys", "store"})
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".ts", ".webm")
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -124,6 +126,8 @@ def plan_jobs(
     for i, (e, cfg_cam) in enumerate(zip(entries, camera_ids, strict=True)):
         stem = Path(e.video).stem if e.video and "://" not in e.video else Path(e.config).stem
         name = e.name or _safe_name(stem)
+        if name in RESERVED_NAMES:
+            name = f"{name}-video"  # the batch keeps its key and default store in --out/<name>
         if name in names:
             raise ConfigError(
                 f"entries {names[name] + 1} and {i + 1}: both write to {out / name} (set `name`)"
