@@ -38,7 +38,7 @@ from detector.evidence.writer import BundleWriter  # noqa: E402
 from detector.store.config import StoreConfig  # noqa: E402
 from detector.store.db import Database, upgrade, utc_now  # noqa: E402
 from detector.store.ingest import IngestService  # noqa: E402
-from detector.store.payments import PaymentService  # noqa: E402
+from detector.store.payments import PaymentService, plate_key  # noqa: E402
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 LETTERS = "ABCDEFGHKLMNPSTUVXYZ"
@@ -185,12 +185,21 @@ def load_sqlite(path: str, n: int, pool: list[tuple[str, str]]) -> float:
     return time.perf_counter() - t
 
 
-def load_postgres(dsn: str, n: int, pool: list[tuple[str, str]]) -> float:
+def load_postgres(dsn: str, n: int, pool: list[tuple[str, str]], *, partitioned: bool = True) -> float:
     import psycopg
 
     t = time.perf_counter()
     with psycopg.connect(dsn) as con:
         with con.cursor() as cur:
+            # migration 0005 partitions violations by month: one partition per month of the data
+            # (rows from 2025-01-01, one every 17 s), so nothing lands in the default partition
+            last = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(seconds=n * 17)
+            if partitioned:
+                cur.execute(
+                    "SELECT violations_add_month(m::date) FROM generate_series("
+                    "'2025-01-01'::timestamptz, %s, interval '1 month') AS m",
+                    (last,),
+                )
             for name, _, _ in INDEXES:
                 cur.execute(f"DROP INDEX {name}")
             with cur.copy(f"COPY violations ({','.join(V_COLS)}) FROM STDIN") as cp:
@@ -231,9 +240,18 @@ def time_lookups(db: Database, queries: list[str], like: list[str]) -> dict[str,
             t = time.perf_counter()
             conn.execute(text("SELECT id FROM fines WHERE plate_text LIKE :p"), {"p": f"%{q}%"}).all()
             scan.append((time.perf_counter() - t) * 1000)
+    keys = [plate_key(q) for q in queries]
+    vlat = []
+    with db.engine.connect() as conn:
+        for k in keys:
+            t = time.perf_counter()
+            conn.execute(text("SELECT id FROM violations WHERE plate_normalized = :k"), {"k": k}).all()
+            vlat.append((time.perf_counter() - t) * 1000)
     return {
         "p50": pct(lat, 50),
         "p99": pct(lat, 99),
+        "v_p50": pct(vlat, 50),
+        "v_p99": pct(vlat, 99),
         "hits_per_lookup": found / len(queries),
         "scan_p50": pct(scan, 50),
         "scan_p99": pct(scan, 99),
@@ -265,6 +283,13 @@ def main() -> None:
     ap.add_argument("--bundles", type=int, default=40)
     ap.add_argument("--lookups", type=int, default=2000)
     ap.add_argument("--write", action="store_true", help="write benchmarks/results/store.md")
+    ap.add_argument(
+        "--backends",
+        default="sqlite,postgresql",
+        help="comma-separated: sqlite, postgresql, postgresql:0004 (unpartitioned peer)",
+    )
+    ap.add_argument("--rounds", type=int, default=1, help="lookup rounds, interleaved over the backends")
+    ap.add_argument("--skip-ingest", action="store_true", help="lookups only")
     args = ap.parse_args()
 
     import psycopg
@@ -292,38 +317,56 @@ def main() -> None:
     )
     trusted = {key_id_of(signer.public_key): signer.public_key}
 
-    pg_name = f"detector_bench_{uuid.uuid4().hex[:8]}"
     admin = psycopg.connect(PG_ADMIN, autocommit=True)
-    admin.execute(f'CREATE DATABASE "{pg_name}"')
+    pg_names: list[str] = []
     results: dict[str, dict[str, float]] = {}
+    dbs: dict[str, Database] = {}
     try:
-        for backend in ("sqlite", "postgresql"):
-            if backend == "sqlite":
+        for backend in args.backends.split(","):
+            # "postgresql:0004" is the peer: the schema before the monthly partitions of 0005
+            kind, _, revision = backend.partition(":")
+            if kind == "sqlite":
                 url = f"sqlite:///{tmp / 'bench.db'}"
             else:
-                url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_name}"
+                pg_names.append(f"detector_bench_{uuid.uuid4().hex[:8]}")
+                admin.execute(f'CREATE DATABASE "{pg_names[-1]}"')
+                url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_names[-1]}"
             db = Database.from_url(url)
-            upgrade(db.engine)
-            if backend == "sqlite":
+            upgrade(db.engine, revision or "head")
+            if kind == "sqlite":
                 load_s = load_sqlite(str(tmp / "bench.db"), args.rows, pool)
             else:
-                load_s = load_postgres(f"host=127.0.0.1 user=postgres dbname={pg_name}", args.rows, pool)
-            r = time_lookups(db, forms, like)
-            r["load_s"] = load_s
-            r["ingest_per_s"] = time_ingest(db, bundles, trusted, tmp / backend)
+                dsn = f"host=127.0.0.1 user=postgres dbname={pg_names[-1]}"
+                load_s = load_postgres(dsn, args.rows, pool, partitioned=revision in ("", "head"))
+            print(f"{backend}: loaded {args.rows:,} violations + fines in {load_s:.1f} s", flush=True)
+            dbs[backend] = db
+            results[backend] = {"load_s": load_s}
+        rounds: dict[str, list[dict[str, float]]] = {b: [] for b in dbs}
+        for _ in range(args.rounds):  # interleaved: every backend sees the same machine load
+            for backend, db in dbs.items():
+                rounds[backend].append(time_lookups(db, forms, like))
+        for backend, db in dbs.items():
+            r = results[backend]
+            for k in rounds[backend][0]:
+                r[k] = sorted(x[k] for x in rounds[backend])[len(rounds[backend]) // 2]
+            if not args.skip_ingest:
+                r["ingest_per_s"] = time_ingest(db, bundles, trusted, tmp / backend.replace(":", "_"))
             db.dispose()
-            results[backend] = r
             print(
-                f"{backend}: loaded {args.rows:,} violations + fines in {load_s:.1f} s; lookup p50 "
+                f"{backend}: lookup p50 "
                 f"{r['p50']:.2f} ms p99 {r['p99']:.2f} ms ({r['hits_per_lookup']:.1f} fines/plate); LIKE scan "
-                f"p50 {r['scan_p50']:.0f} ms; ingest {r['ingest_per_s']:.1f} bundles/s",
+                f"p50 {r['scan_p50']:.0f} ms; violations by plate p50 {r['v_p50']:.2f} ms p99 {r['v_p99']:.2f} ms; "
+                f"ingest {r.get('ingest_per_s', float('nan')):.1f} bundles/s; load average {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
     finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+        for name in pg_names:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
+    if set(results) != {"sqlite", "postgresql"}:
+        return
     s, p = results["sqlite"], results["postgresql"]
     busy = f"load average {load_before:.1f} at start, {os.getloadavg()[0]:.1f} at end (shared machine)"
     runtime = time.perf_counter() - started

@@ -10,8 +10,21 @@ from __future__ import annotations
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["edge", "stream", "soak", "schedule", "int8", "pipeline", "rules", "plates", "plate_angle", "plates_vn", "evidence",
-         "store"]
+ORDER = [
+    "edge",
+    "stream",
+    "soak",
+    "schedule",
+    "int8",
+    "pipeline",
+    "rules",
+    "plates",
+    "plate_angle",
+    "plates_vn",
+    "evidence",
+    "store",
+    "scale",
+]
 HEADER = """# Benchmark results
 
 Speed, memory and accuracy figures, each with the machine it ran on and a peer measured in the
@@ -33,6 +46,7 @@ the ratios, which come from one run.
 | Vietnamese plates: real one-row and two-row crops, review flags, a real clip | `benchmarks/bench_plates_vn.py`, `benchmarks/read_clip_plates.py` |
 | Evidence bundles: time and size | `benchmarks/bench_evidence.py` |
 | Store: lookup latency at 1M violations, ingest rate | `benchmarks/bench_store.py` |
+| Beyond one box: Dask vs Ray, batch replay speed-up, partitioned store, central store under load | `benchmarks/bench_engines.py`, `bench_batch.py`, `bench_store.py`, `bench_central.py` |
 """
 
 

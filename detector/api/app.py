@@ -28,6 +28,7 @@ from detector.api.feed import sse_events
 from detector.api.metrics import install_metrics
 from detector.api.notices import install as install_network
 from detector.api.ratelimit import Charge, TokenBucketLimiter, client_ip, parse_networks
+from detector.api.ratelimit_db import BucketLimiter
 from detector.api.schemas import (
     IDEMPOTENCY_PATTERN,
     MAX_ID,
@@ -122,7 +123,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(500, "store_error", str(exc))
 
 
-def create_app(services: StoreServices, *, monotonic: Callable[[], float] = time.monotonic) -> FastAPI:
+def create_app(
+    services: StoreServices,
+    *,
+    monotonic: Callable[[], float] = time.monotonic,
+    limiter: BucketLimiter | None = None,
+) -> FastAPI:
+    """The API over `services`. `limiter` defaults to in-process buckets; several worker processes
+    share one budget with `detector.api.ratelimit_db.DbBucketLimiter` (`detector.api.workers`)."""
     cfg = services.config
     app = FastAPI(
         title="detector: violation store",
@@ -132,7 +140,7 @@ def create_app(services: StoreServices, *, monotonic: Callable[[], float] = time
     )
     app.state.services = services
     rl = cfg.lookup_rate_limit
-    limiter = TokenBucketLimiter(rl.capacity, rl.refill_per_s, monotonic)
+    limiter = limiter or TokenBucketLimiter(rl.capacity, rl.refill_per_s, monotonic)
     app.state.lookup_limiter = limiter
     proxies = parse_networks(cfg.trusted_proxies)
     ip_capacity, ip_refill = rl.ip_capacity or 4 * rl.capacity, rl.ip_refill_per_s or 4 * rl.refill_per_s

@@ -20,6 +20,11 @@ from detector.errors import ConfigError, DetectorError
 # runs or its own --help is asked for; tests/test_cli_lazy.py checks this table against the commands.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "replay": ("detector.cli.video", "replay", "Replay a recorded VIDEO through the camera's pipeline."),
+    "replay-batch": (
+        "detector.cli.batch",
+        "replay_batch",
+        "Replay many videos on a Dask cluster into one store.",
+    ),
     "run": ("detector.cli.video", "run", "Watch a live camera through the same frame loop as replay."),
     "calibrate": (
         "detector.cli.rules",

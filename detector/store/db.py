@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0006"
 
 
 def utc_now() -> datetime:

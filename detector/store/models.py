@@ -278,3 +278,6 @@ class CameraHealth(Base):
 
 # the network tables (notices, inspection flags, hotlists, traffic statistics) share this metadata
 from detector.store import network_models as _network_models  # noqa: E402, F401
+
+# the API's shared rate-limit buckets (issue 19)
+from detector.store import ratelimit_models as _ratelimit_models  # noqa: E402, F401
