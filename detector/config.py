@@ -163,7 +163,7 @@ def _format_validation_error(path: Path, err: ValidationError, raw: Any) -> str:
 def load_camera_config(path: str | Path) -> CameraConfig:
     """Read and validate a YAML or JSON camera config; relative source paths resolve beside the file."""
     p = Path(path)
-    raw = read_config_mapping(p, "camera config")
+    raw = read_config_mapping(p, "config")
     try:
         cfg = CameraConfig.model_validate(raw)
     except ValidationError as exc:

@@ -424,6 +424,7 @@ class BundleWriter:
                 crf=self.config.clip_crf,
                 max_width=self.config.clip_max_width,
             )
+            res.path.chmod(0o600)  # the encoder honours the umask; evidence is private like the rest
             data = res.path.read_bytes()
             files.append(
                 FileEntry(
