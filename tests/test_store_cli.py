@@ -32,7 +32,9 @@ def test_cli_flow(tmp_path: Path, keys: Keys, bundles: list[Path]) -> None:
     c = ["--store-config", str(cfg)]
     assert _run(runner, "db", "upgrade", *c) == (0, {"revision": HEAD_REVISION})
     code, tok = _run(runner, "tokens", "create", *c, "--role", "reviewer", "--name", "ann", "--days", "1")
-    assert code == 0 and isinstance(tok, dict) and tok["token"].startswith("dtk_") and tok["role"] == "reviewer"
+    assert (
+        code == 0 and isinstance(tok, dict) and tok["token"].startswith("dtk_") and tok["role"] == "reviewer"
+    )
 
     bad = tmp_path / "bad"
     shutil.copytree(bundles[1], bad)

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from detector import __version__
 from detector.api.auth import require
 from detector.api.feed import sse_events
+from detector.api.notices import install as install_network
 from detector.api.ratelimit import Charge, TokenBucketLimiter, client_ip, parse_networks
 from detector.api.schemas import (
     IDEMPOTENCY_PATTERN,
@@ -138,6 +139,7 @@ def create_app(services: StoreServices, *, monotonic: Callable[[], float] = time
         peer = request.client.host if request.client else None
         return client_ip(peer, request.headers.get("x-forwarded-for"), proxies)
     _install_error_handlers(app)
+    install_network(app)
 
     @app.get("/v1/health", response_model=Health, tags=["meta"])
     def health() -> Health:

@@ -27,10 +27,10 @@ def main_group(verbose: int) -> None:
 
 def _register() -> None:
     """Each area's commands, imported here (not at import time of this module)."""
-    from detector.cli import configs, evidence, models, plates, rules, sample, store, video
+    from detector.cli import configs, evidence, models, network, plates, rules, sample, store, video
 
     for command in (video.replay, video.run, rules.calibrate, plates.plates, evidence.keys, evidence.verify,
-                    *store.COMMANDS, models.models, configs.config_group, sample.sample):
+                    *store.COMMANDS, *network.COMMANDS, models.models, configs.config_group, sample.sample):
         main_group.add_command(command)
 
 

@@ -14,6 +14,7 @@ from pydantic import Field, ValidationError, field_validator
 from detector.base import FrozenModel
 from detector.errors import ConfigError
 from detector.safeyaml import read_config_mapping, short_repr
+from detector.store.network_config import NetworkConfig
 
 
 class MqttConfig(FrozenModel):
@@ -103,6 +104,9 @@ class StoreConfig(FrozenModel):
     lookup_rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     forward: ForwardConfig = Field(default_factory=ForwardConfig)
+    network: NetworkConfig = Field(
+        default_factory=NetworkConfig, description="Notices, hotlists, statistics (issue 18)"
+    )
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -123,7 +127,7 @@ class StoreConfig(FrozenModel):
             rel = self.url[len(prefix) :]
             if rel and rel != ":memory:":
                 updates["url"] = prefix + str((base / rel).resolve())
-        return self.model_copy(update=updates)
+        return self.model_copy(update={**updates, "network": self.network.resolved(base)})
 
 
 def load_store_config(path: str | Path | None) -> StoreConfig:

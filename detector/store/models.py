@@ -245,3 +245,7 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+# the network tables (notices, inspection flags, hotlists, traffic statistics) share this metadata
+from detector.store import network_models as _network_models  # noqa: E402, F401

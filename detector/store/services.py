@@ -12,10 +12,14 @@ from detector.store.bundles import load_trusted_keys
 from detector.store.config import StoreConfig
 from detector.store.db import Clock, Database, require_schema, utc_now
 from detector.store.fines import FineSchedule, default_schedule
+from detector.store.hotlists import HotlistService
 from detector.store.ingest import IngestService
 from detector.store.keyring import KeyringService
+from detector.store.notices import NoticeService
 from detector.store.payments import PaymentService
+from detector.store.portal import load_secret
 from detector.store.queries import FeedQueries
+from detector.store.registry import FileVehicleRegistry, RoutingTable
 from detector.store.review import ReviewService
 from detector.store.tokens import TokenService
 
@@ -30,6 +34,8 @@ class StoreServices:
     payments: PaymentService
     feed: FeedQueries
     tokens: TokenService
+    notices: NoticeService
+    hotlists: HotlistService
     keyring: KeyringService
 
     def close(self) -> None:
@@ -49,16 +55,35 @@ def build_services(
     if check_schema:
         require_schema(db.engine)
     keys = load_trusted_keys(config.trusted_keys)
+    payments = PaymentService(db, clock)
     return StoreServices(
         config=config,
         db=db,
         clock=clock,
         ingest=IngestService(db, config, keys, clock),
         review=ReviewService(db, schedule or default_schedule(), clock),
-        payments=PaymentService(db, clock),
+        payments=payments,
         feed=FeedQueries(db, config.evidence_dir),
         tokens=TokenService(db, clock),
+        notices=build_notice_service(config, db, clock, payments),
+        hotlists=HotlistService(db, clock, config.network.hotlist_topic_prefix),
         keyring=KeyringService(db, clock),
+    )
+
+
+def build_notice_service(
+    config: StoreConfig, db: Database, clock: Clock, payments: PaymentService
+) -> NoticeService:
+    nc = config.network.notices
+    return NoticeService(
+        db=db,
+        config=nc,
+        evidence_dir=Path(config.evidence_dir),
+        clock=clock,
+        payments=payments,
+        registry=FileVehicleRegistry.load(nc.registry_file),
+        routing=RoutingTable.load(nc.routing_file),
+        secret=load_secret(nc.payment_secret_file) if nc.payment_secret_file else None,
     )
 
 
@@ -76,7 +101,9 @@ def open_embedded_store(root: Path, trusted_keys: Path, *, clock: Clock = utc_no
     db = Database.from_url(config.url)
     upgrade(db.engine)
     # so `detector review/fines/serve --store-config <root>/store.yaml` reach the same store
-    text = yaml.safe_dump(config.model_dump(include={"url", "evidence_dir", "quarantine_dir", "trusted_keys"}))
+    text = yaml.safe_dump(
+        config.model_dump(include={"url", "evidence_dir", "quarantine_dir", "trusted_keys"})
+    )
     tmp = root / ".store.yaml.tmp"
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, root / "store.yaml")

@@ -1,0 +1,111 @@
+"""Configuration of the network side of the cameras: road sections for average speed, hotlist
+refresh, traffic statistics. Own pydantic models (extra="forbid"), loaded from one YAML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from detector.base import FrozenModel
+from detector.errors import ConfigError
+
+
+class SectionCamera(FrozenModel):
+    """One camera of a section: where it stands along the road and how well its clock is kept."""
+
+    camera_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Camera id (as in its bundles)")
+    chainage_m: float = Field(description="Position along the road, metres (increasing with traffic)")
+    clock_uncertainty_s: float = Field(
+        ge=0, le=10, description="Bound on the camera clock's error against UTC (e.g. NTP offset bound)"
+    )
+    timing_uncertainty_s: float = Field(
+        default=0.05,
+        ge=0,
+        le=5,
+        description="Bound on the line-crossing time from the frames (half a frame "
+        "interval plus the interpolation error)",
+    )
+
+
+class SpeedLimit(FrozenModel):
+    classes: tuple[str, ...] | None = Field(default=None, description="Vehicle classes; None: all")
+    limit_kmh: float = Field(gt=0, le=200, description="Speed limit, km/h")
+
+
+class SectionConfig(FrozenModel):
+    """A road section timed between consecutive cameras (average speed, "đo tốc độ trung bình")."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Section id")
+    name: str = Field(default="", description="Road and direction, as printed on a notice")
+    cameras: tuple[SectionCamera, ...] = Field(min_length=2, description="Cameras in the direction of travel")
+    distance_uncertainty_m: float = Field(
+        default=1.0, ge=0, description="Bound on the error of the surveyed distance between two cameras"
+    )
+    limits: tuple[SpeedLimit, ...] = Field(
+        min_length=1, description="Limits; a class entry beats an all-classes one"
+    )
+    tolerance_kmh: float = Field(default=0.0, ge=0, description="Fine only above limit + tolerance")
+    min_travel_s: float = Field(default=0.5, gt=0, description="Shorter passages between cameras are ignored")
+    max_travel_s: float = Field(default=3600.0, gt=0, description="Longer passages are not matched")
+    fine_match_min: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Plate-match confidence at or above which a violation may be fined",
+    )
+    review_match_min: float = Field(
+        default=0.25, gt=0, le=1, description="Below this a pair of readings is not a match at all"
+    )
+    ambiguity_margin: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="A second candidate pair this close to the best sends it to review",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> SectionConfig:
+        ch = [c.chainage_m for c in self.cameras]
+        if any(b <= a for a, b in zip(ch, ch[1:], strict=False)):
+            raise ValueError(f"section {self.id}: cameras must be in increasing chainage_m, got {ch}")
+        if len({c.camera_id for c in self.cameras}) != len(self.cameras):
+            raise ValueError(f"section {self.id}: a camera appears twice")
+        if self.review_match_min > self.fine_match_min:
+            raise ValueError(f"section {self.id}: review_match_min > fine_match_min")
+        return self
+
+    def limit_for(self, vehicle_class: str) -> float:
+        specific = [lim.limit_kmh for lim in self.limits if lim.classes and vehicle_class in lim.classes]
+        general = [lim.limit_kmh for lim in self.limits if lim.classes is None]
+        return (
+            min(specific)
+            if specific
+            else min(general)
+            if general
+            else min(lim.limit_kmh for lim in self.limits)
+        )
+
+
+class NetworkCamerasConfig(FrozenModel):
+    """The network file: sections (and later hotlist/statistics settings)."""
+
+    sections: tuple[SectionConfig, ...] = Field(default=(), description="Average-speed sections")
+
+
+def load_network_config(path: str | Path) -> NetworkCamerasConfig:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: network config file not found")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        return NetworkCamerasConfig.model_validate(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {exc}") from exc
+    except ValidationError as exc:
+        lines = [f"{p}: invalid network config"]
+        for e in exc.errors():
+            loc = ".".join(str(x) for x in e["loc"]) or "<root>"
+            lines.append(f"  {loc}: {e['msg']} (got {e.get('input')!r})")
+        raise ConfigError("\n".join(lines)) from exc

@@ -1,0 +1,137 @@
+"""The printed notice: one self-contained HTML page in Vietnamese (pictures embedded), printable
+on A4. Everything printed comes from the stored rows; text is escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+
+from detector.store.views import VN_TIME
+
+PICTURE_ORDER = ("overview.jpg", "at.jpg", "plate.jpg", "vehicle.jpg")
+PICTURE_CAPTION = {
+    "overview.jpg": "Toàn cảnh tại thời điểm vi phạm",
+    "at.jpg": "Khung hình ghi nhận vi phạm",
+    "plate.jpg": "Biển kiểm soát",
+    "vehicle.jpg": "Phương tiện",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NoticePrint:
+    decision_no: str
+    payment_ref: str
+    owner_name: str
+    owner_address: str
+    unit_name: str
+    unit_address: str
+    plate_text: str
+    plate_colour: str | None
+    vehicle_type: str
+    occurred_at: datetime
+    place: str
+    violation_text: str
+    legal_basis: str
+    detecting_unit: str
+    amount_min_vnd: int
+    amount_max_vnd: int
+    amount_due_vnd: int
+    points: int
+    notified_at: datetime
+    come_by: datetime
+    portal_url: str
+    evidence_event_id: str
+    manifest_sha256: str
+    pictures: tuple[tuple[str, bytes], ...]  # (file name, JPEG bytes)
+
+
+def _vnd(x: int) -> str:
+    return f"{x:,}".replace(",", ".") + " đồng"
+
+
+def _time(t: datetime) -> str:
+    return t.astimezone(VN_TIME).strftime("%H giờ %M phút, ngày %d/%m/%Y")
+
+
+def _date(t: datetime) -> str:
+    return t.astimezone(VN_TIME).strftime("%d/%m/%Y")
+
+
+COLOUR_VI = {"white": "nền trắng", "yellow": "nền vàng", "blue": "nền xanh", "red": "nền đỏ"}
+
+CSS = """
+@page { size: A4; margin: 18mm 16mm; }
+body { font-family: "Times New Roman", "DejaVu Serif", serif; font-size: 13pt; color: #000; max-width: 180mm;
+       margin: 0 auto; }
+.head { display: flex; justify-content: space-between; text-align: center; font-size: 12pt; }
+.head div { width: 48%; }
+h1 { font-size: 15pt; text-align: center; margin: 14px 0 2px; }
+.no { text-align: center; margin-bottom: 12px; }
+table.facts { border-collapse: collapse; width: 100%; }
+table.facts td { border: 1px solid #444; padding: 4px 6px; vertical-align: top; }
+table.facts td.k { width: 34%; font-weight: bold; }
+.pics { display: flex; flex-wrap: wrap; gap: 6px; margin: 8px 0; }
+.pics figure { margin: 0; width: 48%; page-break-inside: avoid; }
+.pics img { width: 100%; border: 1px solid #444; }
+.pics figcaption { font-size: 10pt; text-align: center; }
+.pay { border: 2px solid #000; padding: 6px 10px; margin-top: 8px; }
+.small { font-size: 10pt; color: #333; word-break: break-all; }
+"""
+
+
+def render_notice_html(n: NoticePrint) -> str:
+    """The notice as a complete HTML document (UTF-8)."""
+    e = escape
+    colour = COLOUR_VI.get(n.plate_colour or "", n.plate_colour or "không xác định")
+    rows = [
+        ("Biển kiểm soát", f"{n.plate_text} ({colour})"),
+        ("Loại phương tiện", n.vehicle_type),
+        ("Thời gian vi phạm", _time(n.occurred_at)),
+        ("Địa điểm vi phạm", n.place),
+        ("Hành vi vi phạm", n.violation_text),
+        ("Căn cứ xử phạt", n.legal_basis),
+        ("Đơn vị phát hiện", n.detecting_unit),
+        ("Mức phạt tiền", f"từ {_vnd(n.amount_min_vnd)} đến {_vnd(n.amount_max_vnd)}"),
+        ("Số tiền nộp phạt", _vnd(n.amount_due_vnd)),
+        ("Trừ điểm giấy phép lái xe", f"{n.points} điểm" if n.points else "không"),
+    ]
+    facts = "\n".join(f'<tr><td class="k">{e(k)}</td><td>{e(v)}</td></tr>' for k, v in rows)
+    pics = "\n".join(
+        f'<figure><img alt="{e(PICTURE_CAPTION.get(name, name))}" '
+        f'src="data:image/jpeg;base64,{base64.b64encode(data).decode("ascii")}">'
+        f"<figcaption>{e(PICTURE_CAPTION.get(name, name))}</figcaption></figure>"
+        for name, data in n.pictures
+    )
+    return f"""<!DOCTYPE html>
+<html lang="vi"><head><meta charset="utf-8">
+<title>Thông báo vi phạm {e(n.decision_no)}</title><style>{CSS}</style></head>
+<body>
+<div class="head"><div><b>{e(n.unit_name.upper())}</b></div>
+<div><b>CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM</b><br><u>Độc lập - Tự do - Hạnh phúc</u></div></div>
+<h1>THÔNG BÁO<br>VI PHẠM HÀNH CHÍNH VỀ TRẬT TỰ, AN TOÀN GIAO THÔNG ĐƯỜNG BỘ<br>
+ĐƯỢC PHÁT HIỆN QUA PHƯƠNG TIỆN, THIẾT BỊ KỸ THUẬT</h1>
+<p class="no">Số: <b>{e(n.decision_no)}</b> &nbsp;·&nbsp; ngày {e(_date(n.notified_at))}</p>
+<p>Kính gửi: <b>{e(n.owner_name)}</b><br>Địa chỉ: {e(n.owner_address)}</p>
+<p>{e(n.unit_name)} thông báo: phương tiện do Ông/Bà (cơ quan, tổ chức) đứng tên trong chứng nhận đăng ký xe
+đã được hệ thống giám sát ghi nhận vi phạm như sau (Nghị định 168/2024/NĐ-CP, Điều 47 khoản 6 điểm a):</p>
+<table class="facts">
+{facts}
+</table>
+<h2 style="font-size:13pt">Hình ảnh ghi nhận vi phạm</h2>
+<div class="pics">
+{pics}
+</div>
+<p>Đề nghị chủ phương tiện đến <b>{e(n.unit_name)}</b>, địa chỉ {e(n.unit_address)}, hoặc trực tuyến trên
+Cổng dịch vụ công, <b>trước ngày {e(_date(n.come_by))}</b> để giải quyết. Quá thời hạn trên, vi phạm được công khai
+trên trang tra cứu và phương tiện được thông báo cho cơ quan đăng kiểm cho đến khi chấp hành xong.</p>
+<div class="pay"><b>Cách nộp phạt</b><br>
+Nộp trực tuyến tại: {e(n.portal_url)}<br>
+Mã thanh toán: <b>{e(n.payment_ref)}</b> &nbsp;·&nbsp; Số tiền: <b>{e(_vnd(n.amount_due_vnd))}</b><br>
+Hoặc nộp tại Kho bạc Nhà nước / ngân hàng thương mại ghi trong quyết định xử phạt, hoặc tại trụ sở đơn vị nêu trên.</div>
+<p class="small">Dữ liệu chứng cứ: sự kiện {e(n.evidence_event_id)}; manifest sha256 {e(n.manifest_sha256)}
+(gói chứng cứ được ký số, kiểm tra bằng <code>detector verify</code>).</p>
+</body></html>
+"""
