@@ -182,6 +182,9 @@ class RunSession:
         record = summary_record(self.summary, self.req.cfg.source.uri)
         record.update(self.built.extra_summary())
         record["runtime"] = self.summary.runtime
+        decode = getattr(self.source, "decode_report", None)  # file sources: decoded vs announced
+        if decode is not None:
+            record["decode"] = decode.to_dict()
         if self.store is not None:
             record["store"] = {
                 "url": self.store.config.url,
