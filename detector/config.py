@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, Field, ValidationError, model_validator
 
 from detector.base import FrozenModel
+from detector.diskguard import DiskConfig
 from detector.errors import ConfigError
 from detector.evidence.config import EvidenceConfig
 from detector.plates.config import PlatesConfig
@@ -103,6 +104,8 @@ class TrackerConfig(FrozenModel):
 
 class RuntimeConfig(FrozenModel):
     """How the frame loop spends the box's CPU: which frames are detected, what may wait."""
+
+    disk: DiskConfig = Field(default_factory=DiskConfig, description="Free-space thresholds: shed, then floor")
 
     detect_every: int = Field(
         default=2, ge=1, le=10,
