@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from detector.config import CameraConfig, config_sha256
+from detector.diskguard import DiskGuard, SheddingSink
 from detector.errors import ConfigError
 from detector.evidence.keys import Signer
 from detector.evidence.stage import EvidenceSink, open_evidence_sink
@@ -62,12 +63,15 @@ class BuiltPipeline:
     output_sinks: list[FrameSink] = field(default_factory=list)  # may run off the hot path (records, preview)
     inline_sinks: list[FrameSink] = field(default_factory=list)  # must see each frame in the loop (evidence)
     preview: PreviewWriter | None = None
+    disk: DiskGuard | None = None
     evidence: EvidenceSink | None = None
     plates: TrackPlateLookup | None = None
     notes: dict[str, object] = field(default_factory=dict)
 
     def extra_summary(self) -> dict[str, object]:
         extra: dict[str, object] = {"track_records": self.track_writer.records}
+        if self.disk is not None:
+            extra["disk"] = self.disk.metrics()
         if self.preview is not None:
             extra["preview"] = str(self.preview.path)
         if self.evidence is not None:
@@ -110,14 +114,15 @@ def build_pipeline(
 ) -> BuiltPipeline:
     """Detector, tracker, rules and outputs from `cfg`; evidence bundles when `evidence` is given."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    guard = DiskGuard(out_dir, cfg.runtime.disk)  # a full disk sheds these first, then stops bundles
     track_writer = TrackRecordWriter(out_dir / "tracks.jsonl")
-    sinks: list[FrameSink] = [track_writer]
+    sinks: list[FrameSink] = [SheddingSink(track_writer, guard, "track_records")]
     has_rules = rules_configured(cfg.rules)
     preview_writer = None
     if preview:
         overlays = [_zones_overlay(cfg)] if has_rules else []
         preview_writer = PreviewWriter(out_dir, fps, cfg.name, overlays=overlays)
-        sinks.append(preview_writer)
+        sinks.append(SheddingSink(preview_writer, guard, "preview"))
     stage = None
     drawn = cfg.rules.image_size
     if has_rules and drawn is not None and image_size is not None and tuple(drawn) != tuple(image_size):
@@ -130,7 +135,7 @@ def build_pipeline(
                            config_dir=config_path.parent if config_path else None, run_id=run_id)
     pipeline = Pipeline(cfg, fps, violation_stage=stage, sinks=sinks)
     built = BuiltPipeline(pipeline=pipeline, out_dir=out_dir, track_writer=track_writer,
-                          output_sinks=list(sinks), preview=preview_writer)
+                          output_sinks=list(sinks), preview=preview_writer, disk=guard)
     if evidence is not None and cfg.evidence.enabled:
         models: list[object] = [pipeline.detector.model]
         lookup = None
@@ -149,7 +154,7 @@ def build_pipeline(
             config_sha256=config_sha256(config_path) if config_path else "",
             models=models, signer=evidence.signer, plate_lookup=lookup,
             annotate=_zones_annotate(cfg) if has_rules else None,
-            on_bundle=evidence.on_bundle, background=evidence.background,
+            on_bundle=evidence.on_bundle, background=evidence.background, guard=guard,
         )
         built.evidence = sink
         adapter = EvidenceAdapter(sink)

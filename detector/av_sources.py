@@ -20,7 +20,7 @@ from typing import Any
 from detector.config import SourceConfig
 from detector.errors import SourceError
 from detector.evidence.packets import PacketRing
-from detector.sources import DEFAULT_FPS, SourceInfo, _redact, _TimestampClock
+from detector.sources import DEFAULT_FPS, DecodeReport, DecodeTracker, SourceInfo, _redact, _TimestampClock
 from detector.types import Frame
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,12 @@ class AvFileSource:
         self.packets = PacketRing()
         self.packets.start_segment(self._stream)
         self.frames_read = 0
+        self.decoding = DecodeTracker(self.info.fps, self.info.frame_count, self.path)
+
+    @property
+    def decode_report(self) -> DecodeReport | None:
+        """Set when the file has been read to its end."""
+        return self.decoding.report
 
     def __iter__(self) -> Iterator[Frame]:
         import av
@@ -106,6 +112,7 @@ class AvFileSource:
                         ts, ts_source = index / self.info.fps, "configured_fps"
                     else:
                         ts, ts_source = clock.next(_ms_from_start(vf, start, stream), index)
+                    self.decoding.note(index, ts, ts_source)
                     wall = None if self.start_wall is None else self.start_wall + ts
                     yield Frame(
                         image=vf.to_ndarray(format="bgr24"),
@@ -121,14 +128,7 @@ class AvFileSource:
         self.frames_read = index
         if index == 0:
             raise SourceError(f"no frame could be decoded from {self.path}: the file is empty or corrupt")
-        expected = self.info.frame_count
-        if expected and index < expected * 0.9:
-            log.warning(
-                "%s: decoded %d of %d frames the container announces (truncated or corrupt?)",
-                self.path,
-                index,
-                expected,
-            )
+        self.decoding.finish(index)
 
     def close(self) -> None:
         self._container.close()

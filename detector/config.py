@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, Field, ValidationError, model_validator
 
 from detector.base import FrozenModel, Point
+from detector.diskguard import DiskConfig
 from detector.errors import ConfigError
 from detector.evidence.config import EvidenceConfig
 from detector.plates.config import PlatesConfig
@@ -106,6 +107,8 @@ class TrackerConfig(FrozenModel):
 class RuntimeConfig(FrozenModel):
     """How the frame loop spends the box's CPU: which frames are detected, what may wait."""
 
+    disk: DiskConfig = Field(default_factory=DiskConfig, description="Free-space thresholds: shed, then floor")
+
     detect_every: int = Field(
         default=2, ge=1, le=10,
         description="Run the detector on every Nth frame; the tracker's motion carries the tracks between "
@@ -192,7 +195,7 @@ def _format_validation_error(path: Path, err: ValidationError, raw: Any) -> str:
 def load_camera_config(path: str | Path) -> CameraConfig:
     """Read and validate a YAML or JSON camera config; relative source paths resolve beside the file."""
     p = Path(path)
-    raw = read_config_mapping(p, "camera config")
+    raw = read_config_mapping(p, "config")
     try:
         cfg = CameraConfig.model_validate(raw)
     except ValidationError as exc:

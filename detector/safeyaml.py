@@ -44,9 +44,10 @@ class _BoundedLoader(yaml.SafeLoader):
 
 def load_yaml_text(text: str, where: str, *, max_aliases: int = MAX_ALIASES) -> Any:  # noqa: ANN401
     """Parse YAML/JSON text with a bound on alias references; ConfigError naming `where` on any fault."""
-    loader = _BoundedLoader(text)
-    loader.max_aliases = max_aliases
+    loader: _BoundedLoader | None = None
     try:
+        loader = _BoundedLoader(text)  # the reader checks the characters here already
+        loader.max_aliases = max_aliases
         return loader.get_single_data()
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
@@ -55,7 +56,8 @@ def load_yaml_text(text: str, where: str, *, max_aliases: int = MAX_ALIASES) -> 
     except RecursionError:
         raise ConfigError(f"{where}: nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_text_bounded(path: Path, what: str, *, max_bytes: int = MAX_CONFIG_BYTES) -> str:

@@ -82,6 +82,88 @@ class _TimestampClock:
         return ts, source
 
 
+@dataclass(frozen=True, slots=True)
+class LostStretch:
+    """Frames the container announced (or its timestamps imply) that were never decoded."""
+
+    after_frame: int  # index of the last frame decoded before the stretch (-1: at the start)
+    start_s: float  # stream time just after that frame
+    end_s: float  # stream time of the next decoded frame, or the announced end of the video
+    frames: int  # frames lost in the stretch (from the frame period)
+    cause: str  # "timestamp_gap" or "stopped_early"
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeReport:
+    """What a file replay actually decoded against what the container announced."""
+
+    frames_announced: int | None
+    frames_decoded: int
+    frames_lost: int
+    lost: tuple[LostStretch, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "frames_announced": self.frames_announced,
+            "frames_decoded": self.frames_decoded,
+            "frames_lost": self.frames_lost,
+            "lost": [
+                {
+                    "after_frame": x.after_frame,
+                    "start_s": round(x.start_s, 3),
+                    "end_s": round(x.end_s, 3),
+                    "frames": x.frames,
+                    "cause": x.cause,
+                }
+                for x in self.lost
+            ],
+        }
+
+
+class DecodeTracker:
+    """Counts what a file source decodes against what its container announces: a PTS jump of more than
+    1.5 frame periods between decoded frames is a lost stretch, and so is the tail a truncated or
+    corrupt file never delivers. Both file sources (PyAV and OpenCV) report through it."""
+
+    def __init__(self, fps: float, announced: int | None, path: Path) -> None:
+        self.period = 1.0 / fps
+        self.announced = announced
+        self.path = path
+        self.report: DecodeReport | None = None
+        self._gaps: list[LostStretch] = []
+        self._last_ts: float | None = None
+
+    def note(self, index: int, ts: float, source: str) -> None:
+        if source == "pts" and self._last_ts is not None and ts - self._last_ts > 1.5 * self.period:
+            lost = round((ts - self._last_ts) / self.period) - 1
+            if lost > 0:
+                self._gaps.append(
+                    LostStretch(index - 1, self._last_ts + self.period, ts, lost, "timestamp_gap")
+                )
+        self._last_ts = ts
+
+    def finish(self, decoded: int) -> DecodeReport:
+        lost = list(self._gaps)
+        gap_frames = sum(x.frames for x in lost)
+        if self.announced and decoded + gap_frames < self.announced:
+            start = (self._last_ts + self.period) if self._last_ts is not None else 0.0
+            missing = self.announced - decoded - gap_frames
+            lost.append(
+                LostStretch(decoded - 1, start, start + missing * self.period, missing, "stopped_early")
+            )
+        self.report = DecodeReport(self.announced, decoded, sum(x.frames for x in lost), tuple(lost))
+        if self.report.frames_lost:
+            log.warning(
+                "%s: decoded %d of %d frames; %d lost in %d stretch(es) (truncated or corrupt?)",
+                self.path,
+                decoded,
+                self.announced or decoded,
+                self.report.frames_lost,
+                len(lost),
+            )
+        return self.report
+
+
 class VideoFileSource:
     """A recorded video file. Raises SourceError for a missing, unreadable or corrupt file."""
 
@@ -114,6 +196,12 @@ class VideoFileSource:
             height=int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
         )
         self.frames_read = 0
+        self.decoding = DecodeTracker(self.info.fps, self.info.frame_count, self.path)
+
+    @property
+    def decode_report(self) -> DecodeReport | None:
+        """Set when the file has been read to its end."""
+        return self.decoding.report
 
     def __iter__(self) -> Iterator[Frame]:
         clock = _TimestampClock(self.info.fps)
@@ -126,6 +214,7 @@ class VideoFileSource:
                 ts, ts_source = index / self.info.fps, "configured_fps"
             else:
                 ts, ts_source = clock.next(float(self._cap.get(cv2.CAP_PROP_POS_MSEC)), index)
+            self.decoding.note(index, ts, ts_source)
             wall = None if self.start_wall is None else self.start_wall + ts
             yield Frame(
                 image=_bgr(image),
@@ -139,14 +228,7 @@ class VideoFileSource:
         self.frames_read = index
         if index == 0:
             raise SourceError(f"no frame could be decoded from {self.path}: the file is empty or corrupt")
-        expected = self.info.frame_count
-        if expected and index < expected * 0.9:
-            log.warning(
-                "%s: decoded %d of %d frames the container announces (truncated or corrupt?)",
-                self.path,
-                index,
-                expected,
-            )
+        self.decoding.finish(index)
 
     def close(self) -> None:
         self._cap.release()

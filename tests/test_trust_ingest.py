@@ -117,3 +117,15 @@ def test_quarantine_retention_and_size_cap(tmp_path: Path, keys: Keys, bundles: 
     kept = [q for q in rows if q.pruned_at is None]
     assert len(kept) == 3 and all(Path(q.path).is_dir() for q in kept)
     st.services.close()
+
+
+def test_tar_of_dot_is_accepted(tmp_path: Path, keys: Keys, bundles: list[Path]) -> None:
+    """`tar -C bundle -czf x.tgz .` gives "./" and "./name" members: a plain bundle."""
+    st = _store(tmp_path, keys)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(bundles[0], arcname=".")
+    buf.seek(0)
+    r = st.services.ingest.ingest_tar(buf, actor="t", source="test")
+    assert r.status == "accepted", r.reason
+    st.services.close()

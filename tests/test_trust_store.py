@@ -143,3 +143,36 @@ def test_cli_cut_tail_registry_and_tokens(tmp_path: Path, keys: Keys) -> None:
     # tokens revoke of an id that does not exist
     code, out, err = _run(runner, "tokens", "revoke", *c, "99999")
     assert code != 0 and "no API token with id 99999" in (err + out)
+
+
+class _LostAck:
+    """A broker that receives every message but whose first PUBACK never arrives (hung for a while)."""
+
+    def __init__(self) -> None:
+        self.delivered: list[dict] = []
+        self.first = True
+
+    def send(self, topic: str, payload: bytes) -> bool:
+        self.delivered.append(json.loads(payload))
+        if self.first:
+            self.first = False
+            return False  # timed out waiting for PUBACK: the publisher must try again
+        return True
+
+    def close(self) -> None: ...
+
+
+def test_failure7_mqtt_is_at_least_once_and_message_id_deduplicates(store: Store, bundles: list[Path]) -> None:
+    from detector.store.outbox import OutboxPublisher
+
+    for b in bundles[:2]:
+        assert store.services.ingest.ingest_path(b).status == "accepted"
+    sender = _LostAck()
+    pub = OutboxPublisher(store.db, sender, store.clock)
+    assert pub.publish_pending() == 0  # the first message went out but was not acknowledged
+    assert pub.publish_pending() == 2
+    ids = [m["message_id"] for m in sender.delivered]
+    assert len(ids) == 3 and ids[0] == ids[1]  # delivered twice, with the same message_id
+    assert len(set(ids)) == 2  # a consumer that deduplicates on message_id sees each violation once
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert "at least once" in readme and "message_id" in readme

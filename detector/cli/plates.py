@@ -11,7 +11,7 @@ import cv2
 from rich.console import Console
 from rich.table import Table
 
-from detector.errors import ConfigError
+from detector.errors import ConfigError, DetectorError
 from detector.plates.config import PlatesConfig
 from detector.plates.vote import PlateObservation
 
@@ -118,18 +118,18 @@ def read(
     from detector.plates.textdet import TextLineDetector
 
     cfg = _plates_config(config, country, input_size, backend, region)
-    missing = [str(p) for p in images if not p.is_file()]
-    if missing:
-        raise ConfigError(f"image not found: {', '.join(missing)}")
     reader = PlateReader.from_config(cfg, with_detector=not crop)
     # where the plate detector sees no plate in a photo, plate-like text lines are read instead
     lines = None if crop or not text_fallback else TextLineDetector(threads=cfg.threads, side=960)
     results: list[tuple[Path, PlateObservation | None]] = []
+    errors: dict[Path, str] = {}  # a bad file gets its own record; the others are still read
     try:
         for path in images:
-            img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            img = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
             if img is None:
-                raise ConfigError(f"{path}: not an image OpenCV can read")
+                errors[path] = "file not found" if not path.is_file() else "not an image OpenCV can read"
+                results.append((path, None))
+                continue
             found = [reader.read_crop(img)] if crop else reader.read_image(img, fallback=lines)
             kept = [o for o in found if o is not None]
             results += [(path, o) for o in kept] or [(path, None)]
@@ -140,12 +140,18 @@ def read(
     if as_json:
         for path, obs in results:
             rec = _record(path, obs) if obs else {"image": str(path), "text": None, "normalized": None}
+            if path in errors:
+                rec["error"] = errors[path]
             click.echo(json.dumps(rec, ensure_ascii=False))
+        _fail_on(errors)
         return
     table = Table(title=f"plates ({cfg.country} grammar, OCR {cfg.ocr_backend})")
     for col in ("image", "plate", "conf", "rows", "valid", "region", "colour", "box"):
         table.add_column(col)
     for path, obs in results:
+        if path in errors:
+            table.add_row(path.name, f"error: {errors[path]}", "-", "-", "-", "-", "-", "-")
+            continue
         if obs is None:
             hint = "no plate read" + ("" if crop else " (a plate crop? try --crop)")
             table.add_row(path.name, hint, "-", "-", "-", "-", "-", "-")
@@ -161,6 +167,14 @@ def read(
             ",".join(f"{v:.0f}" for v in obs.box.xyxy) if obs.box else "-",
         )
     Console().print(table)
+    _fail_on(errors)
+
+
+def _fail_on(errors: dict[Path, str]) -> None:
+    """After every good image was printed: a non-zero exit naming the bad ones."""
+    if errors:
+        bad = "; ".join(f"{p}: {why}" for p, why in errors.items())
+        raise DetectorError(f"{len(errors)} image(s) could not be read: {bad}")
 
 
 @plates.command("export-model")

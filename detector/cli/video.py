@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from detector.config import CameraConfig, load_camera_config
+from detector.errors import DetectorError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -142,8 +143,11 @@ def _hotlist_stage(path: Path | None, cfg: CameraConfig, out: Path, session: obj
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout (progress on stderr).")
 @click.option("--hotlist", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Hotlist file (detector hotlist export): read passing vehicles' plates and raise alerts.")
+@click.option("--accept-gaps", is_flag=True,
+              help="Exit 0 even when frames the video announces were lost (corrupt or truncated file).")
 def replay(video: str | None, config: Path, out: Path, max_frames: int | None, no_preview: bool,
-           evidence: bool, key: Path | None, use_store: bool, as_json: bool, hotlist: Path | None) -> None:
+           evidence: bool, key: Path | None, use_store: bool, as_json: bool, hotlist: Path | None,
+           accept_gaps: bool) -> None:
     """Replay a recorded VIDEO through the camera's pipeline.
 
     Writes per-frame track records (JSON Lines), the violations found, an annotated preview and
@@ -198,6 +202,19 @@ def replay(video: str | None, config: Path, out: Path, max_frames: int | None, n
         click.echo(json.dumps(record, indent=2))
     else:
         Console().print(_summary_table(session.summary, out, record))
+    _check_decode(record, max_frames, accept_gaps)
+
+
+def _check_decode(record: dict[str, object], max_frames: int | None, accept_gaps: bool) -> None:
+    """A replay that lost frames the video announces fails (exit 1) unless --accept-gaps."""
+    decode = record.get("decode")
+    if not isinstance(decode, dict) or not decode.get("frames_lost") or max_frames or accept_gaps:
+        return
+    stretches = ", ".join(f"{x['start_s']:.2f}-{x['end_s']:.2f} s ({x['frames']} frames, {x['cause']})"
+                          for x in decode["lost"])
+    raise DetectorError(f"replay lost {decode['frames_lost']} of {decode['frames_announced']} frames "
+                        f"the video announces: {stretches}; results are incomplete (see summary.json; "
+                        "--accept-gaps to accept)")
 
 
 @click.command()

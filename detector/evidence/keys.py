@@ -102,7 +102,7 @@ class KeyPairPaths:
 def write_key_pair(out_dir: Path, *, overwrite: bool = False) -> KeyPairPaths:
     """Generate a key pair into `out_dir`. Refuses to overwrite an existing private key unless asked."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     priv_path, pub_path, info_path = out_dir / PRIVATE_NAME, out_dir / PUBLIC_NAME, out_dir / PUBLIC_INFO_NAME
     if priv_path.exists() and not overwrite:
         raise ConfigError(f"{priv_path}: a private key already exists; pass --force to replace it")
@@ -120,6 +120,17 @@ def write_key_pair(out_dir: Path, *, overwrite: bool = False) -> KeyPairPaths:
     atomic_write_bytes(info_path, (json.dumps(info, indent=2, sort_keys=True) + "\n").encode(), mode=0o644)
     log.info("wrote evidence key pair %s to %s", kid, out_dir)
     return KeyPairPaths(priv_path, pub_path, info_path, kid)
+
+
+def dev_key_dir() -> Path:
+    """Where a replay without a configured key keeps its development key: outside any run or evidence
+    folder (so copying `--out` never copies a private key). $DETECTOR_DEV_KEY_DIR, else
+    $XDG_STATE_HOME/detector/dev-key, else ~/.local/state/detector/dev-key."""
+    explicit = os.environ.get("DETECTOR_DEV_KEY_DIR")
+    if explicit:
+        return Path(explicit)
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "detector" / "dev-key"
 
 
 def _resolve(path: Path, default_name: str) -> Path:

@@ -27,6 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
+from detector.diskguard import DiskGuard
 from detector.errors import ConfigError, DetectorError
 from detector.evidence.config import EvidenceConfig
 from detector.evidence.images import Annotate
@@ -263,8 +264,9 @@ def open_evidence_sink(
     annotate: Annotate | None = None,
     on_bundle: Callable[[Violation, Path], None] | None = None,
     background: bool = False,
+    guard: DiskGuard | None = None,
 ) -> EvidenceSink:
-    """Build the evidence sink of a camera from its CameraConfig.
+    """Build the evidence sink of a camera from its CameraConfig (`guard`: no bundle below the disk floor).
 
     `root` overrides `cfg.evidence.root`; the signing key is `signer`, else `cfg.evidence.key_path`.
     Raises ConfigError when neither gives a root or a key.
@@ -288,6 +290,7 @@ def open_evidence_sink(
         config_sha256,
         config=ev,
         calibration=calibration_info(getattr(rules, "calibration", None)),
+        guard=guard,
     )
     return EvidenceSink(
         writer, ev, plate_lookup=plate_lookup, annotate=annotate, on_bundle=on_bundle, background=background

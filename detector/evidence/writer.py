@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import fcntl
 import logging
 import math
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from detector import __version__
+from detector.diskguard import DiskGuard, DiskLevel
 from detector.errors import DetectorError
 from detector.evidence import images as im
 from detector.evidence.atomic import fsync_dir, write_file_synced
@@ -178,8 +180,10 @@ class BundleWriter:
         config: EvidenceConfig | None = None,
         calibration: CalibrationInfo | None = None,
         software_version: str = __version__,
+        guard: DiskGuard | None = None,
     ) -> None:
         self.root = Path(root)
+        self.guard = guard
         self.signer = signer
         self.camera = camera
         self.models = tuple(models)
@@ -317,6 +321,12 @@ class BundleWriter:
             if done is not None:
                 log.info("%s: bundle exists already at %s", violation.event_key, done)
                 return done
+            if self.guard is not None and self.guard.level(fresh=True) >= DiskLevel.FLOOR:
+                self.guard.note_refused()
+                raise BundleError(
+                    f"{violation.event_key}: free space on {self.root} is below the floor: bundle not written "
+                    "(the violation is still decided and listed)"
+                )
             self.state = reconcile(self.root, self.camera.camera_id, self.state, self.signer)
             seq = self.state.last_sequence + 1
             rotation = self._rotation()
@@ -349,6 +359,11 @@ class BundleWriter:
                 self._write_file(tmp, SIGNATURE_NAME, signature_bytes(sig))
                 fsync_dir(tmp)
                 self._publish(tmp, final)
+            except OSError as exc:
+                shutil.rmtree(tmp, ignore_errors=True)  # nothing published, the chain is unchanged
+                if exc.errno == errno.ENOSPC:
+                    raise BundleError(f"{violation.event_key}: disk full while writing the bundle: {exc}") from exc
+                raise
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
@@ -360,7 +375,12 @@ class BundleWriter:
                 time=parse_manifest(body).time.wall_time,
             )
             self.state = sign_head(head, self.signer)
-            save_chain_state(self.root, self.state)
+            try:
+                save_chain_state(self.root, self.state)
+            except OSError as exc:  # the bundle is published; the next start adopts it (reconcile)
+                if exc.errno != errno.ENOSPC:
+                    raise
+                log.error("%s: disk full: chain head not updated (the next start adopts %s)", self.camera.camera_id, final.name)
         log.info("%s: evidence bundle %s", violation.event_key, final)
         return final
 
@@ -474,6 +494,7 @@ class BundleWriter:
         clip_info = None
         if self.config.clip_enabled and len(frames) >= 2:
             clip_info = self._clip(tmp, frames, clip_packets)
+            (tmp / "clip.mp4").chmod(0o600)  # the encoder honours the umask; evidence is private like the rest
             data = (tmp / "clip.mp4").read_bytes()
             files.append(
                 FileEntry(

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from detector.assemble import BuiltPipeline, EvidenceOptions, build_pipeline
 from detector.config import CameraConfig
 from detector.errors import ConfigError
-from detector.evidence.keys import PRIVATE_NAME, Ed25519Signer, load_private_key, write_key_pair
+from detector.evidence.keys import PRIVATE_NAME, Ed25519Signer, dev_key_dir, load_private_key, write_key_pair
 from detector.outputs import atomic_write_text, summary_record, violation_record
 from detector.pipeline import RunSummary
 from detector.runtime.loop import FrameLoop, LoopOptions
@@ -77,7 +77,7 @@ def _signer(req: RunRequest) -> tuple[Ed25519Signer, str | None]:
             f"{req.config_path}: evidence.key_path is not set; a live camera signs its evidence "
             "with a provisioned key (`detector keys new --out DIR`)"
         )
-    dev = req.out / "keys"
+    dev = dev_key_dir()  # never inside --out: copying a run folder must not copy a private key
     note = None
     if not (dev / PRIVATE_NAME).exists():
         write_key_pair(dev)
@@ -185,6 +185,9 @@ class RunSession:
         record = summary_record(self.summary, self.req.cfg.source.uri)
         record.update(self.built.extra_summary())
         record["runtime"] = self.summary.runtime
+        decode = getattr(self.source, "decode_report", None)  # file sources: decoded vs announced
+        if decode is not None:
+            record["decode"] = decode.to_dict()
         if self.store is not None:
             record["store"] = {
                 "url": self.store.config.url,

@@ -9,6 +9,7 @@ updates where they need to.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -51,6 +52,16 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _private_file(path: Path) -> None:
+    """Create the SQLite file (and its folder) readable by its owner only; SQLite gives its -wal and
+    -shm files the database file's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    except OSError as exc:
+        raise ConfigError(f"store database {path}: cannot create it: {exc.strerror or exc}") from exc
+
+
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     """An engine for a SQLite or PostgreSQL URL (`postgresql://` is mapped to psycopg 3)."""
     try:
@@ -61,7 +72,7 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     if backend == "sqlite":
         db = parsed.database
         if db and db != ":memory:":
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(db))
         engine = create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

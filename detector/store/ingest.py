@@ -184,7 +184,8 @@ class IngestService:
     # ------------------------------------------------------------------ internals
     def _staging(self) -> Path:
         root = self.evidence_dir / ".staging"
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.evidence_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        root.mkdir(mode=0o700, exist_ok=True)
         return root / uuid.uuid4().hex
 
     def registry(self) -> KeyRegistry:
@@ -259,7 +260,7 @@ class IngestService:
                 now = self.clock()
                 self._advance_chain(s, facts, now)
                 row = self._insert(s, facts, final, now)
-                final.parent.mkdir(parents=True, exist_ok=True)
+                final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 if final.exists():  # left by an earlier attempt that did not commit
                     shutil.rmtree(final)
                 staging.rename(final)

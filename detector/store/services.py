@@ -102,7 +102,7 @@ def open_embedded_store(root: Path, trusted_keys: Path, *, clock: Clock = utc_no
     """The edge box's own store: SQLite in `root`, migrated to head, trusting the keys in `trusted_keys`."""
     from detector.store.db import upgrade
 
-    root.mkdir(parents=True, exist_ok=True)
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
     config = StoreConfig(
         url=f"sqlite:///{(root / 'violations.db').resolve()}",
         evidence_dir=str((root / "evidence").resolve()),

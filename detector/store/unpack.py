@@ -85,6 +85,8 @@ def _member_name(m: tarfile.TarInfo, top: list[str]) -> str | None:
     """The plain file name of a member (None for the one allowed top folder itself)."""
     parts = [p for p in m.name.split("/") if p not in ("", ".")]
     if m.isdir():
+        if not parts:  # "./" of `tar -C bundle .`
+            return None
         if len(parts) == 1 and (not top or top[0] == parts[0]):
             top[:] = parts
             return None
