@@ -50,7 +50,7 @@ def test_replay_real_clip_writes_records_preview_and_summary(tmp_path: Path):
 def test_missing_config_is_usage_error(tmp_path: Path):
     r = run("replay", "--config", str(tmp_path / "nope.yaml"))
     assert r.returncode == 2
-    assert "nope.yaml: camera config file not found" in r.stderr
+    assert "nope.yaml: config file not found" in r.stderr
 
 
 def test_wrong_config_field_names_file_field_and_value(tmp_path: Path):

@@ -205,9 +205,8 @@ def test_working_days_skip_the_weekend() -> None:
 def test_cli_notice_flow(tmp_path: Path, keys: Keys, bundles: list[Path]) -> None:
     from click.testing import CliRunner
 
-    from detector.cli import _register, main_group
+    from detector.cli import main_group
 
-    _register()
     (tmp_path / "secret").write_bytes(SECRET)
     cfg = tmp_path / "store.yaml"
     cfg.write_text(

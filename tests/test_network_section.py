@@ -180,7 +180,7 @@ def test_cli_pairs_passage_files_stores_once_and_api_serves(truth: GroundTruth, 
     from test_api_support import make_api
     from test_store_support import Keys
 
-    from detector.cli import _register, main_group
+    from detector.cli import main_group
     from detector.network.section import passage_record
 
     for near, name in ((True, "a.jsonl"), (False, "b.jsonl")):
@@ -193,7 +193,6 @@ def test_cli_pairs_passage_files_stores_once_and_api_serves(truth: GroundTruth, 
     cfg.write_text(
         f"url: sqlite:///{tmp_path / 's.db'}\nevidence_dir: ev\nquarantine_dir: q\ntrusted_keys: {trusted}\n"
     )
-    _register()
     runner = CliRunner()
     assert runner.invoke(main_group, ["db", "upgrade", "--store-config", str(cfg)]).exit_code == 0
     args = [

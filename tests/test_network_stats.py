@@ -125,7 +125,7 @@ def test_cli_computes_stores_and_api_serves(truth: GroundTruth, tmp_path: Path) 
     from test_api_support import make_api
     from test_store_support import keys  # noqa: F401
 
-    from detector.cli import _register, main_group
+    from detector.cli import main_group
     from detector.evidence.keys import write_key_pair
 
     kp = write_key_pair(tmp_path / "k")
@@ -154,7 +154,6 @@ def test_cli_computes_stores_and_api_serves(truth: GroundTruth, tmp_path: Path) 
     cfg.write_text(
         f"url: sqlite:///{tmp_path / 's.db'}\nevidence_dir: ev\nquarantine_dir: q\ntrusted_keys: {trusted}\n"
     )
-    _register()
     runner = CliRunner()
     assert runner.invoke(main_group, ["db", "upgrade", "--store-config", str(cfg)]).exit_code == 0
     args = [

@@ -13,7 +13,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from test_store_support import Keys, Store, bundles, db_url, keys, make_bundles, pg_database, pg_url, store  # noqa: F401
 
-from detector.cli import _register, main_group
+from detector.cli import main_group
 from detector.evidence.keys import Ed25519Signer
 from detector.evidence.manifest import (
     MANIFEST_NAME,
@@ -105,7 +105,6 @@ def _run(runner: CliRunner, *args: str) -> tuple[int, str, str]:
 
 
 def test_cli_cut_tail_registry_and_tokens(tmp_path: Path, keys: Keys) -> None:
-    _register()
     root = tmp_path / "edge"
     made = make_bundles(root, keys.signer, 4)
     cfg = tmp_path / "store.yaml"
