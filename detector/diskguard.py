@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import Field
 
@@ -114,8 +114,8 @@ class DiskGuard:
 
 
 class _Sink(Protocol):
-    def write(self, result: object) -> None: ...
-    def finish(self, late: Sequence[object]) -> None: ...
+    def write(self, result: Any) -> None: ...
+    def finish(self, late: Sequence[Any]) -> None: ...
     def close(self) -> None: ...
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -27,7 +27,7 @@ router = APIRouter()
 Viewer = Annotated[TokenInfo, Depends(require(Role.VIEWER, Role.REVIEWER))]
 Reviewer = Annotated[TokenInfo, Depends(require(Role.REVIEWER))]
 Edge = Annotated[TokenInfo, Depends(require(Role.VIEWER, Role.REVIEWER, Role.INGEST))]
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing or invalid token"},
     403: {"model": ErrorBody, "description": "Wrong role"},
     422: {"model": ErrorBody, "description": "Malformed request"},
@@ -44,7 +44,8 @@ class HotlistAdd(FrozenModel):
 
 
 def _svc(request: Request) -> StoreServices:
-    return request.app.state.services  # type: ignore[no-any-return]
+    services: StoreServices = request.app.state.services
+    return services
 
 
 @router.get("/v1/hotlist", response_model=list[HotlistEntryView], responses=ERRORS, tags=["hotlist"])

@@ -6,7 +6,7 @@ Mounted by `install(app)`; the services are `app.state.services` (built at the e
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -26,7 +26,7 @@ router = APIRouter()
 NoticeId = Annotated[int, Path(ge=1, le=MAX_ID, description="Notice id")]
 Viewer = Annotated[TokenInfo, Depends(require(Role.VIEWER, Role.REVIEWER))]
 Reviewer = Annotated[TokenInfo, Depends(require(Role.REVIEWER))]
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing or invalid token / signature"},
     404: {"model": ErrorBody, "description": "No such notice"},
     409: {"model": ErrorBody, "description": "The notice's state does not allow this"},
@@ -37,7 +37,8 @@ STATES = "^(opened|owner_unknown|routed|notified|acknowledged|published|flagged|
 
 
 def _svc(request: Request) -> StoreServices:
-    return request.app.state.services  # type: ignore[no-any-return]
+    services: StoreServices = request.app.state.services
+    return services
 
 
 def _actor(t: TokenInfo) -> str:

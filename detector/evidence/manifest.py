@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import Field, ValidationError
 
@@ -23,7 +23,7 @@ from detector.base import FrozenModel
 from detector.errors import DetectorError
 
 #: Version of the manifest format; bump on any incompatible change and keep the reader for old ones.
-MANIFEST_VERSION = 2
+MANIFEST_VERSION: Final = 2
 READABLE_VERSIONS = (1, 2)  # version 1 has no clip.source (its clips were all encoded)
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "manifest.sig"

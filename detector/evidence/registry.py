@@ -184,20 +184,20 @@ def load_registry(path: str | Path) -> KeyRegistry:
         loc = ".".join(str(x) for x in e["loc"]) or "<root>"
         raise ConfigError(f"{p}: invalid key registry at {loc}: {e['msg']}") from exc
     grants = []
-    for i, e in enumerate(doc.keys):
+    for i, entry in enumerate(doc.keys):
         where = f"{p}: keys[{i}]"
-        key = _entry_key(e, p.parent, where)
+        key = _entry_key(entry, p.parent, where)
         kid = key_id_of(key)
-        if e.key_id is not None and e.key_id != kid:
-            raise ConfigError(f"{where}: key_id {e.key_id} does not match the public key ({kid})")
+        if entry.key_id is not None and entry.key_id != kid:
+            raise ConfigError(f"{where}: key_id {entry.key_id} does not match the public key ({kid})")
         grants.append(
             KeyGrant(
                 key_id=kid,
                 public_key=key,
-                cameras=frozenset(e.cameras),
-                valid_from=_aware(e.valid_from, where),
-                valid_to=_aware(e.valid_to, where),
-                revoked=e.revoked,
+                cameras=frozenset(entry.cameras),
+                valid_from=_aware(entry.valid_from, where),
+                valid_to=_aware(entry.valid_to, where),
+                revoked=entry.revoked,
             )
         )
     return KeyRegistry(grants)

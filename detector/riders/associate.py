@@ -302,15 +302,15 @@ class RiderAssociator:
         candidates = {p for (p, v), pair in self._pairs.items() if pair.hits > 0 and v in present}
         keep = np.ones(len(dets), dtype=bool)
         for i, tid in enumerate(tids):
-            vid = self._rider_of.get(tid)
-            if vid is None:
+            carrier = self._rider_of.get(tid)
+            if carrier is None:
                 # a person on a two-wheeler in this frame, not yet confirmed as its rider, is held back from the
                 # road users (the two-wheeler stands for both); it rejoins them as soon as the geometry fails
                 keep[i] = tid not in candidates or tid in carriers
                 continue
             keep[i] = False
             x1, y1, x2, y2 = (float(v) for v in dets.xyxy[i])
-            riders.setdefault(vid, []).append(Rider(tid, (x1, y1, x2, y2), float(dets.confidence[i])))
+            riders.setdefault(carrier, []).append(Rider(tid, (x1, y1, x2, y2), float(dets.confidence[i])))
         self._same_boxes(dets, keep, counts, riders)
         road = dets[keep]
         assert road.tracker_id is not None

@@ -140,7 +140,9 @@ class RiderRules:
                 or frame.timestamp - votes.last_t < cfg.min_sample_gap_s
             ):
                 continue
-            others = [b for i, b in enumerate(boxes) if i != row]
+            others: list[tuple[float, float, float, float]] = [
+                (b[0], b[1], b[2], b[3]) for i, b in enumerate(boxes) if i != row
+            ]
             others += [r.xyxy for v, r in all_riders if r.track_id != rider.track_id]
             call = self.helmet.classify(frame.image, rider.xyxy, others)
             budget -= 1

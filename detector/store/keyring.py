@@ -10,6 +10,7 @@ export` writes the heads this store recorded, for `detector verify --checkpoint`
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -134,7 +135,7 @@ class KeyringService:
         with self.db.session() as s:
             return load_db_registry(s)
 
-    def heads(self) -> list[dict[str, object]]:
+    def heads(self) -> builtins.list[dict[str, object]]:
         """The chain head this store recorded per camera, as `detector verify --checkpoint` reads them."""
         with self.db.session() as s:
             rows = s.scalars(select(CameraChain).order_by(CameraChain.camera_id))

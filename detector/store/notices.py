@@ -9,6 +9,7 @@ in the same transaction. Deadlines are computed from the stored times (`detected
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import logging
@@ -440,7 +441,7 @@ class NoticeService:
             )
         return data
 
-    def public_lookup(self, plate: str) -> list[PublicNoticeView]:
+    def public_lookup(self, plate: str) -> builtins.list[PublicNoticeView]:
         """Published (and flagged) notices of a plate, as the public lookup shows them."""
         keys = o_zero_spellings(plate_key(plate))
         with self.db.session() as s:
@@ -468,6 +469,6 @@ class NoticeService:
                 for n, f in s.execute(q).all()
             ]
 
-    def audit_trail(self, notice_id: int) -> list[dict[str, Any]]:
+    def audit_trail(self, notice_id: int) -> builtins.list[dict[str, Any]]:
         with self.db.session() as s:
             return [json.loads(a.model_dump_json()) for a in audit.entries(s, "notice", str(notice_id), 1000)]
