@@ -14,7 +14,7 @@ from typing import Protocol
 
 from detector.config import CameraConfig
 from detector.detect import Detector, ModelInfo, create_detector
-from detector.track import ByteTrackAdapter, TrackStore
+from detector.track import ByteTracker, TrackStore
 from detector.types import Detections, Frame, Track, Violation
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class Pipeline:
     ) -> None:
         self.cfg = cfg
         self.detector = detector or create_detector(cfg.detector)
-        self.tracker = ByteTrackAdapter(cfg.tracker, fps)
+        self.tracker = ByteTracker(cfg.tracker, fps)
         self.store = TrackStore(max_history=cfg.tracker.max_history, forget_after_s=cfg.tracker.forget_after_s,
                                 on_finished=self._count_track)
         self.violation_stage = violation_stage

@@ -2,14 +2,14 @@ import numpy as np
 
 from detector.config import TrackerConfig
 from detector.sources import ImageFolderSource, VideoFileSource
-from detector.track import ByteTrackAdapter, TrackStore
+from detector.track import ByteTracker, TrackStore
 from detector.types import Detections, Frame
 from tests.conftest import shared_path
 from tests.test_detect import detrac_targets, iou
 
 
 def run_tracker(detector, frames, fps):
-    tracker = ByteTrackAdapter(TrackerConfig(), fps)
+    tracker = ByteTracker(TrackerConfig(), fps)
     store = TrackStore()
     per_frame = []
     for frame in frames:
@@ -59,7 +59,7 @@ def synthetic_frame(i: int) -> Frame:
 
 
 def test_two_vehicles_passing_keep_their_ids():
-    tracker = ByteTrackAdapter(TrackerConfig(minimum_consecutive_frames=1), fps=10)
+    tracker = ByteTracker(TrackerConfig(minimum_consecutive_frames=1), fps=10)
     store = TrackStore()
     for i in range(30):
         a = [20 + 8 * i, 50, 60 + 8 * i, 80]
