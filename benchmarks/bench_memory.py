@@ -17,6 +17,7 @@ import builtins
 import contextlib
 import io
 import os
+import resource
 import sys
 import tempfile
 import threading
@@ -74,22 +75,35 @@ class ImportLedger:
                 self.rows.append((top, status_mb("VmRSS") - before))
 
 
-def run_replay(clip: Path, config: Path, frames: int, out: Path) -> dict[str, float]:
+def watch_first_call(owner: Any, attr: str, label: str, into: dict[str, float]) -> None:
+    """Record the VmRSS a function's first call adds (e.g. a model's session, its first inference)."""
+    inner = getattr(owner, attr)
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if label in into:
+            return inner(*args, **kwargs)
+        before = status_mb("VmRSS")
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            into[label] = status_mb("VmRSS") - before
+
+    setattr(owner, attr, wrapped)
+
+
+def run_replay(clip: Path, config: Path, frames: int, out: Path) -> dict[str, Any]:
     ledger = ImportLedger()
-    phases: dict[str, float] = {"interpreter": status_mb("VmRSS")}
+    phases: dict[str, Any] = {"interpreter": status_mb("VmRSS")}
     ledger.install()
-    first_frame: dict[str, float] = {}
-    import detector.pipeline as pipeline_mod  # noqa: PLC0415  (measured: inside the ledger)
+    first: dict[str, float] = {}
+    import detector.detect.onnx as onnx_mod  # noqa: PLC0415  (measured: inside the ledger)
+    import detector.pipeline as pipeline_mod  # noqa: PLC0415
+    import detector.runtime.session as session_mod  # noqa: PLC0415
 
-    process = pipeline_mod.Pipeline.process
-
-    def watched(self: Any, frame: Any, detect: bool = True) -> Any:
-        result = process(self, frame, detect)
-        if not first_frame:
-            first_frame["rss"] = status_mb("VmRSS")
-        return result
-
-    pipeline_mod.Pipeline.process = watched  # type: ignore[method-assign]
+    watch_first_call(pipeline_mod, "create_detector", "detector model loaded (onnxruntime session)", first)
+    watch_first_call(onnx_mod.OnnxYoloDetector, "detect", "first inference", first)
+    watch_first_call(session_mod, "open_source", "source opened", first)
+    watch_first_call(pipeline_mod.Pipeline, "process", "first frame processed, all stages", first)
     from detector.cli import main  # noqa: PLC0415
 
     argv = [
@@ -113,11 +127,12 @@ def run_replay(clip: Path, config: Path, frames: int, out: Path) -> dict[str, fl
         main()
     ledger.uninstall()
     phases["wall_s"] = time.perf_counter() - t0
-    phases["first_frame"] = first_frame.get("rss", 0.0)
     phases["peak"] = status_mb("VmHWM")
-    phases["end"] = status_mb("VmRSS")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    phases["cpu_s"] = usage.ru_utime + usage.ru_stime
     phases["imports"] = sum(mb for _, mb in ledger.rows)
-    phases["_rows"] = ledger.rows  # type: ignore[assignment]
+    phases["rows"] = ledger.rows
+    phases["first"] = first
     return phases
 
 
@@ -130,7 +145,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
         res = run_replay(Path(args.clip), Path(args.config), args.frames, Path(tmp))
-    rows: list[tuple[str, float]] = res.pop("_rows")  # type: ignore[assignment]
+    rows: list[tuple[str, float]] = res["rows"]
     merged: dict[str, float] = {}
     for name, mb in rows:
         merged[name] = merged.get(name, 0.0) + mb
@@ -146,16 +161,19 @@ def main() -> None:
             small += mb
     print(f"| other imports (each < {args.min_mb:g} MB) | {small:.0f} |")
     print(f"| imports, total | {res['imports']:.0f} |")
-    after_imports = res["interpreter"] + res["imports"]
+    first = dict(res["first"])
+    if "first frame processed, all stages" in first:  # it holds the first inference: show the rest
+        whole = first.pop("first frame processed, all stages")
+        first["first frame, the stages after the inference"] = whole - first.get("first inference", 0.0)
+    res["first"] = first
+    for label, mb in first.items():
+        print(f"| {label} | {mb:.0f} |")
+    accounted = res["interpreter"] + res["imports"] + sum(res["first"].values())
     print(
-        f"| first frame processed (config, models, sessions, first buffers) | "
-        f"{res['first_frame'] - after_imports:.0f} |"
-    )
-    print(
-        f"| rest of the run to its peak (queues, frames in flight, arenas) | "
-        f"{res['peak'] - res['first_frame']:.0f} |"
+        f"| the rest of the run (queues, frames in flight, threads, allocator) | {res['peak'] - accounted:.0f} |"
     )
     print(f"| **peak RSS (VmHWM)** | **{res['peak']:.0f}** |")
+    print(f"CPU {res['cpu_s']:.1f} s, wall {res['wall_s']:.1f} s")
 
 
 if __name__ == "__main__":

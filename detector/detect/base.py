@@ -43,21 +43,26 @@ class Detector(Protocol):
     def close(self) -> None: ...
 
 
-def cpu_session_options(threads: int) -> ort.SessionOptions:
+def cpu_session_options(threads: int, arena: bool = False) -> ort.SessionOptions:
     """Options of every onnxruntime session the engine opens: `threads` intra-op threads, one inter-op
-    thread, and no CPU memory arena (the arena keeps its high-water mark for good: ~20 MB for YOLO11n,
-    ~70 MB over the plate models, for no measurable speed on these models)."""
+    thread, and onnxruntime's CPU memory arena only where asked.
+
+    The arena keeps its high-water mark for good, and reuses it run after run. A model run on every
+    frame at one input size (the vehicle detector) wants it: without it each run mallocs and frees its
+    tensors (a few MB each), which glibc serves from heaps that fragment, and the lean replay's peak
+    RSS grew by ~130 MB. Models run now and then at varying sizes (the plate models) do not: their
+    arenas would hold ~70 MB for no measurable speed."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    opts.enable_cpu_mem_arena = False
+    opts.enable_cpu_mem_arena = arena
     opts.log_severity_level = 3
     return opts
 
 
-def open_session(path: Path, threads: int, what: str) -> ort.InferenceSession:
+def open_session(path: Path, threads: int, what: str, arena: bool = False) -> ort.InferenceSession:
     """An onnxruntime CPU session with `threads` intra-op threads; ModelError names the file if it fails."""
-    opts = cpu_session_options(threads)
+    opts = cpu_session_options(threads, arena)
     try:
         return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types for bad files
