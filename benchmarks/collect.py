@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["edge", "stream", "soak", "schedule", "int8", "pipeline", "rules", "plates", "plate_angle", "evidence",
-         "store"]
+ORDER = ["edge", "memory", "tracker", "stream", "soak", "schedule", "int8", "pipeline", "rules", "plates",
+         "plate_angle", "evidence", "store"]
 HEADER = """# Benchmark results
 
 Speed, memory and accuracy figures, each with the machine it ran on and a peer measured in the
@@ -22,6 +22,8 @@ the ratios, which come from one run.
 | section | script |
 | --- | --- |
 | The edge: ours against Ultralytics' track pipeline (fps, latency, RSS, tracks) | `benchmarks/bench_edge.py` |
+| Where the lean replay's memory goes (imports, models, buffers), before and after | `benchmarks/bench_memory.py` |
+| Our ByteTrack against `trackers`: track continuity | `benchmarks/bench_tracker.py` |
 | A 1080p 25 fps RTSP camera in real time, full pipeline, 10 minutes | `benchmarks/bench_stream.py` |
 | 30-minute soak on the RTSP camera: RSS over time (plot) | `benchmarks/bench_stream.py --soak` |
 | Detection schedule and int8: decisions and track continuity | `benchmarks/bench_schedule.py` |
