@@ -5,7 +5,7 @@ stream=True, classes=[0,1,2,3,5,7])` in the Ultralytics venv (benchmarks/edge_pe
 Ours: `detector replay CLIP --config CONFIG --out DIR --json --max-frames N`, lean (`--no-evidence
 --no-store --no-preview`) and full (the README's replay: evidence + store + preview). Rounds are
 interleaved (round 1: peer, lean, full for every clip; then round 2 ...); each cell is the median of
-the rounds. Wall time, peak RSS (process tree sampled every 50 ms, and the kernel's maxrss at exit)
+the rounds. Wall time, peak RSS (process tree's VmRSS and the program's VmHWM sampled every 50 ms)
 and load average are measured from outside each process. Accuracy: sample-scene ground-truth tracks
 recovered, id switches and violations found; labelled UA-DETRAC boxes matched by a track.
 

@@ -138,7 +138,9 @@ def run_measured(cmd: list[str], env: dict[str, str], log_dir: Path, timeout_s: 
         proc.returncode = os.waitstatus_to_exitcode(status)
         sampler.stop.set()
         sampler.join()
-    peak_kb = max(sampler.peak_kb, usage.ru_maxrss)  # ru_maxrss is in KiB on Linux
+    # the sampler's VmHWM of the exec'd program, not wait4's ru_maxrss: that counts the child from fork,
+    # when it still maps this (benchmark) process's pages, so it floors every run at our own RSS
+    peak_kb = sampler.peak_kb
     return Measured(
         proc.returncode,
         out_path.read_text(errors="replace"),

@@ -218,8 +218,9 @@ NOTES = [
     "by the tracker's motion).",
     '- "fps over process wall" is frames / wall time of the whole process (start-up, imports and model load '
     "included) for both: the one figure measured the same way from outside.",
-    "- Peak RSS: the larger of the process tree's summed VmRSS sampled every 50 ms and the kernel's maxrss at "
-    "exit (wait4). Load average: the 1-minute figure just before and after each run.",
+    "- Peak RSS: the larger of the process tree's summed VmRSS and the program's VmHWM, sampled every 50 ms "
+    "from its exec (not wait4's maxrss, which counts the forked child while it still maps the benchmark's own "
+    "pages). Load average: the 1-minute figure just before and after each run.",
     "- Detector input: ours letterboxes to the config's input_size, else to a rectangle fitted to the frame "
     "(long side input_long_side); Ultralytics letterboxes to imgsz 640 with minimal padding (a dynamic ONNX). "
     "The column shows what each fed the network (width x height).",
