@@ -18,7 +18,7 @@ from machine import machine_line  # benchmarks/machine.py (scripts run by path)
 from detector.config import TrackerConfig, load_camera_config
 from detector.detect.onnx import OnnxYoloDetector
 from detector.sources import VideoFileSource
-from detector.track import ByteTrackAdapter
+from detector.track import ByteTracker
 
 REPO = Path(__file__).resolve().parents[1]
 CLIPS = {
@@ -58,7 +58,7 @@ def bench_clip(name: str, cfg_path: Path, frames: int) -> dict[str, float] | Non
     for f in decoded:
         small.detect(f)
     small_s = time.perf_counter() - t0
-    tracker = ByteTrackAdapter(TrackerConfig(), src.info.fps)
+    tracker = ByteTracker(TrackerConfig(), src.info.fps)
     t0 = time.perf_counter()
     for f, d in zip(decoded, dets, strict=True):
         tracker.update(d, f.timestamp)

@@ -24,7 +24,7 @@ from detector.detect.onnx import OnnxYoloDetector  # noqa: E402
 from detector.riders.associate import RiderAssociator  # noqa: E402
 from detector.riders.config import AssociationConfig  # noqa: E402
 from detector.sources import VideoFileSource  # noqa: E402
-from detector.track import ByteTrackAdapter  # noqa: E402
+from detector.track import ByteTracker  # noqa: E402
 
 
 def main() -> None:
@@ -34,7 +34,7 @@ def main() -> None:
     args = ap.parse_args()
     src = VideoFileSource(args.clip)
     det = OnnxYoloDetector(DetectorConfig())
-    trk = ByteTrackAdapter(TrackerConfig(), src.info.fps)
+    trk = ByteTracker(TrackerConfig(), src.info.fps)
     assoc = RiderAssociator(AssociationConfig())
     peer = ours = 0.0
     n = riders = 0

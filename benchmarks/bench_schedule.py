@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench_edge import iou  # benchmarks/bench_edge.py (scripts run by path)
+from edge_accuracy import iou  # benchmarks/edge_accuracy.py (scripts run by path)
 from machine import machine_line  # benchmarks/machine.py (scripts run by path)
 
 REPO = Path(__file__).resolve().parents[1]

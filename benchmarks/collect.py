@@ -12,6 +12,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ORDER = [
     "edge",
+    "memory",
+    "tracker",
     "stream",
     "soak",
     "schedule",
@@ -35,6 +37,8 @@ the ratios, which come from one run.
 | section | script |
 | --- | --- |
 | The edge: ours against Ultralytics' track pipeline (fps, latency, RSS, tracks) | `benchmarks/bench_edge.py` |
+| Where the lean replay's memory goes (imports, models, buffers), before and after | `benchmarks/bench_memory.py` |
+| Our ByteTrack against `trackers`: track continuity | `benchmarks/bench_tracker.py` |
 | A 1080p 25 fps RTSP camera in real time, full pipeline, 10 minutes | `benchmarks/bench_stream.py` |
 | 30-minute soak on the RTSP camera: RSS over time (plot) | `benchmarks/bench_stream.py --soak` |
 | Detection schedule and int8: decisions and track continuity | `benchmarks/bench_schedule.py` |

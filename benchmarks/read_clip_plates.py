@@ -28,7 +28,7 @@ from detector.config import DetectorConfig, TrackerConfig  # noqa: E402
 from detector.detect import create_detector  # noqa: E402
 from detector.plates.config import PlatesConfig  # noqa: E402
 from detector.plates.reader import PlateReader, crop_box  # noqa: E402
-from detector.track import ByteTrackAdapter  # noqa: E402
+from detector.track import ByteTracker  # noqa: E402
 from detector.types import Frame  # noqa: E402
 
 VEHICLES = {2: "car", 5: "bus", 7: "truck"}  # COCO ids of four-wheel vehicles (one-row plates)
@@ -65,7 +65,7 @@ def main() -> int:
     boxes: dict[int, list[tuple[float, int, tuple[float, float, float, float]]]] = defaultdict(list)
     cls_of: dict[int, int] = {}
     for frame, fps in frames(args.video):
-        tracker = tracker or ByteTrackAdapter(TrackerConfig(), fps)
+        tracker = tracker or ByteTracker(TrackerConfig(), fps)
         tracked = tracker.update(det.detect(frame), frame.timestamp)
         for i in range(len(tracked)):
             c = int(tracked.class_id[i])

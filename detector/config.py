@@ -95,11 +95,19 @@ class DetectorConfig(FrozenModel):
 
 
 class TrackerConfig(FrozenModel):
-    lost_track_buffer: int = Field(default=30, ge=1, description="Frames a lost track is kept for re-finding")
+    lost_track_s: float = Field(
+        default=1.0, gt=0, le=60,
+        description="Stream seconds a lost track is kept for re-finding (aged by stream time, so dropped or "
+        "undetected frames count)",
+    )
     track_activation_threshold: float = Field(default=0.25, gt=0, lt=1, description="Confidence to start a track")
     minimum_iou: float = Field(default=0.2, gt=0, lt=1, description="Least IoU between a track's prediction and a detection to match them")
     high_confidence: float = Field(default=0.5, gt=0, lt=1, description="Detections above this join the first ByteTrack association stage")
-    minimum_consecutive_frames: int = Field(default=2, ge=1, description="Frames before a track is reported")
+    minimum_consecutive_frames: int = Field(
+        default=2, ge=1,
+        description="Detected frames in a row before a track is reported (on a stream's first frame, where "
+        "nothing came before, a confident detection is reported at once)",
+    )
     max_history: int = Field(default=900, ge=10, description="Points kept per track history")
     forget_after_s: float = Field(default=5.0, gt=0, description="Drop a track's history after this long unseen")
 

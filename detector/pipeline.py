@@ -18,7 +18,7 @@ from detector.ignore import IgnoreMask
 from detector.riders.associate import RiderAssociator, RiderFrame
 from detector.riders.helmet import HelmetClassifier
 from detector.riders.stage import RiderRules
-from detector.track import ByteTrackAdapter, TrackStore
+from detector.track import ByteTracker, TrackStore
 from detector.types import Detections, Frame, Track, Violation
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ class Pipeline:
         self.detector = detector or create_detector(cfg.detector)
         self.ignore = IgnoreMask.from_polygons([z.polygon for z in cfg.ignore])
         self.ignored_detections = 0  # discarded by the ignore mask (overlays), counted
-        self.tracker = ByteTrackAdapter(cfg.tracker, fps)
+        self.tracker = ByteTracker(cfg.tracker, fps)
         self.store = TrackStore(max_history=cfg.tracker.max_history, forget_after_s=cfg.tracker.forget_after_s,
                                 on_finished=self._count_track)
         self.riders = (RiderAssociator(cfg.riders.association, forget_after_s=cfg.tracker.forget_after_s)

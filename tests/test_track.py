@@ -2,14 +2,14 @@ import numpy as np
 
 from detector.config import TrackerConfig
 from detector.sources import ImageFolderSource, VideoFileSource
-from detector.track import ByteTrackAdapter, TrackStore
+from detector.track import ByteTracker, TrackStore
 from detector.types import Detections, Frame
 from tests.conftest import shared_path
 from tests.test_detect import detrac_targets, iou
 
 
 def run_tracker(detector, frames, fps):
-    tracker = ByteTrackAdapter(TrackerConfig(), fps)
+    tracker = ByteTracker(TrackerConfig(), fps)
     store = TrackStore()
     per_frame = []
     for frame in frames:
@@ -37,6 +37,22 @@ def test_labelled_detrac_car_keeps_one_id(yolo_detector):
     assert len(set(ids)) == 1, f"ids over frames 2-{len(ids) + 1}: {ids}"
 
 
+def test_labelled_detrac_vehicles_are_tracked_from_the_first_frame(yolo_detector):
+    # the stream's first frame has no earlier frame to confirm a detection against: the vehicles in
+    # view are reported at once (as Ultralytics' ByteTrack does), and keep their ids on frame 2
+    folder = shared_path("ua-detrac-evadb-sample", "MVI_20011")
+    xml = shared_path("ua-detrac-evadb-sample", "MVI_20011.xml")
+    per_frame, _ = run_tracker(yolo_detector, ImageFolderSource(folder, fps=25), 25)
+    ids = {}
+    for frame_num in (1, 2):
+        tracked = per_frame[frame_num - 1]
+        for k, target in enumerate(detrac_targets(xml, frame_num)):
+            overlaps = [iou(target, b) for b in tracked.xyxy]
+            assert overlaps and max(overlaps) >= 0.5, f"labelled target {k} of frame {frame_num} not tracked"
+            ids.setdefault(k, set()).add(int(tracked.tracker_id[int(np.argmax(overlaps))]))
+    assert all(len(v) == 1 for v in ids.values()), f"ids changed between frames 1 and 2: {ids}"
+
+
 def test_ids_stable_across_consecutive_frames_on_real_intersection(yolo_detector):
     clip = shared_path("ua-detrac-evadb-sample", "clips", "test_ua_detrac_69f.mp4")
     frames = [f for f, _ in zip(VideoFileSource(clip), range(40), strict=False)]
@@ -59,7 +75,7 @@ def synthetic_frame(i: int) -> Frame:
 
 
 def test_two_vehicles_passing_keep_their_ids():
-    tracker = ByteTrackAdapter(TrackerConfig(minimum_consecutive_frames=1), fps=10)
+    tracker = ByteTracker(TrackerConfig(minimum_consecutive_frames=1), fps=10)
     store = TrackStore()
     for i in range(30):
         a = [20 + 8 * i, 50, 60 + 8 * i, 80]

@@ -45,20 +45,25 @@ class Detector(Protocol):
     def close(self) -> None: ...
 
 
-def cpu_session_options(threads: int, spin: bool = False) -> ort.SessionOptions:
+def cpu_session_options(threads: int, arena: bool = False, spin: bool = False) -> ort.SessionOptions:
     """Options of every onnxruntime session the engine opens: `threads` intra-op threads, one inter-op
-    thread, and no CPU memory arena (the arena keeps its high-water mark for good: ~20 MB for YOLO11n,
-    ~70 MB over the plate models, for no measurable speed on these models).
+    thread, onnxruntime's CPU memory arena only where asked, and thread pools that do not spin.
 
-    The thread pools do not spin. onnxruntime's workers busy-wait for the next parallel section by
-    default, which on a 2-core box takes the CPU that decoding, tracking and the evidence worker need:
-    measured on YOLO11n int8 at 640x384 with 20 ms of other work between runs, 59-71 ms of CPU per
-    inference spinning against 25 ms not spinning, and no slower in wall time (benchmarks/RESULTS.md).
-    `spin=True` (onnxruntime's default) is only for that benchmark."""
+    The arena keeps its high-water mark for good, and reuses it run after run. A model run on every
+    frame at one input size (the vehicle detector) wants it: without it each run mallocs and frees its
+    tensors (a few MB each), which glibc serves from heaps that fragment, and the lean replay's peak
+    RSS grew by ~130 MB. Models run now and then at varying sizes (the plate models) do not: their
+    arenas would hold ~70 MB for no measurable speed.
+
+    onnxruntime's workers busy-wait for the next parallel section by default, which on a 2-core box
+    takes the CPU that decoding, tracking and the evidence worker need: measured on YOLO11n int8 at
+    640x384 with 20 ms of other work between runs, 48-71 ms of CPU per inference spinning against
+    20-25 ms not spinning, and no slower in wall time (benchmarks/bench_ort_spin.py). `spin=True`
+    (onnxruntime's default) is only for that benchmark."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    opts.enable_cpu_mem_arena = False
+    opts.enable_cpu_mem_arena = arena
     flag = "1" if spin else "0"
     opts.add_session_config_entry("session.intra_op.allow_spinning", flag)
     opts.add_session_config_entry("session.inter_op.allow_spinning", flag)
@@ -66,9 +71,9 @@ def cpu_session_options(threads: int, spin: bool = False) -> ort.SessionOptions:
     return opts
 
 
-def open_session(path: Path, threads: int, what: str) -> ort.InferenceSession:
+def open_session(path: Path, threads: int, what: str, arena: bool = False) -> ort.InferenceSession:
     """An onnxruntime CPU session with `threads` intra-op threads; ModelError names the file if it fails."""
-    opts = cpu_session_options(threads)
+    opts = cpu_session_options(threads, arena)
     try:
         return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types for bad files

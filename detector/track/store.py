@@ -1,10 +1,5 @@
-"""Multi-object tracking: a ByteTrack adapter and the track histories the rules read.
-
-ByteTrack comes from Roboflow's `trackers` package (clean-room implementations, Apache-2.0), the
-maintained successor of supervision's `sv.ByteTrack`, which supervision 0.30 removed. See the
-README's design notes for the comparison. The adapter converts our `Detections` to and from the
-library's `sv.Detections` so no vendor type leaks into the stages.
-"""
+"""The track histories the rules read: appended at each detected frame, carried between detections,
+trimmed in length and handed on when long unseen."""
 
 from __future__ import annotations
 
@@ -12,55 +7,10 @@ import logging
 from collections.abc import Callable, Mapping
 
 import numpy as np
-import supervision as sv
-from trackers import ByteTrackTracker
 
-from detector.config import TrackerConfig
 from detector.types import Detections, Frame, Track, TrackPoint
 
 log = logging.getLogger(__name__)
-
-
-class ByteTrackAdapter:
-    """Assigns stable `tracker_id`s to detections, frame after frame, timed by stream time."""
-
-    def __init__(self, cfg: TrackerConfig, fps: float) -> None:
-        self.cfg = cfg
-        self._tracker = ByteTrackTracker(
-            lost_track_buffer=cfg.lost_track_buffer,
-            frame_rate=fps,
-            track_activation_threshold=cfg.track_activation_threshold,
-            minimum_consecutive_frames=cfg.minimum_consecutive_frames,
-            minimum_iou_threshold=cfg.minimum_iou,
-            high_conf_det_threshold=cfg.high_confidence,
-        )
-
-    def update(self, detections: Detections, timestamp: float) -> Detections:
-        """Returns the tracked detections (tracker_id >= 0); untracked ones are dropped."""
-        sv_in = sv.Detections(
-            xyxy=detections.xyxy.astype(np.float32),
-            confidence=detections.confidence.astype(np.float32),
-            class_id=detections.class_id.astype(int),
-            data={"_row": np.arange(len(detections))},
-        )
-        out = self._tracker.update(sv_in, timestamp=timestamp)
-        if len(out) == 0 or out.tracker_id is None:
-            return Detections.empty()
-        rows = np.asarray(out.data["_row"], dtype=np.int64)
-        tracked = detections[rows]
-        tracked.tracker_id = np.asarray(out.tracker_id, dtype=np.int64)
-        return tracked[tracked.tracker_id >= 0]
-
-    @property
-    def tentative(self) -> int:
-        """Tracks the tracker holds but has not confirmed yet (they need more detections)."""
-        return sum(1 for t in self._tracker.tracks if t.tracker_id == -1)
-
-    def reset(self) -> None:
-        self._tracker.reset()
-
-    def close(self) -> None:
-        self.reset()
 
 
 class TrackStore:
