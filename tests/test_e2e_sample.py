@@ -15,6 +15,7 @@ import pytest
 
 from detector.config import load_camera_config
 from detector.evidence.keys import load_public_key, trusted_keys, write_key_pair
+from detector.evidence.manifest import MANIFEST_NAME, parse_manifest
 from detector.evidence.verify import verify_chain
 from detector.pipeline import FrameResult, RunSummary
 from detector.runtime.loop import LoopOptions
@@ -134,6 +135,18 @@ def test_bundles_verify_and_the_store_accepts_each_once(replay: Replay):
     report = verify_chain(replay.evidence_root / "sample-ql1a-km1234", keys)
     assert report.ok, report.to_dict()
     assert replay.ingest_statuses == ["accepted"] * 6
+
+
+def test_clips_of_a_camera_in_mpeg4_part2_are_encoded_to_h264(replay: Replay):
+    """The sample file is MPEG-4 part 2, which browsers do not play: its bundles' clips are the frames
+    encoded to H.264 (a camera's own H.264 would be copied unchanged: tests/test_evidence_packets.py)."""
+    import av
+
+    with av.open(str(replay.bundles[0] / "clip.mp4")) as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+    for path in replay.bundles:
+        m = parse_manifest((path / MANIFEST_NAME).read_bytes())
+        assert m.clip is not None and (m.clip.codec, m.clip.source) == ("h264", "encoded"), path
 
 
 def test_plates_read_are_right_or_flagged(replay: Replay):

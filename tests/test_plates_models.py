@@ -150,11 +150,12 @@ def test_cli_reads_a_crop_as_json() -> None:
     assert rec["normalized"] == "51F06532" and rec["text"] == "51F-065.32" and rec["rows"] == 1
 
 
-def test_cli_missing_image_is_a_usage_error() -> None:
+def test_cli_missing_image_is_a_runtime_error_naming_it() -> None:
+    """A file that cannot be read gets its own record and the run exits 1 naming it (issue 15: the good
+    images of the same call are still read; tests/test_trust_files.py checks that part)."""
     from detector.cli import main_group
-    from detector.cli.plates import plates
-    from detector.errors import ConfigError
+    from detector.errors import ConfigError, DetectorError
 
-    main_group.add_command(plates)
     result = CliRunner().invoke(main_group, ["plates", "read", "/nonexistent/plate.jpg"])
-    assert isinstance(result.exception, ConfigError)
+    assert isinstance(result.exception, DetectorError) and not isinstance(result.exception, ConfigError)
+    assert "/nonexistent/plate.jpg: file not found" in str(result.exception)

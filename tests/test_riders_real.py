@@ -48,10 +48,14 @@ def _run(path: str, last: int) -> dict[int, FrameResult]:
     return out
 
 
+MARK_TOLERANCE_PX = 8  # the points were marked by eye on the motorbike; a box edge may pass just beside one
+
+
 def _rows_at(result: FrameResult, point: tuple[float, float]) -> list[int]:
     d = result.detections
     x, y = point
-    inside = (d.xyxy[:, 0] <= x) & (x <= d.xyxy[:, 2]) & (d.xyxy[:, 1] <= y) & (y <= d.xyxy[:, 3])
+    m = MARK_TOLERANCE_PX
+    inside = (d.xyxy[:, 0] - m <= x) & (x <= d.xyxy[:, 2] + m) & (d.xyxy[:, 1] - m <= y) & (y <= d.xyxy[:, 3] + m)
     return np.flatnonzero(inside).tolist()
 
 

@@ -166,6 +166,9 @@ def _overview_lines(v: Violation, plate: PlateRead | None) -> tuple[str, ...]:
     return tuple(lines)
 
 
+COPYABLE_CODECS = frozenset({"h264"})  # played by every browser the console supports, unchanged
+
+
 class BundleWriter:
     """Writes bundles of one camera under `root`. Thread-safe; one chain per camera across processes."""
 
@@ -386,8 +389,10 @@ class BundleWriter:
 
     # -- internals ------------------------------------------------------------------------------
     def _clip(self, tmp: Path, frames: Sequence[Frame], packets: PacketSlice | None) -> ClipInfo:
-        """The camera's packets copied (from the keyframe before the first frame), else an encoding."""
-        if packets is not None:
+        """The camera's packets copied (from the keyframe before the first frame) when browsers and
+        players can show them as they are (COPYABLE_CODECS), else the frames encoded to H.264 (a camera
+        or file in MPEG-4 part 2, MJPEG, ...: the sample scene is MPEG-4 part 2)."""
+        if packets is not None and packets.codec in COPYABLE_CODECS:
             res = remux_clip(packets, tmp / "clip.mp4")
             first = frames[0]
             lead = packets.frame_pts.get(first.index, packets.start_pts) - packets.start_pts
