@@ -129,13 +129,25 @@ def build_pipeline(
         where = config_path or cfg.camera_id
         raise ConfigError(
             f"{where}: rules.image_size is {drawn[0]}x{drawn[1]} but the source gives {image_size[0]}x{image_size[1]}"
-            " frames: the zones were drawn on frames of another size (redraw them with `detector calibrate`)")
+            " frames: the zones were drawn on frames of another size (redraw them with `detector calibrate`)"
+        )
     if has_rules:
-        stage = RulesStage(cfg.rules, cfg.camera_id, image_size or cfg.rules.image_size,
-                           config_dir=config_path.parent if config_path else None, run_id=run_id)
+        stage = RulesStage(
+            cfg.rules,
+            cfg.camera_id,
+            image_size or cfg.rules.image_size,
+            config_dir=config_path.parent if config_path else None,
+            run_id=run_id,
+        )
     pipeline = Pipeline(cfg, fps, violation_stage=stage, sinks=sinks)
-    built = BuiltPipeline(pipeline=pipeline, out_dir=out_dir, track_writer=track_writer,
-                          output_sinks=list(sinks), preview=preview_writer, disk=guard)
+    built = BuiltPipeline(
+        pipeline=pipeline,
+        out_dir=out_dir,
+        track_writer=track_writer,
+        output_sinks=list(sinks),
+        preview=preview_writer,
+        disk=guard,
+    )
     if evidence is not None and cfg.evidence.enabled:
         models: list[object] = [pipeline.detector.model]
         lookup = None
@@ -150,11 +162,16 @@ def build_pipeline(
                 models.append(reader.detector.model)
             models.extend([reader.ocr.model, fallback.model])
         sink = open_evidence_sink(
-            cfg, evidence.root,
+            cfg,
+            evidence.root,
             config_sha256=config_sha256(config_path) if config_path else "",
-            models=models, signer=evidence.signer, plate_lookup=lookup,
+            models=models,
+            signer=evidence.signer,
+            plate_lookup=lookup,
             annotate=_zones_annotate(cfg) if has_rules else None,
-            on_bundle=evidence.on_bundle, background=evidence.background, guard=guard,
+            on_bundle=evidence.on_bundle,
+            background=evidence.background,
+            guard=guard,
         )
         built.evidence = sink
         adapter = EvidenceAdapter(sink)

@@ -46,12 +46,15 @@ class SourceConfig(FrozenModel):
     )
     reconnect_attempts: int = Field(default=5, ge=0, description="Live streams: reconnects before giving up")
     reconnect_delay_s: float = Field(default=2.0, ge=0, description="Live streams: wait between reconnects")
-    read_timeout_s: float = Field(default=10.0, gt=0, description="Live streams: a read longer than this is a drop")
+    read_timeout_s: float = Field(
+        default=10.0, gt=0, description="Live streams: a read longer than this is a drop"
+    )
 
 
 class DetectorConfig(FrozenModel):
     backend: Literal["onnx", "ultralytics"] = Field(
-        default="onnx", description="onnx: onnxruntime on a YOLO export (edge default); ultralytics: optional extra"
+        default="onnx",
+        description="onnx: onnxruntime on a YOLO export (edge default); ultralytics: optional extra",
     )
     model: str | None = Field(
         default=None,
@@ -96,34 +99,56 @@ class DetectorConfig(FrozenModel):
 
 class TrackerConfig(FrozenModel):
     lost_track_s: float = Field(
-        default=1.0, gt=0, le=60,
+        default=1.0,
+        gt=0,
+        le=60,
         description="Stream seconds a lost track is kept for re-finding (aged by stream time, so dropped or "
         "undetected frames count)",
     )
-    track_activation_threshold: float = Field(default=0.25, gt=0, lt=1, description="Confidence to start a track")
-    minimum_iou: float = Field(default=0.2, gt=0, lt=1, description="Least IoU between a track's prediction and a detection to match them")
-    high_confidence: float = Field(default=0.5, gt=0, lt=1, description="Detections above this join the first ByteTrack association stage")
+    track_activation_threshold: float = Field(
+        default=0.25, gt=0, lt=1, description="Confidence to start a track"
+    )
+    minimum_iou: float = Field(
+        default=0.2,
+        gt=0,
+        lt=1,
+        description="Least IoU between a track's prediction and a detection to match them",
+    )
+    high_confidence: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="Detections above this join the first ByteTrack association stage",
+    )
     minimum_consecutive_frames: int = Field(
-        default=2, ge=1,
+        default=2,
+        ge=1,
         description="Detected frames in a row before a track is reported (on a stream's first frame, where "
         "nothing came before, a confident detection is reported at once)",
     )
     max_history: int = Field(default=900, ge=10, description="Points kept per track history")
-    forget_after_s: float = Field(default=5.0, gt=0, description="Drop a track's history after this long unseen")
+    forget_after_s: float = Field(
+        default=5.0, gt=0, description="Drop a track's history after this long unseen"
+    )
 
 
 class RuntimeConfig(FrozenModel):
     """How the frame loop spends the box's CPU: which frames are detected, what may wait."""
 
-    disk: DiskConfig = Field(default_factory=DiskConfig, description="Free-space thresholds: shed, then floor")
+    disk: DiskConfig = Field(
+        default_factory=DiskConfig, description="Free-space thresholds: shed, then floor"
+    )
 
     detect_every: int = Field(
-        default=2, ge=1, le=10,
+        default=2,
+        ge=1,
+        le=10,
         description="Run the detector on every Nth frame; the tracker's motion carries the tracks between "
         "(every frame still reaches the tracker and the rules). Decisive frames are always detected.",
     )
     full_rate_margin_px: float = Field(
-        default=40.0, ge=0,
+        default=40.0,
+        ge=0,
         description="Detect every frame while a track's ground point is within this many pixels of a stop line "
         "or solid line, or can reach one before the next periodic detection",
     )
@@ -131,16 +156,22 @@ class RuntimeConfig(FrozenModel):
         default=0.3, ge=0, description="Detect every frame while a track is younger than this (seconds)"
     )
     max_gap: int = Field(
-        default=4, ge=1, le=30,
+        default=4,
+        ge=1,
+        le=30,
         description="Live: at most this many frames in a row without a detection when the loop falls behind",
     )
     queue_size: int = Field(
-        default=8, ge=1, le=1000,
+        default=8,
+        ge=1,
+        le=1000,
         description="Frames waiting between capture and processing. A replay waits for the loop; a live "
         "camera drops the oldest when full and counts the drops",
     )
     output_queue_size: int = Field(
-        default=8, ge=1, le=10000,
+        default=8,
+        ge=1,
+        le=10000,
         description="Frames waiting for the track records and the preview writer (each holds its image: a "
         "1080p frame is 6 MB)",
     )
@@ -150,32 +181,46 @@ class IgnoreZoneConfig(FrozenModel):
     """An image area whose detections are discarded before tracking (an overlay, not the road)."""
 
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Zone id")
-    polygon: list[Point] = Field(min_length=3, description="Area on the image (pixels); a detection whose box "
-                                 "centre lies inside is discarded")
-    reason: str = Field(default="", description="What covers the area (recorder window, status bar, caption...)")
+    polygon: list[Point] = Field(
+        min_length=3,
+        description="Area on the image (pixels); a detection whose box centre lies inside is discarded",
+    )
+    reason: str = Field(
+        default="", description="What covers the area (recorder window, status bar, caption...)"
+    )
 
 
 class CameraConfig(FrozenModel):
     """One camera: where it is, what it reads, how it detects, and the rules of its scene."""
 
     schema_version: Literal[1] = Field(default=1, description="Config format version")
-    camera_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Stable id, used in events and topics")
+    camera_id: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Stable id, used in events and topics"
+    )
     name: str = Field(description="Human name of the camera")
-    location: str = Field(default="", description="Place as written on a notice (road, km, district, province)")
+    location: str = Field(
+        default="", description="Place as written on a notice (road, km, district, province)"
+    )
     gps: GPS | None = Field(default=None, description="Camera position")
-    detecting_unit: str = Field(default="", description="Unit that operates the camera, as printed on notices")
+    detecting_unit: str = Field(
+        default="", description="Unit that operates the camera, as printed on notices"
+    )
     source: SourceConfig
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     rules: RulesConfig = Field(default_factory=RulesConfig, description="Zones, signal and rule settings")
     plates: PlatesConfig = Field(default_factory=PlatesConfig, description="Plate detection and OCR")
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig, description="Evidence bundles")
-    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Frame loop: detection schedule, queues")
+    runtime: RuntimeConfig = Field(
+        default_factory=RuntimeConfig, description="Frame loop: detection schedule, queues"
+    )
     riders: RidersConfig = Field(
-        default_factory=RidersConfig, description="Riders of motorbikes and bicycles: association, helmets, counts"
+        default_factory=RidersConfig,
+        description="Riders of motorbikes and bicycles: association, helmets, counts",
     )
     telemetry: TelemetryConfig = Field(
-        default_factory=TelemetryConfig, description="Health of a live run: MQTT status and heartbeats, metrics"
+        default_factory=TelemetryConfig,
+        description="Health of a live run: MQTT status and heartbeats, metrics",
     )
     ignore: list[IgnoreZoneConfig] = Field(
         default_factory=list,

@@ -83,7 +83,13 @@ class DiskGuard:
             log.error("%s: cannot measure free space: %s", self.path, exc)
             return
         self._free = free
-        new = DiskLevel.FLOOR if free < self.floor else DiskLevel.SHED if free < self.shed_below else DiskLevel.OK
+        new = (
+            DiskLevel.FLOOR
+            if free < self.floor
+            else DiskLevel.SHED
+            if free < self.shed_below
+            else DiskLevel.OK
+        )
         if new != self._level:
             what = {
                 DiskLevel.OK: "writing everything again",

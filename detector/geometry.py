@@ -160,13 +160,17 @@ class Homography:
         pts = _as_xy(xy)
         if len(pts) == 0:
             return pts
-        return np.asarray(cv2.perspectiveTransform(pts.reshape(-1, 1, 2), self.H), dtype=np.float64).reshape(-1, 2)
+        return np.asarray(cv2.perspectiveTransform(pts.reshape(-1, 1, 2), self.H), dtype=np.float64).reshape(
+            -1, 2
+        )
 
     def world_to_image(self, xy: npt.ArrayLike) -> F64:
         pts = _as_xy(xy)
         if len(pts) == 0:
             return pts
-        return np.asarray(cv2.perspectiveTransform(pts.reshape(-1, 1, 2), self.H_inv), dtype=np.float64).reshape(-1, 2)
+        return np.asarray(
+            cv2.perspectiveTransform(pts.reshape(-1, 1, 2), self.H_inv), dtype=np.float64
+        ).reshape(-1, 2)
 
     def in_valid_region(self, xy: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         pts = _as_xy(xy)
@@ -197,7 +201,9 @@ def calibrate(
     img = _as_xy(image_points)
     wld = _as_xy(world_points)
     if len(img) < 4 or len(img) != len(wld):
-        raise ConfigError(f"{where}: need >= 4 image/world point pairs of equal count, got {len(img)}/{len(wld)}")
+        raise ConfigError(
+            f"{where}: need >= 4 image/world point pairs of equal count, got {len(img)}/{len(wld)}"
+        )
     if _collinear(img, tol=2.0):
         raise ConfigError(f"{where}: image_points are (nearly) collinear; pick points spread over the road")
     if _collinear(wld, tol=0.05):
@@ -216,7 +222,9 @@ def calibrate(
     proj_i = cv2.perspectiveTransform(wld.reshape(-1, 1, 2), H_inv).reshape(-1, 2)
     err_m = np.linalg.norm(proj_w - wld, axis=1)
     err_px = np.linalg.norm(proj_i - img, axis=1)
-    region = Polygon(valid_region) if valid_region is not None else MultiPoint([tuple(p) for p in img]).convex_hull
+    region = (
+        Polygon(valid_region) if valid_region is not None else MultiPoint([tuple(p) for p in img]).convex_hull
+    )
     homo = Homography(
         H=H,
         H_inv=H_inv,
@@ -415,7 +423,9 @@ def validate_rules_geometry(cfg: RulesConfig, image_size: tuple[int, int] | None
     """Check ids, references, polygon validity, image bounds and the calibration; ConfigError names the zone."""
     z = cfg.zones
     seen: set[tuple[str, str]] = set()
-    groups: dict[str, Sequence[StopLineConfig | LaneConfig | SolidLineConfig | ZoneConfig | TurnZoneConfig]] = {
+    groups: dict[
+        str, Sequence[StopLineConfig | LaneConfig | SolidLineConfig | ZoneConfig | TurnZoneConfig]
+    ] = {
         "stop_lines": z.stop_lines,
         "lanes": z.lanes,
         "solid_lines": z.solid_lines,
@@ -436,7 +446,9 @@ def validate_rules_geometry(cfg: RulesConfig, image_size: tuple[int, int] | None
         check_inside(s.points, image_size, where)
         d, _, _, _ = polyline_projection(_as_xy(s.points), [s.forward_point])
         if abs(d[0]) < 1.0:
-            raise ConfigError(f"{where}: forward_point {s.forward_point} lies on the line; put it beyond the line")
+            raise ConfigError(
+                f"{where}: forward_point {s.forward_point} lies on the line; put it beyond the line"
+            )
         if s.crosswalk:
             check_polygon(s.crosswalk, where + ".crosswalk")
             check_inside(s.crosswalk, image_size, where + ".crosswalk")
@@ -448,11 +460,15 @@ def validate_rules_geometry(cfg: RulesConfig, image_size: tuple[int, int] | None
         check_inside(lane.polygon, image_size, where)
         _check_line(lane.direction, where + ".direction")
         if lane.stop_line is not None and lane.stop_line not in stop_ids:
-            raise ConfigError(f"{where}: references unknown stop line {lane.stop_line!r} (known: {sorted(stop_ids)})")
+            raise ConfigError(
+                f"{where}: references unknown stop line {lane.stop_line!r} (known: {sorted(stop_ids)})"
+            )
         if lane.allowed_classes is not None:
             unknown = set(lane.allowed_classes) - VEHICLE_CLASSES
             if unknown:
-                raise ConfigError(f"{where}: unknown classes {sorted(unknown)}; known: {sorted(VEHICLE_CLASSES)}")
+                raise ConfigError(
+                    f"{where}: unknown classes {sorted(unknown)}; known: {sorted(VEHICLE_CLASSES)}"
+                )
     for sl in z.solid_lines:
         _check_line(sl.points, f"rules.zones.solid_lines[{sl.id}]")
         check_inside(sl.points, image_size, f"rules.zones.solid_lines[{sl.id}]")
@@ -467,7 +483,9 @@ def validate_rules_geometry(cfg: RulesConfig, image_size: tuple[int, int] | None
     for i, lim in enumerate(cfg.rules.speeding.limits):
         for lid in lim.lanes or []:
             if lid not in lane_ids:
-                raise ConfigError(f"rules.rules.speeding.limits[{i}]: unknown lane {lid!r} (known: {sorted(lane_ids)})")
+                raise ConfigError(
+                    f"rules.rules.speeding.limits[{i}]: unknown lane {lid!r} (known: {sorted(lane_ids)})"
+                )
     if cfg.calibration is not None:
         check_inside(cfg.calibration.image_points, image_size, "rules.calibration.image_points")
         if cfg.calibration.valid_region:
@@ -483,4 +501,3 @@ def validate_rules_geometry(cfg: RulesConfig, image_size: tuple[int, int] | None
     sp = cfg.rules.speeding
     if sp.enabled and (sp.default_limit_kmh is not None or sp.limits) and cfg.calibration is None:
         raise ConfigError("rules.rules.speeding: speed limits are set but rules.calibration is missing")
-

@@ -34,7 +34,8 @@ class ManifestEntry(FrozenModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the file")
     licence: str = Field(description="Licence of the weights")
     derived_from: str | None = Field(
-        default=None, description="Manifest name of the model this file was made from (it lives only in models/)"
+        default=None,
+        description="Manifest name of the model this file was made from (it lives only in models/)",
     )
     command: str | None = Field(default=None, description="The explicit command that made it from that model")
     calibration: str | None = Field(default=None, description="The data the command used (e.g. quantization)")
@@ -96,8 +97,9 @@ def check_models(manifest: Manifest, models_dir: Path = REPO_MODELS_DIR) -> list
     return out
 
 
-def install_model(entry: ManifestEntry, source: str, models_dir: Path = REPO_MODELS_DIR,
-                  expected_sha256: str | None = None) -> Path:
+def install_model(
+    entry: ManifestEntry, source: str, models_dir: Path = REPO_MODELS_DIR, expected_sha256: str | None = None
+) -> Path:
     """Copy (local path) or download (http/https URL) a model into models/, verifying its sha256.
 
     The file lands under its final name only when the hash matches; otherwise nothing is kept.
@@ -124,7 +126,9 @@ def install_model(entry: ManifestEntry, source: str, models_dir: Path = REPO_MOD
             out.flush()
             os.fsync(out.fileno())
         if h.hexdigest() != want:
-            raise ModelError(f"{source}: sha256 {h.hexdigest()} does not match the expected {want}; not installed")
+            raise ModelError(
+                f"{source}: sha256 {h.hexdigest()} does not match the expected {want}; not installed"
+            )
         final = models_dir / entry.file
         os.replace(tmp, final)
         return final
@@ -141,9 +145,13 @@ def upsert_manifest_entry(entry: ManifestEntry, path: Path = REPO_MODELS_DIR / "
     Written atomically; the result is validated before it replaces the file.
     """
     text = path.read_text(encoding="utf-8")
-    block = "  - " + yaml.safe_dump(
-        entry.model_dump(exclude_none=True), sort_keys=False, allow_unicode=True, width=1000
-    ).rstrip("\n").replace("\n", "\n    ") + "\n"
+    block = (
+        "  - "
+        + yaml.safe_dump(entry.model_dump(exclude_none=True), sort_keys=False, allow_unicode=True, width=1000)
+        .rstrip("\n")
+        .replace("\n", "\n    ")
+        + "\n"
+    )
     lines = text.splitlines(keepends=True)
     start = next((i for i, ln in enumerate(lines) if ln.rstrip("\n") == f"  - name: {entry.name}"), None)
     if start is None:

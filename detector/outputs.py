@@ -70,8 +70,16 @@ def draw_tracks(image: npt.NDArray[np.uint8], result: FrameResult) -> None:
             continue
         x1, y1, x2, y2 = (int(round(c)) for c in track.last.xyxy)
         cv2.rectangle(image, (x1 - 3, y1 - 3), (x2 + 3, y2 + 3), (0, 0, 255), 3)
-        cv2.putText(image, v.violation_type.value.upper(), (x1, y2 + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
-                    (0, 0, 255), 2, cv2.LINE_AA)
+        cv2.putText(
+            image,
+            v.violation_type.value.upper(),
+            (x1, y2 + 18),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.6,
+            (0, 0, 255),
+            2,
+            cv2.LINE_AA,
+        )
 
 
 def draw_status(image: npt.NDArray[np.uint8], result: FrameResult, camera_name: str) -> None:
@@ -109,7 +117,9 @@ class TrackRecordWriter:
             }
             if predicted[i]:
                 rec["predicted"] = True  # carried by the tracker between two detections
-            if counts is not None and counts[i] > 0:  # a two-wheeler's riders: their count, and boxes this frame
+            if (
+                counts is not None and counts[i] > 0
+            ):  # a two-wheeler's riders: their count, and boxes this frame
                 rec["riders"] = int(counts[i])
                 seen = riders.get(int(dets.tracker_id[i]), ())
                 if seen:
@@ -133,8 +143,15 @@ class TrackRecordWriter:
 class PreviewWriter:
     """An annotated preview video and a few snapshot JPEGs (the frames with most tracks or a violation)."""
 
-    def __init__(self, out_dir: Path, fps: float, camera_name: str, overlays: list[Overlay] | None = None,
-                 max_width: int = 960, snapshots: int = 4) -> None:
+    def __init__(
+        self,
+        out_dir: Path,
+        fps: float,
+        camera_name: str,
+        overlays: list[Overlay] | None = None,
+        max_width: int = 960,
+        snapshots: int = 4,
+    ) -> None:
         self.out_dir = out_dir
         self.fps = fps
         self.camera_name = camera_name
@@ -163,7 +180,9 @@ class PreviewWriter:
         draw_status(image, result, self.camera_name)
         if image.shape[1] > self.max_width:
             scale = self.max_width / image.shape[1]
-            image = cv2.resize(image, (self.max_width, round(image.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+            image = cv2.resize(
+                image, (self.max_width, round(image.shape[0] * scale)), interpolation=cv2.INTER_AREA
+            )
         if self._writer is None:
             self._writer = self._open(image.shape[:2])
         self._writer.write(image)
@@ -177,7 +196,7 @@ class PreviewWriter:
         if score and room and all(abs(result.frame.index - f) > self.fps for _, f, _ in self._best):
             self._best.append((score, result.frame.index, image))
             self._best.sort(key=lambda x: -x[0])
-            del self._best[self._snapshots:]
+            del self._best[self._snapshots :]
 
     def finish(self, late: Sequence[Violation]) -> None:
         """The preview is already written; late violations are in the summary."""
@@ -219,7 +238,10 @@ def summary_record(summary: RunSummary, source: str) -> dict[str, object]:
         "tracks_by_class": summary.tracks_by_class,
         "violations": [violation_record(v) for v in summary.violations],
         "dropped_frames": summary.dropped_frames,
-        "stage_fps": {s: round(t.fps(s), 1) for s in ("decode", "detect", "track", "rules", "output")
-                      if getattr(t, s) > 0},
+        "stage_fps": {
+            s: round(t.fps(s), 1)
+            for s in ("decode", "detect", "track", "rules", "output")
+            if getattr(t, s) > 0
+        },
         "models": [{"name": m.name, "sha256": m.sha256, "origin": m.origin} for m in summary.models],
     }

@@ -58,7 +58,9 @@ class FrameResult:
     active: tuple[int, ...]
     violations: tuple[Violation, ...]
     overlay: object | None = None  # the violation stage's display state (e.g. the signal phase)
-    riders: RiderFrame | None = None  # riders of this frame's two-wheelers (their rows are not in `detections`)
+    riders: RiderFrame | None = (
+        None  # riders of this frame's two-wheelers (their rows are not in `detections`)
+    )
 
 
 @dataclass
@@ -118,12 +120,21 @@ class Pipeline:
         self.ignore = IgnoreMask.from_polygons([z.polygon for z in cfg.ignore])
         self.ignored_detections = 0  # discarded by the ignore mask (overlays), counted
         self.tracker = ByteTracker(cfg.tracker, fps)
-        self.store = TrackStore(max_history=cfg.tracker.max_history, forget_after_s=cfg.tracker.forget_after_s,
-                                on_finished=self._count_track)
-        self.riders = (RiderAssociator(cfg.riders.association, forget_after_s=cfg.tracker.forget_after_s)
-                       if cfg.riders.enabled else None)
-        self.rider_rules = rider_rules if rider_rules is not None or not cfg.riders.enabled else RiderRules(
-            cfg.riders, cfg.camera_id, helmet=_helmet(cfg))
+        self.store = TrackStore(
+            max_history=cfg.tracker.max_history,
+            forget_after_s=cfg.tracker.forget_after_s,
+            on_finished=self._count_track,
+        )
+        self.riders = (
+            RiderAssociator(cfg.riders.association, forget_after_s=cfg.tracker.forget_after_s)
+            if cfg.riders.enabled
+            else None
+        )
+        self.rider_rules = (
+            rider_rules
+            if rider_rules is not None or not cfg.riders.enabled
+            else RiderRules(cfg.riders, cfg.camera_id, helmet=_helmet(cfg))
+        )
         self.violation_stage = violation_stage
         self.sinks = list(sinks)
         self._clock = perf_counter
@@ -171,12 +182,21 @@ class Pipeline:
         if self.violation_stage is not None:
             violations = self._with_riders(self.violation_stage.process(frame, tracks, active))
         if self.rider_rules is not None:
-            run_id = getattr(self.violation_stage, "run_id", "")  # a live run's id, as the rules stage stamps it
+            run_id = getattr(
+                self.violation_stage, "run_id", ""
+            )  # a live run's id, as the rules stage stamps it
             violations += [replace(v, run_id=run_id) for v in self.rider_rules.process(frame, riders)]
         t3 = c()
         overlay = self.violation_stage.display_state() if self.violation_stage is not None else None
-        result = FrameResult(frame=frame, detections=tracked, tracks=tracks, active=tuple(active),
-                             violations=tuple(violations), overlay=overlay, riders=riders)
+        result = FrameResult(
+            frame=frame,
+            detections=tracked,
+            tracks=tracks,
+            active=tuple(active),
+            violations=tuple(violations),
+            overlay=overlay,
+            riders=riders,
+        )
         for sink in self.sinks:
             sink.write(result)
         t4 = c()
@@ -196,8 +216,12 @@ class Pipeline:
         """Each two-wheeler's violation carries the number of people riding it."""
         if self.riders is None:
             return violations
-        return [replace(v, riders=self.riders.count(v.track_id)) if v.vehicle_class in ("motorcycle", "bicycle")
-                else v for v in violations]
+        return [
+            replace(v, riders=self.riders.count(v.track_id))
+            if v.vehicle_class in ("motorcycle", "bicycle")
+            else v
+            for v in violations
+        ]
 
     def finish(self) -> list[Violation]:
         """Flush the violation stage and tell the sinks; call once, after the last frame."""

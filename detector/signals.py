@@ -103,7 +103,9 @@ class PhaseTracker:
             self._candidate, self._cand_start, self._cand_count = observed, timestamp, 1
         # "no lamp seen" (LED flicker, glare, occlusion) must last much longer before the phase is
         # dropped: a short dark spell keeps the phase and its timing
-        needed = self.hysteresis_frames * (UNKNOWN_HYSTERESIS_FACTOR if self._candidate == Phase.UNKNOWN else 1)
+        needed = self.hysteresis_frames * (
+            UNKNOWN_HYSTERESIS_FACTOR if self._candidate == Phase.UNKNOWN else 1
+        )
         if self._candidate is not None and self._cand_count >= needed:
             self._switch(self._candidate, self._cand_start)
         return self.state(timestamp)
@@ -155,7 +157,9 @@ def lamp_lit_fraction(image: npt.NDArray[np.uint8], lamp: LampConfig | ArrowConf
     return float(lit.mean())
 
 
-def lamp_colour_fractions(image: npt.NDArray[np.uint8], box: Sequence[float], min_value: int) -> dict[str, float]:
+def lamp_colour_fractions(
+    image: npt.NDArray[np.uint8], box: Sequence[float], min_value: int
+) -> dict[str, float]:
     """For a box around a signal head (or one lamp) whose lamp positions are unknown: the fraction of
     its pixels that are bright (value >= `min_value`), saturated and of each lamp colour's hue."""
     h, w = image.shape[:2]
@@ -246,7 +250,9 @@ class VisionSignal:
             return state
         seen = self.arrows_lit(frame.image)
         lit = frozenset(
-            a.turn for a, tr in zip(self.arrows, self._arrow_trackers, strict=True) if tr.observe(a.turn in seen)
+            a.turn
+            for a, tr in zip(self.arrows, self._arrow_trackers, strict=True)
+            if tr.observe(a.turn in seen)
         )
         return replace(state, arrows=lit)
 
@@ -337,7 +343,9 @@ class PhaseLogSignal:
 def signal_source_from_config(cfg: SignalConfig, base_dir: str | Path | None = None) -> SignalSource:
     """Build the configured source; a relative `file` resolves against `base_dir` (the config's folder)."""
     if cfg.source == "vision":
-        return VisionSignal(cfg.lamps, cfg.hysteresis_frames, cfg.min_lit_value, cfg.min_lit_fraction, cfg.arrows)
+        return VisionSignal(
+            cfg.lamps, cfg.hysteresis_frames, cfg.min_lit_value, cfg.min_lit_fraction, cfg.arrows
+        )
     if cfg.source == "controller_plan":
         assert cfg.plan is not None
         return PlanSignal(cfg.plan, cfg.time_base)

@@ -33,8 +33,15 @@ def rules_configured(rules: RulesConfig) -> bool:
 class RulesStage:
     """Signal phase, then the rules, once per frame. Keeps the last signal state for drawing."""
 
-    def __init__(self, rules: RulesConfig, camera_id: str, image_size: tuple[int, int] | None,
-                 config_dir: Path | None = None, signal: SignalSource | None = None, run_id: str = "") -> None:
+    def __init__(
+        self,
+        rules: RulesConfig,
+        camera_id: str,
+        image_size: tuple[int, int] | None,
+        config_dir: Path | None = None,
+        signal: SignalSource | None = None,
+        run_id: str = "",
+    ) -> None:
         self.rules = rules
         self.run_id = run_id
         self.engine = RuleEngine.from_config(rules, camera_id, image_size)
@@ -70,13 +77,16 @@ class TrackPlateLookup:
     the observation that agrees with it best.
     """
 
-    def __init__(self, reader: PlateReader, max_frames: int = 10,
-                 fallback: TextLineDetector | None = None) -> None:
+    def __init__(
+        self, reader: PlateReader, max_frames: int = 10, fallback: TextLineDetector | None = None
+    ) -> None:
         self.reader = reader
         self.max_frames = max_frames
         self.fallback = fallback
 
-    def _observe(self, frame: Frame, box: tuple[float, float, float, float]) -> tuple[PlateObservation, np.ndarray] | None:
+    def _observe(
+        self, frame: Frame, box: tuple[float, float, float, float]
+    ) -> tuple[PlateObservation, np.ndarray] | None:
         image = frame.image  # a buffered frame may decode its image on each access: once here
         plate_box = self.reader.find_vehicle_plate(image, box)
         if plate_box is not None:
@@ -86,7 +96,7 @@ class TrackPlateLookup:
         if self.fallback is None:
             return None
         x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
-        vehicle = image[y1:int(np.ceil(box[3])), x1:int(np.ceil(box[2]))]
+        vehicle = image[y1 : int(np.ceil(box[3])), x1 : int(np.ceil(box[2]))]
         best: tuple[PlateObservation, np.ndarray] | None = None
         for line in self.fallback.find(vehicle):
             lx1, ly1, lx2, ly2 = line.xyxy

@@ -51,8 +51,10 @@ class MjpegCamera:
                 self.end_headers()
                 try:
                     for jpg in camera.jpegs:
-                        self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
-                                         f"Content-Length: {len(jpg)}\r\n\r\n".encode())
+                        self.wfile.write(
+                            f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+                            f"Content-Length: {len(jpg)}\r\n\r\n".encode()
+                        )
                         self.wfile.write(jpg)
                         self.wfile.write(b"\r\n")
                 except (BrokenPipeError, ConnectionResetError):

@@ -30,8 +30,16 @@ def test_help_lists_commands():
 def test_replay_real_clip_writes_records_preview_and_summary(tmp_path: Path):
     shared_path("ua-detrac-evadb-sample", "clips", "intersection_252f.mp4")
     out = tmp_path / "out"
-    r = run("replay", "--config", "configs/ua_detrac_intersection.yaml", "--out", str(out),
-            "--max-frames", "20", "--json")
+    r = run(
+        "replay",
+        "--config",
+        "configs/ua_detrac_intersection.yaml",
+        "--out",
+        str(out),
+        "--max-frames",
+        "20",
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     assert summary["frames"] == 20
@@ -54,8 +62,10 @@ def test_missing_config_is_usage_error(tmp_path: Path):
 
 
 def test_wrong_config_field_names_file_field_and_value(tmp_path: Path):
-    cfg = write_config(tmp_path / "bad.yaml", "camera_id: cam1\nname: x\nsource: {uri: a.mp4}\n"
-                                              "detector: {confidence: 7, colour: red}\n")
+    cfg = write_config(
+        tmp_path / "bad.yaml",
+        "camera_id: cam1\nname: x\nsource: {uri: a.mp4}\ndetector: {confidence: 7, colour: red}\n",
+    )
     r = run("replay", "--config", str(cfg))
     assert r.returncode == 2
     assert "bad.yaml" in r.stderr
@@ -86,8 +96,11 @@ def test_corrupt_video_is_runtime_error(tmp_path: Path):
 
 def test_unknown_model_path_is_runtime_error(tmp_path: Path):
     clip = shared_path("ua-detrac-evadb-sample", "clips", "test_ua_detrac_69f.mp4")
-    cfg = write_config(tmp_path / "c.yaml", f"camera_id: cam1\nname: x\nsource: {{uri: '{clip}'}}\n"
-                                            "detector: {model: models/does-not-exist.onnx}\n")
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        f"camera_id: cam1\nname: x\nsource: {{uri: '{clip}'}}\n"
+        "detector: {model: models/does-not-exist.onnx}\n",
+    )
     r = run("replay", "--config", str(cfg), "--out", str(tmp_path / "o"))
     assert r.returncode == 1
     assert "does-not-exist.onnx" in r.stderr
@@ -102,8 +115,11 @@ def test_config_check_and_schema(tmp_path: Path):
     r = run("config", "check", *[str(p) for p in sorted((REPO / "configs").glob("*.yaml"))])
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("ok ") == len(list((REPO / "configs").glob("*.yaml")))
-    bad = write_config(tmp_path / "zones.yaml", "camera_id: x\nname: y\nsource: {uri: a.mp4}\n"
-                                                "rules: {zones: {stop_lines: [{id: s, points: [[0, 0]]}]}}\n")
+    bad = write_config(
+        tmp_path / "zones.yaml",
+        "camera_id: x\nname: y\nsource: {uri: a.mp4}\n"
+        "rules: {zones: {stop_lines: [{id: s, points: [[0, 0]]}]}}\n",
+    )
     r = run("config", "check", str(bad))
     assert r.returncode == 2
     assert "rules.zones.stop_lines.0.points" in r.stderr
@@ -114,11 +130,18 @@ def test_config_check_and_schema(tmp_path: Path):
 def test_summary_table_names_each_violators_plate(tmp_path: Path):
     from detector.cli.video import _plates_by_event
 
-    for name, plate in (("b1", {"text": "60L-909.37", "needs_review": False}), ("b2", {"text": "51F-1?3.45",
-                        "needs_review": True}), ("b3", None)):
+    for name, plate in (
+        ("b1", {"text": "60L-909.37", "needs_review": False}),
+        ("b2", {"text": "51F-1?3.45", "needs_review": True}),
+        ("b3", None),
+    ):
         (tmp_path / name).mkdir()
-        (tmp_path / name / "manifest.json").write_text(json.dumps({"event_key": f"cam:red_light:{name}:1",
-                                                                   "plate": plate}))
+        (tmp_path / name / "manifest.json").write_text(
+            json.dumps({"event_key": f"cam:red_light:{name}:1", "plate": plate})
+        )
     plates = _plates_by_event({"bundles": [str(tmp_path / n) for n in ("b1", "b2", "b3", "missing")]})
-    assert plates == {"cam:red_light:b1:1": "60L-909.37", "cam:red_light:b2:1": "51F-1?3.45 (review)",
-                      "cam:red_light:b3:1": "no plate read"}
+    assert plates == {
+        "cam:red_light:b1:1": "60L-909.37",
+        "cam:red_light:b2:1": "51F-1?3.45 (review)",
+        "cam:red_light:b3:1": "no plate read",
+    }

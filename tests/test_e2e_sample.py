@@ -56,17 +56,25 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Replay:
         for i in range(len(d)):
             by_frame[result.frame.index].append((int(d.tracker_id[i]), tuple(float(v) for v in d.xyxy[i])))
 
-    session = RunSession.open(RunRequest(cfg, CONFIG, out, preview=False, key=keys.private,
-                                         loop=LoopOptions(on_result=on_result)))
+    session = RunSession.open(
+        RunRequest(cfg, CONFIG, out, preview=False, key=keys.private, loop=LoopOptions(on_result=on_result))
+    )
     try:
         session.run()
     finally:
         session.close()
     assert session.built.evidence is not None
     statuses = [r.status for r in session.ingested]
-    return Replay(session.summary, load_ground_truth(TRUTH), by_frame,
-                  [p for _, p in session.built.evidence.written], out / "evidence", out / "keys", out / "store",
-                  statuses)
+    return Replay(
+        session.summary,
+        load_ground_truth(TRUTH),
+        by_frame,
+        [p for _, p in session.built.evidence.written],
+        out / "evidence",
+        out / "keys",
+        out / "store",
+        statuses,
+    )
 
 
 def _match_tracks(r: Replay) -> dict[int, Counter[int]]:
@@ -89,8 +97,12 @@ def test_every_vehicle_is_tracked_under_one_id(replay: Replay):
     assert set(cover) == {v.id for v in replay.truth.vehicles}
     for vid, ids in cover.items():
         total = sum(ids.values())
-        main_id, main_n = max(((k, n) for k, n in ids.items() if k >= 0), key=lambda kn: kn[1], default=(-1, 0))
-        assert main_n / total >= 0.85, f"vehicle {vid}: main track {main_id} covers {main_n}/{total} frames ({ids})"
+        main_id, main_n = max(
+            ((k, n) for k, n in ids.items() if k >= 0), key=lambda kn: kn[1], default=(-1, 0)
+        )
+        assert main_n / total >= 0.85, (
+            f"vehicle {vid}: main track {main_id} covers {main_n}/{total} frames ({ids})"
+        )
     mains = [max((k for k in ids if k >= 0), key=lambda k: ids[k]) for ids in cover.values()]
     assert len(set(mains)) == len(mains), "two vehicles share one track id"
 
@@ -100,8 +112,10 @@ def _violation_owner(r: Replay, v: Violation) -> int | None:
     box = next((b for tid, b in r.tracks_by_frame.get(v.frame_index, []) if tid == v.track_id), None)
     if box is None:
         return None
-    best = max(r.truth.vehicles, key=lambda gv: iou(gv.box_at(v.frame_index).xyxy, box)
-               if gv.box_at(v.frame_index) else 0.0)
+    best = max(
+        r.truth.vehicles,
+        key=lambda gv: iou(gv.box_at(v.frame_index).xyxy, box) if gv.box_at(v.frame_index) else 0.0,
+    )
     gb = best.box_at(v.frame_index)
     return best.id if gb is not None and iou(gb.xyxy, box) > 0.5 else None
 

@@ -97,7 +97,9 @@ def test_stop_line_signed_distance_positive_forward():
     d = scene.stop_lines["S1"].signed_distance([(300, 500), (300, 300), (300, 400)])
     assert d.tolist() == pytest.approx([-100, 100, 0])
     feats = scene.features([(300, 500), (950, 300)])
-    assert feats.stop_d[:, 0].tolist() == pytest.approx([-100, np.hypot(50, 100)])  # beyond the end: to the end point
+    assert feats.stop_d[:, 0].tolist() == pytest.approx(
+        [-100, np.hypot(50, 100)]
+    )  # beyond the end: to the end point
     assert feats.stop_within[:, 0].tolist() == [True, False]
     assert feats.lane_idx.tolist() == [0, -1]
 
@@ -138,7 +140,9 @@ def test_homography_exact_with_four_points():
 
 def test_homography_rejects_large_error():
     world = np.array([(0.0, 0.0), (10.0, 0.0), (10.0, 10.0), (0.0, 10.0), (5.0, 5.0)])
-    image = np.array([(0.0, 0.0), (100.0, 0.0), (100.0, 100.0), (0.0, 100.0), (80.0, 20.0)])  # last point wrong
+    image = np.array(
+        [(0.0, 0.0), (100.0, 0.0), (100.0, 100.0), (0.0, 100.0), (80.0, 20.0)]
+    )  # last point wrong
     with pytest.raises(ConfigError, match="reprojection error"):
         calibrate(image, world, max_rms_error_m=0.5)
 

@@ -34,7 +34,7 @@ def test_text_lines_cover_the_plate_and_read_right(scene):
         box = next(b for b in vehicle.boxes if b.visible > 0.99 and b.plate_box and b.x2 - b.x1 > 150)
         image = frames[box.frame]
         x1, y1 = int(box.x1), int(box.y1)
-        crop = image[y1:int(box.y2), x1:int(box.x2)]
+        crop = image[y1 : int(box.y2), x1 : int(box.x2)]
         lines = det.find(crop)
         shifted = [(b.xyxy[0] + x1, b.xyxy[1] + y1, b.xyxy[2] + x1, b.xyxy[3] + y1) for b in lines]
         best = max(shifted, key=lambda s: iou(s, box.plate_box))

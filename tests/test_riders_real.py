@@ -55,7 +55,9 @@ def _rows_at(result: FrameResult, point: tuple[float, float]) -> list[int]:
     d = result.detections
     x, y = point
     m = MARK_TOLERANCE_PX
-    inside = (d.xyxy[:, 0] - m <= x) & (x <= d.xyxy[:, 2] + m) & (d.xyxy[:, 1] - m <= y) & (y <= d.xyxy[:, 3] + m)
+    inside = (
+        (d.xyxy[:, 0] - m <= x) & (x <= d.xyxy[:, 2] + m) & (d.xyxy[:, 1] - m <= y) & (y <= d.xyxy[:, 3] + m)
+    )
     return np.flatnonzero(inside).tolist()
 
 

@@ -44,7 +44,7 @@ def test_violation_emitted_after_its_after_frame_with_evidence_in_track():
     engine = RuleEngine.from_config(reference_rules_config(), "cam1")
     emitted, tail = feed(engine, [track], lambda t: SCHEDULE.state_at(t))
     assert tail == []
-    (fi, v), = [(fi, v) for fi, v in emitted if v.violation_type == ViolationType.RED_LIGHT]
+    ((fi, v),) = [(fi, v) for fi, v in emitted if v.violation_type == ViolationType.RED_LIGHT]
     ev = v.evidence_frames
     frames = set(track.frame_indices().tolist())
     assert {ev.before, ev.at, ev.after} <= frames
@@ -68,12 +68,19 @@ def test_finish_flushes_pending_findings():
 
 def test_same_result_regardless_of_other_tracks():
     lone = path_track(1, [(4.0, 300, 700), (7.0, 300, 400), (9.0, 300, 200)])
-    others = [path_track(10 + i, [(0.0, 150 + 30 * i, 780), (9.0, 150 + 30 * i, 500)], "motorcycle") for i in range(6)]
+    others = [
+        path_track(10 + i, [(0.0, 150 + 30 * i, 780), (9.0, 150 + 30 * i, 500)], "motorcycle")
+        for i in range(6)
+    ]
 
     def reds(tracks):
         engine = RuleEngine.from_config(reference_rules_config(), "cam1")
         out = run_tracks(engine, tracks, lambda fi, ts: SCHEDULE.state_at(ts))
-        return [(v.track_id, v.frame_index, v.evidence_frames) for v in out if v.violation_type == ViolationType.RED_LIGHT]
+        return [
+            (v.track_id, v.frame_index, v.evidence_frames)
+            for v in out
+            if v.violation_type == ViolationType.RED_LIGHT
+        ]
 
     assert reds([lone]) == reds([lone, *others])
 
@@ -83,7 +90,9 @@ def test_rules_can_be_disabled():
     raw["rules"]["lane_restriction"]["enabled"] = False
     cfg = type(reference_rules_config()).model_validate(raw)
     engine = RuleEngine.from_config(cfg, "cam1")
-    out = run_tracks(engine, [path_track(1, [(0.0, 700, 780), (20.0, 700, 560)])], lambda fi, ts: SignalState.unknown())
+    out = run_tracks(
+        engine, [path_track(1, [(0.0, 700, 780), (20.0, 700, 560)])], lambda fi, ts: SignalState.unknown()
+    )
     assert out == []
 
 

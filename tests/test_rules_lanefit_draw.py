@@ -20,15 +20,21 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_lane_camera_fit_recovers_a_known_camera():
-    truth = LaneFit(params=(900.0, np.radians(12), np.radians(-8), np.radians(1.5), 9.0, 1.0, -25.0),
-                    principal_point=(320, 240), rms_px=0.0, n_points=0)
+    truth = LaneFit(
+        params=(900.0, np.radians(12), np.radians(-8), np.radians(1.5), 9.0, 1.0, -25.0),
+        principal_point=(320, 240),
+        rms_px=0.0,
+        n_points=0,
+    )
     period, lane = 12.0, 3.5
     dash = truth.project([(lane, k * period) for k in range(7)])
     rng = np.random.default_rng(3)
     dash = dash + rng.normal(0, 0.3, dash.shape)
     left = truth.project([(0.0, y) for y in np.linspace(2, 70, 12)])
     right = truth.project([(2 * lane, y) for y in np.linspace(2, 70, 12)])
-    fit = fit_lane_camera([tuple(p) for p in dash], lane, period, [(0.0, left), (2 * lane, right)], (320, 240))
+    fit = fit_lane_camera(
+        [tuple(p) for p in dash], lane, period, [(0.0, left), (2 * lane, right)], (320, 240)
+    )
     assert fit.rms_px < 1.0
     img, world = fit.grid([0, lane, 2 * lane], [0, 12, 24, 36, 48, 60])
     homo = fit_homography(img, world)

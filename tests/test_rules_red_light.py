@@ -27,12 +27,36 @@ RUNS_RED = [(4.0, 300, 700), (7.0, 300, 400), (9.0, 300, 200)]
 CASES = [
     # (name, waypoints, class, track kwargs, expected red-light count)
     ("runs red well after it began", RUNS_RED, "car", {}, 1),
-    ("crossed during amber (past the line when red began)", [(2.0, 300, 700), (4.5, 300, 400), (6.5, 300, 200)], "car", {}, 0),
-    ("on the line when red began, proceeds later", [(1.0, 300, 700), (4.9, 300, 401), (8.0, 300, 401), (9.0, 300, 250)], "car", {}, 0),
-    ("crosses inside the grace time", [(4.0, 300, 460), (5.3, 300, 405), (5.6, 300, 380), (7.0, 300, 200)], "car", {}, 0),
+    (
+        "crossed during amber (past the line when red began)",
+        [(2.0, 300, 700), (4.5, 300, 400), (6.5, 300, 200)],
+        "car",
+        {},
+        0,
+    ),
+    (
+        "on the line when red began, proceeds later",
+        [(1.0, 300, 700), (4.9, 300, 401), (8.0, 300, 401), (9.0, 300, 250)],
+        "car",
+        {},
+        0,
+    ),
+    (
+        "crosses inside the grace time",
+        [(4.0, 300, 460), (5.3, 300, 405), (5.6, 300, 380), (7.0, 300, 200)],
+        "car",
+        {},
+        0,
+    ),
     ("stops before the line", [(4.0, 300, 700), (6.0, 300, 420), (20.0, 300, 420)], "car", {}, 0),
     ("lost while crossing and re-found (same id)", RUNS_RED, "car", {"drop": [(6.5, 7.6)]}, 1),
-    ("jitter while waiting at the line", [(4.0, 300, 600), (5.0, 300, 402), (25.0, 300, 402)], "car", {"jitter_px": 3.0}, 0),
+    (
+        "jitter while waiting at the line",
+        [(4.0, 300, 600), (5.0, 300, 402), (25.0, 300, 402)],
+        "car",
+        {"jitter_px": 3.0},
+        0,
+    ),
     ("crosses beside the line's end", [(4.0, 950, 700), (7.0, 950, 400), (9.0, 950, 200)], "car", {}, 0),
     ("green all along", [(30.5, 300, 700), (33.0, 300, 400), (35.0, 300, 200)], "car", {}, 0),
 ]
@@ -71,7 +95,9 @@ def test_red_following_green_without_amber_records_zero_amber():
 
 
 def test_min_preceding_amber_skips_short_amber():
-    cfg = reference_rules_config(rules={"red_light": {"min_preceding_amber_s": 3.5}, "speeding": {"default_limit_kmh": 50}})
+    cfg = reference_rules_config(
+        rules={"red_light": {"min_preceding_amber_s": 3.5}, "speeding": {"default_limit_kmh": 50}}
+    )
     assert of_type(run([path_track(1, RUNS_RED)], cfg), ViolationType.RED_LIGHT) == []
 
 
@@ -79,7 +105,9 @@ def _rtor_cfg(lane_rtor: bool, zones: bool):
     base = reference_rules_config().model_dump()
     base["zones"]["lanes"][0]["right_turn_on_red"] = lane_rtor
     if zones:
-        base["zones"]["right_turn_zones"] = [{"id": "R1", "polygon": [(860, 200), (1000, 200), (1000, 395), (860, 395)]}]
+        base["zones"]["right_turn_zones"] = [
+            {"id": "R1", "polygon": [(860, 200), (1000, 200), (1000, 395), (860, 395)]}
+        ]
     return type(reference_rules_config()).model_validate(base)
 
 
@@ -93,7 +121,9 @@ def test_right_turn_on_red_allowed_per_lane():
 
 def test_right_turn_on_red_by_exit_zone():
     cfg = _rtor_cfg(lane_rtor=False, zones=True)
-    turning = path_track(1, [(4.0, 800, 700), (7.0, 800, 400), (7.6, 840, 370), (8.5, 950, 330), (9.0, 990, 320)], "motorcycle")
+    turning = path_track(
+        1, [(4.0, 800, 700), (7.0, 800, 400), (7.6, 840, 370), (8.5, 950, 330), (9.0, 990, 320)], "motorcycle"
+    )
     straight = path_track(2, [(4.0, 700, 700), (7.0, 700, 400), (10.5, 700, 60)], "motorcycle")
     reds = of_type(run([turning, straight], cfg), ViolationType.RED_LIGHT)
     assert [v.track_id for v in reds] == [2]
@@ -111,7 +141,11 @@ STOP_CASES = [
     ("stops over the line on red", [(4.0, 300, 700), (6.0, 300, 420), (6.5, 300, 385), (12.0, 300, 385)], 1),
     ("stops behind the line", [(4.0, 300, 700), (6.0, 300, 410), (12.0, 300, 410)], 0),
     ("already over the line when red began", [(2.0, 300, 700), (4.0, 300, 385), (12.0, 300, 385)], 0),
-    ("brief pause over the line", [(4.0, 300, 700), (6.0, 300, 420), (6.5, 300, 385), (7.5, 300, 385), (9.0, 300, 200)], 0),
+    (
+        "brief pause over the line",
+        [(4.0, 300, 700), (6.0, 300, 420), (6.5, 300, 385), (7.5, 300, 385), (9.0, 300, 200)],
+        0,
+    ),
 ]
 
 

@@ -32,14 +32,24 @@ def gt_tracks(gt) -> list[Track]:
     for v in gt["vehicles"]:
         t = Track(v["id"])
         for b in v["boxes"]:
-            t.append(TrackPoint(b["frame"], b["t"], (b["x1"], b["y1"], b["x2"], b["y2"]), 0.9, CLASS_IDS[v["vehicle_class"]]))
+            t.append(
+                TrackPoint(
+                    b["frame"],
+                    b["t"],
+                    (b["x1"], b["y1"], b["x2"], b["y2"]),
+                    0.9,
+                    CLASS_IDS[v["vehicle_class"]],
+                )
+            )
         tracks.append(t)
     return tracks
 
 
 def gt_signal(gt) -> PhaseLogSignal:
     fps = gt["scene"]["fps"]
-    return PhaseLogSignal([(start / fps, Phase(name)) for start, _end, name in gt["scene"]["signal"]["phases"]])
+    return PhaseLogSignal(
+        [(start / fps, Phase(name)) for start, _end, name in gt["scene"]["signal"]["phases"]]
+    )
 
 
 def test_ground_truth_tracks_give_exactly_the_ground_truth_violations(gt):
@@ -59,7 +69,9 @@ def test_ground_truth_tracks_give_exactly_the_ground_truth_violations(gt):
             assert v.measured["time_into_red_s"] == pytest.approx(t["measured"]["time_into_red_s"], abs=0.5)
             assert v.measured["preceding_amber_s"] == pytest.approx(3.0, abs=0.1)
         if v.violation_type.value == "speeding":
-            assert v.measured["speed_kmh"] == pytest.approx(t["measured"]["speed_kmh"], abs=v.measured["speed_uncertainty_kmh"] + 1.0)
+            assert v.measured["speed_kmh"] == pytest.approx(
+                t["measured"]["speed_kmh"], abs=v.measured["speed_uncertainty_kmh"] + 1.0
+            )
         if v.violation_type.value in ("red_light", "solid_line", "speeding"):
             assert abs(v.frame_index - t["frame"]) <= 8, (v, t)
         else:

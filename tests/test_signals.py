@@ -105,7 +105,11 @@ def test_vision_hysteresis_over_frames():
 
 
 def test_plan_signal_phases():
-    plan = PlanSignal(SignalConfig(source="controller_plan", plan={"green_s": 20, "amber_s": 3, "red_s": 27, "offset_s": 5}).plan)
+    plan = PlanSignal(
+        SignalConfig(
+            source="controller_plan", plan={"green_s": 20, "amber_s": 3, "red_s": 27, "offset_s": 5}
+        ).plan
+    )
     assert plan.state_at(5.0).phase == G
     assert plan.state_at(26.0).phase == A
     s = plan.state_at(30.0)
@@ -118,12 +122,22 @@ def test_phase_log_csv_and_jsonl(tmp_path):
     csv_path = tmp_path / "phases.csv"
     csv_path.write_text("timestamp,phase\n0,green\n10,amber\n13,red\n40,green\n")
     jsonl_path = tmp_path / "phases.jsonl"
-    jsonl_path.write_text("\n".join(json.dumps({"timestamp": t, "phase": p}) for t, p in [(0, "green"), (10, "amber"), (13, "red")]))
+    jsonl_path.write_text(
+        "\n".join(
+            json.dumps({"timestamp": t, "phase": p}) for t, p in [(0, "green"), (10, "amber"), (13, "red")]
+        )
+    )
     for path in (csv_path, jsonl_path):
-        src = signal_source_from_config(SignalConfig(source="controller_file", file=path.name), base_dir=tmp_path)
+        src = signal_source_from_config(
+            SignalConfig(source="controller_file", file=path.name), base_dir=tmp_path
+        )
         assert isinstance(src, PhaseLogSignal)
         s = src.update(Frame(np.zeros((4, 4, 3), np.uint8), 0, 15.0, "cam"))
-        assert s.phase == R and s.time_into_red_s == pytest.approx(2.0) and s.preceding_amber_s == pytest.approx(3.0)
+        assert (
+            s.phase == R
+            and s.time_into_red_s == pytest.approx(2.0)
+            and s.preceding_amber_s == pytest.approx(3.0)
+        )
         assert src.state_at(-1.0).phase == Phase.UNKNOWN
 
 

@@ -88,8 +88,13 @@ def test_open_source_dispatch(tmp_path: Path):
 
 def test_stream_reconnects_and_keeps_time_monotonic(caplog: pytest.LogCaptureFixture):
     with MjpegCamera(frames_per_connection=15) as cam:
-        cfg = SourceConfig(uri=cam.url.replace("http://", "http://user:secret@"), fps=10,
-                           reconnect_attempts=2, reconnect_delay_s=0, read_timeout_s=3)
+        cfg = SourceConfig(
+            uri=cam.url.replace("http://", "http://user:secret@"),
+            fps=10,
+            reconnect_attempts=2,
+            reconnect_delay_s=0,
+            read_timeout_s=3,
+        )
         waits: list[float] = []
         src = StreamSource(cfg, "cam1", sleep=waits.append)
         frames = []
@@ -109,8 +114,9 @@ def test_stream_reconnects_and_keeps_time_monotonic(caplog: pytest.LogCaptureFix
 
 def test_stream_that_never_comes_back_raises():
     port = free_port()
-    cfg = SourceConfig(uri=f"http://127.0.0.1:{port}/cam", reconnect_attempts=2, reconnect_delay_s=0.5,
-                       read_timeout_s=2)
+    cfg = SourceConfig(
+        uri=f"http://127.0.0.1:{port}/cam", reconnect_attempts=2, reconnect_delay_s=0.5, read_timeout_s=2
+    )
     waits: list[float] = []
     with pytest.raises(SourceError, match="could not connect after 3 attempt"):
         StreamSource(cfg, "cam", sleep=waits.append)

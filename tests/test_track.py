@@ -80,8 +80,9 @@ def test_two_vehicles_passing_keep_their_ids():
     for i in range(30):
         a = [20 + 8 * i, 50, 60 + 8 * i, 80]
         b = [300 - 6 * i, 120, 340 - 6 * i, 150]
-        dets = Detections(xyxy=np.array([a, b], np.float32), confidence=np.array([0.9, 0.85]),
-                          class_id=np.array([2, 7]))
+        dets = Detections(
+            xyxy=np.array([a, b], np.float32), confidence=np.array([0.9, 0.85]), class_id=np.array([2, 7])
+        )
         frame = synthetic_frame(i)
         store.update(frame, tracker.update(dets, frame.timestamp))
     assert len(store.tracks) == 2
@@ -93,7 +94,9 @@ def test_two_vehicles_passing_keep_their_ids():
 def test_track_store_hands_stale_tracks_on_and_frees_them():
     finished: list[int] = []
     store = TrackStore(forget_after_s=1.0, on_finished=lambda t: finished.append(t.track_id))
-    d = Detections(xyxy=np.array([[0, 0, 10, 10]], np.float32), confidence=[0.9], class_id=[2], tracker_id=[5])
+    d = Detections(
+        xyxy=np.array([[0, 0, 10, 10]], np.float32), confidence=[0.9], class_id=[2], tracker_id=[5]
+    )
     store.update(synthetic_frame(0), d)
     store.update(synthetic_frame(5), Detections.empty())
     assert 5 in store.tracks
@@ -106,8 +109,12 @@ def test_track_store_stays_bounded_over_a_long_stream():
     store = TrackStore(forget_after_s=2.0, on_finished=lambda t: None)
     for i in range(36_000):
         tid = i // 10
-        d = Detections(xyxy=np.array([[i % 10, 0, i % 10 + 10, 10]], np.float32), confidence=[0.9],
-                       class_id=[2], tracker_id=[tid])
+        d = Detections(
+            xyxy=np.array([[i % 10, 0, i % 10 + 10, 10]], np.float32),
+            confidence=[0.9],
+            class_id=[2],
+            tracker_id=[tid],
+        )
         store.update(synthetic_frame(i), d)
         assert len(store.tracks) <= 4
     assert store.forgotten >= 3590
@@ -116,8 +123,12 @@ def test_track_store_stays_bounded_over_a_long_stream():
 def test_prediction_carries_tracks_at_their_velocity_and_marks_them():
     store = TrackStore(velocity_window_s=0.2)
     for i in range(3):  # moving 4 px right per frame (10 fps)
-        d = Detections(xyxy=np.array([[4 * i, 0, 4 * i + 10, 10]], np.float32), confidence=[0.8],
-                       class_id=[2], tracker_id=[7])
+        d = Detections(
+            xyxy=np.array([[4 * i, 0, 4 * i + 10, 10]], np.float32),
+            confidence=[0.8],
+            class_id=[2],
+            tracker_id=[7],
+        )
         store.update(synthetic_frame(i), d)
     dets, active = store.predict(synthetic_frame(3))
     assert active == [7] and dets.predicted.tolist() == [True] and dets.tracker_id.tolist() == [7]
@@ -135,8 +146,9 @@ def test_prediction_carries_tracks_at_their_velocity_and_marks_them():
 def test_history_is_trimmed():
     store = TrackStore(max_history=10)
     for i in range(25):
-        d = Detections(xyxy=np.array([[i, 0, i + 10, 10]], np.float32), confidence=[0.9], class_id=[2],
-                       tracker_id=[1])
+        d = Detections(
+            xyxy=np.array([[i, 0, i + 10, 10]], np.float32), confidence=[0.9], class_id=[2], tracker_id=[1]
+        )
         store.update(synthetic_frame(i), d)
     assert len(store.tracks[1]) == 10
     assert store.tracks[1].first.frame_index == 15

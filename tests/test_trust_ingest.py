@@ -91,7 +91,9 @@ def test_extra_file_beside_a_bundle_is_refused_not_copied(
 def test_quarantine_retention_and_size_cap(tmp_path: Path, keys: Keys, bundles: list[Path]) -> None:
     import shutil
 
-    st = _store(tmp_path, keys, quarantine_retention_days=30, quarantine_max_bytes=_tree_bytes(bundles[1]) * 3 + 1000)
+    st = _store(
+        tmp_path, keys, quarantine_retention_days=30, quarantine_max_bytes=_tree_bytes(bundles[1]) * 3 + 1000
+    )
     bad = tmp_path / "bad"
     shutil.copytree(bundles[1], bad)
     (bad / "at.jpg").write_bytes(b"edited")

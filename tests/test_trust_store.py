@@ -161,7 +161,9 @@ class _LostAck:
     def close(self) -> None: ...
 
 
-def test_failure7_mqtt_is_at_least_once_and_message_id_deduplicates(store: Store, bundles: list[Path]) -> None:
+def test_failure7_mqtt_is_at_least_once_and_message_id_deduplicates(
+    store: Store, bundles: list[Path]
+) -> None:
     from detector.store.outbox import OutboxPublisher
 
     for b in bundles[:2]:

@@ -6,8 +6,9 @@ from detector.types import Detections, Frame, ShapeError, Track, TrackPoint
 
 def dets(n: int) -> Detections:
     xyxy = np.array([[10 * i, 0, 10 * i + 5, 8] for i in range(n)], np.float32)
-    return Detections(xyxy=xyxy, confidence=np.linspace(0.3, 0.9, n), class_id=np.arange(n) % 3,
-                      data={"k": np.arange(n)})
+    return Detections(
+        xyxy=xyxy, confidence=np.linspace(0.3, 0.9, n), class_id=np.arange(n) % 3, data={"k": np.arange(n)}
+    )
 
 
 def test_shape_errors_name_expected_and_actual():
@@ -46,7 +47,9 @@ def test_frame_validates_image():
 def test_track_order_and_majority_class():
     t = Track(track_id=1)
     for i, cls in enumerate([2, 2, 7, 2]):
-        t.append(TrackPoint(frame_index=i, timestamp=i / 10, xyxy=(0, 0, 4, 10), confidence=0.9, class_id=cls))
+        t.append(
+            TrackPoint(frame_index=i, timestamp=i / 10, xyxy=(0, 0, 4, 10), confidence=0.9, class_id=cls)
+        )
     assert t.class_name == "car"
     assert t.anchors().tolist()[0] == [2.0, 10.0]
     with pytest.raises(ValueError, match="not after"):

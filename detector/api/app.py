@@ -148,6 +148,7 @@ def create_app(
     def ip_of(request: Request) -> str:
         peer = request.client.host if request.client else None
         return client_ip(peer, request.headers.get("x-forwarded-for"), proxies)
+
     _install_error_handlers(app)
     install_network(app)
 

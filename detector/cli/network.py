@@ -328,5 +328,3 @@ def section_check(
             [asdict(v) | {"measured": v.measured()} for v in found], ensure_ascii=False, indent=2, default=str
         )
     )
-
-

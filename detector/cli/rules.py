@@ -32,9 +32,27 @@ def read_frame(cfg_path: Path, frame_index: int) -> tuple[Frame, CameraConfig]:
 
 
 @click.command("calibrate")
-@click.option("--config", "config", type=click.Path(path_type=Path, dir_okay=False), required=True, help="Camera config (YAML/JSON).")
-@click.option("--frame", "frame_index", type=click.IntRange(min=0), default=0, show_default=True, help="Frame to draw on.")
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None, help="PNG to write [calibrate_<camera_id>.png].")
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Camera config (YAML/JSON).",
+)
+@click.option(
+    "--frame",
+    "frame_index",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Frame to draw on.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="PNG to write [calibrate_<camera_id>.png].",
+)
 def calibrate(config: Path, frame_index: int, out: Path | None) -> None:
     """Draw the configured zones, signal lamp boxes and the calibration grid (every 5 m) with its
     reprojection error over a frame of the camera, to check a config by eye."""
@@ -58,8 +76,13 @@ def calibrate(config: Path, frame_index: int, out: Path | None) -> None:
     click.echo(
         f"{cfg.camera_id} frame {frame.index} ({frame.width}x{frame.height}): {len(z.stop_lines)} stop lines, "
         f"{len(z.lanes)} lanes, {len(z.solid_lines)} solid lines, {len(z.no_stopping_zones)} no-stopping zones, "
-        f"signal {rules.signal.source}" + (f" ({state.phase.value})" if state else "")
-        + (f" arrows lit: {','.join(sorted(state.arrows)) or 'none'}" if state and rules.signal.arrows else "")
+        f"signal {rules.signal.source}"
+        + (f" ({state.phase.value})" if state else "")
+        + (
+            f" arrows lit: {','.join(sorted(state.arrows)) or 'none'}"
+            if state and rules.signal.arrows
+            else ""
+        )
         + (f", {len(cfg.ignore)} ignore areas" if cfg.ignore else "")
     )
     if scene.homography is not None and rules.calibration is not None:

@@ -387,7 +387,9 @@ def _utc(text: str | None) -> Any:
 @config_option
 @actor_option
 @click.argument("public_key", type=click.Path(exists=True, path_type=Path))
-@click.option("--camera", "cameras", multiple=True, required=True, help="Camera the key may sign for. Repeat.")
+@click.option(
+    "--camera", "cameras", multiple=True, required=True, help="Camera the key may sign for. Repeat."
+)
 @click.option("--valid-from", default=None, help="First moment the key may sign (UTC ISO 8601).")
 @click.option("--valid-to", default=None, help="Moment the key stops being valid (UTC ISO 8601).")
 def registry_add(
@@ -461,5 +463,3 @@ def heads_export(store_config: Path | None) -> None:
     svc = _services(store_config)
     click.echo(json.dumps({"heads": svc.keyring.heads()}, indent=2, sort_keys=True))
     svc.close()
-
-

@@ -69,7 +69,9 @@ def _plates_by_event(record: dict[str, object]) -> dict[str, str]:
 
 def _summary_table(summary: RunSummary, out: Path, record: dict[str, object] | None = None) -> Table:
     t = summary.times
-    table = Table(title=f"{summary.camera_id}: {summary.frames} frames, {summary.stream_seconds:.1f} s of video")
+    table = Table(
+        title=f"{summary.camera_id}: {summary.frames} frames, {summary.stream_seconds:.1f} s of video"
+    )
     table.add_column("what")
     table.add_column("value", justify="right")
     table.add_row("tracks", str(summary.tracks))
@@ -79,7 +81,9 @@ def _summary_table(summary: RunSummary, out: Path, record: dict[str, object] | N
     plates = _plates_by_event(record or {})
     for v in summary.violations:
         plate = plates.get(v.event_key)
-        text = f"track {v.track_id} at {v.timestamp:.2f}s ({v.vehicle_class})" + (f" {plate}" if plate else "")
+        text = f"track {v.track_id} at {v.timestamp:.2f}s ({v.vehicle_class})" + (
+            f" {plate}" if plate else ""
+        )
         table.add_row(f"  {v.violation_type.value}", text)
     bundles = record.get("bundles") if record else None
     if isinstance(bundles, list):
@@ -106,7 +110,9 @@ def _summary_table(summary: RunSummary, out: Path, record: dict[str, object] | N
     return table
 
 
-def _both(a: Callable[[FrameResult], None], b: Callable[[FrameResult], None]) -> Callable[[FrameResult], None]:
+def _both(
+    a: Callable[[FrameResult], None], b: Callable[[FrameResult], None]
+) -> Callable[[FrameResult], None]:
     def call(result: FrameResult) -> None:
         a(result)
         b(result)
@@ -122,32 +128,78 @@ def _hotlist_stage(path: Path | None, cfg: CameraConfig, out: Path, session: obj
 
     from detector.network.hotlist_stage import open_hotlist_stage
 
-    start = cfg.source.start_time or datetime.now(UTC)  # a replay without a start time: now, as the run's start
+    start = cfg.source.start_time or datetime.now(
+        UTC
+    )  # a replay without a start time: now, as the run's start
     return open_hotlist_stage(path, cfg, out, getattr(session, "store", None), start)
 
 
 @click.command()
 @click.argument("video", required=False)
-@click.option("-c", "--config", "config", type=click.Path(path_type=Path), required=True,
-              help="Camera config (YAML). Its source is used when VIDEO is not given.")
-@click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("out/replay"), show_default=True,
-              help="Folder for tracks.jsonl, violations.jsonl, preview.mp4, snapshots and summary.json.")
+@click.option(
+    "-c",
+    "--config",
+    "config",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Camera config (YAML). Its source is used when VIDEO is not given.",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("out/replay"),
+    show_default=True,
+    help="Folder for tracks.jsonl, violations.jsonl, preview.mp4, snapshots and summary.json.",
+)
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after this many frames.")
 @click.option("--no-preview", is_flag=True, help="Skip the annotated preview video and snapshots.")
-@click.option("--evidence/--no-evidence", default=True, show_default=True,
-              help="Write a signed evidence bundle per violation (under --out/evidence unless the config says).")
-@click.option("--key", type=click.Path(path_type=Path), default=None,
-              help="Private signing key (default: the config's evidence.key_path, else a development key in --out).")
-@click.option("--store/--no-store", "use_store", default=True, show_default=True,
-              help="Ingest the bundles into the embedded SQLite store in --out/store (verified, as an edge box does).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout (progress on stderr).")
-@click.option("--hotlist", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Hotlist file (detector hotlist export): read passing vehicles' plates and raise alerts.")
-@click.option("--accept-gaps", is_flag=True,
-              help="Exit 0 even when frames the video announces were lost (corrupt or truncated file).")
-def replay(video: str | None, config: Path, out: Path, max_frames: int | None, no_preview: bool,
-           evidence: bool, key: Path | None, use_store: bool, as_json: bool, hotlist: Path | None,
-           accept_gaps: bool) -> None:
+@click.option(
+    "--evidence/--no-evidence",
+    default=True,
+    show_default=True,
+    help="Write a signed evidence bundle per violation (under --out/evidence unless the config says).",
+)
+@click.option(
+    "--key",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Private signing key (default: the config's evidence.key_path, else a development key in --out).",
+)
+@click.option(
+    "--store/--no-store",
+    "use_store",
+    default=True,
+    show_default=True,
+    help="Ingest the bundles into the embedded SQLite store in --out/store (verified, as an edge box does).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout (progress on stderr)."
+)
+@click.option(
+    "--hotlist",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Hotlist file (detector hotlist export): read passing vehicles' plates and raise alerts.",
+)
+@click.option(
+    "--accept-gaps",
+    is_flag=True,
+    help="Exit 0 even when frames the video announces were lost (corrupt or truncated file).",
+)
+def replay(
+    video: str | None,
+    config: Path,
+    out: Path,
+    max_frames: int | None,
+    no_preview: bool,
+    evidence: bool,
+    key: Path | None,
+    use_store: bool,
+    as_json: bool,
+    hotlist: Path | None,
+    accept_gaps: bool,
+) -> None:
     """Replay a recorded VIDEO through the camera's pipeline.
 
     Writes per-frame track records (JSON Lines), the violations found, an annotated preview and
@@ -161,16 +213,32 @@ def replay(video: str | None, config: Path, out: Path, max_frames: int | None, n
     cfg = _load(config, video)
     console = Console(stderr=True)
     progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[fps]:>6.1f} fps"), TextColumn("tracks {task.fields[tracks]}"),
-        TextColumn("violations {task.fields[violations]}"), TimeElapsedColumn(),
-        console=console, disable=not console.is_terminal and as_json,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[fps]:>6.1f} fps"),
+        TextColumn("tracks {task.fields[tracks]}"),
+        TextColumn("violations {task.fields[violations]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not console.is_terminal and as_json,
     )
     state = {"n": 0, "started": time.perf_counter()}
     opts = LoopOptions(live=False, max_frames=max_frames)
     _stop_on_signals(opts.stop, console)
-    session = RunSession.open(RunRequest(cfg, config, out, live=False, preview=not no_preview,
-                                         evidence=evidence, key=key, store=use_store, loop=opts))
+    session = RunSession.open(
+        RunRequest(
+            cfg,
+            config,
+            out,
+            live=False,
+            preview=not no_preview,
+            evidence=evidence,
+            key=key,
+            store=use_store,
+            loop=opts,
+        )
+    )
     for note in session.notes:
         console.print(f"[yellow]{note}[/yellow]")
     pipeline = session.built.pipeline
@@ -181,12 +249,19 @@ def replay(video: str | None, config: Path, out: Path, max_frames: int | None, n
 
     def on_result(result: FrameResult) -> None:
         for v in result.violations:
-            progress.console.print(f"[red]violation[/red] {v.violation_type.value} track {v.track_id} "
-                                   f"({v.vehicle_class}) at {v.timestamp:.2f}s frame {v.frame_index}")
+            progress.console.print(
+                f"[red]violation[/red] {v.violation_type.value} track {v.track_id} "
+                f"({v.vehicle_class}) at {v.timestamp:.2f}s frame {v.frame_index}"
+            )
         state["n"] += 1
         elapsed = time.perf_counter() - state["started"]
-        progress.update(task, advance=1, fps=state["n"] / elapsed if elapsed else 0.0,
-                        tracks=pipeline.tracks_seen, violations=len(pipeline.summary.violations))
+        progress.update(
+            task,
+            advance=1,
+            fps=state["n"] / elapsed if elapsed else 0.0,
+            tracks=pipeline.tracks_seen,
+            violations=len(pipeline.summary.violations),
+        )
 
     hot = _hotlist_stage(hotlist, cfg, out, session)
     opts.on_result = on_result if hot is None else _both(on_result, hot.submit)
@@ -210,37 +285,88 @@ def _check_decode(record: dict[str, object], max_frames: int | None, accept_gaps
     decode = record.get("decode")
     if not isinstance(decode, dict) or not decode.get("frames_lost") or max_frames or accept_gaps:
         return
-    stretches = ", ".join(f"{x['start_s']:.2f}-{x['end_s']:.2f} s ({x['frames']} frames, {x['cause']})"
-                          for x in decode["lost"])
-    raise DetectorError(f"replay lost {decode['frames_lost']} of {decode['frames_announced']} frames "
-                        f"the video announces: {stretches}; results are incomplete (see summary.json; "
-                        "--accept-gaps to accept)")
+    stretches = ", ".join(
+        f"{x['start_s']:.2f}-{x['end_s']:.2f} s ({x['frames']} frames, {x['cause']})" for x in decode["lost"]
+    )
+    raise DetectorError(
+        f"replay lost {decode['frames_lost']} of {decode['frames_announced']} frames "
+        f"the video announces: {stretches}; results are incomplete (see summary.json; "
+        "--accept-gaps to accept)"
+    )
 
 
 @click.command()
-@click.option("-c", "--config", "config", type=click.Path(path_type=Path), required=True,
-              help="Camera config (YAML) naming the live source.")
-@click.option("--source", "source_uri", default=None, help="Override the config's source (rtsp://..., file, folder).")
-@click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("out/live"), show_default=True,
-              help="Folder for track records, violations and evidence.")
-@click.option("--queue-size", type=click.IntRange(min=1), default=None,
-              help="Frames waiting between capture and processing (default: the config's runtime.queue_size); "
-              "when full the oldest is dropped and counted.")
+@click.option(
+    "-c",
+    "--config",
+    "config",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Camera config (YAML) naming the live source.",
+)
+@click.option(
+    "--source", "source_uri", default=None, help="Override the config's source (rtsp://..., file, folder)."
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("out/live"),
+    show_default=True,
+    help="Folder for track records, violations and evidence.",
+)
+@click.option(
+    "--queue-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Frames waiting between capture and processing (default: the config's runtime.queue_size); "
+    "when full the oldest is dropped and counted.",
+)
 @click.option("--duration", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after this many frames.")
-@click.option("--preview/--no-preview", default=False, show_default=True, help="Also write an annotated preview.")
-@click.option("--store/--no-store", "use_store", default=True, show_default=True,
-              help="Ingest each bundle into the embedded SQLite store in --out/store (verified), as replay does.")
-@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
-              help="Serve Prometheus metrics on this port (default: the config's telemetry.metrics_port).")
-@click.option("--mqtt", "mqtt", default=None, metavar="HOST[:PORT]",
-              help="Publish the camera's status (last will: offline) and heartbeats to this broker "
-              "(default: the config's telemetry section).")
-@click.option("--hotlist", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Hotlist file (detector hotlist export): read passing vehicles' plates and raise alerts.")
-def run(config: Path, source_uri: str | None, out: Path, queue_size: int | None, duration: float | None,
-        max_frames: int | None, preview: bool, use_store: bool, metrics_port: int | None,
-        mqtt: str | None, hotlist: Path | None) -> None:
+@click.option(
+    "--preview/--no-preview", default=False, show_default=True, help="Also write an annotated preview."
+)
+@click.option(
+    "--store/--no-store",
+    "use_store",
+    default=True,
+    show_default=True,
+    help="Ingest each bundle into the embedded SQLite store in --out/store (verified), as replay does.",
+)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve Prometheus metrics on this port (default: the config's telemetry.metrics_port).",
+)
+@click.option(
+    "--mqtt",
+    "mqtt",
+    default=None,
+    metavar="HOST[:PORT]",
+    help="Publish the camera's status (last will: offline) and heartbeats to this broker "
+    "(default: the config's telemetry section).",
+)
+@click.option(
+    "--hotlist",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Hotlist file (detector hotlist export): read passing vehicles' plates and raise alerts.",
+)
+def run(
+    config: Path,
+    source_uri: str | None,
+    out: Path,
+    queue_size: int | None,
+    duration: float | None,
+    max_frames: int | None,
+    preview: bool,
+    use_store: bool,
+    metrics_port: int | None,
+    mqtt: str | None,
+    hotlist: Path | None,
+) -> None:
     """Watch a live camera: capture on its own thread, the same frame loop as replay, report as it goes.
 
     Violations are logged as they happen, written with their signed evidence to --out and stored in
@@ -263,13 +389,23 @@ def run(config: Path, source_uri: str | None, out: Path, queue_size: int | None,
     def on_result(result: FrameResult) -> None:
         health.observe(result)
         for v in result.violations:
-            console.print(f"[red]violation[/red] {v.violation_type.value} track {v.track_id} "
-                          f"({v.vehicle_class}) t={v.timestamp:.2f}s")
+            console.print(
+                f"[red]violation[/red] {v.violation_type.value} track {v.track_id} "
+                f"({v.vehicle_class}) t={v.timestamp:.2f}s"
+            )
 
-    opts = LoopOptions(live=True, max_frames=max_frames, duration_s=duration, on_result=on_result,
-                       status_path=out / "status.json", notifier=SystemdNotifier())
+    opts = LoopOptions(
+        live=True,
+        max_frames=max_frames,
+        duration_s=duration,
+        on_result=on_result,
+        status_path=out / "status.json",
+        notifier=SystemdNotifier(),
+    )
     _stop_on_signals(opts.stop, console)
-    session = RunSession.open(RunRequest(cfg, config, out, live=True, preview=preview, store=use_store, loop=opts))
+    session = RunSession.open(
+        RunRequest(cfg, config, out, live=True, preview=preview, store=use_store, loop=opts)
+    )
     console.print(f"watching {cfg.camera_id} ({cfg.name}); Ctrl-C to stop")
     hot = _hotlist_stage(hotlist, cfg, out, session)
     if hot is not None:

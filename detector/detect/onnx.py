@@ -38,8 +38,9 @@ def letterbox(
     resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nw, nh) != (w, h) else image
     padx, pady = (tw - nw) / 2, (th - nh) / 2
     top, left = round(pady - 0.1), round(padx - 0.1)
-    out = cv2.copyMakeBorder(resized, top, th - nh - top, left, tw - nw - left, cv2.BORDER_CONSTANT,
-                             value=(fill, fill, fill))
+    out = cv2.copyMakeBorder(
+        resized, top, th - nh - top, left, tw - nw - left, cv2.BORDER_CONSTANT, value=(fill, fill, fill)
+    )
     return out, scale, (float(left), float(top))
 
 
@@ -122,8 +123,10 @@ class OnnxYoloDetector:
         if cfg.model is None and cfg.precision == "int8":
             local = REPO_MODELS_DIR / INT8_FILE
             if not local.is_file():
-                raise ModelError(f"detector.precision is int8 but {local} does not exist: make it with "
-                                 "`detector models quantize` (or set detector.precision: fp32)")
+                raise ModelError(
+                    f"detector.precision is int8 but {local} does not exist: make it with "
+                    "`detector models quantize` (or set detector.precision: fp32)"
+                )
             return local, "models/"
         return resolve_model(cfg.model, "yolo11n.onnx", YOLO_PACKAGE, YOLO_PACKAGE_FILE, "vehicle detector")
 
@@ -159,7 +162,11 @@ class OnnxYoloDetector:
         return blob, scale, pad
 
     def postprocess(
-        self, raw: npt.NDArray[np.float32], scale: float, pad: tuple[float, float], image_shape: tuple[int, int]
+        self,
+        raw: npt.NDArray[np.float32],
+        scale: float,
+        pad: tuple[float, float],
+        image_shape: tuple[int, int],
     ) -> Detections:
         pred = raw[0].T  # (anchors, 4 + C)
         scores_all = pred[:, 4:][:, self._keep_ids]
@@ -196,4 +203,3 @@ class OnnxYoloDetector:
         # onnxruntime frees the session with the object; drop our reference
         if hasattr(self, "session"):
             del self.session
-

@@ -45,7 +45,9 @@ class UltralyticsDetector:
         by_name = {v: k for k, v in names.items()}
         self._keep = [by_name[c] for c in cfg.classes if c in by_name]
         if not self._keep:
-            raise ModelError(f"{path}: none of the classes {cfg.classes} is among the model's classes {names}")
+            raise ModelError(
+                f"{path}: none of the classes {cfg.classes} is among the model's classes {names}"
+            )
 
     def detect(self, frame: Frame) -> Detections:
         if self.cfg.input_size is not None:
@@ -54,8 +56,12 @@ class UltralyticsDetector:
         else:
             imgsz = self.cfg.input_long_side  # Ultralytics fits a rectangle to the frame itself
         result = self._yolo.predict(
-            frame.image, imgsz=imgsz, conf=self.cfg.confidence, iou=self.cfg.iou,
-            classes=self._keep, verbose=False,
+            frame.image,
+            imgsz=imgsz,
+            conf=self.cfg.confidence,
+            iou=self.cfg.iou,
+            classes=self._keep,
+            verbose=False,
         )[0]
         boxes = result.boxes
         if boxes is None or len(boxes) == 0:

@@ -55,7 +55,9 @@ class ChainState(FrozenModel):
     last_sequence: int = Field(ge=0, description="Sequence of the newest bundle; 0 before the first")
     last_manifest_sha256: str | None = Field(default=None, description="sha256 of the newest manifest.json")
     last_bundle: str | None = Field(default=None, description="Folder name of the newest bundle")
-    time: str | None = Field(default=None, description="Wall time (UTC ISO 8601) of the newest bundle, if known")
+    time: str | None = Field(
+        default=None, description="Wall time (UTC ISO 8601) of the newest bundle, if known"
+    )
     key_id: str | None = Field(default=None, description="Key that signed the newest bundle and this head")
     signature_b64: str | None = Field(default=None, description="Ed25519 signature over head_bytes, base64")
 

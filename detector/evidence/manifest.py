@@ -107,7 +107,8 @@ class ViolationInfo(FrozenModel):
         default_factory=dict, description="The rule's measured values (time_into_red_s, speed_kmh, ...)"
     )
     riders: int | None = Field(
-        default=None, ge=0,
+        default=None,
+        ge=0,
         description="People on the two-wheeler (rider and passengers) as the riders stage counted them; "
         "absent for other vehicles and in bundles written before riders were counted",
     )

@@ -401,15 +401,21 @@ def verify_chain(
             for p in (root / CHAIN_DIR).glob("*.json")
             if (root == scope[0] or p.stem == folder.resolve().name) and not p.name.endswith(".rotation.json")
         }
-    camera_folder = (scope[1] / CHAIN_DIR).is_dir() or any(r.bundle.resolve().parent == scope[0] for r in reports)
-    cam_ids |= {h.state.camera_id for h in checkpoints if not camera_folder or h.state.camera_id == scope[0].name}
+    camera_folder = (scope[1] / CHAIN_DIR).is_dir() or any(
+        r.bundle.resolve().parent == scope[0] for r in reports
+    )
+    cam_ids |= {
+        h.state.camera_id for h in checkpoints if not camera_folder or h.state.camera_id == scope[0].name
+    }
     for cam in sorted(cam_ids):
         reps = by_camera.get(cam, [])
         homes = {r.bundle.resolve().parent.parent for r in reps if r.bundle.parent.name == cam}
         roots = sorted({*state_roots, *(h for h in homes if h in scope)})
         heads, findings = local_heads(roots, cam, homes, require_heads)
         problems += [Problem(*f) for f in findings]
-        cp, summary = _chain_problems(cam, reps, heads + [h for h in checkpoints if h.state.camera_id == cam], reg)
+        cp, summary = _chain_problems(
+            cam, reps, heads + [h for h in checkpoints if h.state.camera_id == cam], reg
+        )
         problems += cp
         cameras.append(summary)
     if not reports and not problems:

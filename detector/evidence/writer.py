@@ -229,7 +229,9 @@ class BundleWriter:
         if self.state.key_id is not None or self.state.last_bundle is None:
             return self.state.key_id
         try:  # a head written before heads were signed: the newest manifest names its key
-            return parse_manifest((self.camera_dir / self.state.last_bundle / MANIFEST_NAME).read_bytes()).key_id
+            return parse_manifest(
+                (self.camera_dir / self.state.last_bundle / MANIFEST_NAME).read_bytes()
+            ).key_id
         except (OSError, DetectorError):
             return None
 
@@ -245,12 +247,25 @@ class BundleWriter:
             log.error(
                 "camera %s: key changed from %s to %s without a signed rotation (%s); the chain will not "
                 "verify across this bundle: run `detector keys rotate`",
-                self.camera.camera_id, prev, self.signer.key_id, exc,
+                self.camera.camera_id,
+                prev,
+                self.signer.key_id,
+                exc,
             )
             return None
-        if (rot.previous_key_id, rot.new_key_id, rot.camera_id) != (prev, self.signer.key_id, self.camera.camera_id):
-            log.error("%s: rotation %s->%s does not match this key change %s->%s", p, rot.previous_key_id,
-                      rot.new_key_id, prev, self.signer.key_id)
+        if (rot.previous_key_id, rot.new_key_id, rot.camera_id) != (
+            prev,
+            self.signer.key_id,
+            self.camera.camera_id,
+        ):
+            log.error(
+                "%s: rotation %s->%s does not match this key change %s->%s",
+                p,
+                rot.previous_key_id,
+                rot.new_key_id,
+                prev,
+                self.signer.key_id,
+            )
             return None
         return rot
 
@@ -365,7 +380,9 @@ class BundleWriter:
             except OSError as exc:
                 shutil.rmtree(tmp, ignore_errors=True)  # nothing published, the chain is unchanged
                 if exc.errno == errno.ENOSPC:
-                    raise BundleError(f"{violation.event_key}: disk full while writing the bundle: {exc}") from exc
+                    raise BundleError(
+                        f"{violation.event_key}: disk full while writing the bundle: {exc}"
+                    ) from exc
                 raise
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -383,7 +400,11 @@ class BundleWriter:
             except OSError as exc:  # the bundle is published; the next start adopts it (reconcile)
                 if exc.errno != errno.ENOSPC:
                     raise
-                log.error("%s: disk full: chain head not updated (the next start adopts %s)", self.camera.camera_id, final.name)
+                log.error(
+                    "%s: disk full: chain head not updated (the next start adopts %s)",
+                    self.camera.camera_id,
+                    final.name,
+                )
         log.info("%s: evidence bundle %s", violation.event_key, final)
         return final
 
@@ -499,7 +520,9 @@ class BundleWriter:
         clip_info = None
         if self.config.clip_enabled and len(frames) >= 2:
             clip_info = self._clip(tmp, frames, clip_packets)
-            (tmp / "clip.mp4").chmod(0o600)  # the encoder honours the umask; evidence is private like the rest
+            (tmp / "clip.mp4").chmod(
+                0o600
+            )  # the encoder honours the umask; evidence is private like the rest
             data = (tmp / "clip.mp4").read_bytes()
             files.append(
                 FileEntry(

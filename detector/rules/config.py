@@ -29,7 +29,8 @@ class StopLineConfig(FrozenModel):
         description="Any image point on the intersection side of the line (the side a vehicle enters when it crosses)"
     )
     crosswalk: list[Point] | None = Field(
-        default=None, description="Optional crosswalk polygon beyond the line (stopping on it is encroachment)"
+        default=None,
+        description="Optional crosswalk polygon beyond the line (stopping on it is encroachment)",
     )
 
 
@@ -44,7 +45,9 @@ class LaneConfig(FrozenModel):
         default=None, description="Vehicle classes allowed in the lane (COCO names); unset = all vehicles"
     )
     stop_line: str | None = Field(default=None, description="Id of the stop line this lane approaches")
-    right_turn_on_red: bool = Field(default=False, description="Vehicles from this lane may turn right on red")
+    right_turn_on_red: bool = Field(
+        default=False, description="Vehicles from this lane may turn right on red"
+    )
     turn_on_arrow: list[Literal["left", "right"]] = Field(
         default_factory=list,
         description="Turns vehicles from this lane may make on red while the signal's arrow for that turn is lit "
@@ -71,9 +74,15 @@ class TurnZoneConfig(FrozenModel):
 
 class ZonesConfig(FrozenModel):
     stop_lines: list[StopLineConfig] = Field(default_factory=list, description="Stop lines at signals")
-    lanes: list[LaneConfig] = Field(default_factory=list, description="Lane polygons with direction and classes")
-    solid_lines: list[SolidLineConfig] = Field(default_factory=list, description="Solid lane lines (no crossing)")
-    no_stopping_zones: list[ZoneConfig] = Field(default_factory=list, description="Areas where stopping is banned")
+    lanes: list[LaneConfig] = Field(
+        default_factory=list, description="Lane polygons with direction and classes"
+    )
+    solid_lines: list[SolidLineConfig] = Field(
+        default_factory=list, description="Solid lane lines (no crossing)"
+    )
+    no_stopping_zones: list[ZoneConfig] = Field(
+        default_factory=list, description="Areas where stopping is banned"
+    )
     right_turn_zones: list[ZoneConfig] = Field(
         default_factory=list,
         description="Exit areas of a free right turn: a vehicle that crosses on red and enters one is not a red-light violator",
@@ -86,8 +95,12 @@ class ZonesConfig(FrozenModel):
 
 
 class CalibrationConfig(FrozenModel):
-    image_points: list[Point] = Field(min_length=4, description="Image points (pixels) of known road positions")
-    world_points: list[WorldPoint] = Field(min_length=4, description="The same points on the road plane, in metres")
+    image_points: list[Point] = Field(
+        min_length=4, description="Image points (pixels) of known road positions"
+    )
+    world_points: list[WorldPoint] = Field(
+        min_length=4, description="The same points on the road plane, in metres"
+    )
     valid_region: list[Point] | None = Field(
         default=None,
         description="Where speeds may be measured (pixels); unset = convex hull of the image points",
@@ -106,7 +119,9 @@ class CalibrationConfig(FrozenModel):
         "the dash period or lane width is assumed from a standard rather than measured",
     )
     max_reprojection_error_m: float = Field(
-        default=1.0, gt=0, description="Reject a calibration whose RMS reprojection error exceeds this (metres)"
+        default=1.0,
+        gt=0,
+        description="Reject a calibration whose RMS reprojection error exceeds this (metres)",
     )
     note: str = Field(default="", description="How the points were measured (for the reviewer)")
 
@@ -150,20 +165,30 @@ class SignalConfig(FrozenModel):
     source: Literal["none", "vision", "controller_plan", "controller_file"] = Field(
         default="none", description="Where the phase comes from"
     )
-    lamps: list[LampConfig] = Field(default_factory=list, description="vision: one box per lamp of the signal head")
+    lamps: list[LampConfig] = Field(
+        default_factory=list, description="vision: one box per lamp of the signal head"
+    )
     arrows: list[ArrowConfig] = Field(
         default_factory=list, description="vision: turn-arrow lamps (each read on its own, lit or dark)"
     )
     hysteresis_frames: int = Field(
-        default=3, ge=1, description="vision: frames a new phase (or arrow state) must persist before it is accepted"
+        default=3,
+        ge=1,
+        description="vision: frames a new phase (or arrow state) must persist before it is accepted",
     )
-    min_lit_value: int = Field(default=140, ge=0, le=255, description="vision: HSV value above which a pixel is lit")
+    min_lit_value: int = Field(
+        default=140, ge=0, le=255, description="vision: HSV value above which a pixel is lit"
+    )
     min_lit_fraction: float = Field(
-        default=0.15, gt=0, le=1, description="vision: fraction of lit, coloured pixels for a lamp to count as on"
+        default=0.15,
+        gt=0,
+        le=1,
+        description="vision: fraction of lit, coloured pixels for a lamp to count as on",
     )
     plan: SignalPlanConfig | None = Field(default=None, description="controller_plan: the timing plan")
     file: str | None = Field(
-        default=None, description="controller_file: CSV or JSONL of (timestamp, phase); relative to the config file"
+        default=None,
+        description="controller_file: CSV or JSONL of (timestamp, phase); relative to the config file",
     )
     time_base: Literal["stream", "wall"] = Field(
         default="stream",
@@ -181,7 +206,9 @@ class SignalConfig(FrozenModel):
             for lamp in self.lamps:
                 x1, y1, x2, y2 = lamp.box
                 if x2 <= x1 or y2 <= y1:
-                    raise ValueError(f"signal.lamps[{lamp.colour}]: box {lamp.box} is empty (need x2>x1, y2>y1)")
+                    raise ValueError(
+                        f"signal.lamps[{lamp.colour}]: box {lamp.box} is empty (need x2>x1, y2>y1)"
+                    )
         if self.arrows:
             if self.source != "vision":
                 raise ValueError(f"signal.arrows are read by vision only (signal.source is {self.source!r})")
@@ -201,27 +228,43 @@ class SignalConfig(FrozenModel):
 
 class RedLightRuleConfig(FrozenModel):
     enabled: bool = Field(default=True, description="Apply the rule")
-    grace_s: float = Field(default=0.5, ge=0, description="The light must have been red this long while the vehicle was still behind the line")
+    grace_s: float = Field(
+        default=0.5,
+        ge=0,
+        description="The light must have been red this long while the vehicle was still behind the line",
+    )
     line_tolerance_px: float = Field(
-        default=4.0, ge=0, description="Anchor within this distance of the line counts as on it (neither behind nor past)"
+        default=4.0,
+        ge=0,
+        description="Anchor within this distance of the line counts as on it (neither behind nor past)",
     )
     min_past_line_px: float = Field(
-        default=25.0, gt=0, description="Distance past the line that proves the vehicle proceeded into the intersection"
+        default=25.0,
+        gt=0,
+        description="Distance past the line that proves the vehicle proceeded into the intersection",
     )
     min_preceding_amber_s: float = Field(
-        default=0.0, ge=0, description="Skip (do not accuse) when the amber before the red was shorter than this"
+        default=0.0,
+        ge=0,
+        description="Skip (do not accuse) when the amber before the red was shorter than this",
     )
     right_turn_decision_s: float = Field(
-        default=3.0, ge=0, description="With right-turn zones: wait this long after crossing to see if the vehicle turns right"
+        default=3.0,
+        ge=0,
+        description="With right-turn zones: wait this long after crossing to see if the vehicle turns right",
     )
 
 
 class StopLineRuleConfig(FrozenModel):
     enabled: bool = Field(default=True, description="Apply the rule")
-    grace_s: float = Field(default=0.5, ge=0, description="The light must have been red this long when the vehicle crossed")
+    grace_s: float = Field(
+        default=0.5, ge=0, description="The light must have been red this long when the vehicle crossed"
+    )
     line_tolerance_px: float = Field(default=4.0, ge=0, description="Anchor this close to the line is on it")
     max_past_line_px: float = Field(
-        default=60.0, gt=0, description="Stopped farther past the line than this is not encroachment (it ran the light)"
+        default=60.0,
+        gt=0,
+        description="Stopped farther past the line than this is not encroachment (it ran the light)",
     )
     min_stopped_s: float = Field(default=2.0, gt=0, description="Stopped over the line at least this long")
     stopped_radius_px: float = Field(default=6.0, gt=0, description="Anchor moving less than this is stopped")
@@ -229,8 +272,12 @@ class StopLineRuleConfig(FrozenModel):
 
 class LaneRestrictionRuleConfig(FrozenModel):
     enabled: bool = Field(default=True, description="Apply the rule")
-    min_duration_s: float = Field(default=2.0, gt=0, description="Time in a closed lane before it is an offence")
-    max_gap_s: float = Field(default=0.5, ge=0, description="Missing observations shorter than this keep the run going")
+    min_duration_s: float = Field(
+        default=2.0, gt=0, description="Time in a closed lane before it is an offence"
+    )
+    max_gap_s: float = Field(
+        default=0.5, ge=0, description="Missing observations shorter than this keep the run going"
+    )
     min_class_agreement: float = Field(
         default=0.7, gt=0, le=1, description="Fraction of the track's frames that must agree on its class"
     )
@@ -238,7 +285,9 @@ class LaneRestrictionRuleConfig(FrozenModel):
 
 class SolidLineRuleConfig(FrozenModel):
     enabled: bool = Field(default=True, description="Apply the rule")
-    min_offset_px: float = Field(default=6.0, gt=0, description="Anchor must be this far from the line to count as on a side")
+    min_offset_px: float = Field(
+        default=6.0, gt=0, description="Anchor must be this far from the line to count as on a side"
+    )
     confirm_frames: int = Field(
         default=5, ge=1, description="Consecutive frames clearly on each side before and after the crossing"
     )
@@ -247,9 +296,14 @@ class SolidLineRuleConfig(FrozenModel):
 class WrongWayRuleConfig(FrozenModel):
     enabled: bool = Field(default=True, description="Apply the rule")
     window_s: float = Field(default=1.0, gt=0, description="Displacement window (s)")
-    min_distance_px: float = Field(default=30.0, gt=0, description="Displacement over the window to count as travel")
+    min_distance_px: float = Field(
+        default=30.0, gt=0, description="Displacement over the window to count as travel"
+    )
     max_cosine: float = Field(
-        default=-0.5, ge=-1, le=0, description="cos(angle to the lane direction) at or below this is against the lane"
+        default=-0.5,
+        ge=-1,
+        le=0,
+        description="cos(angle to the lane direction) at or below this is against the lane",
     )
     min_duration_s: float = Field(default=1.5, gt=0, description="Sustained against the lane for this long")
 
@@ -262,28 +316,44 @@ class SpeedLimitConfig(FrozenModel):
 
 class SpeedingRuleConfig(FrozenModel):
     enabled: bool = Field(default=True, description="Apply the rule (needs a calibration)")
-    default_limit_kmh: float | None = Field(default=None, gt=0, description="Limit when no specific entry matches")
+    default_limit_kmh: float | None = Field(
+        default=None, gt=0, description="Limit when no specific entry matches"
+    )
     limits: list[SpeedLimitConfig] = Field(
         default_factory=list, description="Limits per lane/class; the most specific matching entry wins"
     )
     tolerance_kmh: float = Field(default=3.0, ge=0, description="Added to the limit before comparing")
     window_s: float = Field(default=1.0, gt=0, description="Regression window (s)")
     min_points: int = Field(default=6, ge=3, description="Observations needed in the window")
-    sigma_k: float = Field(default=2.0, gt=0, description="Uncertainty = k x combined standard error (k=2 ~ 95%)")
-    max_uncertainty_kmh: float = Field(default=15.0, gt=0, description="Do not decide when the uncertainty is larger")
+    sigma_k: float = Field(
+        default=2.0, gt=0, description="Uncertainty = k x combined standard error (k=2 ~ 95%)"
+    )
+    max_uncertainty_kmh: float = Field(
+        default=15.0, gt=0, description="Do not decide when the uncertainty is larger"
+    )
 
 
 class NoStoppingRuleConfig(FrozenModel):
     enabled: bool = Field(default=True, description="Apply the rule")
-    max_dwell_s: float = Field(default=30.0, gt=0, description="Stopped in the zone longer than this is an offence")
-    stopped_radius_px: float = Field(default=8.0, gt=0, description="Anchor staying within this radius is stopped")
+    max_dwell_s: float = Field(
+        default=30.0, gt=0, description="Stopped in the zone longer than this is an offence"
+    )
+    stopped_radius_px: float = Field(
+        default=8.0, gt=0, description="Anchor staying within this radius is stopped"
+    )
 
 
 class RulesSettings(FrozenModel):
     red_light: RedLightRuleConfig = Field(default_factory=RedLightRuleConfig, description="Red light")
-    stop_line: StopLineRuleConfig = Field(default_factory=StopLineRuleConfig, description="Stop-line encroachment")
-    lane_restriction: LaneRestrictionRuleConfig = Field(default_factory=LaneRestrictionRuleConfig, description="Lane classes")
-    solid_line: SolidLineRuleConfig = Field(default_factory=SolidLineRuleConfig, description="Solid-line crossing")
+    stop_line: StopLineRuleConfig = Field(
+        default_factory=StopLineRuleConfig, description="Stop-line encroachment"
+    )
+    lane_restriction: LaneRestrictionRuleConfig = Field(
+        default_factory=LaneRestrictionRuleConfig, description="Lane classes"
+    )
+    solid_line: SolidLineRuleConfig = Field(
+        default_factory=SolidLineRuleConfig, description="Solid-line crossing"
+    )
     wrong_way: WrongWayRuleConfig = Field(default_factory=WrongWayRuleConfig, description="Wrong way")
     speeding: SpeedingRuleConfig = Field(default_factory=SpeedingRuleConfig, description="Speeding")
     no_stopping: NoStoppingRuleConfig = Field(default_factory=NoStoppingRuleConfig, description="No stopping")
@@ -305,10 +375,14 @@ class RulesConfig(FrozenModel):
     signal: SignalConfig = Field(default_factory=SignalConfig, description="Signal phase source")
     rules: RulesSettings = Field(default_factory=RulesSettings, description="Per-rule settings")
     dedup_window_s: float = Field(
-        default=600.0, gt=0, description="Same track, same offence, same zone within this window: reported once"
+        default=600.0,
+        gt=0,
+        description="Same track, same offence, same zone within this window: reported once",
     )
     evidence_lookback_s: float = Field(
-        default=4.0, gt=0, description="The 'before' evidence frame is at most this long before the emission frame"
+        default=4.0,
+        gt=0,
+        description="The 'before' evidence frame is at most this long before the emission frame",
     )
     history_s: float = Field(default=60.0, gt=0, description="Track history the rules look at (s)")
     vehicle_classes: list[str] = Field(
@@ -340,6 +414,8 @@ class RulesConfig(FrozenModel):
                         f"(arrows: {sorted(arrow_turns)})"
                     )
                 if turn not in exit_turns:
-                    raise ValueError(f"zones.lanes[{lane.id}].turn_on_arrow: no {turn!r} zone in zones.arrow_exit_zones")
+                    raise ValueError(
+                        f"zones.lanes[{lane.id}].turn_on_arrow: no {turn!r} zone in zones.arrow_exit_zones"
+                    )
         validate_rules_geometry(self, self.image_size)
         return self

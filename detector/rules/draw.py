@@ -28,14 +28,21 @@ _MAGENTA = (255, 0, 255)
 _GREEN = (0, 200, 0)
 _YELLOW = (0, 230, 230)
 _CYAN = (255, 255, 0)
-_PHASE_BGR = {Phase.RED: (0, 0, 255), Phase.AMBER: (0, 190, 255), Phase.GREEN: (0, 200, 0), Phase.UNKNOWN: (160, 160, 160)}
+_PHASE_BGR = {
+    Phase.RED: (0, 0, 255),
+    Phase.AMBER: (0, 190, 255),
+    Phase.GREEN: (0, 200, 0),
+    Phase.UNKNOWN: (160, 160, 160),
+}
 
 
 def _pts(points: object) -> npt.NDArray[np.int32]:
     return np.round(np.asarray(points, dtype=np.float64)).astype(np.int32).reshape(-1, 1, 2)
 
 
-def _label(img: Image, text: str, org: tuple[float, float], colour: tuple[int, int, int], scale: float) -> None:
+def _label(
+    img: Image, text: str, org: tuple[float, float], colour: tuple[int, int, int], scale: float
+) -> None:
     x, y = int(org[0]), int(org[1])
     cv2.putText(img, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
     cv2.putText(img, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv2.LINE_AA)
@@ -52,7 +59,13 @@ def draw_ignore(img: Image, ignore: Sequence[tuple[str, Sequence[Sequence[float]
     for zid, poly in ignore:
         _fill(img, poly, (128, 128, 128), 0.5)
         cv2.polylines(img, [_pts(poly)], True, (200, 200, 200), 1, cv2.LINE_AA)
-        _label(img, f"ignore {zid}", np.asarray(poly, dtype=np.float64).min(axis=0) + (4, 16), (220, 220, 220), scale)
+        _label(
+            img,
+            f"ignore {zid}",
+            np.asarray(poly, dtype=np.float64).min(axis=0) + (4, 16),
+            (220, 220, 220),
+            scale,
+        )
 
 
 def draw_zones(image: Image, rules: RulesConfig, signal_state: SignalState | None = None) -> Image:
@@ -81,8 +94,12 @@ def draw_zones(image: Image, rules: RulesConfig, signal_state: SignalState | Non
         cv2.polylines(img, [_pts(d)], False, colour, thick, cv2.LINE_AA)
         seg = float(np.linalg.norm(d[-1] - d[-2]))
         tip = min(0.5, 14.0 / max(seg, 1e-9))
-        cv2.arrowedLine(img, tuple(_pts(d[-2])[0, 0]), tuple(_pts(d[-1])[0, 0]), colour, thick + 1, cv2.LINE_AA, 0, tip)
-        text = lane.id + (": " + ",".join(lane.allowed_classes) if closed and lane.allowed_classes is not None else "")
+        cv2.arrowedLine(
+            img, tuple(_pts(d[-2])[0, 0]), tuple(_pts(d[-1])[0, 0]), colour, thick + 1, cv2.LINE_AA, 0, tip
+        )
+        text = lane.id + (
+            ": " + ",".join(lane.allowed_classes) if closed and lane.allowed_classes is not None else ""
+        )
         if lane.right_turn_on_red:
             text += " (right on red)"
         if lane.turn_on_arrow:
@@ -102,7 +119,9 @@ def draw_zones(image: Image, rules: RulesConfig, signal_state: SignalState | Non
         fwd = np.asarray(stop.forward_point, dtype=np.float64)
         v = fwd - mid
         tip = mid + v / max(np.linalg.norm(v), 1e-9) * 25
-        cv2.arrowedLine(img, tuple(_pts(mid)[0, 0]), tuple(_pts(tip)[0, 0]), stop_colour, thick, cv2.LINE_AA, 0, 0.3)
+        cv2.arrowedLine(
+            img, tuple(_pts(mid)[0, 0]), tuple(_pts(tip)[0, 0]), stop_colour, thick, cv2.LINE_AA, 0, 0.3
+        )
         _label(img, f"stop {stop.id}", p[0] + (0, -6), stop_colour, scale)
     lamp_bgr = {"red": (0, 0, 255), "amber": (0, 190, 255), "green": (0, 200, 0)}
     for lamp in rules.signal.lamps:

@@ -82,7 +82,13 @@ def rule_specs(cfg: RulesConfig) -> list[RuleSpec]:
             r.lane_restriction,
             r.lane_restriction.min_duration_s + r.lane_restriction.max_gap_s + 1.0,
         ),
-        RuleSpec(ViolationType.SOLID_LINE, lanes.SOLID_LINE_RULE_VERSION, lanes.check_solid_line, r.solid_line, 10.0),
+        RuleSpec(
+            ViolationType.SOLID_LINE,
+            lanes.SOLID_LINE_RULE_VERSION,
+            lanes.check_solid_line,
+            r.solid_line,
+            10.0,
+        ),
         RuleSpec(
             ViolationType.WRONG_WAY,
             lanes.WRONG_WAY_RULE_VERSION,
@@ -91,7 +97,9 @@ def rule_specs(cfg: RulesConfig) -> list[RuleSpec]:
             r.wrong_way.window_s + r.wrong_way.min_duration_s + 1.0,
         ),
         RuleSpec(ViolationType.SPEEDING, speeding.RULE_VERSION, speeding.check_speeding, r.speeding),
-        RuleSpec(ViolationType.NO_STOPPING, no_stopping.RULE_VERSION, no_stopping.check_no_stopping, r.no_stopping),
+        RuleSpec(
+            ViolationType.NO_STOPPING, no_stopping.RULE_VERSION, no_stopping.check_no_stopping, r.no_stopping
+        ),
     ]
     return [s for s in specs if s.settings.enabled]
 
@@ -241,7 +249,9 @@ class RuleEngine:
         if frame_index % 100 == 0:
             oldest = min((int(st.frames[0]) for st in self._tracks.values() if st.n), default=frame_index)
             self.signals.prune_before(oldest)
-            self._emitted = {k: t for k, t in self._emitted.items() if timestamp - t <= self.cfg.dedup_window_s}
+            self._emitted = {
+                k: t for k, t in self._emitted.items() if timestamp - t <= self.cfg.dedup_window_s
+            }
         return out
 
     def finish(self) -> list[Violation]:

@@ -39,13 +39,19 @@ class LaneFit:
     n_points: int
 
     def project(self, world: npt.ArrayLike) -> F64:
-        return _project(np.asarray(self.params), np.asarray(world, dtype=np.float64).reshape(-1, 2), self.principal_point)
+        return _project(
+            np.asarray(self.params), np.asarray(world, dtype=np.float64).reshape(-1, 2), self.principal_point
+        )
 
-    def grid(self, xs: Sequence[float], ys: Sequence[float]) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    def grid(
+        self, xs: Sequence[float], ys: Sequence[float]
+    ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
         """(image_points, world_points) of a world grid, for a config's calibration section."""
         world = np.array([(x, y) for y in ys for x in xs], dtype=np.float64)
         img = self.project(world)
-        return [(round(float(u), 1), round(float(v), 1)) for u, v in img], [(float(x), float(y)) for x, y in world]
+        return [(round(float(u), 1), round(float(v), 1)) for u, v in img], [
+            (float(x), float(y)) for x, y in world
+        ]
 
 
 def _rotation(pitch: float, yaw: float, roll: float) -> F64:
@@ -124,7 +130,11 @@ def fit_lane_camera(
 
 
 def trace_line(
-    gray: npt.NDArray[np.uint8], p_near: tuple[float, float], p_far: tuple[float, float], rows: Sequence[int], half_px: int = 5
+    gray: npt.NDArray[np.uint8],
+    p_near: tuple[float, float],
+    p_far: tuple[float, float],
+    rows: Sequence[int],
+    half_px: int = 5,
 ) -> list[tuple[float, float]]:
     """Brightest pixel (sub-pixel, by a parabola) within `half_px` of the straight guess p_near->p_far
     on each image row: points on a painted line."""

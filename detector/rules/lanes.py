@@ -95,7 +95,9 @@ def check_solid_line(
     if len(view) < 2 * cfg.confirm_frames:
         return out
     for i, line in enumerate(scene.solid_lines):
-        if not final and (abs(view.feat.solid_d[-1, i]) < cfg.min_offset_px or not view.feat.solid_within[-1, i]):
+        if not final and (
+            abs(view.feat.solid_d[-1, i]) < cfg.min_offset_px or not view.feat.solid_within[-1, i]
+        ):
             continue  # called every frame: a crossing is confirmed by the latest point
         d = view.feat.solid_d[:, i]
         side = np.where(d >= cfg.min_offset_px, 1, np.where(d <= -cfg.min_offset_px, -1, 0))
@@ -176,7 +178,9 @@ def check_wrong_way(
                     after=int(view.frames[e]),
                     measured={
                         "cosine_to_lane": round(float(np.mean(cos[s : at + 1])), 3),
-                        "distance_px": round(float(np.linalg.norm(view.anchors[at] - view.anchors[i0c[s]])), 1),
+                        "distance_px": round(
+                            float(np.linalg.norm(view.anchors[at] - view.anchors[i0c[s]])), 1
+                        ),
                         "duration_s": round(float(view.times[at] - start_t), 3),
                     },
                 )

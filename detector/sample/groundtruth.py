@@ -185,37 +185,71 @@ def _seg(d: dict[str, Any]) -> LineSegment:
 
 def ground_truth_from_dict(d: dict[str, Any]) -> GroundTruth:
     s = d["scene"]
-    cam = CameraTruth(**{**s["camera"], "homography_world_to_image": tuple(
-        tuple(r) for r in s["camera"]["homography_world_to_image"])})
+    cam = CameraTruth(
+        **{
+            **s["camera"],
+            "homography_world_to_image": tuple(tuple(r) for r in s["camera"]["homography_world_to_image"]),
+        }
+    )
     sig = s["signal"]
     scene = SceneTruth(
-        width=s["width"], height=s["height"], fps=s["fps"], frame_count=s["frame_count"],
-        speed_limit_kmh=s["speed_limit_kmh"], camera=cam,
-        calibration_points=tuple(CalibrationPoint(c["name"], tuple(c["image"]), tuple(c["world"]))
-                                 for c in s["calibration_points"]),
+        width=s["width"],
+        height=s["height"],
+        fps=s["fps"],
+        frame_count=s["frame_count"],
+        speed_limit_kmh=s["speed_limit_kmh"],
+        camera=cam,
+        calibration_points=tuple(
+            CalibrationPoint(c["name"], tuple(c["image"]), tuple(c["world"])) for c in s["calibration_points"]
+        ),
         stop_line=_seg(s["stop_line"]),
-        lanes=tuple(Lane(ln["id"], ln["name"], _pts(ln["polygon"]), _pts(ln["world_polygon"]),
-                         tuple(ln["allowed_classes"]), _pair(ln["direction"]),
-                         tuple(ln["direction_world"])) for ln in s["lanes"]),
+        lanes=tuple(
+            Lane(
+                ln["id"],
+                ln["name"],
+                _pts(ln["polygon"]),
+                _pts(ln["world_polygon"]),
+                tuple(ln["allowed_classes"]),
+                _pair(ln["direction"]),
+                tuple(ln["direction_world"]),
+            )
+            for ln in s["lanes"]
+        ),
         solid_lines=tuple(_seg(x) for x in s["solid_lines"]),
-        signal=SignalTruth(sig["id"], tuple(sig["housing"]), {k: tuple(v) for k, v in sig["lamps"].items()},
-                           SignalPlanTruth(**sig["plan"]), sig["stop_line_id"],
-                           tuple((int(a), int(b), str(c)) for a, b, c in sig["phases"])),
-        no_stopping_zones=tuple(Zone(z["id"], z["kind"], _pts(z["polygon"]), _pts(z["world_polygon"]))
-                                for z in s["no_stopping_zones"]),
+        signal=SignalTruth(
+            sig["id"],
+            tuple(sig["housing"]),
+            {k: tuple(v) for k, v in sig["lamps"].items()},
+            SignalPlanTruth(**sig["plan"]),
+            sig["stop_line_id"],
+            tuple((int(a), int(b), str(c)) for a, b, c in sig["phases"]),
+        ),
+        no_stopping_zones=tuple(
+            Zone(z["id"], z["kind"], _pts(z["polygon"]), _pts(z["world_polygon"]))
+            for z in s["no_stopping_zones"]
+        ),
     )
     vehicles = tuple(
         VehicleTruth(
-            id=v["id"], vehicle_class=v["vehicle_class"], plate=v["plate"], plate_normalized=v["plate_normalized"],
-            sprite=v["sprite"], role=v["role"], speed_kmh=v["speed_kmh"], direction=v["direction"],
-            boxes=tuple(BoxTruth(**{**b, "plate_box": tuple(b["plate_box"]) if b["plate_box"] else None})
-                        for b in v["boxes"]),
+            id=v["id"],
+            vehicle_class=v["vehicle_class"],
+            plate=v["plate"],
+            plate_normalized=v["plate_normalized"],
+            sprite=v["sprite"],
+            role=v["role"],
+            speed_kmh=v["speed_kmh"],
+            direction=v["direction"],
+            boxes=tuple(
+                BoxTruth(**{**b, "plate_box": tuple(b["plate_box"]) if b["plate_box"] else None})
+                for b in v["boxes"]
+            ),
             violations=tuple(ViolationTruth(**x) for x in v["violations"]),
         )
         for v in d["vehicles"]
     )
-    return GroundTruth(d["schema_version"], d["generator"], d["seed"], d["video_file"], scene, vehicles,
-                       dict(d["imagery"]))
+    return GroundTruth(
+        d["schema_version"], d["generator"], d["seed"], d["video_file"], scene, vehicles, dict(d["imagery"])
+    )
 
 
 def load_ground_truth(path: str | Path) -> GroundTruth:

@@ -70,8 +70,12 @@ def read_frames(video: Path, wanted: Iterable[int] | None = None) -> dict[int, n
     return out
 
 
-def score_detections(truth: GroundTruth, detections: dict[int, Detections], min_width: float = 30.0,
-                     vehicle_classes: frozenset[int] = frozenset({2, 5, 7})) -> list[VehicleScore]:
+def score_detections(
+    truth: GroundTruth,
+    detections: dict[int, Detections],
+    min_width: float = 30.0,
+    vehicle_classes: frozenset[int] = frozenset({2, 5, 7}),
+) -> list[VehicleScore]:
     """Per-vehicle recall over the frames present in `detections`."""
     scores = []
     for v in truth.vehicles:
@@ -98,15 +102,26 @@ class MeasureResult:
     unmatched: int  # vehicle detections matching no ground-truth box (false positives or misplaced)
 
 
-def measure(video: Path, truth: GroundTruth, detect: DetectFn, frames: Iterable[int] | None = None,
-            min_width: float = 30.0) -> MeasureResult:
+def measure(
+    video: Path,
+    truth: GroundTruth,
+    detect: DetectFn,
+    frames: Iterable[int] | None = None,
+    min_width: float = 30.0,
+) -> MeasureResult:
     images = read_frames(video, frames)
     dets = {i: detect(img) for i, img in images.items()}
-    return MeasureResult(len(dets), tuple(score_detections(truth, dets, min_width)), unmatched_detections(truth, dets))
+    return MeasureResult(
+        len(dets), tuple(score_detections(truth, dets, min_width)), unmatched_detections(truth, dets)
+    )
 
 
-def unmatched_detections(truth: GroundTruth, detections: dict[int, Detections],
-                         vehicle_classes: frozenset[int] = frozenset({2, 5, 7}), max_iou: float = 0.3) -> int:
+def unmatched_detections(
+    truth: GroundTruth,
+    detections: dict[int, Detections],
+    vehicle_classes: frozenset[int] = frozenset({2, 5, 7}),
+    max_iou: float = 0.3,
+) -> int:
     """Vehicle detections overlapping no ground-truth box (any visibility) by more than `max_iou`."""
     n = 0
     for frame, d in detections.items():

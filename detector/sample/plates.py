@@ -15,8 +15,27 @@ import numpy.typing as npt
 PLATE_W_MM, PLATE_H_MM = 520, 110
 
 # province codes of real registrations (Hanoi, HCMC, Hai Phong, Da Nang, Can Tho, Binh Duong, ...)
-PROVINCE_CODES = ("29", "30", "36", "37", "43", "47", "49", "50", "51", "59", "60", "61", "65", "72", "79",
-                  "92", "15", "98", "99")
+PROVINCE_CODES = (
+    "29",
+    "30",
+    "36",
+    "37",
+    "43",
+    "47",
+    "49",
+    "50",
+    "51",
+    "59",
+    "60",
+    "61",
+    "65",
+    "72",
+    "79",
+    "92",
+    "15",
+    "98",
+    "99",
+)
 SERIES_LETTERS = "ACDEFGHKLM"
 
 
@@ -47,13 +66,13 @@ def render_plate(text: str, scale: float = 1.0) -> npt.NDArray[np.uint8]:
     canvas = np.zeros((140, 120 * len(text)), np.uint8)
     cv2.putText(canvas, text, (10, 110), cv2.FONT_HERSHEY_SIMPLEX, 4.0, 255, 13, cv2.LINE_AA)
     ys, xs = np.nonzero(canvas)
-    glyphs = canvas[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+    glyphs = canvas[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     tw, th = w - 90, int(h * 0.62)  # condensed: the string fills the plate's width
     alpha = cv2.resize(glyphs, (tw, th), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
     y0, x0 = (h - th) // 2, (w - tw) // 2
-    region = plate[y0: y0 + th, x0: x0 + tw].astype(np.float32)
+    region = plate[y0 : y0 + th, x0 : x0 + tw].astype(np.float32)
     blended = region * (1 - alpha[..., None]) + 15 * alpha[..., None]
-    plate[y0: y0 + th, x0: x0 + tw] = blended.astype(np.uint8)
+    plate[y0 : y0 + th, x0 : x0 + tw] = blended.astype(np.uint8)
     if scale != 2.0:
         size = (max(2, round(PLATE_W_MM * scale)), max(2, round(PLATE_H_MM * scale)))
         interp = cv2.INTER_AREA if scale < 2.0 else cv2.INTER_CUBIC

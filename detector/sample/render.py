@@ -89,8 +89,16 @@ class SceneRenderer:
         t = index / FPS
         img = self.background.copy()
         draw_signal(img, self.plan.phase_at(t))
-        placed: list[tuple[float, int, tuple[int, int, int, int], tuple[int, int, int, int] | None, float,
-                           tuple[float, float, float]]] = []
+        placed: list[
+            tuple[
+                float,
+                int,
+                tuple[int, int, int, int],
+                tuple[int, int, int, int] | None,
+                float,
+                tuple[float, float, float],
+            ]
+        ] = []
         for v in self.cast:
             st = v.state(t)
             if st is None:
@@ -98,7 +106,7 @@ class SceneRenderer:
             x, y, speed = st
             if y > FAR_LIMIT_M or y < 1.0:
                 continue
-            (u, vv), = self.camera.project([(x, y)])
+            ((u, vv),) = self.camera.project([(x, y)])
             ppm = self.camera.px_per_m(y)
             look = self.looks[v.vehicle_id]
             w = int(round(look.sprite.world_width_m * ppm))
@@ -137,8 +145,13 @@ class SceneRenderer:
         out.sort(key=lambda r: r.vehicle_id)
         return img, out
 
-    def _paste(self, img: npt.NDArray[np.uint8], vid: int, full: tuple[int, int, int, int],
-               plate_rect: tuple[int, int, int, int] | None) -> None:
+    def _paste(
+        self,
+        img: npt.NDArray[np.uint8],
+        vid: int,
+        full: tuple[int, int, int, int],
+        plate_rect: tuple[int, int, int, int] | None,
+    ) -> None:
         x1, y1, x2, y2 = full
         w, h = x2 - x1, y2 - y1
         sprite = self._sprite_image(vid, w, h).copy()
@@ -154,8 +167,8 @@ class SceneRenderer:
             return
         cx1, cy1, cx2, cy2 = clipped
         sx1, sy1 = cx1 - x1, cy1 - y1
-        sub = sprite[sy1:sy1 + (cy2 - cy1), sx1:sx1 + (cx2 - cx1)].astype(np.float32)
-        a = alpha[sy1:sy1 + (cy2 - cy1), sx1:sx1 + (cx2 - cx1), None]
+        sub = sprite[sy1 : sy1 + (cy2 - cy1), sx1 : sx1 + (cx2 - cx1)].astype(np.float32)
+        a = alpha[sy1 : sy1 + (cy2 - cy1), sx1 : sx1 + (cx2 - cx1), None]
         dst = img[cy1:cy2, cx1:cx2].astype(np.float32)
         img[cy1:cy2, cx1:cx2] = np.clip(dst * (1 - a) + sub * a + 0.5, 0, 255).astype(np.uint8)
 
@@ -172,4 +185,4 @@ def _blit(dst: npt.NDArray[np.uint8], src: npt.NDArray[np.uint8], ox: int, oy: i
     x1, y1 = max(0, ox), max(0, oy)
     x2, y2 = min(dst.shape[1], ox + w), min(dst.shape[0], oy + h)
     if x2 > x1 and y2 > y1:
-        dst[y1:y2, x1:x2] = src[y1 - oy:y2 - oy, x1 - ox:x2 - ox]
+        dst[y1:y2, x1:x2] = src[y1 - oy : y2 - oy, x1 - ox : x2 - ox]

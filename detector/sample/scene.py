@@ -159,8 +159,16 @@ def _clip_near(y: float) -> float:
     return max(y, ROAD_Y[0])
 
 
-def _line_x(cam: Camera, img: Image, x: float, y1: float, y2: float, w: float, colour: tuple[int, int, int],
-            dash: tuple[float, float] | None = None) -> None:
+def _line_x(
+    cam: Camera,
+    img: Image,
+    x: float,
+    y1: float,
+    y2: float,
+    w: float,
+    colour: tuple[int, int, int],
+    dash: tuple[float, float] | None = None,
+) -> None:
     if dash is None:
         _poly(cam, img, _rect(x - w / 2, x + w / 2, _clip_near(y1), y2), colour)
         return
@@ -171,15 +179,23 @@ def _line_x(cam: Camera, img: Image, x: float, y1: float, y2: float, w: float, c
         y += on + off
 
 
-def _paint_text(cam: Camera, img: Image, text: str, xc: float, y1: float, y2: float, w: float,
-                colour: tuple[int, int, int]) -> None:
+def _paint_text(
+    cam: Camera,
+    img: Image,
+    text: str,
+    xc: float,
+    y1: float,
+    y2: float,
+    w: float,
+    colour: tuple[int, int, int],
+) -> None:
     """Paint `text` on the road in the rectangle x in [xc-w/2, xc+w/2], y in [y1, y2] (reads from the camera)."""
     res = 80.0  # patch pixels per metre
     pw, ph = int(w * res), int((y2 - y1) * res)
     small = np.zeros((180, 120 * len(text) + 40), np.uint8)
     cv2.putText(small, text, (20, 150), cv2.FONT_HERSHEY_SIMPLEX, 4.8, 255, 12, cv2.LINE_AA)
     ys, xs = np.nonzero(small)
-    small = small[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    small = small[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     patch = cv2.resize(small, (pw, ph), interpolation=cv2.INTER_AREA)
     # patch pixel (u, v) -> world (xc - w/2 + u/res, y2 - v/res): the top of the patch is the far end
     a = np.array([[1 / res, 0, xc - w / 2], [0, -1 / res, y2], [0, 0, 1]])
@@ -204,7 +220,9 @@ def render_background(cam: Camera, rng: np.random.Generator) -> Image:
     _poly(cam, img, _rect(SHOULDER_X[1], SHOULDER_X[1] + 3.0, ROAD_Y[0], JUNCTION_Y[0]), (165, 170, 175))
     _poly(cam, img, _rect(SHOULDER_X[1], SHOULDER_X[1] + 3.0, JUNCTION_Y[1], far), (165, 170, 175))
     # asphalt texture: seeded low-amplitude noise, blurred, on the road area only
-    noise = np.asarray(cv2.GaussianBlur(rng.normal(0.0, 6.0, (HEIGHT, WIDTH)).astype(np.float32), (0, 0), 1.2))
+    noise = np.asarray(
+        cv2.GaussianBlur(rng.normal(0.0, 6.0, (HEIGHT, WIDTH)).astype(np.float32), (0, 0), 1.2)
+    )
     road = (np.abs(img.astype(np.int16) - np.array([98, 98, 102])).sum(axis=2) < 12) | (
         np.abs(img.astype(np.int16) - np.array([92, 92, 96])).sum(axis=2) < 12
     )
@@ -224,7 +242,9 @@ def render_background(cam: Camera, rng: np.random.Generator) -> Image:
     _line_x(cam, img, LANE_EDGES_X[2], ROAD_Y[0], STOP_LINE_Y, 0.2, white)
     _line_x(cam, img, LANE_EDGES_X[2], JUNCTION_Y[1], far, 0.15, white, dash=(3.0, 4.0))
     # stop line, crosswalk
-    _poly(cam, img, _rect(LANE_EDGES_X[0], LANE_EDGES_X[3], STOP_LINE_Y, STOP_LINE_Y + STOP_LINE_WIDTH_M), white)
+    _poly(
+        cam, img, _rect(LANE_EDGES_X[0], LANE_EDGES_X[3], STOP_LINE_Y, STOP_LINE_Y + STOP_LINE_WIDTH_M), white
+    )
     x = LANE_EDGES_X[0] + 0.3
     while x < SHOULDER_X[1] - 0.4:
         _poly(cam, img, _rect(x, x + 0.5, CROSSWALK_Y[0], CROSSWALK_Y[1]), white)
@@ -243,8 +263,14 @@ def render_background(cam: Camera, rng: np.random.Generator) -> Image:
     for k, y in enumerate(ys[:-1]):
         xa, xb = (x1, x2) if k % 2 == 0 else (x2, x1)
         pts = cam.project([(xa, y), (xb, ys[k + 1])])
-        cv2.line(img, tuple(np.round(pts[0]).astype(int)), tuple(np.round(pts[1]).astype(int)), yellow, 2,
-                 cv2.LINE_AA)
+        cv2.line(
+            img,
+            tuple(np.round(pts[0]).astype(int)),
+            tuple(np.round(pts[1]).astype(int)),
+            yellow,
+            2,
+            cv2.LINE_AA,
+        )
     # signal pole (from the ground at the far-right corner of the junction up to the head)
     base = cam.project([(SHOULDER_X[1] + 1.5, JUNCTION_Y[1] + 1.0)])[0]
     hx = (SIGNAL_HOUSING[0] + SIGNAL_HOUSING[2]) // 2

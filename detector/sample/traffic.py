@@ -124,8 +124,18 @@ class VehicleScript:
             end_v = last.v0 + last.a * last.duration
             pieces.append(Piece(end_t, end_s, end_v, 0.0, float("inf")))
         return VehicleScript(
-            self.vehicle_id, self.sprite, self.role, self.x_start, self.y_start, self.t_start, self.speed_kmh,
-            self.direction, self.ops, self.lane_changes, self.vehicle_class, tuple(pieces),
+            self.vehicle_id,
+            self.sprite,
+            self.role,
+            self.x_start,
+            self.y_start,
+            self.t_start,
+            self.speed_kmh,
+            self.direction,
+            self.ops,
+            self.lane_changes,
+            self.vehicle_class,
+            tuple(pieces),
         )
 
     def state(self, t: float) -> tuple[float, float, float] | None:
@@ -159,18 +169,51 @@ def scenario() -> tuple[VehicleScript, ...]:
         VehicleScript(1, "white-sedan-a", "law-abiding, crosses on green", l1, 5.0, 0.0, 40.0),
         VehicleScript(2, "black-sedan-a", "speeder (80 km/h in a 50 zone)", l0, 4.0, 2.5, 80.0),
         VehicleScript(3, "silver-suv", "car in the motorbike-only lane", l2, 4.0, 0.5, 35.0),
-        VehicleScript(4, "red-suv", "crosses the solid lane line before the stop line", l0, 4.0, 4.5, 45.0,
-                      lane_changes=(LaneChange(19.0, 26.0, l1),)),
-        VehicleScript(5, "white-sedan-b", "crosses on amber, past the line when red begins", l1, 4.0, 7.36, 45.0),
-        VehicleScript(6, "black-sedan-b", "stops before the stop line for the red light, leaves on green",
-                      l0, 4.0, 7.6, 40.0,
-                      ops=(Cruise(until_y=12.0), StopAt(25.0), Hold(22.0), Accelerate(40.0, 2.0), Cruise())),
+        VehicleScript(
+            4,
+            "red-suv",
+            "crosses the solid lane line before the stop line",
+            l0,
+            4.0,
+            4.5,
+            45.0,
+            lane_changes=(LaneChange(19.0, 26.0, l1),),
+        ),
+        VehicleScript(
+            5, "white-sedan-b", "crosses on amber, past the line when red begins", l1, 4.0, 7.36, 45.0
+        ),
+        VehicleScript(
+            6,
+            "black-sedan-b",
+            "stops before the stop line for the red light, leaves on green",
+            l0,
+            4.0,
+            7.6,
+            40.0,
+            ops=(Cruise(until_y=12.0), StopAt(25.0), Hold(22.0), Accelerate(40.0, 2.0), Cruise()),
+        ),
         VehicleScript(7, "white-sedan-c", "runs the red light (2.5 s into red)", l1, 4.0, 11.26, 45.0),
         VehicleScript(8, "grey-sedan", "drives the wrong way", l1, 80.0, 16.6, 40.0, direction=-1),
-        VehicleScript(9, "white-sedan-d", "stops in the no-stopping box on the shoulder", SHOULDER_CENTER_X,
-                      6.0, 12.0, 25.0, ops=(Cruise(until_y=14.0), StopAt(23.0), Hold(10_000.0))),
+        VehicleScript(
+            9,
+            "white-sedan-d",
+            "stops in the no-stopping box on the shoulder",
+            SHOULDER_CENTER_X,
+            6.0,
+            12.0,
+            25.0,
+            ops=(Cruise(until_y=14.0), StopAt(23.0), Hold(10_000.0)),
+        ),
         VehicleScript(10, "white-sedan-a", "law-abiding, crosses on green", l1, 4.0, 24.0, 40.0),
-        VehicleScript(11, "red-suv", "queues behind vehicle 6 at the red light, leaves on green", l0, 4.0, 12.5,
-                      35.0, ops=(Cruise(until_y=8.0), StopAt(18.5), Hold(22.6), Accelerate(40.0, 2.0), Cruise())),
+        VehicleScript(
+            11,
+            "red-suv",
+            "queues behind vehicle 6 at the red light, leaves on green",
+            l0,
+            4.0,
+            12.5,
+            35.0,
+            ops=(Cruise(until_y=8.0), StopAt(18.5), Hold(22.6), Accelerate(40.0, 2.0), Cruise()),
+        ),
     )
     return tuple(v.build() for v in cast)

@@ -65,7 +65,9 @@ def _img_segment(cam: Camera, sid: str, a: tuple[float, float], b: tuple[float, 
     line = LineString(cam.project([a, b])).intersection(FRAME)
     (x1, y1), (x2, y2) = list(line.coords)[0], list(line.coords)[-1]
     wa, wb = cam.unproject([(x1, y1), (x2, y2)])
-    return LineSegment(sid, (_r(x1), _r(y1)), (_r(x2), _r(y2)), (_r(wa[0]), _r(wa[1])), (_r(wb[0]), _r(wb[1])))
+    return LineSegment(
+        sid, (_r(x1), _r(y1)), (_r(x2), _r(y2)), (_r(wa[0]), _r(wa[1])), (_r(wb[0]), _r(wb[1]))
+    )
 
 
 def _rect(x1: float, x2: float, y1: float, y2: float) -> list[tuple[float, float]]:
@@ -85,21 +87,37 @@ def _phase_intervals(plan: SignalPlan, frame_count: int) -> tuple[tuple[int, int
 
 def scene_truth(cam: Camera, plan: SignalPlan, frame_count: int) -> SceneTruth:
     lanes = []
-    names = ("lane 0 (left, general traffic)", "lane 1 (middle, general traffic)",
-             "lane 2 (right, motorbikes only: lan xe may)")
+    names = (
+        "lane 0 (left, general traffic)",
+        "lane 1 (middle, general traffic)",
+        "lane 2 (right, motorbikes only: lan xe may)",
+    )
     for i in range(3):
         xl, xr = LANE_EDGES_X[i], LANE_EDGES_X[i + 1]
         world = _rect(xl, xr, NEAR_Y, STOP_LINE_Y)
         xc = (xl + xr) / 2
         near, far = cam.project([(xc, 12.0), (xc, STOP_LINE_Y)])
-        lanes.append(Lane(
-            id=f"lane_{i}", name=names[i], polygon=_img_poly(cam, world),
-            world_polygon=tuple((_r(x), _r(y)) for x, y in world),
-            allowed_classes=MOTORBIKE_LANE_CLASSES if i == 2 else GENERAL_LANE_CLASSES,
-            direction=((_r(near[0]), _r(near[1])), (_r(far[0]), _r(far[1]))), direction_world=(0.0, 1.0),
-        ))
-    calib_world = [(0.0, 16.0), (3.5, 16.0), (7.0, 16.0), (10.0, 16.0),
-                   (0.0, STOP_LINE_Y), (3.5, STOP_LINE_Y), (7.0, STOP_LINE_Y), (10.0, STOP_LINE_Y)]
+        lanes.append(
+            Lane(
+                id=f"lane_{i}",
+                name=names[i],
+                polygon=_img_poly(cam, world),
+                world_polygon=tuple((_r(x), _r(y)) for x, y in world),
+                allowed_classes=MOTORBIKE_LANE_CLASSES if i == 2 else GENERAL_LANE_CLASSES,
+                direction=((_r(near[0]), _r(near[1])), (_r(far[0]), _r(far[1]))),
+                direction_world=(0.0, 1.0),
+            )
+        )
+    calib_world = [
+        (0.0, 16.0),
+        (3.5, 16.0),
+        (7.0, 16.0),
+        (10.0, 16.0),
+        (0.0, STOP_LINE_Y),
+        (3.5, STOP_LINE_Y),
+        (7.0, STOP_LINE_Y),
+        (10.0, STOP_LINE_Y),
+    ]
     calib_img = cam.project(calib_world)
     calib = tuple(
         CalibrationPoint(f"x{w[0]:g}_y{w[1]:g}", (_r(p[0]), _r(p[1])), (w[0], w[1]))
@@ -108,26 +126,48 @@ def scene_truth(cam: Camera, plan: SignalPlan, frame_count: int) -> SceneTruth:
     zone_world = _rect(SHOULDER_X[0], SHOULDER_X[1], NO_STOPPING_Y[0], NO_STOPPING_Y[1])
     hom = cam.homography
     return SceneTruth(
-        width=WIDTH, height=HEIGHT, fps=FPS, frame_count=frame_count, speed_limit_kmh=SPEED_LIMIT_KMH,
-        camera=CameraTruth(cam.focal_px, cam.height_m, cam.pitch_deg, cam.x_m,
-                           tuple((float(r[0]), float(r[1]), float(r[2])) for r in hom / hom[2, 2])),
+        width=WIDTH,
+        height=HEIGHT,
+        fps=FPS,
+        frame_count=frame_count,
+        speed_limit_kmh=SPEED_LIMIT_KMH,
+        camera=CameraTruth(
+            cam.focal_px,
+            cam.height_m,
+            cam.pitch_deg,
+            cam.x_m,
+            tuple((float(r[0]), float(r[1]), float(r[2])) for r in hom / hom[2, 2]),
+        ),
         calibration_points=calib,
-        stop_line=_img_segment(cam, "stop_line", (LANE_EDGES_X[0], STOP_LINE_Y), (LANE_EDGES_X[3], STOP_LINE_Y)),
+        stop_line=_img_segment(
+            cam, "stop_line", (LANE_EDGES_X[0], STOP_LINE_Y), (LANE_EDGES_X[3], STOP_LINE_Y)
+        ),
         lanes=tuple(lanes),
         solid_lines=(
-            _img_segment(cam, "solid_lane0_lane1", (LANE_EDGES_X[1], SOLID_SECTION_Y[0]),
-                         (LANE_EDGES_X[1], SOLID_SECTION_Y[1])),
+            _img_segment(
+                cam,
+                "solid_lane0_lane1",
+                (LANE_EDGES_X[1], SOLID_SECTION_Y[0]),
+                (LANE_EDGES_X[1], SOLID_SECTION_Y[1]),
+            ),
             _img_segment(cam, "solid_lane1_lane2", (LANE_EDGES_X[2], NEAR_Y), (LANE_EDGES_X[2], STOP_LINE_Y)),
         ),
         signal=SignalTruth(
-            id="signal_main", housing=tuple(float(v) for v in SIGNAL_HOUSING),  # type: ignore[arg-type]
+            id="signal_main",
+            housing=tuple(float(v) for v in SIGNAL_HOUSING),  # type: ignore[arg-type]
             lamps={p.value: tuple(float(v) for v in b) for p, b in SIGNAL_LAMPS.items()},  # type: ignore[misc]
             plan=SignalPlanTruth(plan.cycle_start_s, plan.green_s, plan.amber_s, plan.red_s, plan.cycle_s),
             stop_line_id="stop_line",
             phases=_phase_intervals(plan, frame_count),
         ),
-        no_stopping_zones=(Zone("no_stopping_shoulder", "no_stopping", _img_poly(cam, zone_world),
-                                tuple((_r(x), _r(y)) for x, y in zone_world)),),
+        no_stopping_zones=(
+            Zone(
+                "no_stopping_shoulder",
+                "no_stopping",
+                _img_poly(cam, zone_world),
+                tuple((_r(x), _r(y)) for x, y in zone_world),
+            ),
+        ),
     )
 
 
@@ -140,8 +180,9 @@ def _lane_of(x: float, y: float) -> int | None:
     return None
 
 
-def derive_violations(script: VehicleScript, plan: SignalPlan, seen: list[VehicleOnFrame], frames: list[int],
-                      frame_count: int) -> list[ViolationTruth]:
+def derive_violations(
+    script: VehicleScript, plan: SignalPlan, seen: list[VehicleOnFrame], frames: list[int], frame_count: int
+) -> list[ViolationTruth]:
     """The violations of one vehicle, from its exact state at every frame it is on screen."""
     out: list[ViolationTruth] = []
     if not seen:
@@ -166,37 +207,68 @@ def derive_violations(script: VehicleScript, plan: SignalPlan, seen: list[Vehicl
             cross = k
             into = plan.time_into_red(t_cross)
             if into is not None and LANE_EDGES_X[0] <= xs[k] <= LANE_EDGES_X[3]:
-                add("red_light", k, time_into_red_s=_r(into), crossing_t_s=_r(t_cross), speed_kmh=_r(kmh[k]),
-                    phase="red")
+                add(
+                    "red_light",
+                    k,
+                    time_into_red_s=_r(into),
+                    crossing_t_s=_r(t_cross),
+                    speed_kmh=_r(kmh[k]),
+                    phase="red",
+                )
     # speeding: the constant cruise speed over the visible track
     moving = kmh > STOPPED_KMH
     if moving.any() and kmh[moving].max() > SPEED_LIMIT_KMH:
         k = cross if cross is not None else int(np.nonzero(moving)[0][len(np.nonzero(moving)[0]) // 2])
-        add("speeding", k, speed_kmh=_r(kmh[moving].max()), limit_kmh=SPEED_LIMIT_KMH,
-            over_kmh=_r(kmh[moving].max() - SPEED_LIMIT_KMH))
+        add(
+            "speeding",
+            k,
+            speed_kmh=_r(kmh[moving].max()),
+            limit_kmh=SPEED_LIMIT_KMH,
+            over_kmh=_r(kmh[moving].max() - SPEED_LIMIT_KMH),
+        )
     # wrong way: travelling -y in a lane whose legal direction is +y; flagged after 5 m on screen
     if script.direction < 0:
         travelled = ys[0] - ys
         k = int(np.nonzero(travelled >= 5.0)[0][0])
         lane = _lane_of(xs[-1], min(ys[-1], STOP_LINE_Y))
-        add("wrong_way", k, lane_id=f"lane_{lane}" if lane is not None else None, speed_kmh=_r(kmh[k]),
-            heading_deg=180.0, distance_m=5.0)
+        add(
+            "wrong_way",
+            k,
+            lane_id=f"lane_{lane}" if lane is not None else None,
+            speed_kmh=_r(kmh[k]),
+            heading_deg=180.0,
+            distance_m=5.0,
+        )
     # lane restriction: a class not allowed in the motorbike lane, anchor inside it
     if script.vehicle_class not in MOTORBIKE_LANE_CLASSES:
         in_lane2 = [i for i in range(len(seen)) if _lane_of(xs[i], ys[i]) == 2 and seen[i].visible >= 0.99]
         if in_lane2:
-            add("lane_restriction", in_lane2[0], lane_id="lane_2", vehicle_class=script.vehicle_class,
-                allowed_classes=",".join(MOTORBIKE_LANE_CLASSES), frames_in_lane=len(in_lane2))
+            add(
+                "lane_restriction",
+                in_lane2[0],
+                lane_id="lane_2",
+                vehicle_class=script.vehicle_class,
+                allowed_classes=",".join(MOTORBIKE_LANE_CLASSES),
+                frames_in_lane=len(in_lane2),
+            )
     # solid line: the anchor's x crosses the solid lane 0|1 line inside the solid section
     side = np.sign(xs - LANE_EDGES_X[1])
     for i in range(1, len(xs)):
         if side[i] != side[i - 1] and SOLID_SECTION_Y[0] <= ys[i] <= SOLID_SECTION_Y[1]:
-            add("solid_line", i, line_id="solid_lane0_lane1", world_y_m=_r(ys[i]),
-                from_lane="lane_0" if side[i - 1] < 0 else "lane_1", to_lane="lane_1" if side[i] > 0 else "lane_0")
+            add(
+                "solid_line",
+                i,
+                line_id="solid_lane0_lane1",
+                world_y_m=_r(ys[i]),
+                from_lane="lane_0" if side[i - 1] < 0 else "lane_1",
+                to_lane="lane_1" if side[i] > 0 else "lane_0",
+            )
             break
     # no stopping: stationary with the anchor inside the no-stopping box for at least 3 s
     zone = Polygon(_rect(SHOULDER_X[0], SHOULDER_X[1], NO_STOPPING_Y[0], NO_STOPPING_Y[1]))
-    inside = np.array([zone.contains(Point(x, y)) and v <= STOPPED_KMH for x, y, v in zip(xs, ys, kmh, strict=True)])
+    inside = np.array(
+        [zone.contains(Point(x, y)) and v <= STOPPED_KMH for x, y, v in zip(xs, ys, kmh, strict=True)]
+    )
     if inside.any():
         first = int(np.nonzero(inside)[0][0])
         last = first
@@ -205,25 +277,54 @@ def derive_violations(script: VehicleScript, plan: SignalPlan, seen: list[Vehicl
         dwell = (fr[last] - fr[first] + 1) / FPS
         if dwell >= NO_STOPPING_MIN_DWELL_S:
             still = bool(fr[last] == frame_count - 1)
-            add("no_stopping", first, zone_id="no_stopping_shoulder", dwell_s=_r(dwell),
-                stop_start_frame=int(fr[first]), stop_end_frame=None if still else int(fr[last]),
-                still_stopped_at_end=str(still).lower())
+            add(
+                "no_stopping",
+                first,
+                zone_id="no_stopping_shoulder",
+                dwell_s=_r(dwell),
+                stop_start_frame=int(fr[first]),
+                stop_end_frame=None if still else int(fr[last]),
+                still_stopped_at_end=str(still).lower(),
+            )
     return sorted(out, key=lambda v: v.frame)
 
 
-def vehicle_truth(script: VehicleScript, plate: str, sprite: str, plan: SignalPlan,
-                  seen: list[VehicleOnFrame], frames: list[int], frame_count: int) -> VehicleTruth:
+def vehicle_truth(
+    script: VehicleScript,
+    plate: str,
+    sprite: str,
+    plan: SignalPlan,
+    seen: list[VehicleOnFrame],
+    frames: list[int],
+    frame_count: int,
+) -> VehicleTruth:
     boxes = tuple(
-        BoxTruth(frame=f, t=_r(f / FPS), x1=s.box[0], y1=s.box[1], x2=s.box[2], y2=s.box[3],
-                 visible=_r(s.visible), occluded=_r(s.occluded), world_x=_r(s.world_x), world_y=_r(s.world_y),
-                 speed_kmh=_r(s.speed_ms * 3.6),
-                 plate_box=tuple(float(v) for v in s.plate_box) if s.plate_box else None)  # type: ignore[arg-type]
+        BoxTruth(
+            frame=f,
+            t=_r(f / FPS),
+            x1=s.box[0],
+            y1=s.box[1],
+            x2=s.box[2],
+            y2=s.box[3],
+            visible=_r(s.visible),
+            occluded=_r(s.occluded),
+            world_x=_r(s.world_x),
+            world_y=_r(s.world_y),
+            speed_kmh=_r(s.speed_ms * 3.6),
+            plate_box=tuple(float(v) for v in s.plate_box) if s.plate_box else None,
+        )  # type: ignore[arg-type]
         for f, s in zip(frames, seen, strict=True)
     )
     return VehicleTruth(
-        id=script.vehicle_id, vehicle_class=script.vehicle_class, plate=plate, plate_normalized=normalize_plate(plate),
-        sprite=sprite, role=script.role, speed_kmh=script.speed_kmh,
-        direction="with_traffic" if script.direction > 0 else "wrong_way", boxes=boxes,
+        id=script.vehicle_id,
+        vehicle_class=script.vehicle_class,
+        plate=plate,
+        plate_normalized=normalize_plate(plate),
+        sprite=sprite,
+        role=script.role,
+        speed_kmh=script.speed_kmh,
+        direction="with_traffic" if script.direction > 0 else "wrong_way",
+        boxes=boxes,
         violations=tuple(derive_violations(script, plan, seen, frames, frame_count)),
     )
 

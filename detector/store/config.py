@@ -100,17 +100,25 @@ class StoreConfig(FrozenModel):
         default=200 * 1024 * 1024, ge=1024, description="Largest bundle tar accepted by the ingest endpoint"
     )
     max_unpacked_bytes: int = Field(
-        default=1024 * 1024 * 1024, ge=1024, description="Most bytes a bundle may unpack to (counted while streaming)"
+        default=1024 * 1024 * 1024,
+        ge=1024,
+        description="Most bytes a bundle may unpack to (counted while streaming)",
     )
-    max_archive_members: int = Field(default=1000, ge=2, description="Most files in one bundle archive or folder")
+    max_archive_members: int = Field(
+        default=1000, ge=2, description="Most files in one bundle archive or folder"
+    )
     max_compression_ratio: float = Field(
         default=50.0, gt=1, description="Most unpacked bytes per compressed byte of an upload (over 4 MiB)"
     )
     quarantine_retention_days: float = Field(
-        default=90.0, gt=0, description="Rejected uploads' files are deleted after this many days (the row stays)"
+        default=90.0,
+        gt=0,
+        description="Rejected uploads' files are deleted after this many days (the row stays)",
     )
     quarantine_max_bytes: int = Field(
-        default=2 * 1024 * 1024 * 1024, ge=0, description="Quarantine size cap: oldest files go first above it"
+        default=2 * 1024 * 1024 * 1024,
+        ge=0,
+        description="Quarantine size cap: oldest files go first above it",
     )
     feed_page_max: int = Field(default=500, ge=1, description="Largest page of the evidence feed")
     sse_poll_s: float = Field(default=1.0, gt=0, description="SSE: how often the stream checks for new rows")

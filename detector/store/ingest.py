@@ -312,7 +312,11 @@ class IngestService:
                 f"chain_broken: camera {facts.camera_id} sequence {facts.sequence}: prev_manifest_sha256 "
                 f"{facts.prev_manifest_sha256} is not the last manifest {head.last_manifest_sha256}"
             )
-        if head.key_id is not None and facts.key_id != head.key_id and facts.rotated_from_key_id != head.key_id:
+        if (
+            head.key_id is not None
+            and facts.key_id != head.key_id
+            and facts.rotated_from_key_id != head.key_id
+        ):
             raise _Reject(
                 f"key_switch: camera {facts.camera_id} is signed by key {head.key_id}; sequence {facts.sequence} "
                 f"is signed by {facts.key_id} without a signed rotation from it"

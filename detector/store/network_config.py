@@ -45,7 +45,8 @@ class NoticeConfig(FrozenModel):
         default=365, ge=1, le=3650, description="Decree 168/2024 Art. 4(1): one-year limitation"
     )
     notices_dir: str | None = Field(
-        default=None, description="Printed notices (HTML) are written here; None: `notices/` beside evidence_dir"
+        default=None,
+        description="Printed notices (HTML) are written here; None: `notices/` beside evidence_dir",
     )
     payment_portal_url: str = Field(
         default="https://dichvucong.gov.vn/p/home/dvc-thanh-toan-vi-pham-giao-thong.html",

@@ -71,7 +71,8 @@ class ViolationView(FrozenModel):
     def of(cls, row: ViolationRow, files: list[EvidenceFile] | None = None) -> ViolationView:
         hints = json.loads(row.review_hints_json or "{}")
         return _from_row(
-            cls, row,
+            cls,
+            row,
             measured=json.loads(row.measured_json),
             review_reasons=tuple(hints.get("reasons", ())),
             plate_candidates=tuple(PlateCandidateView(**c) for c in hints.get("plate_candidates", ())),
@@ -135,7 +136,8 @@ class AuditView(FrozenModel):
     @classmethod
     def of(cls, a: AuditEntry) -> AuditView:
         return _from_row(
-            cls, a,
+            cls,
+            a,
             before=json.loads(a.before_json) if a.before_json else None,
             after=json.loads(a.after_json) if a.after_json else None,
         )
