@@ -165,8 +165,8 @@ class RuntimeConfig(FrozenModel):
         default=8,
         ge=1,
         le=1000,
-        description="Frames waiting between capture and processing. A replay waits for the loop; a live "
-        "camera drops the oldest when full and counts the drops",
+        description="Frames waiting between capture and processing. A replay waits for the loop (and keeps "
+        "at most 4 ahead); a live camera drops the oldest when full and counts the drops",
     )
     output_queue_size: int = Field(
         default=8,

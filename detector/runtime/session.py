@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from cryptography.hazmat.primitives import serialization
 
 from detector.assemble import BuiltPipeline, EvidenceOptions, build_pipeline
@@ -30,12 +31,12 @@ from detector.config import CameraConfig
 from detector.errors import ConfigError
 from detector.evidence.keys import PRIVATE_NAME, Ed25519Signer, dev_key_dir, load_private_key, write_key_pair
 from detector.outputs import atomic_write_text, summary_record, violation_record
-from detector.pipeline import RunSummary
+from detector.pipeline import Pipeline, RunSummary
 from detector.runtime.loop import FrameLoop, LoopOptions
 from detector.sources import FrameSource, open_source
 from detector.store.ingest import IngestResult
 from detector.store.services import StoreServices, open_embedded_store
-from detector.types import Violation
+from detector.types import Frame, Violation
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,16 @@ class RunRequest:
     key: Path | None = None  # signing key; else the config's evidence.key_path; a replay makes a dev key
     store: bool = True
     loop: LoopOptions = field(default_factory=LoopOptions)
+
+
+def warm_up(pipeline: Pipeline, width: int, height: int, source_id: str) -> None:
+    """One detection on a blank frame of the camera's size before its frames are read.
+
+    onnxruntime's first run of a session allocates and prepacks (several times a normal inference);
+    on a live camera that first frame is late while the camera keeps sending, and the frames that
+    pile up meanwhile are dropped. The blank frame goes to the detector only: no track, no record."""
+    blank = Frame(image=np.zeros((height, width, 3), np.uint8), index=0, timestamp=0.0, source_id=source_id)
+    pipeline.detector.detect(blank)
 
 
 def run_id_at(wall: float) -> str:
@@ -159,6 +170,8 @@ class RunSession:
             packets = getattr(source, "packets", None)
             if packets is not None and built.evidence is not None:
                 built.evidence.use_packets(packets)  # the camera's packets, not a ring of JPEGs
+            if req.live:
+                warm_up(built.pipeline, source.info.width, source.info.height, source.info.source_id)
         except BaseException:
             source.close()
             if store is not None:
