@@ -453,9 +453,9 @@ def test_traffic_page_charts_the_counts_the_api_serves(page_as: object, console:
     page.click(f"#traffic-chart .bar[data-interval='{busiest}'] rect.hit")
     n = sum(1 for r in lanes if r["interval_start"] == busiest)
     until(page, f"document.querySelectorAll('#traffic-table tbody tr').length === {n}")
-    assert {tr.get_attribute("data-interval") for tr in page.locator("#traffic-table tbody tr").all()} == {
-        busiest
-    }
+    picked = {tr.get_attribute("data-interval") for tr in page.locator("#traffic-table tbody tr").all()}
+    assert picked == {busiest}
+    shot(page, console, "traffic-by-lane", full=True)
     # Vietnamese labels
     page.click("[data-lang=vi]")
     until(page, f"document.querySelectorAll('#traffic-chart .bar').length === {len(intervals)}")
@@ -463,14 +463,14 @@ def test_traffic_page_charts_the_counts_the_api_serves(page_as: object, console:
     assert page.errors == []
 
 
-def _sighting(console: Console, index: int, folder: Path) -> tuple[object, dict, str]:
-    """A sample violation's vehicle as the edge's hotlist stage would have seen it: its view, its
-    manifest and a picture of the vehicle (the bundle's own crop) where the stage writes pictures."""
-    bundle = console.bundles[index]
+def _sighting(console: Console, bundle: Path, folder: Path) -> tuple[object, dict, str] | None:
+    """A stored sample violation's vehicle as the edge's hotlist stage would have seen it: its view,
+    its manifest and a picture of the vehicle (the bundle's own crop) where the stage writes them."""
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
-    view = next(v for v in _violations(console) if v.event_id == manifest["event_id"])
-    track = manifest["violation"]["track_id"]
-    picture = folder / f"{view.camera_id}-t{track}.jpg"
+    view = next((v for v in _violations(console) if v.event_id == manifest["event_id"]), None)
+    if view is None or not view.plate_normalized:
+        return None
+    picture = folder / f"{view.camera_id}-t{manifest['violation']['track_id']}.jpg"
     shutil.copy(bundle / "vehicle.jpg", picture)
     return view, manifest, str(picture)
 
@@ -483,13 +483,8 @@ def test_alerts_page_shows_sightings_and_receives_one_live(
 
     folder = tmp_path / "hotlist"
     folder.mkdir()
-    read = list(
-        {
-            s[0].plate_normalized: s
-            for i in range(6)
-            if (s := _sighting(console, i, folder))[0].plate_normalized
-        }.values()
-    )
+    sightings = [s for b in console.bundles if (s := _sighting(console, b, folder)) is not None]
+    read = list({s[0].plate_normalized: s for s in sightings}.values())
     assert len(read) >= 2  # two vehicles with different plates
     (first, m1, pic1), (second, m2, pic2) = read[0], read[1]
     hot = console.services.hotlists
