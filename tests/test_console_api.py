@@ -43,7 +43,10 @@ def test_console_files_are_served_with_a_strict_policy(api: Api) -> None:
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert '<script type="module" src="/console/static/app.js">' in page.text
-    for name in ("app.js", "api.js", "dom.js", "i18n.js", "pages.js", "violations.js", "console.css"):
+    for name in (
+        "app.js", "api.js", "dom.js", "i18n.js", "pages.js", "violations.js", "traffic.js", "alerts.js",
+        "console.css",
+    ):  # fmt: skip
         f = api.client.get(f"/console/static/{name}")
         assert f.status_code == 200, name
         text = f.text.replace('"http://www.w3.org/2000/svg"', "")  # the SVG namespace: a name, not a load
@@ -165,3 +168,69 @@ def test_metrics_report_the_store_and_the_cameras(api: Api, bundles: list[Path])
     assert lines['detector_camera_up{camera_id="cam1"}'] == 1
     assert lines['detector_camera_dropped_frames{camera_id="cam1"}'] == 7
     assert lines['detector_camera_latency_p95_seconds{camera_id="cam1"}'] == pytest.approx(0.085)
+
+
+def test_stats_cameras_name_each_camera_with_its_first_and_last_interval(api: Api) -> None:
+    from datetime import timedelta
+
+    from detector.network.stats import TrafficStat
+
+    t0 = datetime(2026, 11, 20, 0, 30, tzinfo=UTC)
+    rows = [
+        TrafficStat(cam, t0 + timedelta(seconds=60 * k), 60.0, "lane_0", "car", k + 1, 40.0, 45.0)
+        for cam, n in (("cam-b", 3), ("cam-a", 1))
+        for k in range(n)
+    ]
+    assert api.client.get("/v1/stats/cameras", headers=api.h("viewer")).json() == []
+    api.store.services.traffic.save(rows)
+    got = api.client.get("/v1/stats/cameras", headers=api.h("viewer")).json()
+    assert [(c["camera_id"], c["rows"]) for c in got] == [("cam-a", 1), ("cam-b", 3)]
+    assert got[1]["first_interval"].startswith("2026-11-20T00:30:00")
+    assert got[1]["last_interval"].startswith("2026-11-20T00:32:00")
+    assert api.client.get("/v1/stats/cameras", headers=api.h("payments")).status_code == 403
+
+
+def test_latest_alerts_and_their_pictures(api: Api, tmp_path: Path) -> None:
+    import json
+
+    import cv2
+    import numpy as np
+
+    from detector.network.hotlist import HotlistFile, HotlistWatcher
+    from detector.network.plate_match import Reading
+
+    hot = api.store.services.hotlists
+    for plate in ("51F-123.45", "30A-678.90", "43A-692.62", "29B-111.22"):
+        hot.add(plate, "stolen", "PC08", actor="t")
+    (tmp_path / "h.json").write_bytes(hot.export_json())
+    ok, jpeg = cv2.imencode(".jpg", np.full((40, 60, 3), 128, np.uint8))
+    assert ok
+    (tmp_path / "good.jpg").write_bytes(jpeg.tobytes())
+    (tmp_path / "fake.jpg").write_text("not a picture")
+    watcher = HotlistWatcher(HotlistFile(tmp_path / "h.json"), hot, "cam1")
+    t0 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    pictures = [str(tmp_path / "good.jpg"), str(tmp_path / "fake.jpg"), "/etc/passwd", None]
+    for k, (plate, pic) in enumerate(
+        zip(("51F12345", "30A67890", "43A69262", "29B11122"), pictures, strict=True)
+    ):
+        assert watcher.observe(k + 1, t0, Reading.of([(plate, 0.9)]), pic)
+    latest = api.client.get("/v1/hotlist/alerts/latest?limit=3", headers=api.h("viewer")).json()
+    ids = [a.id for a in hot.alerts()]
+    assert [a["id"] for a in latest] == ids[:0:-1]
+    assert latest[-1]["match_kind"] == "exact" and latest[0]["plate_read"] == "29B11122"
+    r = api.client.get(f"/v1/hotlist/alerts/{ids[0]}/picture", headers=api.h("viewer"))
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg" and r.content == jpeg.tobytes()
+    for alert_id, says in (
+        (ids[1], "fake.jpg"),
+        (ids[2], "/etc/passwd"),
+        (ids[3], "no picture"),
+        (999, "not found"),
+    ):
+        r = api.client.get(f"/v1/hotlist/alerts/{alert_id}/picture", headers=api.h("viewer"))
+        assert r.status_code == 404 and says in json.dumps(r.json()), r.text
+        assert "root:" not in r.text
+    assert api.client.get(f"/v1/hotlist/alerts/{ids[0]}/picture").status_code == 401
+    assert (
+        api.client.get(f"/v1/hotlist/alerts/{ids[0]}/picture", headers=api.h("payments")).status_code == 403
+    )
+    assert api.client.get("/v1/hotlist/alerts/latest", headers=api.h("payments")).status_code == 403

@@ -3,8 +3,10 @@ browser) against a real `detector serve` on 127.0.0.1, over the evidence of a re
 
 One replay (the six sample violations, signed by the runtime's evidence worker) feeds a store that
 `detector serve` serves; five bundles are ingested before the browser looks, the sixth while the
-feed is open. Screenshots of every page go to the test's folder, or to $DETECTOR_CONSOLE_SHOTS when
-set (that is how docs/console/*.png were made).
+feed is open. The replay's track records give the traffic statistics (`detector stats compute`), and
+hotlist sightings are raised in the store as the edge's hotlist stage raises them. Screenshots of
+every page go to the test's folder, or to $DETECTOR_CONSOLE_SHOTS when set (that is how
+docs/console/*.png were made). Shared helpers: tests/console_support.py.
 """
 
 # ruff: noqa: F811
@@ -14,14 +16,12 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -35,8 +35,19 @@ from detector.runtime.session import RunRequest, RunSession
 from detector.store import audit as audit_log
 from detector.store.config import load_store_config
 from detector.store.db import Database, upgrade
-from detector.store.services import StoreServices, build_services
+from detector.store.services import build_services
 from tests.conftest import REPO
+from tests.console_support import (
+    BROKER,
+    Console,
+    api_json,
+    api_status,
+    broker_up,
+    free_port,
+    metrics,
+    shot,
+    until,
+)
 from tests.mjpeg_server import MjpegCamera
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -47,37 +58,13 @@ FLAGS = [
     "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 CONFIG = REPO / "configs" / "sample_scene.yaml"
-BROKER = ("127.0.0.1", 1883)
 KEEPALIVE_S = 4
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _broker_up() -> bool:
-    try:
-        socket.create_connection(BROKER, timeout=2).close()
-        return True
-    except OSError:
-        return False
-
-
-@dataclass
-class Console:
-    base: str
-    services: StoreServices
-    tokens: dict[str, str]
-    bundles: list[Path]
-    prefix: str
-    shots: Path
-
-
 @pytest.fixture(scope="module")
-def sample_bundles(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], Path]:
-    """The sample replayed by the runtime (as `detector replay` does): its signed bundles, in order."""
+def sample_bundles(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], Path, Path]:
+    """The sample replayed by the runtime (as `detector replay` does): its signed bundles, in order,
+    the public key and the run's track records."""
     if not CHROMIUM.exists():  # before the replay: no browser, nothing to drive
         pytest.skip(f"{CHROMIUM} is absent (scripts/setup.sh installs Debian's chromium as root)")
     pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (dev extra)")
@@ -94,14 +81,15 @@ def sample_bundles(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path]
     assert session.built.evidence is not None
     bundles = sorted((p for _, p in session.built.evidence.written), key=lambda p: p.name)
     assert len(bundles) == 6, bundles
-    return bundles, keys.public
+    assert (out / "tracks.jsonl").is_file()
+    return bundles, keys.public, out / "tracks.jsonl"
 
 
 @pytest.fixture(scope="module")
 def console(
-    sample_bundles: tuple[list[Path], Path], tmp_path_factory: pytest.TempPathFactory
+    sample_bundles: tuple[list[Path], Path, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Console]:
-    bundles, public = sample_bundles
+    bundles, public, tracks = sample_bundles
     root = tmp_path_factory.mktemp("console_store")
     (root / "trusted").mkdir()
     shutil.copy(public, root / "trusted" / "edge.pub")
@@ -113,7 +101,7 @@ def console(
         "trusted_keys": str(root / "trusted"),
         "sse_poll_s": 0.2,
         "camera_health": {
-            "enabled": _broker_up(),
+            "enabled": broker_up(),
             "topic_prefix": prefix,
             "client_id": f"serve-{prefix[5:13]}",
         },
@@ -130,7 +118,7 @@ def console(
     }
     for b in bundles[:5]:
         assert services.ingest.ingest_path(b, actor="edge").status == "accepted"
-    port = _free_port()
+    port = free_port()
     log = (root / "serve.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "detector", "serve", "--store-config", str(cfg_path), "--port", str(port)],
@@ -151,7 +139,7 @@ def console(
         assert f"console: http://127.0.0.1:{port}/console/" in printed, printed
         shots = Path(os.environ.get("DETECTOR_CONSOLE_SHOTS") or root / "shots")
         shots.mkdir(parents=True, exist_ok=True)
-        yield Console(base, services, tokens, bundles, prefix, shots)
+        yield Console(base, services, tokens, bundles, prefix, shots, cfg_path, tracks)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -195,21 +183,6 @@ def page_as(browser: object, console: Console) -> Iterator[object]:
         ctx.close()
 
 
-def _until(page: object, expression: str, timeout: float = 15.0) -> None:
-    """Poll a JavaScript expression until it is true. (Playwright's wait_for_function evaluates its
-    predicate as a string in the page, which the console's Content-Security-Policy rightly forbids.)"""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):  # type: ignore[attr-defined]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {expression}")
-        time.sleep(0.1)
-
-
-def _shot(page: object, console: Console, name: str, full: bool = False) -> None:
-    page.mouse.move(1279, 799)  # type: ignore[attr-defined]  # no hover left where a button was clicked
-    page.screenshot(path=str(console.shots / f"{name}.png"), full_page=full)  # type: ignore[attr-defined]
-
-
 def _violations(console: Console) -> list:
     return console.services.feed.page(0, 100)
 
@@ -219,7 +192,7 @@ def test_sign_in_refuses_a_bad_token(browser: object, console: Console) -> None:
     page = ctx.new_page()
     page.goto(f"{console.base}/")
     page.wait_for_selector("#sign-in:not([hidden])")
-    _shot(page, console, "sign-in")
+    shot(page, console, "sign-in")
     page.fill("#token-input", "dtk_not-a-real-token")
     page.click("#sign-in-form button[type=submit]")
     page.wait_for_selector("#sign-in-error:not([hidden])")
@@ -230,20 +203,20 @@ def test_sign_in_refuses_a_bad_token(browser: object, console: Console) -> None:
 
 def test_feed_shows_the_violations_and_receives_a_new_one_live(page_as: object, console: Console) -> None:
     page = page_as("viewer")
-    _until(page, "document.querySelectorAll('#feed .violation-card').length === 5")
-    _until(page, "[...document.querySelectorAll('#feed img')].every(i => i.complete && i.naturalWidth > 0)")
+    until(page, "document.querySelectorAll('#feed .violation-card').length === 5")
+    until(page, "[...document.querySelectorAll('#feed img')].every(i => i.complete && i.naturalWidth > 0)")
     assert "Trực tiếp" in page.inner_text(".live")
     result = console.services.ingest.ingest_path(console.bundles[5], actor="edge")
     assert result.status == "accepted"
-    _until(page, "document.querySelectorAll('#feed .violation-card').length === 6", timeout=15)
+    until(page, "document.querySelectorAll('#feed .violation-card').length === 6", timeout=15)
     first = page.locator("#feed .violation-card").first
     assert first.get_attribute("data-violation-id") == str(result.violation_id)
     assert "fresh" in (first.get_attribute("class") or "")
-    _until(page, "[...document.querySelectorAll('#feed img')].every(i => i.naturalWidth > 0)")
+    until(page, "[...document.querySelectorAll('#feed img')].every(i => i.naturalWidth > 0)")
     types = {c.get_attribute("data-type") for c in page.locator("#feed .violation-card").all()}
     assert types == {v.violation_type for v in _violations(console)}
     page.wait_for_timeout(3200)  # the new card's highlight fades
-    _shot(page, console, "feed")
+    shot(page, console, "feed")
     assert page.errors == []
 
 
@@ -256,14 +229,14 @@ def test_evidence_page_plays_the_clip_and_shows_what_was_measured(page_as: objec
     red = next(v for v in _violations(console) if v.violation_type == "red_light")
     page = page_as("viewer")
     _open_violation(page, console, red.id)
-    _until(page, "document.getElementById('clip').readyState >= 3", timeout=20)
+    until(page, "document.getElementById('clip').readyState >= 3", timeout=20)
     t0 = page.evaluate("document.getElementById('clip').currentTime")
     page.wait_for_timeout(1200)
     t1 = page.evaluate("document.getElementById('clip').currentTime")
     assert t1 != t0, "the clip does not play"
     assert page.evaluate("document.getElementById('clip').videoWidth") > 0
     images = [f.name for f in red.files if f.name.endswith(".jpg")]
-    _until(
+    until(
         page,
         f"document.querySelectorAll('.gallery img').length === {len(images)} && "
         "[...document.querySelectorAll('.gallery img')].every(i => i.complete && i.naturalWidth > 0)",
@@ -282,10 +255,10 @@ def test_evidence_page_plays_the_clip_and_shows_what_was_measured(page_as: objec
     speed = page.inner_text("[data-fact=speed] dd")
     assert "±" in speed and f"{float(speeding.measured['speed_kmh']):.1f}" in speed
     _open_violation(page, console, red.id)
-    _until(page, "document.getElementById('clip').readyState >= 3")
+    until(page, "document.getElementById('clip').readyState >= 3")
     page.wait_for_selector("#integrity")
     page.wait_for_timeout(500)
-    _shot(page, console, "violation", full=True)
+    shot(page, console, "violation", full=True)
     assert page.errors == []
 
 
@@ -303,9 +276,9 @@ def test_reviewer_confirms_and_the_fine_is_found_by_plate_and_paid(page_as: obje
     target = next(v for v in pending if v.violation_type == "red_light")
     page = page_as("reviewer")
     page.click("#nav a[data-route=review]")
-    _until(page, f"document.querySelectorAll('.queue-row').length === {len(pending)}")
-    _until(page, "[...document.querySelectorAll('.queue-row img')].every(i => i.naturalWidth > 0)")
-    _shot(page, console, "review")
+    until(page, f"document.querySelectorAll('.queue-row').length === {len(pending)}")
+    until(page, "[...document.querySelectorAll('.queue-row img')].every(i => i.naturalWidth > 0)")
+    shot(page, console, "review")
     row = page.locator(f".queue-row[data-violation-id='{target.id}']")
     row.locator("button[name=reject]").click()  # a rejection without a reason is refused in the page
     assert "lý do" in row.locator("[role=status]").inner_text()
@@ -334,7 +307,7 @@ def test_reviewer_confirms_and_the_fine_is_found_by_plate_and_paid(page_as: obje
         f"{fine.amount_due_vnd:,}".replace(",", ".") in notice.locator("[data-field=amount_due]").inner_text()
     )
     assert notice.locator("[data-status]").inner_text() == "Chưa nộp phạt"
-    _shot(citizen, console, "lookup", full=True)
+    shot(citizen, console, "lookup", full=True)
     notice.locator("button[name=pay]").click()
     notice.locator(".pay .ok").wait_for()
     assert "BL-" in notice.locator(".pay .ok").inner_text()
@@ -342,16 +315,10 @@ def test_reviewer_confirms_and_the_fine_is_found_by_plate_and_paid(page_as: obje
     assert citizen.errors == [] and page.errors == []
 
 
-def _metrics(port: int) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-        text = r.read().decode()
-    return {ln.rsplit(" ", 1)[0]: float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines() if ln[:1] != "#"}
-
-
 def test_cameras_page_shows_a_live_box_and_turns_offline_when_it_is_killed(
     page_as: object, console: Console, tmp_path: Path
 ) -> None:
-    if not _broker_up():
+    if not broker_up():
         pytest.skip(f"Mosquitto at {BROKER[0]}:{BROKER[1]} is unreachable")
     cfg = tmp_path / "live.yaml"
     cfg.write_text(
@@ -362,7 +329,7 @@ def test_cameras_page_shows_a_live_box_and_turns_offline_when_it_is_killed(
         " heartbeat_s: 1}\n",
         encoding="utf-8",
     )
-    metrics_port = _free_port()
+    metrics_port = free_port()
     with MjpegCamera(frames_per_connection=300) as cam:
         proc = subprocess.Popen(
             [sys.executable, "-m", "detector", "run", "--config", str(cfg), "--source", cam.url,
@@ -373,7 +340,7 @@ def test_cameras_page_shows_a_live_box_and_turns_offline_when_it_is_killed(
             page = page_as("viewer", lang="en")
             page.click("#nav a[data-route=cameras]")
             row = page.locator("tr[data-camera-id='edge-live']")
-            _until(
+            until(
                 page,
                 "(() => { const r = document.querySelector(\"tr[data-camera-id='edge-live']\");"
                 " return r && r.dataset.state === 'online' && parseFloat(r.querySelector('[data-field=fps]')"
@@ -381,7 +348,7 @@ def test_cameras_page_shows_a_live_box_and_turns_offline_when_it_is_killed(
                 timeout=180,
             )
             assert row.locator("[data-field=state]").inner_text() == "Online"
-            m = _metrics(metrics_port)
+            m = metrics(metrics_port)
             assert m['detector_frames_processed_total{camera_id="edge-live"}'] > 0
             assert (
                 m['detector_frames_in_total{camera_id="edge-live"}']
@@ -390,7 +357,7 @@ def test_cameras_page_shows_a_live_box_and_turns_offline_when_it_is_killed(
             assert m['detector_stage_seconds_count{camera_id="edge-live",stage="track"}'] > 0
             assert 'detector_frame_latency_seconds_bucket{camera_id="edge-live",le="+Inf"}' in m
             page.wait_for_timeout(1500)
-            _shot(page, console, "cameras")
+            shot(page, console, "cameras")
         finally:
             proc.send_signal(signal.SIGKILL)  # kill -9: no clean stop, the broker sends the last will
             proc.wait(30)
@@ -402,5 +369,177 @@ def test_cameras_page_shows_a_live_box_and_turns_offline_when_it_is_killed(
     )
     assert took <= 1.5 * KEEPALIVE_S + 3 + 1
     assert row.locator("[data-field=state]").inner_text() == "Offline"
-    _shot(page, console, "cameras-offline")
+    shot(page, console, "cameras-offline")
+    assert page.errors == []
+
+
+# ---------------------------------------------------------------------------- traffic and alerts
+SAMPLE_COUNT_LINE = ("0", "20", "12.5", "20")  # world y = 20 m across the three lanes (test_network_stats)
+
+
+def test_traffic_page_charts_the_counts_the_api_serves(page_as: object, console: Console) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "detector", "stats", "compute", "--store-config", str(console.store_config),
+         "--camera-config", str(CONFIG), "--tracks", str(console.tracks), "--count-line", *SAMPLE_COUNT_LINE,
+         "--interval", "14"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    camera = load_camera_config(CONFIG).camera_id
+    rows = api_json(console, f"/v1/stats?camera_id={camera}")
+    assert isinstance(rows, list) and rows
+    classes = [r for r in rows if r["vehicle_class"] != "all"]
+    lanes = [r for r in rows if r["vehicle_class"] == "all"]
+    total = sum(r["count"] for r in classes)
+    assert total > 0
+    intervals = sorted({r["interval_start"] for r in rows})
+
+    page = page_as("viewer", lang="en")
+    page.click("#nav a[data-route=traffic]")
+    until(page, f"document.querySelectorAll('#traffic-chart .bar').length === {len(intervals)}")
+    assert page.input_value("#traffic-camera") == camera
+    assert page.get_attribute("#traffic-summary", "data-total") == str(total)
+
+    def drawn() -> dict[tuple[str, str], int]:
+        out: dict[tuple[str, str], int] = {}
+        for bar in page.locator("#traffic-chart .bar").all():
+            start = bar.get_attribute("data-interval") or ""
+            for rect in bar.locator("rect[data-key]").all():
+                out[(start, rect.get_attribute("data-key") or "")] = int(
+                    rect.get_attribute("data-count") or 0
+                )
+        return out
+
+    def expected(key: str) -> dict[tuple[str, str], int]:
+        out: dict[tuple[str, str], int] = {}
+        for r in classes:
+            if r["count"]:
+                k = (r["interval_start"], r[key])
+                out[k] = out.get(k, 0) + r["count"]
+        return out
+
+    assert drawn() == expected("vehicle_class")
+    assert [b.get_attribute("data-interval") for b in page.locator("#traffic-chart .bar").all()] == intervals
+    legend = {li.get_attribute("data-key") for li in page.locator("#traffic-legend li").all()}
+    assert legend == {r["vehicle_class"] for r in classes if r["count"]}
+    # the per-lane table: every lane row of the API, with its speeds, occupancy, queue and congestion
+    assert page.locator("#traffic-table tbody tr").count() == len(lanes)
+    for r in lanes:
+        tr = page.locator(
+            f"#traffic-table tr[data-interval='{r['interval_start']}'][data-lane='{r['lane_id']}']"
+        )
+        assert tr.locator("[data-field=count]").inner_text() == str(r["count"])
+        for field, key, scale in (
+            ("speed_median", "speed_median_kmh", 1),
+            ("speed_p85", "speed_p85_kmh", 1),
+            ("occupancy", "occupancy", 100),
+            ("queue", "queue_max_m", 1),
+        ):
+            shown = tr.locator(f"[data-field={field}]").inner_text().rstrip("%")
+            if r[key] is None:
+                assert shown == "–", (field, r)
+            else:  # one decimal (a tie may round either way)
+                assert float(shown) == pytest.approx(r[key] * scale, abs=0.051), (field, r)
+        assert (
+            tr.locator("[data-field=congestion] .badge").get_attribute("class")
+            == f"badge cg-{r['congestion']}"
+        )
+    shot(page, console, "traffic", full=True)
+    # by lane, the same vehicles; a bar picked narrows the table to its interval
+    page.click(".seg button[data-by=lane]")
+    until(page, "document.querySelector('.seg button[data-by=lane]').classList.contains('active')")
+    assert drawn() == expected("lane_id")
+    busiest = max(intervals, key=lambda s: sum(r["count"] for r in classes if r["interval_start"] == s))
+    page.click(f"#traffic-chart .bar[data-interval='{busiest}'] rect.hit")
+    n = sum(1 for r in lanes if r["interval_start"] == busiest)
+    until(page, f"document.querySelectorAll('#traffic-table tbody tr').length === {n}")
+    picked = {tr.get_attribute("data-interval") for tr in page.locator("#traffic-table tbody tr").all()}
+    assert picked == {busiest}
+    shot(page, console, "traffic-by-lane", full=True)
+    # Vietnamese labels
+    page.click("[data-lang=vi]")
+    until(page, f"document.querySelectorAll('#traffic-chart .bar').length === {len(intervals)}")
+    assert "Tốc độ trung vị" in page.inner_text("#traffic-table thead")
+    assert page.errors == []
+
+
+def _sighting(console: Console, bundle: Path, folder: Path) -> tuple[object, dict, str] | None:
+    """A stored sample violation's vehicle as the edge's hotlist stage would have seen it: its view,
+    its manifest and a picture of the vehicle (the bundle's own crop) where the stage writes them."""
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    view = next((v for v in _violations(console) if v.event_id == manifest["event_id"]), None)
+    if view is None or not view.plate_normalized:
+        return None
+    picture = folder / f"{view.camera_id}-t{manifest['violation']['track_id']}.jpg"
+    shutil.copy(bundle / "vehicle.jpg", picture)
+    return view, manifest, str(picture)
+
+
+def test_alerts_page_shows_sightings_and_receives_one_live(
+    page_as: object, console: Console, tmp_path: Path
+) -> None:
+    from detector.network.hotlist import HotlistFile, HotlistWatcher
+    from detector.network.plate_match import Reading
+
+    folder = tmp_path / "hotlist"
+    folder.mkdir()
+    sightings = [s for b in console.bundles if (s := _sighting(console, b, folder)) is not None]
+    read = list({s[0].plate_normalized: s for s in sightings}.values())
+    assert len(read) >= 2  # two vehicles with different plates
+    (first, m1, pic1), (second, m2, pic2) = read[0], read[1]
+    hot = console.services.hotlists
+    hot.add(first.plate_text, "stolen", "PC08 Công an TP. Hồ Chí Minh", actor="test")
+    hot.add(second.plate_text, "hit_and_run", "PC08 Công an TP. Hồ Chí Minh", actor="test")
+    watcher = HotlistWatcher(HotlistFile(hot.export(tmp_path / "hotlist.json")), hot, first.camera_id)
+    page = page_as("viewer")  # on the feed: the shell follows the alerts on every page
+    until(page, "document.body.dataset.alerts === 'live'")
+    track1 = m1["violation"]["track_id"]
+    watcher.observe(track1, first.occurred_at, Reading.of([(first.plate_normalized, 0.96)]), pic1)
+    until(page, "document.getElementById('alerts-unseen').textContent === '1'")
+    assert page.is_visible("#alerts-unseen") and page.evaluate("location.hash") == "#/feed"
+    page.click("#nav a[data-route=alerts]")
+    until(page, "document.querySelectorAll('#alerts .alert-card').length === 1")
+    assert page.is_hidden("#alerts-unseen")
+    until(page, "document.querySelector('.live').classList.contains('on')")
+    card = page.locator("#alerts .alert-card").first
+    assert card.get_attribute("data-match") == "exact"
+    assert card.locator("[data-field=match]").inner_text() == "Khớp chính xác"
+    assert card.locator("[data-field=plate_read] dd").inner_text() == first.plate_normalized
+    assert card.locator("[data-field=wanted_plate] .plate").inner_text() == first.plate_text
+    assert card.locator("[data-field=camera] dd").inner_text() == first.camera_id
+    assert "xe bị trộm cắp" in card.locator(".alert-title").inner_text()
+    until(page, "[...document.querySelectorAll('#alerts img')].every(i => i.complete && i.naturalWidth > 0)")
+
+    # a tolerant sighting arrives while the page is open: the last digit misread
+    key = second.plate_normalized
+    misread = key[:-1] + ("1" if key[-1] != "1" else "7")
+    (alert,) = watcher.observe(
+        m2["violation"]["track_id"], second.occurred_at, Reading.of([(misread, 0.88)]), pic2
+    )
+    assert alert.match.kind == "tolerant"
+    until(page, "document.querySelectorAll('#alerts .alert-card').length === 2", timeout=15)
+    new = page.locator("#alerts .alert-card").first
+    assert "fresh" in (new.get_attribute("class") or "")
+    assert new.get_attribute("data-match") == "tolerant"
+    assert new.locator("[data-field=match]").inner_text() == "Khớp gần đúng"
+    assert new.locator("[data-field=plate_read] dd").inner_text() == misread
+    assert new.locator("[data-field=wanted_plate] .plate").inner_text() == second.plate_text
+    assert new.locator("[data-field=match_detail] dd").inner_text() == alert.match.detail
+    until(page, "[...document.querySelectorAll('#alerts img')].every(i => i.complete && i.naturalWidth > 0)")
+    assert page.is_hidden("#alerts-unseen")  # seen on the page it came to
+    page.wait_for_timeout(3200)  # the new card's highlight fades
+    shot(page, console, "alerts", full=True)
+    # the route serves a JPEG only; a picture this host does not hold: the page says where it is
+    (stored,) = [a for a in hot.alerts(0, 1000) if a.plate_read == misread]
+    assert api_status(console, f"/v1/hotlist/alerts/{stored.id}/picture") == 200
+    Path(pic2).write_bytes(b"not a picture")
+    assert api_status(console, f"/v1/hotlist/alerts/{stored.id}/picture") == 404
+    page.reload()
+    until(page, "document.querySelectorAll('#alerts .alert-card').length === 2")
+    box = page.locator(f"[data-alert-id='{stored.id}'] .alert-picture")
+    until(
+        page,
+        f"document.querySelector(\"[data-alert-id='{stored.id}'] .alert-picture\").textContent.length > 0",
+    )
+    assert pic2 in box.inner_text() and "thiết bị camera" in box.inner_text()
     assert page.errors == []

@@ -5,12 +5,14 @@ CDN, works offline. The page asks for an API token and keeps it in the tab's ses
 request it makes carries that token, so the API's roles decide what it sees (a viewer gets no review
 queue). Evidence images and the clip are fetched with the token and shown from blob URLs.
 
-Also the API routes only the console needs: who a token is, the cameras' health, and a stored
-violation's evidence verified again.
+Also the API routes only the console needs: who a token is, the cameras' health, a stored
+violation's evidence verified again, the cameras with traffic statistics (and their first and last
+interval), the newest hotlist alerts and a sighting's picture.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -19,11 +21,15 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
+from sqlalchemy import func, select
 
 from detector.api.auth import require
 from detector.api.schemas import MAX_ID, ErrorBody, FeedPage
 from detector.base import FrozenModel
+from detector.store.errors import NotFound
 from detector.store.heartbeat import CameraView, Heartbeat
+from detector.store.hotlists import HotlistAlertView
+from detector.store.network_models import HotlistAlert, TrafficStatRow
 from detector.store.tokens import Role, TokenInfo
 from detector.store.verification import VerificationView, verify_stored
 from detector.store.views import ViolationView
@@ -31,6 +37,7 @@ from detector.store.views import ViolationView
 STATIC = Path(__file__).with_name("console")
 CONSOLE_PATH = "/console/"
 CAMERA_ID = r"^[A-Za-z0-9_.-]{1,64}$"
+JPEG_MAGIC = b"\xff\xd8\xff"
 
 AnyRole = Annotated[TokenInfo, Depends(require(*Role))]
 Viewer = Annotated[TokenInfo, Depends(require(Role.VIEWER, Role.REVIEWER))]
@@ -47,6 +54,60 @@ class WhoAmI(FrozenModel):
     name: str = Field(description="Who holds the token")
     role: Role = Field(description="What the token may do")
     expires_at: str = Field(description="When it expires (ISO 8601, UTC)")
+
+
+class StatsCamera(FrozenModel):
+    camera_id: str = Field(description="Camera with traffic statistics")
+    first_interval: datetime = Field(description="Start of its first stored interval (UTC)")
+    last_interval: datetime = Field(description="Start of its last stored interval (UTC)")
+    rows: int = Field(description="Stored rows")
+
+
+def _stats_cameras(request: Request) -> list[StatsCamera]:
+    r = TrafficStatRow
+    q = (
+        select(r.camera_id, func.min(r.interval_start), func.max(r.interval_start), func.count())
+        .group_by(r.camera_id)
+        .order_by(r.camera_id)
+    )
+    with request.app.state.services.db.session() as s:
+        return [
+            StatsCamera(camera_id=c, first_interval=a, last_interval=b, rows=n) for c, a, b, n in s.execute(q)
+        ]
+
+
+def _alert_view(row: HotlistAlert) -> HotlistAlertView:
+    return HotlistAlertView(**{n: getattr(row, n) for n in HotlistAlertView.model_fields})
+
+
+def _latest_alerts(request: Request, limit: int) -> list[HotlistAlertView]:
+    q = select(HotlistAlert).order_by(HotlistAlert.id.desc()).limit(limit)
+    with request.app.state.services.db.session() as s:
+        return [_alert_view(a) for a in s.scalars(q)]
+
+
+def _alert_picture(request: Request, alert_id: int) -> Path:
+    """The sighting's picture, where this host holds it (an edge box's store, or a shared folder):
+    only a regular file named .jpg/.jpeg that begins as a JPEG does, never any other file a path
+    might name."""
+    with request.app.state.services.db.session() as s:
+        row = s.get(HotlistAlert, alert_id)
+        picture = row.picture if row is not None else None
+    if row is None:
+        raise NotFound(f"hotlist alert {alert_id} not found")
+    if not picture:
+        raise NotFound(f"hotlist alert {alert_id} has no picture")
+    path = Path(picture)
+    try:
+        ok = path.suffix.lower() in (".jpg", ".jpeg") and path.is_file()
+        if ok:
+            with path.open("rb") as fh:
+                ok = fh.read(3) == JPEG_MAGIC
+    except OSError:
+        ok = False
+    if not ok:
+        raise NotFound(f"hotlist alert {alert_id}: the picture is not on this host ({picture})")
+    return path
 
 
 def router() -> APIRouter:
@@ -95,6 +156,25 @@ def router() -> APIRouter:
     ) -> VerificationView:
         svc = request.app.state.services
         return verify_stored(svc.db, svc.feed.evidence_dir, svc.ingest.keys, violation_id)
+
+    @r.get("/v1/stats/cameras", response_model=list[StatsCamera], responses=ERRORS)
+    def stats_cameras(request: Request, _t: Viewer) -> list[StatsCamera]:
+        """Cameras with traffic statistics, with their first and last interval: the traffic page's choices."""
+        return _stats_cameras(request)
+
+    @r.get("/v1/hotlist/alerts/latest", response_model=list[HotlistAlertView], responses=ERRORS)
+    def latest_alerts(
+        request: Request, _t: Viewer, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    ) -> list[HotlistAlertView]:
+        """The newest hotlist alerts, newest first: the alerts page's first screen, before the stream."""
+        return _latest_alerts(request, limit)
+
+    @r.get("/v1/hotlist/alerts/{alert_id}/picture", responses=ERRORS, response_class=FileResponse)
+    def alert_picture(
+        request: Request, _t: Viewer, alert_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]
+    ) -> FileResponse:
+        """The picture of the sighting (JPEG), when this host holds it; 404 names the path otherwise."""
+        return FileResponse(_alert_picture(request, alert_id), media_type="image/jpeg")
 
     @r.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

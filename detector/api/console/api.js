@@ -55,6 +55,20 @@ export async function postJson(path, body, extraHeaders = {}) {
   return r.json();
 }
 
+// A picture by its API path -> blob URL (a hotlist sighting's picture), kept for the tab's life.
+export async function pictureBlob(path) {
+  const key = `picture:${path}`;
+  if (!blobs.has(key)) {
+    const p = fetch(path, { headers: headers() }).then(async (r) => {
+      if (!r.ok) await fail(r);
+      return URL.createObjectURL(await r.blob());
+    });
+    blobs.set(key, p);
+    p.catch(() => blobs.delete(key));
+  }
+  return blobs.get(key);
+}
+
 // Evidence files by (violation, name) -> blob URL, kept for the tab's life (a few MB per violation).
 const blobs = new Map();
 
@@ -78,6 +92,11 @@ export async function evidenceBlob(violationId, name) {
 // Server-sent events over fetch: calls onEvent({id, event, data}) for each event, onState("live" |
 // "reconnecting"), reconnects after `retry` ms with Last-Event-ID. Returns a function that stops it.
 export function streamFeed(after, onEvent, onState, onFatal) {
+  return streamEvents((last) => `/v1/violations/stream?after=${last}`, after, onEvent, onState, onFatal);
+}
+
+// The same for any of the API's streams: `url(lastId)` names where to (re)connect.
+export function streamEvents(url, after, onEvent, onState, onFatal) {
   const ctrl = new AbortController();
   let last = after;
   let retry = 3000;
@@ -86,7 +105,7 @@ export function streamFeed(after, onEvent, onState, onFatal) {
   async function once() {
     const h = headers({ Accept: "text/event-stream" });
     if (last) h["Last-Event-ID"] = String(last);
-    const r = await fetch(`/v1/violations/stream?after=${last}`, { headers: h, signal: ctrl.signal });
+    const r = await fetch(url(last), { headers: h, signal: ctrl.signal });
     if (!r.ok) await fail(r);
     onState("live");
     const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();

@@ -1,13 +1,19 @@
 // The console's shell: sign-in with a token, the role-aware navigation, the language switch and the
-// hash router (#/feed, #/violation/ID, #/review, #/lookup, #/cameras). Pages live in pages.js and
-// violations.js; each returns a function that stops what it started (streams, timers).
-import { ApiError, getJson, setToken, token } from "./api.js";
+// hash router (#/feed, #/violation/ID, #/review, #/lookup, #/cameras, #/traffic, #/alerts). Pages live
+// in pages.js, violations.js, traffic.js and alerts.js; each returns a function that stops what it
+// started (streams, timers).
+import { ApiError, getJson, setToken, streamEvents, token } from "./api.js";
 import { setLanguage, t, translatePage, language } from "./i18n.js";
+import { alertsPage } from "./alerts.js";
 import { camerasPage, lookupPage } from "./pages.js";
+import { trafficPage } from "./traffic.js";
 import { feedPage, reviewPage, violationPage } from "./violations.js";
 import { session } from "./dom.js";
 
 const state = session;
+const ALERT_ROLES = ["viewer", "reviewer"];
+let stopAlerts = null; // the hotlist alert stream the shell follows on every page
+let unseen = 0; // alerts that came while the alerts page was not open
 
 const ROUTES = {
   feed: feedPage,
@@ -15,6 +21,8 @@ const ROUTES = {
   review: reviewPage,
   lookup: lookupPage,
   cameras: camerasPage,
+  traffic: trafficPage,
+  alerts: alertsPage,
 };
 
 function defaultRoute() {
@@ -33,6 +41,7 @@ function route() {
     return;
   }
   for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.route === name);
+  if (name === "alerts") showUnseen(0);
   page.replaceChildren();
   page.dataset.page = name;
   state.stop = render(page, arg) || null;
@@ -57,6 +66,30 @@ function showSignedIn() {
   }
 }
 
+// A hotlist sighting must not wait for someone to open the alerts page: the shell follows the stream
+// and counts new alerts on the navigation's Alerts link until that page is opened.
+function showUnseen(n) {
+  unseen = n;
+  const badge = document.getElementById("alerts-unseen");
+  badge.textContent = String(n);
+  badge.hidden = n === 0;
+}
+
+async function followAlerts() {
+  if (stopAlerts) stopAlerts();
+  stopAlerts = null;
+  showUnseen(0);
+  delete document.body.dataset.alerts;
+  if (!state.me || !ALERT_ROLES.includes(state.me.role)) return;
+  try {
+    const latest = await getJson("/v1/hotlist/alerts/latest?limit=1");
+    if (!state.me) return;
+    stopAlerts = streamEvents((last) => `/v1/hotlist/alerts/stream?after=${last}`, latest.length ? latest[0].id : 0, (ev) => {
+      if (ev.event === "hotlist" && !location.hash.startsWith("#/alerts")) showUnseen(unseen + 1);
+    }, (s) => { document.body.dataset.alerts = s; }, () => { delete document.body.dataset.alerts; });
+  } catch (_) { /* the pages show the error; the count stays off */ }
+}
+
 async function signIn(secret) {
   setToken(secret);
   try {
@@ -68,11 +101,15 @@ async function signIn(secret) {
   }
   showSignedIn();
   route();
+  followAlerts();
 }
 
 function signOut() {
   if (state.stop) state.stop();
   state.stop = null;
+  if (stopAlerts) stopAlerts();
+  stopAlerts = null;
+  showUnseen(0);
   setToken(null);
   state.me = null;
   showSignedIn();
