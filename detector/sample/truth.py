@@ -311,8 +311,12 @@ def vehicle_truth(
             world_x=_r(s.world_x),
             world_y=_r(s.world_y),
             speed_kmh=_r(s.speed_ms * 3.6),
-            plate_box=tuple(float(v) for v in s.plate_box) if s.plate_box else None,
-        )  # type: ignore[arg-type]
+            plate_box=(
+                (float(s.plate_box[0]), float(s.plate_box[1]), float(s.plate_box[2]), float(s.plate_box[3]))
+                if s.plate_box
+                else None
+            ),
+        )
         for f, s in zip(frames, seen, strict=True)
     )
     return VehicleTruth(
