@@ -6,9 +6,10 @@
                                                                                          store ingest)
 
 A replay is a run whose capture queue waits for the loop (no frame is ever dropped) and whose time
-comes from the file. A live camera's queue drops the oldest frame when full (counted); before that
-happens, the detection schedule skips periodic detections while frames wait, so every frame that
-was captured still reaches the tracker and the rules. The hot path never waits on OCR, encoding or
+comes from the file. A live camera's reader waits for the loop too, until the loop is
+`runtime.max_lag_s` behind the camera; only then does it drop the oldest frames (counted). While
+frames wait, the detection schedule skips periodic detections, so the loop catches up and every
+frame that was captured still reaches the tracker and the rules. The hot path never waits on OCR, encoding or
 the database: those run on the evidence worker; the track records and preview on the outputs thread.
 
 Wall-clock time is read here only for figures (latency, fps, the status file), never for a decision.
@@ -128,9 +129,12 @@ class FrameLoop:
         self.capture_cpu_s = 0.0
         self._steady_from: tuple[int, float] | None = None
         self._last_status = -1e9
+        self.capture: CaptureThread | None = None
 
     def run(self) -> RunSummary:
-        capture = CaptureThread(self.source, self.queue, clock=self._clock).start()
+        max_lag = self.cfg.max_lag_s if self.opts.live else None
+        capture = CaptureThread(self.source, self.queue, clock=self._clock, max_lag_s=max_lag).start()
+        self.capture = capture
         self._started = self._clock()
         self._cpu0 = (time.thread_time(), _process_cpu_s())
         self.opts.notifier.ready(f"watching {self.pipeline.cfg.camera_id}")
@@ -206,6 +210,7 @@ class FrameLoop:
             "fps": frames / elapsed if elapsed > 0 else 0.0,
             "steady_fps": round(steady, 2),
             "dropped": q.dropped,
+            "max_lag_s": round(self.capture.lag.max_s, 2) if self.capture is not None else 0.0,
             "capture_queue": q.as_dict(),
             "output_queue": self.outputs.queue.stats.as_dict(),
             "evidence_pending": self.built.evidence.pending if self.built.evidence is not None else 0,
