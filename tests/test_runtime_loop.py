@@ -22,7 +22,7 @@ from detector.geometry import Scene
 from detector.pipeline import FrameResult
 from detector.runtime.loop import LatencyHistogram, LoopOptions
 from detector.runtime.schedule import DetectionScheduler
-from detector.runtime.session import RunRequest, RunSession
+from detector.runtime.session import RunRequest, RunSession, _spin_default
 from detector.types import Track, TrackPoint
 from tests.conftest import REPO
 
@@ -113,6 +113,9 @@ def test_replay_loop_drops_nothing_and_every_frame_reaches_the_rules(tmp_path: P
             loop=LoopOptions(max_frames=90, on_result=on_result),
         )
     )
+    detector = session.built.pipeline.detector
+    options = detector.session.get_session_options()  # type: ignore[attr-defined]
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"  # a replay spins
     try:
         summary = session.run()
     finally:
@@ -222,3 +225,11 @@ def test_schedule_detects_while_the_tracker_holds_unconfirmed_tracks():
         all(s.decide(i, {}, (), tentative=2) for i in range(4)) and s.stats.young == 3
     )  # the first is periodic
     assert [s.decide(i, {}, ()) for i in range(3)].count(True) == 1
+
+
+def test_a_live_camera_detector_does_not_spin_unless_the_config_says_so():
+    cfg = load_camera_config(CONFIG)
+    assert _spin_default(cfg, live=True).detector.spin is False
+    assert _spin_default(cfg, live=False).detector.spin is True
+    pinned = cfg.model_copy(update={"detector": cfg.detector.model_copy(update={"spin": True})})
+    assert _spin_default(pinned, live=True).detector.spin is True

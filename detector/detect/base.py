@@ -59,7 +59,8 @@ def cpu_session_options(threads: int, arena: bool = False, spin: bool = False) -
     takes the CPU that decoding, tracking and the evidence worker need: measured on YOLO11n int8 at
     640x384 with 20 ms of other work between runs, 48-71 ms of CPU per inference spinning against
     20-25 ms not spinning, and no slower in wall time (benchmarks/bench_ort_spin.py). `spin=True`
-    (onnxruntime's default) is only for that benchmark."""
+    (onnxruntime's default) is for a replay's vehicle detector, where nothing else waits for the CPU
+    and a wake-up per parallel section costs frames (`DetectorConfig.spin`)."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -71,9 +72,11 @@ def cpu_session_options(threads: int, arena: bool = False, spin: bool = False) -
     return opts
 
 
-def open_session(path: Path, threads: int, what: str, arena: bool = False) -> ort.InferenceSession:
+def open_session(
+    path: Path, threads: int, what: str, arena: bool = False, spin: bool = False
+) -> ort.InferenceSession:
     """An onnxruntime CPU session with `threads` intra-op threads; ModelError names the file if it fails."""
-    opts = cpu_session_options(threads, arena)
+    opts = cpu_session_options(threads, arena, spin)
     try:
         return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types for bad files

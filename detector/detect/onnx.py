@@ -99,7 +99,7 @@ class OnnxYoloDetector:
         path, origin = self._resolve(cfg)
         self.model = ModelInfo(name=path.name, path=str(path), sha256=sha256_file(path), origin=origin)
         # run on every frame at one input size: onnxruntime's arena reuses its buffers (see open_session)
-        self.session = open_session(path, cfg.threads, "vehicle detector", arena=True)
+        self.session = open_session(path, cfg.threads, "vehicle detector", arena=True, spin=bool(cfg.spin))
         inp = self.session.get_inputs()[0]
         out = self.session.get_outputs()[0]
         if len(inp.shape) != 4 or len(out.shape) != 3:

@@ -64,6 +64,13 @@ def warm_up(pipeline: Pipeline, width: int, height: int, source_id: str) -> None
     pipeline.detector.detect(blank)
 
 
+def _spin_default(cfg: CameraConfig, live: bool) -> CameraConfig:
+    """`detector.spin` unset: the vehicle detector's threads spin in a replay, not on a live camera."""
+    if cfg.detector.spin is not None:
+        return cfg
+    return cfg.model_copy(update={"detector": cfg.detector.model_copy(update={"spin": not live})})
+
+
 def run_id_at(wall: float) -> str:
     """A live run's id: its start in UTC, to the second (`20261204T201503Z`)."""
     return datetime.fromtimestamp(wall, UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -134,7 +141,7 @@ class RunSession:
 
     @classmethod
     def open(cls, req: RunRequest) -> RunSession:
-        cfg, out = req.cfg, _prepare_out(req.out)
+        cfg, out = _spin_default(req.cfg, req.live), _prepare_out(req.out)
         notes: list[str] = []
         signer = None
         if req.evidence and cfg.evidence.enabled:  # check the key before touching the camera
