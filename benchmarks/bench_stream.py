@@ -191,6 +191,8 @@ def report(res: dict[str, Any], soak: bool) -> str:
         f"({sched.get('forced', '?')}) |",
         f"| latency capture to decision p50 / p95 / max | {lat.get('p50', '?')} / {lat.get('p95', '?')} / "
         f"{lat.get('max', '?')} ms |",
+        f"| furthest behind the camera (frames waiting in the connection, not dropped below "
+        f"`runtime.max_lag_s`) | {rt.get('max_lag_s', '?')} s |",
         f"| throughput | {rt.get('steady_fps', '?')} fps |",
         f"| violations / bundles / stored | {len(s.get('violations', []))} / {len(s.get('bundles', []))} / "
         f"{store.get('accepted', '?')} |",
