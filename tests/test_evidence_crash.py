@@ -149,6 +149,29 @@ def test_crash_between_rename_and_chain_state(
     assert report.ok and [b.sequence for b in report.bundles] == [1, 2, 3]
 
 
+def test_a_second_writer_on_the_chain_is_set_aside_and_the_chain_goes_on(
+    tmp_path: Path, signer: Ed25519Signer
+) -> None:
+    # What a deleted or restored chain state and a second process on the same folder leave: two
+    # writers that each believe they are at sequence 2. Seen in a soak run, where it stopped every
+    # later bundle of the camera; now the second writer's bundle leaves the chain, kept whole.
+    root = tmp_path / "ours"
+    first = _writer(root, signer)
+    write_bundles(first, 1)
+    other_root = tmp_path / "elsewhere"
+    other = _writer(other_root, signer)
+    write_bundles(other, 2, start=200)  # another chain's bundle 2, which does not follow ours
+    stray = sorted((other_root / "cam1").glob("00000002-*"))[0]
+    stray.rename(root / "cam1" / stray.name)
+    written = write_bundles(first, 2, start=50)  # our bundles 2 and 3
+    assert [parse_manifest((b / "manifest.json").read_bytes()).sequence for b in written] == [2, 3]
+    set_aside = root / "quarantine" / "cam1" / stray.name
+    assert (set_aside / "manifest.json").is_file()  # kept whole for an investigator
+    report = verify_chain(root, [signer.public_key])
+    assert report.ok, report.all_problems()
+    assert [b.sequence for b in report.bundles] == [1, 2, 3]
+
+
 _CHILD = textwrap.dedent(
     """
     import sys

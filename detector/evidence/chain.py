@@ -32,7 +32,13 @@ from pydantic import Field, ValidationError
 from detector.base import FrozenModel
 from detector.errors import DetectorError
 from detector.evidence.atomic import atomic_write_bytes
-from detector.evidence.manifest import MANIFEST_NAME, ManifestError, parse_manifest, sha256_hex
+from detector.evidence.manifest import (
+    MANIFEST_NAME,
+    EvidenceManifest,
+    ManifestError,
+    parse_manifest,
+    sha256_hex,
+)
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -117,37 +123,72 @@ def save_chain_state(root: Path, state: ChainState) -> None:
     atomic_write_bytes(chain_state_path(root, state.camera_id), data, mode=0o600)
 
 
+QUARANTINE_DIR = "quarantine"  # under the evidence root: bundles found in a chain they do not continue
+
+
+def quarantine_path(root: Path, camera_id: str, name: str) -> Path:
+    return Path(root) / QUARANTINE_DIR / camera_id / name
+
+
+def _set_aside(root: Path, camera_id: str, bundle: Path, why: str) -> None:
+    """Move a bundle that does not continue the chain out of it, kept whole for an investigator.
+
+    Two writers on one chain (a restored or deleted chain state, a second box given the same camera
+    id and folder) would otherwise stop every later bundle of this camera for good."""
+    dest = quarantine_path(root, camera_id, bundle.name)
+    dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    n = 1
+    while dest.exists():
+        dest = dest.with_name(f"{bundle.name}.{n}")
+        n += 1
+    bundle.rename(dest)
+    log.error("%s: %s; moved out of the chain to %s", bundle, why, dest)
+
+
 def reconcile(root: Path, camera_id: str, state: ChainState, signer: Signer | None = None) -> ChainState:
     """Adopt complete bundles written after `state` (crash between rename and state write).
 
-    The adopted head is signed with `signer` when given (the writer always gives its own)."""
+    A bundle at the next sequence that does not continue the chain (another writer's, or one whose
+    manifest cannot be read) is moved to `quarantine/<camera>/` with an error logged, and the chain
+    goes on from `state`. The adopted head is signed with `signer` when given (the writer always
+    gives its own)."""
     cam_dir = Path(root) / camera_id
     while True:
         nxt = state.last_sequence + 1
         found = sorted(cam_dir.glob(f"{nxt:08d}-*")) if cam_dir.is_dir() else []
         found = [d for d in found if (d / MANIFEST_NAME).is_file()]
-        if not found:
+        adopted: tuple[Path, bytes, EvidenceManifest] | None = None
+        for bundle in found:
+            data = (bundle / MANIFEST_NAME).read_bytes()
+            try:
+                m = parse_manifest(data, str(bundle / MANIFEST_NAME))
+            except ManifestError as exc:
+                _set_aside(root, camera_id, bundle, f"unreadable manifest ({exc})")
+                continue
+            if (
+                adopted is not None
+                or m.sequence != nxt
+                or m.prev_manifest_sha256 != state.last_manifest_sha256
+            ):
+                _set_aside(
+                    root,
+                    camera_id,
+                    bundle,
+                    f"bundle does not continue the chain of {camera_id} (sequence {m.sequence}, prev "
+                    f"{m.prev_manifest_sha256}; chain at {state.last_sequence}, "
+                    f"head {state.last_manifest_sha256})",
+                )
+                continue
+            adopted = (bundle, data, m)
+        if adopted is None:
             return state
-        if len(found) > 1:
-            raise ChainError(
-                f"{cam_dir}: {len(found)} bundles with sequence {nxt}: {[d.name for d in found]}"
-            )
-        data = (found[0] / MANIFEST_NAME).read_bytes()
-        try:
-            m = parse_manifest(data, str(found[0] / MANIFEST_NAME))
-        except ManifestError as exc:
-            raise ChainError(f"cannot adopt bundle after a crash: {exc}") from exc
-        if m.sequence != nxt or m.prev_manifest_sha256 != state.last_manifest_sha256:
-            raise ChainError(
-                f"{found[0]}: bundle does not continue the chain of {camera_id} "
-                f"(sequence {m.sequence}, prev {m.prev_manifest_sha256}; state at {state.last_sequence})"
-            )
-        log.warning("adopting bundle %s written before a crash", found[0].name)
+        bundle, data, m = adopted
+        log.warning("adopting bundle %s written before a crash", bundle.name)
         state = ChainState(
             camera_id=camera_id,
             last_sequence=nxt,
             last_manifest_sha256=sha256_hex(data),
-            last_bundle=found[0].name,
+            last_bundle=bundle.name,
             time=m.time.wall_time,
             key_id=m.key_id,
         )

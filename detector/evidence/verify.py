@@ -30,7 +30,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
-from detector.evidence.chain import BUNDLE_DIR_RE, CHAIN_DIR, TMP_PREFIX
+from detector.evidence.chain import BUNDLE_DIR_RE, CHAIN_DIR, QUARANTINE_DIR, TMP_PREFIX
 from detector.evidence.heads import ChainLink, Head, head_problems, local_heads
 from detector.evidence.keys import verify_signature
 from detector.evidence.manifest import (
@@ -276,6 +276,8 @@ def find_bundles(folder: Path) -> tuple[list[Path], list[Path]]:
                 temps.append(p)
             continue
         if p.parent.name == CHAIN_DIR and p.parent.parent == folder:
+            continue
+        if parts[0] == QUARANTINE_DIR:  # bundles set aside from a chain they did not continue
             continue
         if (p / MANIFEST_NAME).exists() or (p / SIGNATURE_NAME).exists() or BUNDLE_DIR_RE.match(p.name):
             bundles.append(p)
