@@ -1,0 +1,82 @@
+"""Tracked road users over a frame: each track's box, path and label in its own colour, the riders of
+two-wheelers, and the violators outlined in red with the violation's name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from detector.annotate.labels import Colour, Image, Label, Style
+from detector.annotate.shapes import (
+    PRIORITY_TRACK,
+    PRIORITY_VIOLATION,
+    RED,
+    BoxAnnotator,
+    TraceAnnotator,
+)
+from detector.types import COCO_ROAD_USERS, Detections, Track, Violation
+
+
+class Boxed(Protocol):
+    @property
+    def xyxy(self) -> tuple[float, float, float, float]: ...
+
+
+def track_colour(track_id: int) -> Colour:
+    """A stable colour per track id (the same in every frame)."""
+    rng = np.random.default_rng(track_id * 7919 + 17)
+    r, g, b = (int(v) for v in rng.integers(60, 255, 3))
+    return (b, g, r)
+
+
+class TrackAnnotator:
+    """Boxes, paths and labels ("#id class confidence xriders") of a frame's tracked detections."""
+
+    def __init__(self, trace_length: int = 40) -> None:
+        self._traces = TraceAnnotator(trace_length)
+
+    def annotate(
+        self,
+        frame: Image,
+        detections: Detections,
+        tracks: Mapping[int, Track],
+        riders: Mapping[int, Sequence[Boxed]] | None = None,
+        violations: Iterable[Violation] = (),
+        style: Style | None = None,
+    ) -> Image:
+        st = style or Style.of(frame)
+        assert detections.tracker_id is not None
+        ids = [int(t) for t in detections.tracker_id]
+        colours = [track_colour(t) for t in ids]
+        BoxAnnotator().annotate(frame, detections.xyxy, colours, st)
+        thin = BoxAnnotator(thickness=1)
+        for tid, colour in zip(ids, colours, strict=True):
+            for r in (riders or {}).get(tid, ()):
+                thin.annotate(frame, r.xyxy, colour, st)
+        traces = ((tracks[t].anchors(), c) for t, c in zip(ids, colours, strict=True) if t in tracks)
+        self._traces.annotate(frame, traces, st)
+        outline = BoxAnnotator(thickness=st.line + 2, grow=st.line + 2)
+        for v in violations:
+            if v.track_id in tracks:
+                outline.annotate(frame, tracks[v.track_id].last.xyxy, RED, st)
+        return frame
+
+    def labels(
+        self, detections: Detections, tracks: Mapping[int, Track], violations: Iterable[Violation] = ()
+    ) -> list[Label]:
+        assert detections.tracker_id is not None
+        riders = detections.data.get("riders")
+        out: list[Label] = []
+        for i, tid in enumerate(int(t) for t in detections.tracker_id):
+            text = f"#{tid} {COCO_ROAD_USERS.get(int(detections.class_id[i]), '?')} {detections.confidence[i]:.2f}"
+            if riders is not None and int(riders[i]):
+                text += f" x{int(riders[i])}"  # people riding it
+            box = tuple(float(v) for v in detections.xyxy[i])
+            out.append(Label(text, box, track_colour(tid), PRIORITY_TRACK))  # type: ignore[arg-type]
+        for v in violations:
+            if v.track_id in tracks:
+                box = tracks[v.track_id].last.xyxy
+                out.append(Label(v.violation_type.value.upper(), box, RED, PRIORITY_VIOLATION))
+        return out
