@@ -65,7 +65,8 @@ def preview_picture(
     )
     bar.annotate(image, len(lines), style)
     labels += bar.labels(image, lines, style=style)
-    return LabelAnnotator(style).annotate(image, labels, keep_clear=[bar.rect(image, len(lines), style)])
+    clear = [bar.rect(image, len(lines), style)]
+    return LabelAnnotator(style).annotate(image, labels, clear, avoid=result.detections.xyxy.tolist())
 
 
 class TrackRecordWriter:

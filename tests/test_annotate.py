@@ -61,11 +61,14 @@ anchors = st.tuples(st.floats(-200, 2200), st.floats(-200, 1300), st.floats(0, 5
     height=st.integers(30, 1080),
     labels=st.lists(st.tuples(sizes, anchors, st.sampled_from(list(Place))), max_size=60),
     blocked=st.lists(anchors, max_size=3),
+    avoided=st.lists(anchors, max_size=20),
 )
-def test_placed_labels_never_overlap_and_stay_inside(width, height, labels, blocked) -> None:
+def test_placed_labels_never_overlap_and_stay_inside(width, height, labels, blocked, avoided) -> None:
     placer = LabelPlacer(width, height)
     for b in blocked:
         placer.block(b)
+    for a in avoided:  # vehicles: kept off where possible, never at the price of an overlap
+        placer.avoid(a)
     keep = placer.taken
     placed: list[Rect] = []
     for size, anchor, place in labels:
@@ -101,6 +104,15 @@ def test_the_first_free_place_is_next_to_the_anchor() -> None:
     assert placer.place((40, 16), (100, 100, 200, 180)) == (160, 84, 200, 100)  # then above, right-aligned
     assert placer.place((40, 16), (100, 100, 200, 180)) == (100, 180, 140, 196)  # then below
     assert placer.place((60, 20), (0, 0, 30, 30)) == (0, 30, 60, 50)  # above is off the frame: below
+
+
+def test_a_zone_name_keeps_off_the_vehicle_parked_on_it() -> None:
+    placer = LabelPlacer(960, 540)
+    car = (400, 200, 560, 320)
+    placer.avoid(car)
+    rect = placer.place((120, 18), (480, 260, 480, 260), Place.CENTRE)  # the zone's centre is under the car
+    assert rect is not None and not overlap(rect, car)
+    assert abs((rect[1] + rect[3]) / 2 - 260) < 120  # still near the zone
 
 
 def test_labels_are_drawn_once_fixed_ones_stacked_and_keep_clear_respected() -> None:

@@ -56,7 +56,7 @@ class Style:
         return cls(
             scale=scale,
             thickness=max(1, round(scale * 1.6)),
-            line=max(1, round(short / 400)),
+            line=max(1, round(short / 300)),
             pad=max(2, round(scale * 5)),
         )
 
@@ -87,7 +87,8 @@ class Label:
     """A piece of text to draw near `anchor` (x1, y1, x2, y2; a point is a box of no size).
 
     Higher `priority` is placed first and so sits closest to its anchor; `size` scales the style's font.
-    `background` None draws the text on a darkened box (panels) instead of a box of `colour`.
+    `background` False draws the text in `colour` on a darkened box (panels) instead of on a box of
+    `colour`.
     """
 
     text: str
@@ -97,10 +98,6 @@ class Label:
     place: Place = Place.OUTSIDE
     size: float = 1.0
     background: bool = True
-
-    @classmethod
-    def at_point(cls, text: str, x: float, y: float, colour: Colour, **kw: object) -> Label:
-        return cls(text, (x, y, x, y), colour, **kw)  # type: ignore[arg-type]
 
 
 def text_size(text: str, scale: float, thickness: int) -> tuple[int, int, int]:
@@ -137,35 +134,57 @@ def _intersects(cands: npt.NDArray[np.int64], rects: npt.NDArray[np.int64]) -> n
 class LabelPlacer:
     """Places label rectangles in a `width` x `height` frame so that none overlaps another.
 
-    `block` marks areas no label may cover; `place` returns the rectangle a label of size (w, h) takes
-    near its anchor, or None when no free place for it is left anywhere in the frame.
+    `block` marks areas no label may cover; `avoid` areas a label keeps off while it finds a place
+    near its anchor (vehicles); `place` returns the rectangle a label of size (w, h) takes near its
+    anchor, or None when no free place for it is left anywhere in the frame.
     """
+
+    #: how far (in label heights) a label may move to keep off the areas to avoid
+    AVOID_STEPS = 4
 
     def __init__(self, width: int, height: int, gap: int = 1) -> None:
         self.width, self.height, self.gap = int(width), int(height), int(gap)
         self._taken = np.zeros((0, 4), dtype=np.int64)
+        self._soft = np.zeros((0, 4), dtype=np.int64)
 
     @property
     def taken(self) -> list[Rect]:
-        return [(int(a), int(b), int(c), int(d)) for a, b, c, d in self._taken]
+        """The rectangles no label may overlap any more (placed labels and blocked areas)."""
+        g = self.gap  # blocked areas are kept shrunk by the gap: a label may touch them
+        return [(int(a - g), int(b - g), int(c + g), int(d + g)) for a, b, c, d in self._taken]
+
+    @staticmethod
+    def _rect(rect: Sequence[float], shrink: int) -> npt.NDArray[np.int64] | None:
+        x1, y1, x2, y2 = (int(round(v)) for v in rect)
+        x1, y1, x2, y2 = x1 + shrink, y1 + shrink, x2 - shrink, y2 - shrink
+        return np.array([[x1, y1, x2, y2]], dtype=np.int64) if x2 > x1 and y2 > y1 else None
 
     def block(self, rect: Sequence[float]) -> None:
-        """Keep `rect` (x1, y1, x2, y2) free of labels."""
-        x1, y1, x2, y2 = (int(round(v)) for v in rect)
-        if x2 > x1 and y2 > y1:
-            self._taken = np.vstack([self._taken, [[x1, y1, x2, y2]]])
+        """Keep `rect` (x1, y1, x2, y2) free of labels (they may touch its edge)."""
+        r = self._rect(rect, self.gap)
+        if r is not None:
+            self._taken = np.vstack([self._taken, r])
+
+    def avoid(self, rect: Sequence[float]) -> None:
+        """Keep labels off `rect` where a place near their anchor allows."""
+        r = self._rect(rect, 0)
+        if r is not None:
+            self._soft = np.vstack([self._soft, r])
 
     def _clamp(self, xy: npt.NDArray[np.float64], w: int, h: int) -> npt.NDArray[np.int64]:
         x = np.clip(np.round(xy[:, 0]), 0, max(self.width - w, 0))
         y = np.clip(np.round(xy[:, 1]), 0, max(self.height - h, 0))
         return np.stack([x, y, x + w, y + h], axis=1).astype(np.int64)
 
-    def _first_free(self, cands: npt.NDArray[np.int64]) -> Rect | None:
+    def _first_free(self, cands: npt.NDArray[np.int64], soft: bool = False) -> Rect | None:
+        """The first candidate clear of every label and blocked area (and with `soft` of the areas
+        to avoid)."""
         if len(cands) == 0:
             return None
         g = self.gap
-        grown = cands + np.array([-g, -g, g, g])
-        free = ~_intersects(grown, self._taken)
+        free = ~_intersects(cands + np.array([-g, -g, g, g]), self._taken)
+        if soft:
+            free &= ~_intersects(cands, self._soft)
         if not free.any():
             return None
         a, b, c, d = (int(v) for v in cands[int(np.argmax(free))])
@@ -199,19 +218,28 @@ class LabelPlacer:
         raw = self._around(w, h, anchor, place)
         fits = (raw >= 0).all(axis=1) & (raw[:, 0] + w <= self.width) & (raw[:, 1] + h <= self.height)
         base = self._clamp(np.concatenate([raw[fits], raw[~fits]]), w, h)  # those moved inside last
-        found = self._first_free(base)
+        tries = [(base, False), (self._stacked(base, w, h), False)]
+        if len(self._soft):  # near the anchor off the areas to avoid, else near it, else anywhere
+            near = self._anywhere(w, h, anchor, within=self.AVOID_STEPS * (h + 2 * self.gap) + w / 2)
+            tries[:0] = [(base, True), (self._stacked(base, w, h, self.AVOID_STEPS), True), (near, True)]
+        found = None
+        for cands, soft in tries:
+            found = self._first_free(cands, soft)
+            if found is not None:
+                break
         if found is None:
-            found = self._first_free(self._stacked(base, w, h))
-        if found is None:
-            found = self._first_free(self._anywhere(w, h, anchor))
+            anywhere = self._anywhere(w, h, anchor)
+            found = self._first_free(anywhere, True) or self._first_free(anywhere)
         if found is not None:
             self._taken = np.vstack([self._taken, [found]])
         return found
 
-    def _stacked(self, base: npt.NDArray[np.int64], w: int, h: int) -> npt.NDArray[np.int64]:
-        """The candidates moved up and down by whole label heights, nearest first."""
+    def _stacked(
+        self, base: npt.NDArray[np.int64], w: int, h: int, steps: int | None = None
+    ) -> npt.NDArray[np.int64]:
+        """The candidates moved up and down by whole label heights (at most `steps`), nearest first."""
         step = h + 2 * self.gap
-        n = self.height // step + 1
+        n = self.height // step + 1 if steps is None else steps
         ks = np.arange(1, n + 1)
         out: list[npt.NDArray[np.float64]] = []
         for k in ks:
@@ -219,14 +247,19 @@ class LabelPlacer:
                 out.append(base[:, :2].astype(np.float64) + [0, sign * k * step])
         return self._clamp(np.concatenate(out), w, h)
 
-    def _anywhere(self, w: int, h: int, anchor: Sequence[float]) -> npt.NDArray[np.int64]:
-        """Every place on a grid over the frame, nearest to the anchor first."""
+    def _anywhere(
+        self, w: int, h: int, anchor: Sequence[float], within: float | None = None
+    ) -> npt.NDArray[np.int64]:
+        """Every place on a grid over the frame (with its centre `within` pixels of the anchor's),
+        nearest to the anchor first."""
         xs = np.arange(0, max(self.width - w, 0) + 1, max(4, w // 4))
         ys = np.arange(0, max(self.height - h, 0) + 1, max(2, h // 2))
         gx, gy = np.meshgrid(xs, ys)
         xy = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float64)
         ax, ay = (anchor[0] + anchor[2]) / 2, (anchor[1] + anchor[3]) / 2
         d = (xy[:, 0] + w / 2 - ax) ** 2 + (xy[:, 1] + h / 2 - ay) ** 2
+        if within is not None:
+            xy, d = xy[d <= within**2], d[d <= within**2]
         return self._clamp(xy[np.argsort(d, kind="stable")], w, h)
 
 
@@ -256,11 +289,16 @@ class LabelAnnotator:
         self.leader_px = leader_px
 
     def layout(
-        self, shape: tuple[int, ...], labels: Iterable[Label], keep_clear: Sequence[Sequence[float]] = ()
+        self,
+        shape: tuple[int, ...],
+        labels: Iterable[Label],
+        keep_clear: Sequence[Sequence[float]] = (),
+        avoid: Sequence[Sequence[float]] = (),
     ) -> list[Placed]:
         """Where each label goes in a picture of `shape`: the fixed ones first (stacked if two ask for
-        the same place), then `keep_clear` is blocked, then the others by priority. Labels with no free
-        place left are out of the list."""
+        the same place), then `keep_clear` is blocked, then the others by priority, off the `avoid`
+        areas (vehicles) where a place near their anchor allows. Labels with no free place left are
+        out of the list."""
         height, width = int(shape[0]), int(shape[1])
         style = self.style or Style.for_image(width, height)
         placer = LabelPlacer(width, height)
@@ -274,6 +312,8 @@ class LabelAnnotator:
         placed = [p for p in (self._place(placer, style, lb) for lb in fixed) if p is not None]
         for rect in keep_clear:
             placer.block(rect)
+        for rect in avoid:
+            placer.avoid(rect)
         placed += [p for p in (self._place(placer, style, lb) for lb in loose) if p is not None]
         return placed
 
@@ -291,10 +331,15 @@ class LabelAnnotator:
         return Placed(lb, text, found, (found[0] + pad, found[1] + pad + tht), scale, th)
 
     def annotate(
-        self, frame: Image, labels: Iterable[Label], keep_clear: Sequence[Sequence[float]] = ()
+        self,
+        frame: Image,
+        labels: Iterable[Label],
+        keep_clear: Sequence[Sequence[float]] = (),
+        avoid: Sequence[Sequence[float]] = (),
     ) -> Image:
-        """Draw `labels` on `frame` (in place; returned), none overlapping another or `keep_clear`."""
-        placed = self.layout(frame.shape, labels, keep_clear)
+        """Draw `labels` on `frame` (in place; returned), none overlapping another or `keep_clear`,
+        off `avoid` where they can be near their anchors."""
+        placed = self.layout(frame.shape, labels, keep_clear, avoid)
         for p in placed:  # leader lines first: every label box sits on top of them
             self._leader(frame, p)
         for p in placed:
@@ -309,10 +354,10 @@ class LabelAnnotator:
         return frame
 
     def _leader(self, frame: Image, p: Placed) -> None:
-        """A thin line from a label moved away from its anchor back to the anchor."""
-        if p.label.place is Place.FIXED:
-            return
+        """A thin line from a label moved away from its box back to the box."""
         ax1, ay1, ax2, ay2 = p.label.anchor
+        if p.label.place is not Place.OUTSIDE or ax2 <= ax1 or ay2 <= ay1:
+            return  # only labels of boxes: a zone's name near the zone needs none
         x1, y1, x2, y2 = p.rect
         # nearest points of the two boxes
         px, qx = (

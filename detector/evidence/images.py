@@ -131,8 +131,9 @@ def overview(
     labels: list[Label] = []
     if annotate is not None:
         labels += annotate(img, frame, style)
+    others: list[list[float]] = []
     if detections is not None and detections.tracker_id is not None:
-        others = detections.xyxy[detections.tracker_id != violator_track]
+        others = detections.xyxy[detections.tracker_id != violator_track].tolist()
         BoxAnnotator(thickness=1).annotate(img, others, GREY, style)
     keep_clear: list[tuple[float, float, float, float]] = []
     if violator_box is not None:
@@ -157,4 +158,4 @@ def overview(
         if _covers(rects, violator_box):
             facts = panel((text.violation, *text.lines), YELLOW, img.shape[1], y, size=1.15)
     labels = [*bar.labels(img, lines, style=style), *facts, *labels]
-    return LabelAnnotator(style).annotate(img, labels, keep_clear), masked
+    return LabelAnnotator(style).annotate(img, labels, keep_clear, avoid=others), masked
