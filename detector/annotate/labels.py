@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -51,12 +52,12 @@ class Style:
 
     @classmethod
     def for_image(cls, width: int, height: int) -> Style:
-        short = min(width, height)
-        scale = float(np.clip(short / 1150.0, 0.4, 2.5))
+        ref = float(np.sqrt(width * height * 9 / 16))  # the height of a 16:9 picture of the same area
+        scale = float(np.clip(ref / 1150.0, 0.4, 2.5))
         return cls(
             scale=scale,
             thickness=max(1, round(scale * 1.6)),
-            line=max(1, round(short / 300)),
+            line=max(1, round(ref / 300)),
             pad=max(2, round(scale * 5)),
         )
 
@@ -104,6 +105,14 @@ def text_size(text: str, scale: float, thickness: int) -> tuple[int, int, int]:
     """Width, height above the baseline and depth below it of `text` (already ASCII) in pixels."""
     (w, h), base = cv2.getTextSize(text, FONT, scale, thickness)
     return int(w), int(h), int(base)
+
+
+@lru_cache(maxsize=64)
+def line_metrics(scale: float, thickness: int) -> tuple[int, int]:
+    """Height above the baseline and depth below it of a line of any text: labels of one size are
+    all as tall, whatever their letters, so that they line up and stack evenly."""
+    _, above, below = text_size("Ag|(_", scale, thickness)
+    return above, below
 
 
 def fit_text(text: str, scale: float, thickness: int, max_width: int) -> str:
@@ -218,21 +227,31 @@ class LabelPlacer:
         raw = self._around(w, h, anchor, place)
         fits = (raw >= 0).all(axis=1) & (raw[:, 0] + w <= self.width) & (raw[:, 1] + h <= self.height)
         base = self._clamp(np.concatenate([raw[fits], raw[~fits]]), w, h)  # those moved inside last
-        tries = [(base, False), (self._stacked(base, w, h), False)]
-        if len(self._soft):  # near the anchor off the areas to avoid, else near it, else anywhere
-            near = self._anywhere(w, h, anchor, within=self.AVOID_STEPS * (h + 2 * self.gap) + w / 2)
-            tries[:0] = [(base, True), (self._stacked(base, w, h, self.AVOID_STEPS), True), (near, True)]
         found = None
-        for cands, soft in tries:
-            found = self._first_free(cands, soft)
+        for cands, avoiding in self._tries(base, w, h, anchor):
+            found = self._first_free(cands, avoiding)
             if found is not None:
                 break
-        if found is None:
-            anywhere = self._anywhere(w, h, anchor)
-            found = self._first_free(anywhere, True) or self._first_free(anywhere)
         if found is not None:
             self._taken = np.vstack([self._taken, [found]])
         return found
+
+    def _tries(
+        self, base: npt.NDArray[np.int64], w: int, h: int, anchor: Sequence[float]
+    ) -> Iterator[tuple[npt.NDArray[np.int64], bool]]:
+        """Candidate places in the order they are tried, each set built only when reached: near the
+        anchor and off the areas to avoid, then near it, then anywhere."""
+        soft = len(self._soft) > 0
+        if soft:
+            yield base, True
+            yield self._stacked(base, w, h, self.AVOID_STEPS), True
+            yield self._anywhere(w, h, anchor, within=self.AVOID_STEPS * (h + 2 * self.gap) + w / 2), True
+        yield base, False
+        yield self._stacked(base, w, h), False
+        anywhere = self._anywhere(w, h, anchor)
+        if soft:
+            yield anywhere, True
+        yield anywhere, False
 
     def _stacked(
         self, base: npt.NDArray[np.int64], w: int, h: int, steps: int | None = None
@@ -241,11 +260,9 @@ class LabelPlacer:
         step = h + 2 * self.gap
         n = self.height // step + 1 if steps is None else steps
         ks = np.arange(1, n + 1)
-        out: list[npt.NDArray[np.float64]] = []
-        for k in ks:
-            for sign in (-1, 1):
-                out.append(base[:, :2].astype(np.float64) + [0, sign * k * step])
-        return self._clamp(np.concatenate(out), w, h)
+        dy = (ks[:, None] * np.array([-step, step])).ravel()  # -1, +1, -2, +2, ... steps
+        xy = base[None, :, :2] + np.stack([np.zeros_like(dy), dy], axis=1)[:, None, :]
+        return self._clamp(xy.reshape(-1, 2).astype(np.float64), w, h)
 
     def _anywhere(
         self, w: int, h: int, anchor: Sequence[float], within: float | None = None
@@ -323,7 +340,8 @@ class LabelAnnotator:
         th = max(1, round(style.thickness * min(lb.size, 1.0)))
         pad = max(1, round(style.pad * lb.size))
         text = fit_text(ascii_fold(lb.text), scale, th, placer.width - 2 * pad)
-        tw, tht, base = text_size(text, scale, th)
+        tw = text_size(text, scale, th)[0]
+        tht, base = line_metrics(scale, th)
         found = placer.place((tw + 2 * pad, tht + base + 2 * pad), lb.anchor, lb.place)
         if found is None:
             log.debug("no room left for the label %r", text)

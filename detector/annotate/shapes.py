@@ -10,7 +10,16 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from detector.annotate.labels import Colour, Image, Label, Place, Style, ascii_fold, text_size
+from detector.annotate.labels import (
+    Colour,
+    Image,
+    Label,
+    Place,
+    Style,
+    ascii_fold,
+    line_metrics,
+    text_size,
+)
 
 #: Priorities of labels (higher is placed first, nearest its anchor).
 PRIORITY_VIOLATION = 100
@@ -133,7 +142,7 @@ class BarAnnotator:
     def _metrics(self, style: Style) -> tuple[float, int, int, int]:
         scale, th = style.scale * self.size, style.thickness
         pad = max(1, round(style.pad * self.size))
-        _, tht, base = text_size("Ag", scale, th)
+        tht, base = line_metrics(scale, th)
         return scale, th, pad, tht + base + 2 * pad + 2  # + 2: the placer's gap between two labels
 
     def wrap(

@@ -4,6 +4,7 @@ two-wheelers, and the violators outlined in red with the violation's name."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -24,6 +25,7 @@ class Boxed(Protocol):
     def xyxy(self) -> tuple[float, float, float, float]: ...
 
 
+@lru_cache(maxsize=4096)
 def track_colour(track_id: int) -> Colour:
     """A stable colour per track id (the same in every frame)."""
     rng = np.random.default_rng(track_id * 7919 + 17)
@@ -55,7 +57,12 @@ class TrackAnnotator:
         for tid, colour in zip(ids, colours, strict=True):
             for r in (riders or {}).get(tid, ()):
                 thin.annotate(frame, r.xyxy, colour, st)
-        traces = ((tracks[t].anchors(), c) for t, c in zip(ids, colours, strict=True) if t in tracks)
+        n = self._traces.length
+        traces = (
+            ([p.anchor for p in tracks[t].points[-n:]], c)
+            for t, c in zip(ids, colours, strict=True)
+            if t in tracks
+        )
         self._traces.annotate(frame, traces, st)
         outline = BoxAnnotator(thickness=st.line + 2, grow=st.line + 2)
         for v in violations:
@@ -78,5 +85,7 @@ class TrackAnnotator:
         for v in violations:
             if v.track_id in tracks:
                 box = tracks[v.track_id].last.xyxy
-                out.append(Label(v.violation_type.value.upper(), box, RED, PRIORITY_VIOLATION))
+                out.append(
+                    Label(v.violation_type.value.replace("_", " ").upper(), box, RED, PRIORITY_VIOLATION)
+                )
         return out
