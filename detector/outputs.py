@@ -57,7 +57,7 @@ def preview_picture(
     tracks = tracks or TrackAnnotator()
     riders = result.riders.riders if result.riders is not None else None
     tracks.annotate(image, result.detections, result.tracks, riders, result.violations, style)
-    labels += tracks.labels(result.detections, result.tracks, result.violations)
+    labels += tracks.labels(result.detections, result.tracks, result.violations, style)
     f = result.frame
     bar = BarAnnotator(top=True)
     lines = bar.wrap(

@@ -71,21 +71,30 @@ class TrackAnnotator:
         return frame
 
     def labels(
-        self, detections: Detections, tracks: Mapping[int, Track], violations: Iterable[Violation] = ()
+        self,
+        detections: Detections,
+        tracks: Mapping[int, Track],
+        violations: Iterable[Violation] = (),
+        style: Style | None = None,
     ) -> list[Label]:
+        """Each track's label by its box; a violator's by its red outline, with the violation's name."""
         assert detections.tracker_id is not None
         riders = detections.data.get("riders")
+        g = (
+            (style.line + 2) * 3 // 2 + 1 if style is not None else 0
+        )  # the red outline's reach beyond the box
+        red = {v.track_id: v for v in violations if v.track_id in tracks}
         out: list[Label] = []
         for i, tid in enumerate(int(t) for t in detections.tracker_id):
             text = f"#{tid} {COCO_ROAD_USERS.get(int(detections.class_id[i]), '?')} {detections.confidence[i]:.2f}"
             if riders is not None and int(riders[i]):
                 text += f" x{int(riders[i])}"  # people riding it
-            box = tuple(float(v) for v in detections.xyxy[i])
-            out.append(Label(text, box, track_colour(tid), PRIORITY_TRACK))  # type: ignore[arg-type]
-        for v in violations:
-            if v.track_id in tracks:
-                box = tracks[v.track_id].last.xyxy
-                out.append(
-                    Label(v.violation_type.value.replace("_", " ").upper(), box, RED, PRIORITY_VIOLATION)
-                )
+            x1, y1, x2, y2 = (float(v) for v in detections.xyxy[i])
+            if tid in red:
+                x1, y1, x2, y2 = x1 - g, y1 - g, x2 + g, y2 + g
+            out.append(Label(text, (x1, y1, x2, y2), track_colour(tid), PRIORITY_TRACK))
+        for v in red.values():
+            x1, y1, x2, y2 = tracks[v.track_id].last.xyxy
+            box = (x1 - g, y1 - g, x2 + g, y2 + g)
+            out.append(Label(v.violation_type.value.replace("_", " ").upper(), box, RED, PRIORITY_VIOLATION))
         return out
