@@ -24,7 +24,7 @@ from detector.annotate.labels import (
 )
 from detector.annotate.scene import ZoneAnnotator, calibration_view
 from detector.annotate.shapes import BarAnnotator
-from detector.config import load_camera_config
+from detector.config import CameraConfig, load_camera_config
 from detector.evidence import images as im
 from detector.outputs import PreviewWriter, preview_picture
 from detector.pipeline import FrameResult
@@ -152,7 +152,7 @@ def test_style_grows_with_the_picture_and_the_preview_shrink() -> None:
     assert shrunk.scale == pytest.approx(2 * small.scale)
 
 
-def _sample_frame() -> tuple[np.ndarray, object]:
+def _sample_frame() -> tuple[np.ndarray, CameraConfig]:
     cfg = load_camera_config(SAMPLE)
     w, h = cfg.rules.image_size or (960, 540)
     cap = cv2.VideoCapture(str(ROOT / "sample_videos" / "sample_scene.mp4"))
@@ -166,10 +166,10 @@ def _sample_frame() -> tuple[np.ndarray, object]:
 
 def test_zones_are_drawn_and_their_labels_do_not_overlap() -> None:
     image, cfg = _sample_frame()
-    zones = ZoneAnnotator(cfg.rules)  # type: ignore[attr-defined]
+    zones = ZoneAnnotator(cfg.rules)
     red = SignalState(Phase.RED, 2.0, 2.0, 3.0)
     drawn = zones.annotate(image.copy(), red)
-    stop = np.asarray(cfg.rules.zones.stop_lines[0].points)  # type: ignore[attr-defined]
+    stop = np.asarray(cfg.rules.zones.stop_lines[0].points)
     x, y = (int(v) for v in stop[:2].mean(axis=0))
     assert drawn[y, x, 2] > 200 and drawn[y, x, 1] < 80  # the stop line in the phase colour (red)
     labels = zones.labels(image.shape, red)
@@ -200,13 +200,14 @@ def _frame_result(width: int, height: int, n: int, seed: int = 1) -> FrameResult
     bw, bh = rng.uniform(0.05, 0.15, n) * width, rng.uniform(0.05, 0.15, n) * height
     xyxy = np.stack([x, y, x + bw, y + bh], axis=1).astype(np.float32)
     ids = np.arange(1, n + 1)
-    dets = Detections(xyxy, rng.uniform(0.3, 1.0, n), np.full(n, 2), ids, {"riders": np.zeros(n, np.int64)})
+    conf = rng.uniform(0.3, 1.0, n).astype(np.float32)
+    dets = Detections(xyxy, conf, np.full(n, 2), ids, {"riders": np.zeros(n, np.int64)})
     tracks = {}
     for i, tid in enumerate(ids):
         t = Track(int(tid))
         for k in range(5):
-            box = tuple(float(v) for v in xyxy[i] + np.array([0, 8 * (k - 4), 0, 8 * (k - 4)]))
-            t.append(TrackPoint(k, k / 10, box, 0.9, 2))  # type: ignore[arg-type]
+            x1, y1, x2, y2 = (float(v) for v in xyxy[i] + np.array([0, 8 * (k - 4), 0, 8 * (k - 4)]))
+            t.append(TrackPoint(k, k / 10, (x1, y1, x2, y2), 0.9, 2))
         tracks[int(tid)] = t
     v = Violation(ViolationType.RED_LIGHT, "cam", 1, "car", 4, 0.4, EvidenceFrames(3, 4, 4), {}, "1")
     return FrameResult(Frame(image, 4, 0.4, "cam"), dets, tracks, tuple(int(i) for i in ids), (v,))
@@ -217,7 +218,7 @@ def test_preview_picture_of_a_crowd(size: tuple[int, int]) -> None:
     width, height = size
     result = _frame_result(width, height, 25)
     _, cfg = _sample_frame()
-    zones = ZoneAnnotator(cfg.rules)  # type: ignore[attr-defined]
+    zones = ZoneAnnotator(cfg.rules)
 
     def overlay(image: np.ndarray, r: FrameResult, style: Style) -> list[Label]:
         return zones.labels(image.shape, None)
@@ -247,7 +248,7 @@ def test_preview_writer_writes_video_snapshots_and_violation_frames(tmp_path: Pa
     assert len(shots) == 3  # two snapshots, one violation frame
     for p in shots:
         img = cv2.imread(str(p))
-        assert img.shape == (540, 960, 3) and img.std() > 10
+        assert img is not None and img.shape == (540, 960, 3) and img.std() > 10
 
 
 @pytest.mark.parametrize("size", [(960, 540), (1920, 1080)])
@@ -256,7 +257,8 @@ def test_overview_never_covers_the_violator(size: tuple[int, int]) -> None:
     result = _frame_result(width, height, 12, seed=3)
     dets = result.detections
     dets.xyxy[0] = [0.05 * width, 0.8 * height, 0.25 * width, 0.97 * height]  # by the bottom bar, alone
-    box = tuple(float(v) for v in dets.xyxy[0])
+    bx1, by1, bx2, by2 = (float(v) for v in dets.xyxy[0])
+    box = (bx1, by1, bx2, by2)
     text = im.OverviewText(
         "Ngã tư Hàng Xanh",
         "cam1",
@@ -265,12 +267,12 @@ def test_overview_never_covers_the_violator(size: tuple[int, int]) -> None:
         ("signal: red (+1.2 s)", "plate: 51F-123.45 (0.93)"),
     )
     _, cfg = _sample_frame()
-    zones = ZoneAnnotator(cfg.rules)  # type: ignore[attr-defined]
+    zones = ZoneAnnotator(cfg.rules)
 
     def annotate(image: np.ndarray, frame: Frame, style: Style) -> list[Label]:
         return zones.labels(image.shape, None)  # names only: the zones' lines would cross the box
 
-    out, masked = im.overview(result.frame, 1, box, dets, text, privacy_mask=False, annotate=annotate)  # type: ignore[arg-type]
+    out, masked = im.overview(result.frame, 1, box, dets, text, privacy_mask=False, annotate=annotate)
     assert out.shape == (height, width, 3) and masked == 0
     x1, y1, x2, y2 = (int(round(v)) for v in box)
     m = Style.for_image(width, height).line + 2
