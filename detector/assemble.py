@@ -14,14 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
+from detector.annotate.labels import Label, Style
+from detector.annotate.scene import ZoneAnnotator
 from detector.config import CameraConfig, config_sha256
 from detector.diskguard import DiskGuard, SheddingSink
 from detector.errors import ConfigError
+from detector.evidence.images import Annotate
 from detector.evidence.keys import Signer
 from detector.evidence.stage import EvidenceSink, open_evidence_sink
-from detector.outputs import PreviewWriter, TrackRecordWriter
+from detector.outputs import Overlay, PreviewWriter, TrackRecordWriter
 from detector.pipeline import FrameResult, FrameSink, Pipeline
-from detector.rules.draw import draw_zones
 from detector.signals import SignalState
 from detector.stages import RulesStage, TrackPlateLookup, rules_configured
 from detector.types import Frame, Violation
@@ -87,17 +89,23 @@ class BuiltPipeline:
             self.plates.close()
 
 
-def _zones_overlay(cfg: CameraConfig) -> Callable[[np.ndarray, FrameResult], None]:
-    def overlay(image: np.ndarray, result: FrameResult) -> None:
+def _zones_overlay(zones: ZoneAnnotator) -> Overlay:
+    """The preview's zones, stop lines in the signal's phase colour."""
+
+    def overlay(image: np.ndarray, result: FrameResult, style: Style) -> list[Label]:
         signal = result.overlay if isinstance(result.overlay, SignalState) else None
-        image[...] = draw_zones(image, cfg.rules, signal)
+        zones.annotate(image, signal, style)
+        return zones.labels(image.shape, signal)
 
     return overlay
 
 
-def _zones_annotate(cfg: CameraConfig) -> Callable[[np.ndarray, Frame], None]:
-    def annotate(image: np.ndarray, frame: Frame) -> None:
-        image[...] = draw_zones(image, cfg.rules, None)
+def _zones_annotate(zones: ZoneAnnotator) -> Annotate:
+    """The evidence overview's zones."""
+
+    def annotate(image: np.ndarray, frame: Frame, style: Style) -> list[Label]:
+        zones.annotate(image, None, style)
+        return zones.labels(image.shape, None)
 
     return annotate
 
@@ -120,7 +128,7 @@ def build_pipeline(
     has_rules = rules_configured(cfg.rules)
     preview_writer = None
     if preview:
-        overlays = [_zones_overlay(cfg)] if has_rules else []
+        overlays = [_zones_overlay(ZoneAnnotator(cfg.rules))] if has_rules else []
         preview_writer = PreviewWriter(out_dir, fps, cfg.name, overlays=overlays)
         sinks.append(SheddingSink(preview_writer, guard, "preview"))
     stage = None
@@ -168,7 +176,7 @@ def build_pipeline(
             models=models,
             signer=evidence.signer,
             plate_lookup=lookup,
-            annotate=_zones_annotate(cfg) if has_rules else None,
+            annotate=_zones_annotate(ZoneAnnotator(cfg.rules)) if has_rules else None,
             on_bundle=evidence.on_bundle,
             background=evidence.background,
             guard=guard,

@@ -18,12 +18,16 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from detector.annotate.labels import Label, LabelAnnotator, Style
+from detector.annotate.shapes import BarAnnotator
+from detector.annotate.tracks import TrackAnnotator
 from detector.pipeline import FrameResult, RunSummary
 from detector.types import COCO_ROAD_USERS, Violation
 
 log = logging.getLogger(__name__)
 
-Overlay = Callable[[npt.NDArray[np.uint8], FrameResult], None]
+#: Draws a scene overlay (zones, signal) on an image in place, in a style, and returns its labels.
+Overlay = Callable[[npt.NDArray[np.uint8], FrameResult, Style], list[Label]]
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -35,58 +39,34 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _colour(track_id: int) -> tuple[int, int, int]:
-    rng = np.random.default_rng(track_id * 7919 + 17)
-    r, g, b = (int(v) for v in rng.integers(60, 255, 3))
-    return (b, g, r)
-
-
-def draw_tracks(image: npt.NDArray[np.uint8], result: FrameResult) -> None:
-    """Boxes, track ids and classes, plus the recent path of each active track."""
-    dets = result.detections
-    assert dets.tracker_id is not None
-    for i in range(len(dets)):
-        tid = int(dets.tracker_id[i])
-        x1, y1, x2, y2 = (int(round(v)) for v in dets.xyxy[i])
-        col = _colour(tid)
-        cv2.rectangle(image, (x1, y1), (x2, y2), col, 2)
-        label = f"#{tid} {COCO_ROAD_USERS.get(int(dets.class_id[i]), '?')} {dets.confidence[i]:.2f}"
-        riders = int(dets.data["riders"][i]) if "riders" in dets.data else 0
-        if riders:
-            label += f" x{riders}"  # people riding it
-            for r in result.riders.riders.get(tid, ()) if result.riders is not None else ():
-                rx1, ry1, rx2, ry2 = (int(round(v)) for v in r.xyxy)
-                cv2.rectangle(image, (rx1, ry1), (rx2, ry2), col, 1)
-        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
-        cv2.rectangle(image, (x1, max(0, y1 - th - 6)), (x1 + tw + 4, y1), col, -1)
-        cv2.putText(image, label, (x1 + 2, y1 - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-        track = result.tracks.get(tid)
-        if track is not None and len(track) > 1:
-            pts = track.anchors()[-40:].astype(np.int32)
-            cv2.polylines(image, [pts.reshape(-1, 1, 2)], False, col, 2, cv2.LINE_AA)
-    for v in result.violations:
-        track = result.tracks.get(v.track_id)
-        if track is None:
-            continue
-        x1, y1, x2, y2 = (int(round(c)) for c in track.last.xyxy)
-        cv2.rectangle(image, (x1 - 3, y1 - 3), (x2 + 3, y2 + 3), (0, 0, 255), 3)
-        cv2.putText(
-            image,
-            v.violation_type.value.upper(),
-            (x1, y2 + 18),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.6,
-            (0, 0, 255),
-            2,
-            cv2.LINE_AA,
-        )
-
-
-def draw_status(image: npt.NDArray[np.uint8], result: FrameResult, camera_name: str) -> None:
+def preview_picture(
+    result: FrameResult,
+    camera_name: str,
+    overlays: Sequence[Overlay] = (),
+    tracks: TrackAnnotator | None = None,
+    shown_width: int | None = None,
+) -> npt.NDArray[np.uint8]:
+    """One annotated preview frame: the overlays (zones, signal), the tracks, the violators and a
+    status bar, every label placed once and none over another; sized to read well when the frame is
+    shown `shown_width` pixels wide."""
+    image: npt.NDArray[np.uint8] = result.frame.image.copy()
+    style = Style.of(image, shown_width)
+    labels: list[Label] = []
+    for overlay in overlays:
+        labels += overlay(image, result, style)
+    tracks = tracks or TrackAnnotator()
+    riders = result.riders.riders if result.riders is not None else None
+    tracks.annotate(image, result.detections, result.tracks, riders, result.violations, style)
+    labels += tracks.labels(result.detections, result.tracks, result.violations, style)
     f = result.frame
-    text = f"{camera_name}  frame {f.index}  t={f.timestamp:7.2f}s  tracks {len(result.active)}"
-    cv2.rectangle(image, (0, 0), (image.shape[1], 22), (0, 0, 0), -1)
-    cv2.putText(image, text, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    bar = BarAnnotator(top=True)
+    lines = bar.wrap(
+        image, [f"frame {f.index}  t={f.timestamp:.2f}s  tracks {len(result.active)}", camera_name]
+    )
+    bar.annotate(image, len(lines), style)
+    labels += bar.labels(image, lines, style=style)
+    clear = [bar.rect(image, len(lines), style)]
+    return LabelAnnotator(style).annotate(image, labels, clear, avoid=result.detections.xyxy.tolist())
 
 
 class TrackRecordWriter:
@@ -156,6 +136,7 @@ class PreviewWriter:
         self.fps = fps
         self.camera_name = camera_name
         self.overlays = overlays or []
+        self._tracks = TrackAnnotator()
         self.max_width = max_width
         self.path = out_dir / "preview.mp4"
         self._tmp = out_dir / ".preview.tmp.mp4"
@@ -173,14 +154,10 @@ class PreviewWriter:
         return writer
 
     def write(self, result: FrameResult) -> None:
-        image: np.ndarray = result.frame.image.copy()
-        for overlay in self.overlays:
-            overlay(image, result)
-        draw_tracks(image, result)
-        draw_status(image, result, self.camera_name)
+        image = preview_picture(result, self.camera_name, self.overlays, self._tracks, self.max_width)
         if image.shape[1] > self.max_width:
             scale = self.max_width / image.shape[1]
-            image = cv2.resize(
+            image = cv2.resize(  # type: ignore[assignment]
                 image, (self.max_width, round(image.shape[0] * scale)), interpolation=cv2.INTER_AREA
             )
         if self._writer is None:

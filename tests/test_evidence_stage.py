@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from detector.annotate.labels import ascii_fold
 from detector.config import CameraConfig
 from detector.errors import ConfigError
 from detector.evidence import images as im
@@ -140,7 +141,7 @@ def test_overview_draws_text_bar_and_folds_vietnamese() -> None:
     )
     assert masked == 1 and img.shape == sf.frame.image.shape
     assert (img[-3:, :, :] == 0).mean() > 0.5  # the black timestamp bar
-    assert im.ascii_fold("Ngã tư Đường Điện Biên Phủ") == "Nga tu Duong Dien Bien Phu"
+    assert ascii_fold("Ngã tư Đường Điện Biên Phủ") == "Nga tu Duong Dien Bien Phu"
     assert im.format_time(sf.frame).startswith("2027-01-15 08:00:00.000 UTC")
 
 

@@ -89,10 +89,11 @@ def test_pipeline_drops_masked_detections_before_tracking():
 
 
 def test_calibrate_view_greys_the_ignore_areas():
+    from detector.annotate.scene import calibration_view
     from detector.rules.config import RulesConfig
-    from detector.rules.draw import draw_calibration_view
 
     white = np.full((720, 1620, 3), 255, np.uint8)
-    out = draw_calibration_view(white, RulesConfig(image_size=(1620, 720)), None, [("bar", BAR)])
-    assert (out[360, 30] < 200).all() and (out[360, 30] > 60).all()  # grey over the bar
+    out = calibration_view(white, RulesConfig(image_size=(1620, 720)), None, [("bar", BAR)])
+    assert (out[100, 30] < 200).all() and (out[100, 30] > 60).all()  # grey over the bar
+    assert (out[620, 30] < 200).all() and (out[620, 30] > 60).all()  # (its name sits in its middle)
     assert (out[360, 800] == 255).all()  # the rest untouched

@@ -1,4 +1,4 @@
-"""Calibration from lane markings, zone drawing and `detector calibrate`."""
+"""Calibration from lane markings and `detector calibrate`."""
 
 from __future__ import annotations
 
@@ -11,10 +11,7 @@ from click.testing import CliRunner
 
 from detector.cli.rules import calibrate
 from detector.geometry import calibrate as fit_homography
-from detector.rules.draw import draw_calibration_view, draw_zones
 from detector.rules.lanefit import LaneFit, fit_lane_camera
-from detector.rules.synthetic import reference_rules_config
-from detector.signals import Phase, SignalState
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,18 +39,6 @@ def test_lane_camera_fit_recovers_a_known_camera():
     a, b = truth.project([(lane, 6.0), (lane, 54.0)])
     wa, wb = homo.image_to_world([a, b])
     assert np.linalg.norm(wb - wa) == pytest.approx(48.0, rel=0.02)
-
-
-def test_draw_zones_marks_the_image():
-    cfg = reference_rules_config()
-    blank = np.zeros((800, 1000, 3), np.uint8)
-    red = SignalState(Phase.RED, 2.0, 2.0, 3.0)
-    drawn = draw_zones(blank, cfg, red)
-    assert drawn.shape == blank.shape and blank.sum() == 0  # input untouched
-    # the stop line (y=400, x 100..900) is drawn in the phase colour (red in BGR)
-    assert drawn[400, 500, 2] > 200 and drawn[400, 500, 1] < 60
-    full = draw_calibration_view(blank, cfg)
-    assert (full != drawn).any()
 
 
 def test_calibrate_command_writes_png(tmp_path):

@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 import cv2
 
+from detector.annotate.scene import calibration_view
 from detector.config import CameraConfig, load_camera_config
 from detector.errors import ConfigError, SourceError
 from detector.geometry import Scene
-from detector.rules.draw import draw_calibration_view
 from detector.signals import signal_source_from_config
 from detector.sources import open_source
 from detector.types import Frame
@@ -65,7 +65,7 @@ def calibrate(config: Path, frame_index: int, out: Path | None) -> None:
         src = signal_source_from_config(rules.signal, config.parent)
         for _ in range(rules.signal.hysteresis_frames):  # vision: one frame, read past the hysteresis
             state = src.update(frame)
-    image = draw_calibration_view(frame.image, rules, state, [(z.id, z.polygon) for z in cfg.ignore])
+    image = calibration_view(frame.image, rules, state, [(z.id, z.polygon) for z in cfg.ignore])
     out = out or Path(f"calibrate_{cfg.camera_id}.png")
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise ConfigError(f"--out {out}: expected a .png or .jpg file name")

@@ -1,13 +1,10 @@
-"""Evidence images: JPEG encoding, the annotated overview, and privacy masking of bystanders.
-
-OpenCV's Hershey fonts draw ASCII only, so Vietnamese text (camera names, places) is folded to
-ASCII for the overlay (Ngã tư Hàng Xanh -> Nga tu Hang Xanh); the manifest keeps the exact text.
+"""Evidence images: JPEG encoding, the annotated overview (drawn by `detector.annotate`), and privacy
+masking of bystanders. The before/at/after frames and the vehicle crop stay as the camera saw them.
 """
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -15,28 +12,19 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from detector.annotate.labels import Label, LabelAnnotator, Style
+from detector.annotate.shapes import GREY, PRIORITY_VIOLATOR, RED, YELLOW, BarAnnotator, BoxAnnotator, panel
 from detector.errors import DetectorError
 from detector.types import Detections, Frame
 
 Image = npt.NDArray[np.uint8]
-#: Draws scene overlays (zones, lines) onto a BGR image in place: annotate(image, frame).
-Annotate = Callable[[Image, Frame], None]
-
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
-RED = (0, 0, 255)
-GREY = (200, 200, 200)
-WHITE = (255, 255, 255)
-YELLOW = (0, 220, 255)
+#: Draws a scene overlay (zones, lines) onto a BGR image in place, in a style, and returns its
+#: labels: annotate(image, frame, style) -> labels.
+Annotate = Callable[[Image, Frame, Style], list[Label]]
 
 
 class ImageError(DetectorError):
     """An evidence image could not be made or encoded."""
-
-
-def ascii_fold(text: str) -> str:
-    text = text.replace("đ", "d").replace("Đ", "D")
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).encode("ascii", "replace").decode()
 
 
 def encode_jpeg(image: Image, quality: int) -> bytes:
@@ -108,20 +96,6 @@ def mask_bystanders(
     return n
 
 
-def _text(
-    img: Image, s: str, org: tuple[int, int], scale: float, color: tuple[int, int, int], th: int
-) -> None:
-    """Text on a darkened box (readable on any background; no outline, which some fonts misalign)."""
-    s = ascii_fold(s)
-    (tw, tht), base = cv2.getTextSize(s, _FONT, scale, th)
-    x, y = org
-    x1, y1 = max(x - 3, 0), max(y - tht - 4, 0)
-    x2, y2 = min(x + tw + 3, img.shape[1]), min(y + base + 2, img.shape[0])
-    if x2 > x1 and y2 > y1:
-        img[y1:y2, x1:x2] = (img[y1:y2, x1:x2] * 0.35).astype(np.uint8)
-    cv2.putText(img, s, org, _FONT, scale, color, th, cv2.LINE_AA)
-
-
 @dataclass(frozen=True, slots=True)
 class OverviewText:
     """What the overview states besides boxes: one line each, already formatted."""
@@ -131,6 +105,10 @@ class OverviewText:
     location: str
     violation: str
     lines: tuple[str, ...] = ()  # e.g. "signal: red (+1.2 s)", "speed: 62 km/h", "plate: 51F-123.45"
+
+
+def _covers(rects: Sequence[Sequence[float]], box: Sequence[float]) -> bool:
+    return any(r[0] < box[2] and box[0] < r[2] and r[1] < box[3] and box[1] < r[3] for r in rects)
 
 
 def overview(
@@ -144,44 +122,40 @@ def overview(
     annotate: Annotate | None = None,
     class_names: Mapping[int, str] | None = None,
 ) -> tuple[Image, int]:
-    """The annotated overview image and the number of bystanders masked."""
+    """The annotated overview image and the number of bystanders masked: the scene overlay, other
+    road users in grey, the violator in red, the violation's facts top-left and the time and camera
+    in a bar at the bottom. No label covers the violator or another label."""
     img = frame.image.copy()
     masked = mask_bystanders(img, detections, violator_track) if privacy_mask else 0
+    style = Style.of(img)
+    labels: list[Label] = []
     if annotate is not None:
-        annotate(img, frame)
-    h, w = img.shape[:2]
-    scale = max(0.45, min(w, h) / 900)
-    th = max(1, int(round(scale * 2)))
+        labels += annotate(img, frame, style)
+    others: list[list[float]] = []
     if detections is not None and detections.tracker_id is not None:
-        for box, tid in zip(detections.xyxy, detections.tracker_id, strict=True):
-            if int(tid) != violator_track:
-                x1, y1, x2, y2 = (int(round(v)) for v in box)
-                cv2.rectangle(img, (x1, y1), (x2, y2), GREY, 1)
+        others = detections.xyxy[detections.tracker_id != violator_track].tolist()
+        BoxAnnotator(thickness=1).annotate(img, others, GREY, style)
+    keep_clear: list[tuple[float, float, float, float]] = []
     if violator_box is not None:
-        x1, y1, x2, y2 = (int(round(v)) for v in violator_box)
-        cv2.rectangle(img, (x1, y1), (x2, y2), RED, th + 1)
-        _text(img, f"#{violator_track}", (x1, max(y1 - 6, 14)), scale, RED, th)
-    # information panel, top-left
-    y = int(28 * scale / 0.6)
-    for line in (text.violation, *text.lines):
-        _text(img, line, (10, y), scale, YELLOW, th)
-        y += int(26 * scale / 0.6)
-    # timestamp bar, bottom
-    bar_h = int(30 * scale / 0.6)
-    cv2.rectangle(img, (0, h - bar_h), (w, h), (0, 0, 0), -1)
-    bar = f"{format_time(frame)}  {text.camera_name} [{text.camera_id}]"  # time first: it is never cut
-    if text.location:
-        bar += f"  {text.location}"
-    bar_scale, bar_th = scale * 0.9, max(1, th - 1)
-
-    def width(t: str) -> int:
-        return int(cv2.getTextSize(ascii_fold(t), _FONT, bar_scale, bar_th)[0][0])
-
-    if width(bar) > w - 16:  # long names: shrink to a readable minimum, then cut the end
-        bar_scale = max(0.35, bar_scale * (w - 16) / width(bar))
-        if width(bar) > w - 16:
-            while len(bar) > 8 and width(bar + "...") > w - 16:
-                bar = bar[:-1]
-            bar += "..."
-    _text(img, bar, (8, h - int(bar_h * 0.3)), bar_scale, WHITE, bar_th)
-    return img, masked
+        BoxAnnotator(thickness=style.line + 1).annotate(img, violator_box, RED, style)
+        labels.append(Label(f"#{violator_track}", violator_box, RED, PRIORITY_VIOLATOR))
+        keep_clear.append(violator_box)
+    # the time and camera in a bar at the bottom, at the top when the violator is down there
+    parts = [format_time(frame), f"{text.camera_name} [{text.camera_id}]"]  # time first: it is never cut
+    parts += [text.location] if text.location else []
+    bar = BarAnnotator(top=False, size=0.9)
+    lines = bar.wrap(img, parts, style=style)
+    if violator_box is not None and _covers([bar.rect(img, len(lines), style)], violator_box):
+        bar = BarAnnotator(top=True, size=0.9)
+    strip = bar.rect(img, len(lines), style)
+    bar.annotate(img, len(lines), style)
+    keep_clear.append(strip)
+    # the violation's facts top-left below any bar, top-right when the violator is top-left
+    y = strip[3] if bar.top else 0
+    facts = panel((text.violation, *text.lines), YELLOW, 0, y, size=1.15)
+    if violator_box is not None:
+        rects = [p.rect for p in LabelAnnotator(style).layout(img.shape, facts)]
+        if _covers(rects, violator_box):
+            facts = panel((text.violation, *text.lines), YELLOW, img.shape[1], y, size=1.15)
+    labels = [*bar.labels(img, lines, style=style), *facts, *labels]
+    return LabelAnnotator(style).annotate(img, labels, keep_clear, avoid=others), masked
