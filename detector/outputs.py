@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -18,21 +17,13 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from detector.fsutil import replace_synced
 from detector.pipeline import FrameResult, RunSummary
 from detector.types import COCO_ROAD_USERS, Violation
 
 log = logging.getLogger(__name__)
 
 Overlay = Callable[[npt.NDArray[np.uint8], FrameResult], None]
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _colour(track_id: int) -> tuple[int, int, int]:
@@ -133,11 +124,9 @@ class TrackRecordWriter:
     def close(self) -> None:
         if self._fh is None:
             return
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
         self._fh.close()
         self._fh = None
-        os.replace(self._tmp, self.path)
+        replace_synced(self._tmp, self.path)
 
 
 class PreviewWriter:
@@ -205,7 +194,7 @@ class PreviewWriter:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
-            os.replace(self._tmp, self.path)
+            replace_synced(self._tmp, self.path)
         for _, index, image in sorted(self._best, key=lambda x: x[1]):
             cv2.imwrite(str(self.out_dir / f"snapshot_f{index:05d}.jpg"), image)
 

@@ -65,7 +65,7 @@ def notices_show(store_config: Path | None, notice_id: int) -> None:
 )
 def notices_print(store_config: Path | None, notice_id: int, out: Path) -> None:
     """Write the printed notice (HTML, checked against its stored sha256) to OUT."""
-    from detector.evidence.atomic import atomic_write_bytes
+    from detector.fsutil import atomic_write_bytes
 
     svc = _services(store_config)
     atomic_write_bytes(out, svc.notices.notice_html(notice_id), mode=0o644)

@@ -31,8 +31,8 @@ from pydantic import Field, ValidationError
 
 from detector.base import FrozenModel
 from detector.errors import DetectorError
-from detector.evidence.atomic import atomic_write_bytes
 from detector.evidence.manifest import MANIFEST_NAME, ManifestError, parse_manifest, sha256_hex
+from detector.fsutil import atomic_write_bytes
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey

@@ -31,7 +31,6 @@ from detector import __version__
 from detector.diskguard import DiskGuard, DiskLevel
 from detector.errors import DetectorError
 from detector.evidence import images as im
-from detector.evidence.atomic import fsync_dir, write_file_synced
 from detector.evidence.chain import (
     CHAIN_DIR,
     TMP_PREFIX,
@@ -72,6 +71,7 @@ from detector.evidence.manifest import (
 )
 from detector.evidence.packets import PacketSlice, remux_clip
 from detector.evidence.ring import PendingBundle
+from detector.fsutil import fsync_dir, write_file_synced
 from detector.types import Detections, Frame, PlateRead, Violation
 
 log = logging.getLogger(__name__)
