@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from detector.network.config import SectionConfig
 from detector.network.plate_match import PlateMatch, Reading, match_readings
+from detector.types import majority
 
 MS_TO_KMH = 3.6
 Decision = Literal["fine", "review"]
@@ -209,8 +210,7 @@ def crossings(
     out = []
     for tid, pts in tracks.items():
         pts.sort()
-        classes = [c for _, _, c in pts]
-        cls = max(set(classes), key=classes.count)  # the track's majority class
+        cls = majority(c for _, _, c in pts)[0]
         for (ta, sa, _), (tb, sb, _) in zip(pts, pts[1:], strict=False):
             if sa < 0 <= sb:
                 out.append(Crossing(tid, ta + (tb - ta) * (-sa) / (sb - sa), cls))

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from detector.geometry import PointFeatures, Scene
 from detector.signals import SignalState
-from detector.types import COCO_ROAD_USERS, Track, ViolationType
+from detector.types import COCO_ROAD_USERS, Track, ViolationType, majority
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -61,10 +61,8 @@ class TrackView:
         scene: Scene,
     ) -> TrackView:
         if len(class_ids):
-            ids, counts = np.unique(np.asarray(class_ids), return_counts=True)
-            best = int(np.argmax(counts))
-            name = COCO_ROAD_USERS.get(int(ids[best]), "unknown")
-            agreement = float(counts[best] / counts.sum())
+            class_id, agreement = majority(int(c) for c in class_ids)
+            name = COCO_ROAD_USERS.get(class_id, "unknown")
         else:
             name, agreement = "unknown", 0.0
         xy = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)
