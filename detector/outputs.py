@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.fsutil import replace_synced
+from detector.measures import measures_json
 from detector.pipeline import FrameResult, RunSummary
 from detector.types import COCO_ROAD_USERS, Violation
 
@@ -208,7 +209,7 @@ def violation_record(v: Violation) -> dict[str, object]:
         "frame": v.frame_index,
         "t": round(v.timestamp, 3),
         "evidence_frames": asdict(v.evidence_frames),
-        "measured": dict(v.measured),
+        "measured": measures_json(v.measured),
         "rule_version": v.rule_version,
         "zone_id": v.zone_id,
         "event_key": v.event_key,

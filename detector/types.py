@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from detector.measures import ViolationMeasures
+
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
@@ -289,8 +291,8 @@ class EvidenceFrames:
 class Violation:
     """One offence by one tracked vehicle, as a rule decided it.
 
-    `measured` holds the rule's measured values (e.g. time_into_red_s, speed_kmh,
-    speed_uncertainty_kmh, dwell_s) as plain JSON-able scalars.
+    `measured` is the rule's typed measurements (`detector.measures`: signal phase and time into red,
+    speed with its uncertainty and limit, lane, dwell, ...); its kind is the violation type's.
     """
 
     violation_type: ViolationType
@@ -300,11 +302,17 @@ class Violation:
     frame_index: int
     timestamp: float
     evidence_frames: EvidenceFrames
-    measured: Mapping[str, float | int | str | bool | None]
+    measured: ViolationMeasures
     rule_version: str
     zone_id: str | None = None
     run_id: str = ""  # a live run's start (UTC); empty for a replay, whose frames repeat the same
     riders: int | None = None  # people on a two-wheeler (rider and passengers); None for other vehicles
+
+    def __post_init__(self) -> None:
+        if self.measured.kind != self.violation_type.value:
+            raise ValueError(
+                f"{self.violation_type.value} violation carries {self.measured.kind} measurements"
+            )
 
     @property
     def event_key(self) -> str:

@@ -75,7 +75,7 @@ def test_bundle_contents_and_manifest(root: Path, signer: Ed25519Signer) -> None
     assert m.event_id == event_id_for(m.event_key) and b.name.endswith(m.event_id)
     assert m.key_id == signer.key_id and m.config_sha256 == CONFIG_SHA
     assert m.camera.gps is not None and m.camera.name == "Ngã tư Hàng Xanh"
-    assert m.violation.measured["time_into_red_s"] == 1.25
+    assert m.violation.measured.time_into_red_s == 1.25
     assert m.plate is not None and m.plate.candidates[1].text == "51F-128.45"
     assert m.time.wall_time is not None and m.time.wall_time.endswith("+00:00")
     assert m.time.before is not None and m.time.before.frame_index == m.time.frame_index - 3
@@ -120,8 +120,8 @@ def test_flipped_byte_in_manifest_breaks_signature(root: Path, signer: Ed25519Si
     b = _bundles(root)[0]
     p = b / "manifest.json"
     data = bytearray(p.read_bytes())
-    i = data.index(b'"speed_kmh": 38.5') + len('"speed_kmh": 3')
-    data[i] = ord("1")  # 38.5 -> 31.5: still a valid manifest
+    i = data.index(b'"distance_past_line_px": 40.0') + len('"distance_past_line_px": 4')
+    data[i] = ord("1")  # 40.0 -> 41.0: still a valid manifest
     p.write_bytes(bytes(data))
     r = verify_bundle(b, [signer.public_key])
     assert {"bad_signature", "signature_manifest_mismatch"} <= _codes(r)

@@ -312,6 +312,7 @@ def section_check(
     """Pair the PASSAGES (JSON lines, one file per camera or one for all) over every section."""
     from dataclasses import asdict
 
+    from detector.measures import measures_json
     from detector.network.config import load_network_config
     from detector.network.section import SectionRule, load_passages
 
@@ -325,6 +326,9 @@ def section_check(
         return
     click.echo(
         json.dumps(
-            [asdict(v) | {"measured": v.measured()} for v in found], ensure_ascii=False, indent=2, default=str
+            [asdict(v) | {"measured": measures_json(v.measured)} for v in found],
+            ensure_ascii=False,
+            indent=2,
+            default=str,
         )
     )

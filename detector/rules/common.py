@@ -9,19 +9,18 @@ decides when to call them, deduplicates and turns findings into `Violation`s.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from detector.geometry import PointFeatures, Scene
+from detector.measures import ViolationMeasures
 from detector.signals import SignalState
 from detector.types import COCO_ROAD_USERS, Track, ViolationType, majority
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
-
-Scalar = float | int | str | bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +106,8 @@ class Finding:
     before: int
     at: int
     at_time: float
+    measured: ViolationMeasures
     after: int | None = None
-    measured: Mapping[str, Scalar] = field(default_factory=dict)
 
 
 class SignalHistory:
