@@ -252,3 +252,30 @@ def test_bundle_without_plate_and_clip_needs_review(tmp_path: Path, signer: Ed25
     assert m.needs_review and "no plate reading" in m.review_reasons
     assert {f.name for f in m.files} == {"before.jpg", "at.jpg", "after.jpg", "overview.jpg"}
     assert verify_chain(tmp_path, [signer.public_key]).ok
+
+
+def test_a_rules_own_review_flag_becomes_a_reason(tmp_path: Path, signer: Ed25519Signer) -> None:
+    """A too-many-riders violation is always reviewed (the decree's exemptions cannot be seen): its
+    measurements say so, and the manifest names why even with a sure plate."""
+    from dataclasses import replace
+
+    from detector.measures import TooManyRidersMeasures
+    from detector.types import ViolationType
+
+    w = _writer(tmp_path, signer, clip_enabled=False)
+    sfs = list(synthetic.scene(12))
+    v = replace(
+        synthetic.violation(6),
+        violation_type=ViolationType.TOO_MANY_RIDERS,
+        vehicle_class="motorcycle",
+        measured=TooManyRidersMeasures(riders=3, four_or_more=False, held_s=1.2),
+        riders=3,
+    )
+    path = w.write(v, [s.frame for s in sfs], plate=synthetic.plate_read())
+    m = parse_manifest((path / "manifest.json").read_bytes())
+    assert m.needs_review and any("exemptions" in r for r in m.review_reasons), m.review_reasons
+    assert isinstance(m.violation.measured, TooManyRidersMeasures) and m.violation.measured.riders == 3
+    assert (
+        json.loads((path / "manifest.json").read_bytes())["violation"]["measured"]["kind"]
+        == "too_many_riders"
+    )

@@ -8,6 +8,7 @@ Steps of `BundleWriter.write` (under a per-camera lock, threads and processes):
   5. the chain state replaced atomically.
 A crash before 4 leaves only a `.tmp-` folder (never verified as a bundle, removed on next start);
 a crash between 4 and 5 leaves a whole bundle that the next start adopts.
+What goes into the temp folder and the manifest (step 2 and 3) is `detector.evidence.contents`.
 """
 
 from __future__ import annotations
