@@ -8,8 +8,9 @@ target (same folder, so the rename stays on one filesystem), fsynced, renamed ov
 - `atomic_path`: a temp path for writers that need a file name (video encoders, onnx, downloads);
   the target is replaced only when the `with` block ends without an exception;
 - `replace_synced`: a temp file a caller wrote itself (a stream kept open for a run) moved into place;
+- `rename_synced`: a finished temp folder (an evidence bundle) moved to its final name;
 - `write_file_synced`, `fsync_dir`, `fsync_file`: the pieces, for files inside a temp folder that is
-  renamed as a whole (an evidence bundle).
+  renamed as a whole.
 """
 
 from __future__ import annotations
@@ -64,6 +65,15 @@ def replace_synced(tmp: Path | str, path: Path | str, mode: int | None = None) -
         os.chmod(tmp, mode)
     os.replace(tmp, path)
     fsync_dir(Path(path).parent)
+
+
+def rename_synced(src: Path, dst: Path) -> None:
+    """Move a finished folder (or file) to its final name on the same filesystem and fsync the
+    folders that hold the names (a bundle appears whole under its name, or not at all)."""
+    src.rename(dst)
+    fsync_dir(dst.parent)
+    if src.parent != dst.parent:
+        fsync_dir(src.parent)
 
 
 @contextlib.contextmanager

@@ -62,7 +62,7 @@ from detector.evidence.manifest import (
 )
 from detector.evidence.packets import PacketSlice
 from detector.evidence.ring import PendingBundle
-from detector.fsutil import fsync_dir, write_file_synced
+from detector.fsutil import fsync_dir, rename_synced, write_file_synced
 from detector.types import Detections, Frame, PlateRead, Violation
 
 log = logging.getLogger(__name__)
@@ -148,8 +148,7 @@ class BundleWriter:
         write_file_synced(folder / name, data)
 
     def _publish(self, tmp: Path, final: Path) -> None:
-        tmp.rename(final)
-        fsync_dir(final.parent)
+        rename_synced(tmp, final)
 
     def _previous_key_id(self) -> str | None:
         if self.state.key_id is not None or self.state.last_bundle is None:

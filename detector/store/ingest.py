@@ -40,6 +40,7 @@ from detector.evidence.chain import BUNDLE_DIR_RE, CHAIN_DIR
 from detector.evidence.manifest import MANIFEST_NAME, ManifestError, parse_manifest, sha256_hex
 from detector.evidence.registry import KeyRegistry
 from detector.evidence.verify import find_bundles
+from detector.fsutil import rename_synced
 from detector.measures import measures_json
 from detector.store import audit
 from detector.store.bundles import BundleFacts, check_bundle
@@ -264,7 +265,7 @@ class IngestService:
                 final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 if final.exists():  # left by an earlier attempt that did not commit
                     shutil.rmtree(final)
-                staging.rename(final)
+                rename_synced(staging, final)
                 moved = True
                 s.flush()
                 audit.record(
