@@ -45,3 +45,14 @@ def test_replace_synced_moves_a_stream_written_by_its_caller(tmp_path: Path) -> 
         fh.write("{}\n")
     replace_synced(tmp, p)
     assert p.read_text() == "{}\n" and not tmp.exists()
+
+
+def test_rename_synced_publishes_a_finished_folder(tmp_path: Path) -> None:
+    from detector.fsutil import rename_synced
+
+    tmp, final = tmp_path / ".tmp-b1", tmp_path / "cam" / "00000001-b1"
+    tmp.mkdir()
+    (tmp / "manifest.json").write_text("{}")
+    final.parent.mkdir()
+    rename_synced(tmp, final)
+    assert (final / "manifest.json").read_text() == "{}" and not tmp.exists()
