@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from pydantic import Field, ValidationError, model_validator
 from detector.base import FrozenModel
 from detector.detect.base import REPO_MODELS_DIR, package_file, sha256_file
 from detector.errors import ConfigError, ModelError
+from detector.fsutil import atomic_path, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +104,10 @@ def install_model(
     The file lands under its final name only when the hash matches; otherwise nothing is kept.
     """
     want = expected_sha256 or entry.sha256
-    models_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=models_dir, prefix=f".{entry.file}.", suffix=".part")
-    tmp = Path(tmp_name)
+    final = models_dir / entry.file
     h = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as out:
+        with atomic_path(final, mode=0o600, suffix=".part") as tmp, open(tmp, "wb") as out:
             if "://" in source:
                 if not source.startswith(("http://", "https://")):
                     raise ModelError(f"{source}: only http(s) URLs or local files can be installed")
@@ -124,19 +121,13 @@ def install_model(
                         h.update(block)
                         out.write(block)
             out.flush()
-            os.fsync(out.fileno())
-        if h.hexdigest() != want:
-            raise ModelError(
-                f"{source}: sha256 {h.hexdigest()} does not match the expected {want}; not installed"
-            )
-        final = models_dir / entry.file
-        os.replace(tmp, final)
+            if h.hexdigest() != want:
+                raise ModelError(
+                    f"{source}: sha256 {h.hexdigest()} does not match the expected {want}; not installed"
+                )
         return final
     except OSError as exc:
         raise ModelError(f"cannot install {entry.name} from {source}: {exc}") from exc
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def upsert_manifest_entry(entry: ManifestEntry, path: Path = REPO_MODELS_DIR / "manifest.yaml") -> None:
@@ -163,14 +154,4 @@ def upsert_manifest_entry(entry: ManifestEntry, path: Path = REPO_MODELS_DIR / "
         Manifest.model_validate(yaml.safe_load(new))
     except (yaml.YAMLError, ValidationError) as exc:
         raise ConfigError(f"{path}: the updated manifest would not be valid: {exc}") from exc
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(new)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp_name, path.stat().st_mode & 0o777)  # keep the manifest's mode (mkstemp makes 0600)
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+    atomic_write_text(path, new, mode=path.stat().st_mode & 0o777)  # keeps the manifest's mode

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -21,6 +20,8 @@ import numpy.typing as npt
 from detector.annotate.labels import Label, LabelAnnotator, Style
 from detector.annotate.shapes import BarAnnotator
 from detector.annotate.tracks import TrackAnnotator
+from detector.fsutil import replace_synced
+from detector.measures import measures_json
 from detector.pipeline import FrameResult, RunSummary
 from detector.types import COCO_ROAD_USERS, Violation
 
@@ -28,15 +29,6 @@ log = logging.getLogger(__name__)
 
 #: Draws a scene overlay (zones, signal) on an image in place, in a style, and returns its labels.
 Overlay = Callable[[npt.NDArray[np.uint8], FrameResult, Style], list[Label]]
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def preview_picture(
@@ -113,11 +105,9 @@ class TrackRecordWriter:
     def close(self) -> None:
         if self._fh is None:
             return
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
         self._fh.close()
         self._fh = None
-        os.replace(self._tmp, self.path)
+        replace_synced(self._tmp, self.path)
 
 
 class PreviewWriter:
@@ -182,7 +172,7 @@ class PreviewWriter:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
-            os.replace(self._tmp, self.path)
+            replace_synced(self._tmp, self.path)
         for _, index, image in sorted(self._best, key=lambda x: x[1]):
             cv2.imwrite(str(self.out_dir / f"snapshot_f{index:05d}.jpg"), image)
 
@@ -196,7 +186,7 @@ def violation_record(v: Violation) -> dict[str, object]:
         "frame": v.frame_index,
         "t": round(v.timestamp, 3),
         "evidence_frames": asdict(v.evidence_frames),
-        "measured": dict(v.measured),
+        "measured": measures_json(v.measured),
         "rule_version": v.rule_version,
         "zone_id": v.zone_id,
         "event_key": v.event_key,

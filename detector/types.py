@@ -10,18 +10,38 @@ from the container's PTS or from the configured frame rate, never from the wall 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+
+from detector.measures import ViolationMeasures
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
 #: COCO class ids of the road users the engine keeps, and the names used everywhere else.
+_V = TypeVar("_V", bound=Hashable)
+
+
+def majority(values: Iterable[_V] | Mapping[_V, int]) -> tuple[_V, float]:
+    """The most frequent value and its share of all votes (a track's class over its frames).
+
+    `values` are the votes, or counts by value already kept. A tie goes to the smallest value (COCO
+    ids: car before motorcycle before bus; names: alphabetical), so the answer never depends on the
+    order the votes came in. Raises ValueError on no vote."""
+    counts = values if isinstance(values, Mapping) else Counter(values)
+    total = sum(counts.values())
+    if not counts or total <= 0:
+        raise ValueError("majority of no votes")
+    best, n = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return best, n / total
+
+
 COCO_ROAD_USERS: dict[int, str] = {
     0: "person",
     1: "bicycle",
@@ -225,8 +245,7 @@ class Track:
         """Majority class over the history, so one misclassified frame does not relabel a vehicle."""
         if not self.points:
             return "unknown"
-        ids, counts = np.unique([p.class_id for p in self.points], return_counts=True)
-        return COCO_ROAD_USERS.get(int(ids[int(np.argmax(counts))]), "unknown")
+        return COCO_ROAD_USERS.get(majority(p.class_id for p in self.points)[0], "unknown")
 
     def anchors(self) -> FloatArray:
         """(T, 2) bottom-centre points."""
@@ -272,8 +291,8 @@ class EvidenceFrames:
 class Violation:
     """One offence by one tracked vehicle, as a rule decided it.
 
-    `measured` holds the rule's measured values (e.g. time_into_red_s, speed_kmh,
-    speed_uncertainty_kmh, dwell_s) as plain JSON-able scalars.
+    `measured` is the rule's typed measurements (`detector.measures`: signal phase and time into red,
+    speed with its uncertainty and limit, lane, dwell, ...); its kind is the violation type's.
     """
 
     violation_type: ViolationType
@@ -283,11 +302,17 @@ class Violation:
     frame_index: int
     timestamp: float
     evidence_frames: EvidenceFrames
-    measured: Mapping[str, float | int | str | bool | None]
+    measured: ViolationMeasures
     rule_version: str
     zone_id: str | None = None
     run_id: str = ""  # a live run's start (UTC); empty for a replay, whose frames repeat the same
     riders: int | None = None  # people on a two-wheeler (rider and passengers); None for other vehicles
+
+    def __post_init__(self) -> None:
+        if self.measured.kind != self.violation_type.value:
+            raise ValueError(
+                f"{self.violation_type.value} violation carries {self.measured.kind} measurements"
+            )
 
     @property
     def event_key(self) -> str:

@@ -26,6 +26,7 @@ from detector.annotate.scene import ZoneAnnotator, calibration_view
 from detector.annotate.shapes import BarAnnotator
 from detector.config import CameraConfig, load_camera_config
 from detector.evidence import images as im
+from detector.measures import RedLightMeasures
 from detector.outputs import PreviewWriter, preview_picture
 from detector.pipeline import FrameResult
 from detector.signals import Phase, SignalState
@@ -209,7 +210,16 @@ def _frame_result(width: int, height: int, n: int, seed: int = 1) -> FrameResult
             x1, y1, x2, y2 = (float(v) for v in xyxy[i] + np.array([0, 8 * (k - 4), 0, 8 * (k - 4)]))
             t.append(TrackPoint(k, k / 10, (x1, y1, x2, y2), 0.9, 2))
         tracks[int(tid)] = t
-    v = Violation(ViolationType.RED_LIGHT, "cam", 1, "car", 4, 0.4, EvidenceFrames(3, 4, 4), {}, "1")
+    measured = RedLightMeasures(
+        phase="red",
+        time_into_red_s=1.0,
+        time_into_red_behind_line_s=0.9,
+        preceding_amber_s=3.0,
+        distance_behind_line_px=12.0,
+        distance_past_line_px=30.0,
+        lane_id="lane_0",
+    )
+    v = Violation(ViolationType.RED_LIGHT, "cam", 1, "car", 4, 0.4, EvidenceFrames(3, 4, 4), measured, "1")
     return FrameResult(Frame(image, 4, 0.4, "cam"), dets, tracks, tuple(int(i) for i in ids), (v,))
 
 

@@ -243,7 +243,7 @@ def test_evidence_page_plays_the_clip_and_shows_what_was_measured(page_as: objec
     )
     assert page.inner_text("[data-fact=phase] dd") == "Đỏ"
     into_red = float(page.inner_text("[data-fact=into_red] dd").split()[0])
-    assert into_red == pytest.approx(float(red.measured["time_into_red_s"]), abs=0.01)
+    assert into_red == pytest.approx(float(red.measured.time_into_red_s), abs=0.01)
     assert red.plate_text and red.plate_text in page.inner_text("[data-fact=plate]")
     page.wait_for_selector("#integrity")
     assert page.get_attribute("#integrity", "data-signature-ok") == "true"
@@ -253,7 +253,7 @@ def test_evidence_page_plays_the_clip_and_shows_what_was_measured(page_as: objec
     speeding = next(v for v in _violations(console) if v.violation_type == "speeding")
     _open_violation(page, console, speeding.id)
     speed = page.inner_text("[data-fact=speed] dd")
-    assert "±" in speed and f"{float(speeding.measured['speed_kmh']):.1f}" in speed
+    assert "±" in speed and f"{float(speeding.measured.speed_kmh):.1f}" in speed
     _open_violation(page, console, red.id)
     until(page, "document.getElementById('clip').readyState >= 3")
     page.wait_for_selector("#integrity")

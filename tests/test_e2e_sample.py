@@ -136,11 +136,11 @@ def test_violation_times_and_measurements_agree_with_truth(replay: Replay):
         if v.violation_type.value in {"red_light", "speeding", "solid_line"}:
             assert abs(v.frame_index - t.frame) <= 0.5 * fps, (v, t)
         if v.violation_type.value == "red_light":
-            assert v.measured["time_into_red_s"] == pytest.approx(t.measured["time_into_red_s"], abs=0.3)
+            assert v.measured.time_into_red_s == pytest.approx(t.measured["time_into_red_s"], abs=0.3)
         if v.violation_type.value == "speeding":
-            speed = float(v.measured["speed_kmh"])
+            speed = float(v.measured.speed_kmh)
             assert speed == pytest.approx(float(t.measured["speed_kmh"]), rel=0.1)
-            assert speed - float(v.measured["speed_uncertainty_kmh"]) > float(v.measured["limit_kmh"])
+            assert speed - float(v.measured.speed_uncertainty_kmh) > float(v.measured.limit_kmh)
 
 
 def test_bundles_verify_and_the_store_accepts_each_once(replay: Replay):

@@ -75,7 +75,7 @@ def test_bundle_contents_and_manifest(root: Path, signer: Ed25519Signer) -> None
     assert m.event_id == event_id_for(m.event_key) and b.name.endswith(m.event_id)
     assert m.key_id == signer.key_id and m.config_sha256 == CONFIG_SHA
     assert m.camera.gps is not None and m.camera.name == "Ngã tư Hàng Xanh"
-    assert m.violation.measured["time_into_red_s"] == 1.25
+    assert m.violation.measured.time_into_red_s == 1.25
     assert m.plate is not None and m.plate.candidates[1].text == "51F-128.45"
     assert m.time.wall_time is not None and m.time.wall_time.endswith("+00:00")
     assert m.time.before is not None and m.time.before.frame_index == m.time.frame_index - 3
@@ -120,8 +120,8 @@ def test_flipped_byte_in_manifest_breaks_signature(root: Path, signer: Ed25519Si
     b = _bundles(root)[0]
     p = b / "manifest.json"
     data = bytearray(p.read_bytes())
-    i = data.index(b'"speed_kmh": 38.5') + len('"speed_kmh": 3')
-    data[i] = ord("1")  # 38.5 -> 31.5: still a valid manifest
+    i = data.index(b'"distance_past_line_px": 40.0') + len('"distance_past_line_px": 4')
+    data[i] = ord("1")  # 40.0 -> 41.0: still a valid manifest
     p.write_bytes(bytes(data))
     r = verify_bundle(b, [signer.public_key])
     assert {"bad_signature", "signature_manifest_mismatch"} <= _codes(r)
@@ -252,3 +252,30 @@ def test_bundle_without_plate_and_clip_needs_review(tmp_path: Path, signer: Ed25
     assert m.needs_review and "no plate reading" in m.review_reasons
     assert {f.name for f in m.files} == {"before.jpg", "at.jpg", "after.jpg", "overview.jpg"}
     assert verify_chain(tmp_path, [signer.public_key]).ok
+
+
+def test_a_rules_own_review_flag_becomes_a_reason(tmp_path: Path, signer: Ed25519Signer) -> None:
+    """A too-many-riders violation is always reviewed (the decree's exemptions cannot be seen): its
+    measurements say so, and the manifest names why even with a sure plate."""
+    from dataclasses import replace
+
+    from detector.measures import TooManyRidersMeasures
+    from detector.types import ViolationType
+
+    w = _writer(tmp_path, signer, clip_enabled=False)
+    sfs = list(synthetic.scene(12))
+    v = replace(
+        synthetic.violation(6),
+        violation_type=ViolationType.TOO_MANY_RIDERS,
+        vehicle_class="motorcycle",
+        measured=TooManyRidersMeasures(riders=3, four_or_more=False, held_s=1.2),
+        riders=3,
+    )
+    path = w.write(v, [s.frame for s in sfs], plate=synthetic.plate_read())
+    m = parse_manifest((path / "manifest.json").read_bytes())
+    assert m.needs_review and any("exemptions" in r for r in m.review_reasons), m.review_reasons
+    assert isinstance(m.violation.measured, TooManyRidersMeasures) and m.violation.measured.riders == 3
+    assert (
+        json.loads((path / "manifest.json").read_bytes())["violation"]["measured"]["kind"]
+        == "too_many_riders"
+    )

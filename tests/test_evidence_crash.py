@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from detector.evidence import contents as contents_mod
 from detector.evidence import writer as writer_mod
 from detector.evidence.chain import load_chain_state
 from detector.evidence.config import EvidenceConfig
@@ -84,7 +85,7 @@ def test_crash_in_clip_encoding(
     def broken(*a: object, **k: object) -> None:
         raise Boom("encoder died")
 
-    monkeypatch.setattr(writer_mod, "write_clip", broken)
+    monkeypatch.setattr(contents_mod, "encode_clip", broken)
     with pytest.raises(Boom):
         write_bundles(w, 1, start=50)
     monkeypatch.undo()

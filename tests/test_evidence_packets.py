@@ -130,7 +130,7 @@ def test_sink_on_packets_writes_a_stream_copied_clip_that_verifies(clip: Path, t
     assert len(sink.written) == 1 and not sink.failures
     path = sink.written[0][1]
     m = parse_manifest((path / MANIFEST_NAME).read_bytes())
-    assert m.manifest_version == 2 and m.clip is not None
+    assert m.manifest_version == 3 and m.clip is not None
     assert (m.clip.source, m.clip.encoder, m.clip.codec) == ("camera", "stream copy", "h264")
     assert m.clip.start_s == pytest.approx(30 / FPS) and m.clip.start_s <= 30 / FPS  # keyframe before 36
     assert verify_chain(tmp_path / "ev", [signer.public_key]).ok

@@ -17,6 +17,7 @@ from detector.evidence.manifest import parse_manifest
 from detector.evidence.synthetic import camera_info, models
 from detector.evidence.verify import verify_chain
 from detector.evidence.writer import BundleWriter
+from detector.measures import SpeedingMeasures
 from detector.types import Detections, EvidenceFrames, Frame, PlateRead, Violation, ViolationType
 
 SAMPLE = Path(os.environ.get("DETECTOR_SAMPLE_DIR", Path(__file__).resolve().parents[1] / "sample_videos"))
@@ -46,8 +47,10 @@ def _read_frames(wanted: range) -> dict[int, np.ndarray]:
 def test_bundle_from_sample_scene_frames_verifies(tmp_path: Path) -> None:
     truth = json.loads(TRUTH.read_text(encoding="utf-8"))  # read directly: only the stable fields are used
     fps = float(truth["scene"]["fps"])
-    vehicle = next(v for v in truth["vehicles"] if v["violations"] and v["boxes"])
-    vt = vehicle["violations"][0]
+    vehicle = next(
+        v for v in truth["vehicles"] if v["boxes"] and any(x["type"] == "speeding" for x in v["violations"])
+    )
+    vt = next(x for x in vehicle["violations"] if x["type"] == "speeding")
     at = int(vt["frame"])
     images = _read_frames(range(max(at - 10, 0), at + 11))
     assert at in images, "sample scene video is shorter than its ground truth"
@@ -80,7 +83,18 @@ def test_bundle_from_sample_scene_frames_verifies(tmp_path: Path) -> None:
         frame_index=at,
         timestamp=at / fps,
         evidence_frames=EvidenceFrames(max(at - 5, 0), at, at + 5),
-        measured=dict(vt["measured"]),
+        # the truth's speed, known exactly: no uncertainty, no fit
+        measured=SpeedingMeasures(
+            speed_kmh=vt["measured"]["speed_kmh"],
+            speed_uncertainty_kmh=0.0,
+            limit_kmh=vt["measured"]["limit_kmh"],
+            tolerance_kmh=0.0,
+            regression_se_kmh=0.0,
+            calibration_se_kmh=0.0,
+            window_s=0.0,
+            n_points=0,
+            calibration_rms_m=None,
+        ),
         rule_version="truth",
     )
     plate = PlateRead(

@@ -101,9 +101,10 @@ def test_only_the_speeder_is_flagged_at_the_right_section_speed(truth: GroundTru
     # B's clock is 15 ms ahead: the nominal speed is a little low; the bound still holds it
     assert abs(v.speed_kmh - true_kmh) < 2.0 and v.speed_low_kmh < true_kmh < v.speed_kmh + 2.0
     assert v.distance_m == pytest.approx(LINE_B - LINE_A)
-    m = v.measured()
-    assert m["entry_event_id"] == f"camA-{speeder}" and m["exit_event_id"] == f"camB-{speeder}"
-    assert m["speed_uncertainty_kmh"] > 0 and m["plate_match"] == "exact"
+    m = v.measured
+    assert m.entry_event_id == f"camA-{speeder}" and m.exit_event_id == f"camB-{speeder}"
+    assert m.speed_uncertainty_kmh > 0 and m.plate_match == "exact"
+    assert m.excess_kmh == pytest.approx(v.speed_low_kmh - v.limit_kmh, abs=0.02)
 
 
 def test_misread_character_at_one_end_still_matches_but_goes_to_review(truth: GroundTruth) -> None:

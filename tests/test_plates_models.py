@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -148,6 +149,31 @@ def test_cli_reads_a_crop_as_json() -> None:
     assert result.exit_code == 0, result.output
     rec = json.loads(result.output.strip().splitlines()[-1])
     assert rec["normalized"] == "51F06532" and rec["text"] == "51F-065.32" and rec["rows"] == 1
+
+
+def test_cli_json_prints_the_review_decision_and_its_confidence() -> None:
+    """`confidence` and `needs_review` are what a track's plate would get from this one reading (the
+    vote: its least supported character against `trust_threshold`), not the OCR line's own score."""
+    from detector.cli.plates import plates
+    from detector.plates.reader import PlateReader
+
+    crops = sorted(need(VN).glob("*.jpg"))[:6]
+    result = CliRunner().invoke(plates, ["read", "--crop", "--json", *map(str, crops)])
+    assert result.exit_code == 0, result.output
+    recs = [json.loads(line) for line in result.output.strip().splitlines() if line.startswith("{")]
+    assert [r["image"] for r in recs] == [str(c) for c in crops]
+    cfg = PlatesConfig(detector_input_size=640)
+    reader = PlateReader.from_config(cfg, with_detector=False)
+    try:
+        for crop, rec in zip(crops, recs, strict=True):
+            obs = reader.read_crop(cv2.imread(str(crop)))
+            assert obs is not None and rec["ocr_confidence"] == obs.confidence
+            read = reader.vote([obs])
+            assert read is not None
+            assert (rec["confidence"], rec["needs_review"]) == (read.confidence, read.needs_review), crop
+            assert rec["needs_review"] or rec["confidence"] >= cfg.trust_threshold
+    finally:
+        reader.close()
 
 
 def test_cli_missing_image_is_a_runtime_error_naming_it() -> None:

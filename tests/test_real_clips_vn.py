@@ -116,8 +116,8 @@ def test_red_light_violations_are_the_checked_ones_in_results(segment):
     assert len(found) == len(flagged), [(v.frame_index, v.vehicle_class) for v in found]
     for v, row in zip(found, flagged, strict=True):
         assert abs(v.frame_index - int(row["frame"])) <= FRAME_TOLERANCE, (v.frame_index, row)
-        assert v.vehicle_class == row["class"] and v.measured["lane_id"] == row["lane"]
-        assert v.measured["phase"] == "red" and v.measured["arrow_lit"] is None
+        assert v.vehicle_class == row["class"] and v.measured.lane_id == row["lane"]
+        assert v.measured.phase == "red" and v.measured.arrow_lit is None
 
 
 def _stopped_behind(track: Track, scene: Scene, tol_px: float, min_s: float = 2.0) -> bool:

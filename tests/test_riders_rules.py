@@ -64,9 +64,9 @@ def test_three_people_on_a_motorbike_held_half_a_second_is_reported_once_for_rev
     assert len(out) == 1
     v = out[0]
     assert v.violation_type == ViolationType.TOO_MANY_RIDERS
-    assert v.riders == 3 and v.measured["needs_review"] is True and v.measured["four_or_more"] is False
+    assert v.riders == 3 and v.measured.needs_review is True and v.measured.four_or_more is False
     assert v.evidence_frames.before == 10 and v.frame_index >= 25
-    fine = FineSchedule.load().choose(v.violation_type.value, v.vehicle_class, v.measured)
+    fine = FineSchedule.load().choose(v.measured, v.vehicle_class)
     assert fine.rule_id == "motorbike.too_many_riders" and "7(2)(g)" in fine.legal_basis
 
 
@@ -97,9 +97,9 @@ def test_no_helmet_needs_enough_clear_votes_and_unclear_looks_never_vote():
     out = run(helmet_rules(["no_helmet", "unclear", "no_helmet", "no_helmet"], min_votes=3), 20)
     assert len(out) == 1
     v = out[0]
-    assert v.violation_type == ViolationType.NO_HELMET and v.measured["votes_clear"] == 3
-    assert v.measured["needs_review"] is True  # fewer than 2 x min_votes clear votes
-    assert FineSchedule.load().choose("no_helmet", "motorcycle", v.measured).rule_id == "motorbike.no_helmet"
+    assert v.violation_type == ViolationType.NO_HELMET and v.measured.votes_clear == 3
+    assert v.measured.needs_review is True  # fewer than 2 x min_votes clear votes
+    assert FineSchedule.load().choose(v.measured, "motorcycle").rule_id == "motorbike.no_helmet"
 
 
 def test_a_rider_seen_with_a_helmet_is_not_reported():
@@ -109,7 +109,7 @@ def test_a_rider_seen_with_a_helmet_is_not_reported():
     )
     # one helmet vote among six clear ones keeps the 'no helmet' share below 0.9: reported, flagged for review
     out = run(helmet_rules(["no_helmet"] * 5 + ["helmet"], min_votes=6, min_no_helmet_fraction=0.8), 20)
-    assert len(out) == 1 and out[0].measured["needs_review"] is True
+    assert len(out) == 1 and out[0].measured.needs_review is True
 
 
 def test_the_helmet_budget_and_zone_are_kept():

@@ -131,4 +131,4 @@ def test_signal_from_frames_then_engine():
     out += engine.finish()
     assert last.phase == Phase.RED
     assert [v.violation_type for v in out] == [ViolationType.RED_LIGHT]
-    assert out[0].measured["preceding_amber_s"] == pytest.approx(3.0)
+    assert out[0].measured.preceding_amber_s == pytest.approx(3.0)

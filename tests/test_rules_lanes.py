@@ -36,8 +36,8 @@ def test_lane_restriction_table(name, cls, wps, expected):
     assert len(found) == expected, name
     if expected:
         assert found[0].zone_id == "M1"
-        assert found[0].measured["vehicle_class"] == cls
-        assert found[0].measured["duration_in_lane_s"] >= 2.0
+        assert found[0].measured.vehicle_class == cls
+        assert found[0].measured.duration_in_lane_s >= 2.0
 
 
 def test_lane_restriction_needs_class_agreement():
@@ -96,4 +96,4 @@ def test_wrong_way_table(name, wps, expected):
     assert len(found) == expected, name
     if expected:
         assert found[0].zone_id == "L1"
-        assert found[0].measured["cosine_to_lane"] < -0.9
+        assert found[0].measured.cosine_to_lane < -0.9

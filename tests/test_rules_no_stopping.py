@@ -43,6 +43,6 @@ def test_no_stopping_table(name, wps, expected):
     if expected:
         v = found[0]
         assert v.zone_id == "N1"
-        assert v.measured["dwell_s"] > 30.0
-        assert v.measured["max_dwell_s"] == 30.0
+        assert v.measured.dwell_s > 30.0
+        assert v.measured.max_dwell_s == 30.0
         assert v.timestamp == pytest.approx(32.0, abs=0.3)  # decided when the dwell passed 30 s

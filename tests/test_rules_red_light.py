@@ -71,11 +71,11 @@ def test_red_light_table(name, waypoints, cls, kwargs, expected):
 def test_red_light_measures_and_evidence():
     (v,) = of_type(run([path_track(1, RUNS_RED)]), ViolationType.RED_LIGHT)
     assert v.zone_id == "S1" and v.track_id == 1 and v.vehicle_class == "car"
-    assert v.measured["phase"] == "red"
-    assert v.measured["preceding_amber_s"] == pytest.approx(3.0)
+    assert v.measured.phase == "red"
+    assert v.measured.preceding_amber_s == pytest.approx(3.0)
     # crossing at t=7.0 -> 2.0 s into red (first frame past the line)
-    assert v.measured["time_into_red_s"] == pytest.approx(2.04, abs=0.05)
-    assert v.measured["lane_id"] == "L1"
+    assert v.measured.time_into_red_s == pytest.approx(2.04, abs=0.05)
+    assert v.measured.lane_id == "L1"
     ev = v.evidence_frames
     assert ev.before < ev.at < ev.after
     assert v.frame_index == ev.at == 177  # first frame clearly past the line (y=392 < 400 - tolerance)
@@ -91,7 +91,7 @@ def test_lost_and_refound_under_new_id_is_not_accused():
 def test_red_following_green_without_amber_records_zero_amber():
     sched = PhaseLogSignal([(0.0, Phase.GREEN), (5.0, Phase.RED)])
     (v,) = of_type(run([path_track(1, RUNS_RED)], schedule=sched), ViolationType.RED_LIGHT)
-    assert v.measured["preceding_amber_s"] == 0.0
+    assert v.measured.preceding_amber_s == 0.0
 
 
 def test_min_preceding_amber_skips_short_amber():
@@ -155,5 +155,5 @@ def test_stop_line_table(name, waypoints, expected):
     stops = of_type(violations, ViolationType.STOP_LINE)
     assert len(stops) == expected, name
     if expected:
-        assert stops[0].measured["stopped_s"] >= 2.0
-        assert stops[0].measured["distance_past_line_px"] == pytest.approx(15.0, abs=1.0)
+        assert stops[0].measured.stopped_s >= 2.0
+        assert stops[0].measured.distance_past_line_px == pytest.approx(15.0, abs=1.0)

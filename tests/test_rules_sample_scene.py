@@ -66,11 +66,11 @@ def test_ground_truth_tracks_give_exactly_the_ground_truth_violations(gt):
         ev = v.evidence_frames
         assert ev.before <= ev.at <= ev.after
         if v.violation_type.value == "red_light":
-            assert v.measured["time_into_red_s"] == pytest.approx(t["measured"]["time_into_red_s"], abs=0.5)
-            assert v.measured["preceding_amber_s"] == pytest.approx(3.0, abs=0.1)
+            assert v.measured.time_into_red_s == pytest.approx(t["measured"]["time_into_red_s"], abs=0.5)
+            assert v.measured.preceding_amber_s == pytest.approx(3.0, abs=0.1)
         if v.violation_type.value == "speeding":
-            assert v.measured["speed_kmh"] == pytest.approx(
-                t["measured"]["speed_kmh"], abs=v.measured["speed_uncertainty_kmh"] + 1.0
+            assert v.measured.speed_kmh == pytest.approx(
+                t["measured"]["speed_kmh"], abs=v.measured.speed_uncertainty_kmh + 1.0
             )
         if v.violation_type.value in ("red_light", "solid_line", "speeding"):
             assert abs(v.frame_index - t["frame"]) <= 8, (v, t)
@@ -79,7 +79,7 @@ def test_ground_truth_tracks_give_exactly_the_ground_truth_violations(gt):
             # rule decides once it has lasted the configured time (inside the lanes, for wrong way)
             assert t["frame"] <= v.frame_index <= t["frame"] + 6 * gt["scene"]["fps"], (v, t)
         if v.violation_type.value == "no_stopping":
-            assert v.measured["stopped_since_s"] == pytest.approx(t["t"], abs=0.5)
+            assert v.measured.stopped_since_s == pytest.approx(t["t"], abs=0.5)
 
 
 def test_vision_signal_reads_the_drawn_head(gt):

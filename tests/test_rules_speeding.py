@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from detector.geometry import Scene
+from detector.measures import SpeedingMeasures
 from detector.rules.common import TrackView
 from detector.rules.config import RulesConfig
 from detector.rules.engine import RuleEngine, run_tracks
@@ -59,9 +60,9 @@ def test_speeding_table(name, kmh, jitter, expected):
     assert len(found) == expected, name
     if expected:
         m = found[0].measured
-        assert m["limit_kmh"] == 50.0
-        assert m["speed_kmh"] - m["speed_uncertainty_kmh"] > 53.0
-        assert m["speed_kmh"] == pytest.approx(kmh, abs=1.5)
+        assert isinstance(m, SpeedingMeasures) and m.limit_kmh == 50.0
+        assert m.speed_kmh - m.speed_uncertainty_kmh > 53.0
+        assert m.speed_kmh == pytest.approx(kmh, abs=1.5)
 
 
 def test_uncertainty_grows_with_jitter():
@@ -98,7 +99,7 @@ def test_most_specific_limit_wins():
 def test_limit_per_lane_and_class_applied():
     cfg = _limits_cfg()
     found = speeding(run([drive(45.0, x=300, cls="truck")], cfg))  # L1 truck limit 30
-    assert len(found) == 1 and found[0].measured["limit_kmh"] == 30
+    assert len(found) == 1 and found[0].measured.limit_kmh == 30
     assert speeding(run([drive(45.0, x=300, cls="car")], cfg)) == []  # L1 car limit 50
 
 

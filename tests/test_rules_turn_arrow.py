@@ -51,13 +51,13 @@ def test_turn_on_the_lit_arrow_is_exempt_straight_on_is_not():
     straight = path_track(2, STRAIGHT, "motorcycle")
     found = reds([turning, straight], arrow_cfg())
     assert [v.track_id for v in found] == [2]
-    assert found[0].measured["arrow_lit"] == "right" and found[0].measured["lane_id"] == "M1"
+    assert found[0].measured.arrow_lit == "right" and found[0].measured.lane_id == "M1"
 
 
 def test_turn_after_the_arrow_went_dark_is_a_violation():
     late = [(t + 16.0, x, y) for t, x, y in TURNS_RIGHT]  # crosses at 24 s, arrow dark from 20 s
     found = reds([path_track(1, late, "motorcycle")], arrow_cfg())
-    assert [v.track_id for v in found] == [1] and found[0].measured["arrow_lit"] is None
+    assert [v.track_id for v in found] == [1] and found[0].measured.arrow_lit is None
 
 
 def test_lane_without_the_arrow_turn_is_not_exempt():

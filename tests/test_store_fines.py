@@ -4,53 +4,106 @@ concurrent double submits on real SQLite and PostgreSQL."""
 # ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
 import pytest
+from measures_examples import EXAMPLES
+from measures_examples import speed_measures as _speed
 from sqlalchemy import func, select
 from test_store_support import Store, bundles, db_url, keys, pg_database, pg_url, store  # noqa: F401
 
+from detector.errors import ConfigError
+from detector.measures import SpeedingMeasures, TooManyRidersMeasures, load_measures, measures_json
 from detector.store.errors import Conflict, InvalidRequest, NoFineRule
 from detector.store.fines import FineSchedule, default_schedule
 from detector.store.models import Payment
 from detector.store.views import NoticeView, ReceiptView
+from detector.types import ViolationType
 
 
 @pytest.mark.parametrize(
     ("vehicle", "measured", "rule", "lo", "hi", "points"),
     [
-        ("car", {"speed_kmh": 67.0, "speed_limit_kmh": 60}, "car.speeding.5_10", 800_000, 1_000_000, 0),
-        ("car", {"speed_kmh": 70.0, "speed_limit_kmh": 60}, "car.speeding.10_20", 4_000_000, 6_000_000, 2),
-        ("car", {"over_kmh": 20.0}, "car.speeding.10_20", 4_000_000, 6_000_000, 2),
-        ("car", {"over_kmh": 20.5}, "car.speeding.20_35", 6_000_000, 8_000_000, 4),
-        ("truck", {"over_kmh": 36}, "car.speeding.over_35", 12_000_000, 14_000_000, 6),
-        ("motorcycle", {"over_kmh": 9.9}, "motorbike.speeding.5_10", 400_000, 600_000, 0),
-        ("motorcycle", {"over_kmh": 15}, "motorbike.speeding.10_20", 800_000, 1_000_000, 0),
-        ("motorcycle", {"over_kmh": 21}, "motorbike.speeding.over_20", 6_000_000, 8_000_000, 4),
+        ("car", _speed(67.0), "car.speeding.5_10", 800_000, 1_000_000, 0),
+        ("car", _speed(70.0), "car.speeding.10_20", 4_000_000, 6_000_000, 2),
+        ("car", _speed(80.0), "car.speeding.10_20", 4_000_000, 6_000_000, 2),
+        ("car", _speed(80.5), "car.speeding.20_35", 6_000_000, 8_000_000, 4),
+        ("truck", _speed(96.0), "car.speeding.over_35", 12_000_000, 14_000_000, 6),
+        ("motorcycle", _speed(49.9, limit=40), "motorbike.speeding.5_10", 400_000, 600_000, 0),
+        ("motorcycle", _speed(55.0, limit=40), "motorbike.speeding.10_20", 800_000, 1_000_000, 0),
+        ("motorcycle", _speed(61.0, limit=40), "motorbike.speeding.over_20", 6_000_000, 8_000_000, 4),
         # the measurement uncertainty is given to the driver: 21 - 2 = 19 km/h -> 10-20 band
-        ("car", {"over_kmh": 21, "speed_uncertainty_kmh": 2}, "car.speeding.10_20", 4_000_000, 6_000_000, 2),
+        ("car", _speed(81.0, unc=2.0), "car.speeding.10_20", 4_000_000, 6_000_000, 2),
     ],
 )
-def test_speeding_bands(vehicle: str, measured: dict, rule: str, lo: int, hi: int, points: int) -> None:
-    d = default_schedule().choose("speeding", vehicle, measured)
+def test_speeding_bands(
+    vehicle: str, measured: SpeedingMeasures, rule: str, lo: int, hi: int, points: int
+) -> None:
+    d = default_schedule().choose(measured, vehicle)
     assert (d.rule_id, d.min_vnd, d.max_vnd, d.points) == (rule, lo, hi, points)
     assert d.amount_due_vnd == (lo + hi) // 2
 
 
-def test_every_type_has_rows_for_cars_and_motorbikes_with_citations() -> None:
+@pytest.mark.parametrize("vtype", list(ViolationType))
+def test_each_violation_type_is_fined_from_its_typed_measurements(vtype: ViolationType) -> None:
+    """Every type's measurements pick a row of that type for each vehicle group the decree covers,
+    citing its article; the same values through JSON (as the store keeps them) pick the same row."""
     s = default_schedule()
-    for vtype in ("red_light", "lane_restriction", "wrong_way", "no_stopping", "solid_line", "stop_line"):
-        for vehicle, article in (("car", "Art. 6("), ("motorcycle", "Art. 7(")):
-            d = s.choose(vtype, vehicle, {})
-            assert article in d.legal_basis, (vtype, vehicle, d)
-    assert s.choose("red_light", "motorcycle", {}).min_vnd == 4_000_000  # Art. 7(7)(c)
-    assert s.choose("wrong_way", "car", {}).points == 4  # Art. 6(16)(b)
-    assert s.choose("no_stopping", "car", {"parked": True}).rule_id == "car.no_stopping.parked"
+    m = EXAMPLES[vtype]
+    assert m.kind == vtype.value
+    groups = {r.vehicle for r in s.model.rows if r.violation_type == vtype.value}
+    assert groups, f"no fine row for {vtype.value}"
+    for vehicle, group, article in (("car", "car", "Art. 6("), ("motorcycle", "motorbike", "Art. 7(")):
+        if group not in groups:
+            with pytest.raises(NoFineRule):
+                s.choose(m, vehicle)
+            continue
+        d = s.choose(m, vehicle)
+        assert d.rule_id.startswith(f"{group}.{vtype.value}") and article in d.legal_basis, d
+        assert s.choose(load_measures(vtype.value, json.loads(json.dumps(measures_json(m)))), vehicle) == d
+
+
+def test_rows_read_the_measurements_they_name() -> None:
+    s = default_schedule()
+    assert s.choose(EXAMPLES[ViolationType.RED_LIGHT], "motorcycle").min_vnd == 4_000_000  # Art. 7(7)(c)
+    assert s.choose(EXAMPLES[ViolationType.WRONG_WAY], "car").points == 4  # Art. 6(16)(b)
+    three = TooManyRidersMeasures(riders=3, four_or_more=False, held_s=1.5)
+    four = TooManyRidersMeasures(riders=4, four_or_more=True, held_s=1.5)
+    assert s.choose(three, "motorcycle").rule_id != s.choose(four, "motorcycle").rule_id
+    assert s.choose(four, "motorcycle").rule_id == "motorbike.too_many_riders.4_or_more"
     with pytest.raises(NoFineRule, match="speed excess 3.0"):
-        s.choose("speeding", "car", {"over_kmh": 3})
+        s.choose(_speed(63.0), "car")
     with pytest.raises(NoFineRule, match="bicycle"):
-        s.choose("red_light", "bicycle", {})
+        s.choose(EXAMPLES[ViolationType.RED_LIGHT], "bicycle")
+
+
+@pytest.mark.parametrize(
+    ("row", "error"),
+    [
+        # a flag that is not a field (a renamed field) would never match: the load refuses it
+        ("violation_type: too_many_riders\n    flags: {four_or_mor: true}", "not a boolean field"),
+        ("violation_type: no_stopping\n    flags: {parked: true}", "not a boolean field"),
+        ("violation_type: too_many_riders\n    flags: {riders: true}", "not a boolean field"),
+        ("violation_type: red_light\n    over_kmh: {gt: 5}", "measures no speed"),
+        ("violation_type: red_lights", "unknown violation_type"),
+    ],
+)
+def test_a_row_naming_what_its_measurements_do_not_have_fails_the_load(
+    tmp_path: Path, row: str, error: str
+) -> None:
+    p = tmp_path / "s.yaml"
+    p.write_text(
+        "schedule_version: 1\nsource: x\nrows:\n  - id: a\n    vehicle: motorbike\n"
+        f"    {row}\n    text_vi: x\n    fine_basis: x\n    min_vnd: 1\n    max_vnd: 2\n    points: 0\n"
+    )
+    with pytest.raises(ConfigError, match=error):
+        FineSchedule.load(p)
+
+
+def test_the_committed_schedule_loads() -> None:
+    assert len(FineSchedule.load().model.rows) >= 20
 
 
 def test_bad_schedule_file_is_a_config_error(tmp_path: Path) -> None:

@@ -86,3 +86,46 @@ def test_cancelled_or_paid_fines_cannot_be_cancelled_again(store: Store, bundles
     store.services.payments.pay(fine.fine_id, "k-1", fine.amount_due_vnd, actor="bank")
     with pytest.raises(Conflict, match="is paid"):
         store.services.review.cancel_fine(fine.fine_id, actor="a", reason="late")
+
+
+def test_version_2_bundles_are_ingested_and_fined_from_their_typed_measurements(tmp_path: Path) -> None:
+    """Bundles the version-2 writer signed (tests/fixtures/evidence_v2): the store verifies them, keeps
+    their measurements typed, and the fine of the speeding one is its band (78.4 - 60 - 3.1 = 15.3 km/h
+    over: 10-20)."""
+    import json
+    import shutil
+
+    from sqlalchemy import select
+    from test_store_support import Keys, make_store
+
+    from detector.measures import RedLightMeasures, SpeedingMeasures
+    from detector.store.models import ViolationRow
+    from detector.store.views import ViolationView
+
+    v2 = Path(__file__).resolve().parent / "fixtures" / "evidence_v2"
+    trusted = tmp_path / "trusted"
+    trusted.mkdir()
+    shutil.copy(v2 / "key.pub", trusted / "v2.pub")
+    root = tmp_path / "edge"
+    shutil.copytree(v2 / "root", root)
+    store = make_store(f"sqlite:///{tmp_path / 'store.db'}", tmp_path, Keys(None, trusted, None))  # type: ignore[arg-type]
+    try:
+        ids = []
+        for p in sorted((root / "cam1").iterdir()):
+            r = store.services.ingest.ingest_path(p)
+            assert r.violation_id is not None, r
+            ids.append(r.violation_id)
+        with store.db.session() as s:
+            rows = {r.id: r for r in s.scalars(select(ViolationRow))}
+            assert json.loads(rows[ids[1]].measured_json)["kind"] == "speeding"  # stored typed
+            red = ViolationView.of(rows[ids[0]])
+        assert isinstance(red.measured, RedLightMeasures) and red.measured.time_into_red_s == 2.4
+        fine = store.services.review.review(ids[1], "confirm", actor="rev", reason="").fine
+        assert fine is not None and (fine.amount_min_vnd, fine.amount_max_vnd) == (4_000_000, 6_000_000)
+        with store.db.session() as s:
+            speeding = ViolationView.of(s.get(ViolationRow, ids[1]))
+        assert isinstance(speeding.measured, SpeedingMeasures) and speeding.measured.limit_kmh == 60.0
+        view = ViolationView.model_validate_json(red.model_dump_json())
+        assert view.measured == red.measured  # the API's JSON reads back into the same fields
+    finally:
+        store.services.close()

@@ -54,3 +54,25 @@ def test_track_order_and_majority_class():
     assert t.anchors().tolist()[0] == [2.0, 10.0]
     with pytest.raises(ValueError, match="not after"):
         t.append(TrackPoint(frame_index=2, timestamp=0.2, xyxy=(0, 0, 1, 1), confidence=0.5, class_id=2))
+
+
+def test_majority_is_order_free_and_gives_ties_to_the_smallest_value() -> None:
+    from collections import Counter
+
+    from detector.types import majority
+
+    assert majority([3, 2, 3, 2, 3]) == (3, 0.6)
+    assert majority([3, 2, 2, 3]) == (2, 0.5) == majority([2, 3, 3, 2])  # tie: car (2) over motorcycle (3)
+    assert majority(["truck", "bus", "bus", "truck"])[0] == "bus"
+    assert majority(Counter({7: 4, 2: 1})) == (7, 0.8) == majority({2: 1, 7: 4})
+    with pytest.raises(ValueError):
+        majority([])
+
+
+def test_a_track_class_is_its_majority_with_ties_to_the_smaller_id() -> None:
+    t = Track(4)
+    for i, cls in enumerate([3, 2, 3, 2, 7]):  # a tie between car (2) and motorcycle (3), one truck frame
+        t.append(TrackPoint(i, i / 10, (0.0, 0.0, 10.0, 10.0), 0.9, cls))
+    assert t.class_name == "car"
+    t.append(TrackPoint(5, 0.5, (0.0, 0.0, 10.0, 10.0), 0.9, 3))
+    assert t.class_name == "motorcycle"

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from detector.batch.manifest import BatchJob
+from detector.fsutil import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +79,7 @@ def _next_attempt(out: Path) -> int:
         if child.name != ATTEMPTS_NAME:
             shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".{ATTEMPTS_NAME}.tmp"
-    tmp.write_text(str(n), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, str(n))
     return n
 
 
@@ -150,7 +149,5 @@ def replay_video(job: BatchJob) -> VideoReport:
         violation_types=tuple(v.violation_type.value for v in summary.violations),
         failures=tuple(f"{f['event_key']}: {f['reason']}" for f in failures if isinstance(f, dict)),
     )
-    tmp = job.out / f".{DONE_NAME}.tmp"
-    tmp.write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
-    os.replace(tmp, done)
+    atomic_write_text(done, json.dumps(report.to_json(), indent=2))
     return report

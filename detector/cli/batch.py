@@ -194,7 +194,7 @@ def replay_batch(
         }
         for o in outcomes
     ]
-    from detector.outputs import atomic_write_text
+    from detector.fsutil import atomic_write_text
 
     atomic_write_text(out / "batch.json", json.dumps(record, indent=2))
     if as_json:

@@ -182,10 +182,10 @@ def keys_rotate(root: Path, camera_id: str, old_key: Path, new_key: Path) -> Non
     import base64
     from datetime import UTC, datetime
 
-    from detector.evidence.atomic import atomic_write_bytes
     from detector.evidence.chain import load_chain_state, rotation_path
     from detector.evidence.keys import key_id_of, load_private_key, load_public_key
     from detector.evidence.manifest import KeyRotation, rotation_statement_bytes
+    from detector.fsutil import atomic_write_bytes
 
     old = load_private_key(old_key)
     new_id = key_id_of(load_public_key(new_key))

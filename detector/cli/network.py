@@ -65,7 +65,7 @@ def notices_show(store_config: Path | None, notice_id: int) -> None:
 )
 def notices_print(store_config: Path | None, notice_id: int, out: Path) -> None:
     """Write the printed notice (HTML, checked against its stored sha256) to OUT."""
-    from detector.evidence.atomic import atomic_write_bytes
+    from detector.fsutil import atomic_write_bytes
 
     svc = _services(store_config)
     atomic_write_bytes(out, svc.notices.notice_html(notice_id), mode=0o644)
@@ -312,6 +312,7 @@ def section_check(
     """Pair the PASSAGES (JSON lines, one file per camera or one for all) over every section."""
     from dataclasses import asdict
 
+    from detector.measures import measures_json
     from detector.network.config import load_network_config
     from detector.network.section import SectionRule, load_passages
 
@@ -325,6 +326,9 @@ def section_check(
         return
     click.echo(
         json.dumps(
-            [asdict(v) | {"measured": v.measured()} for v in found], ensure_ascii=False, indent=2, default=str
+            [asdict(v) | {"measured": measures_json(v.measured)} for v in found],
+            ensure_ascii=False,
+            indent=2,
+            default=str,
         )
     )

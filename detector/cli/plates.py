@@ -14,6 +14,7 @@ from rich.table import Table
 from detector.errors import ConfigError, DetectorError
 from detector.plates.config import PlatesConfig
 from detector.plates.vote import PlateObservation
+from detector.types import PlateRead
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +54,17 @@ def _plates_config(
         raise ConfigError(f"plates options: {exc}") from exc
 
 
-def _record(path: Path, obs: PlateObservation) -> dict[str, object]:
+def _record(path: Path, obs: PlateObservation, read: PlateRead | None) -> dict[str, object]:
+    """One plate: `confidence` and `needs_review` are the review decision's (the track vote over this
+    one reading: its least supported character), `ocr_confidence` the recogniser's own."""
     return {
         "image": str(path),
         "text": obs.text,
         "normalized": obs.normalized,
         "raw_text": obs.raw_text,
-        "confidence": obs.confidence,
+        "confidence": read.confidence if read is not None else 0.0,
+        "needs_review": read.needs_review if read is not None else True,
+        "ocr_confidence": obs.confidence,
         "rows": obs.rows,
         "valid": obs.valid,
         "country": obs.country,
@@ -121,45 +126,51 @@ def read(
     reader = PlateReader.from_config(cfg, with_detector=not crop)
     # where the plate detector sees no plate in a photo, plate-like text lines are read instead
     lines = None if crop or not text_fallback else TextLineDetector(threads=cfg.threads, side=960)
-    results: list[tuple[Path, PlateObservation | None]] = []
+    results: list[tuple[Path, PlateObservation | None, PlateRead | None]] = []
     errors: dict[Path, str] = {}  # a bad file gets its own record; the others are still read
     try:
         for path in images:
             img = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
             if img is None:
                 errors[path] = "file not found" if not path.is_file() else "not an image OpenCV can read"
-                results.append((path, None))
+                results.append((path, None, None))
                 continue
             found = [reader.read_crop(img)] if crop else reader.read_image(img, fallback=lines)
             kept = [o for o in found if o is not None]
-            results += [(path, o) for o in kept] or [(path, None)]
+            # the same decision a track's plate gets (PlateReader.vote), over this one reading
+            results += [(path, o, reader.vote([o])) for o in kept] or [(path, None, None)]
     finally:
         reader.close()
         if lines is not None:
             lines.close()
     if as_json:
-        for path, obs in results:
-            rec = _record(path, obs) if obs else {"image": str(path), "text": None, "normalized": None}
+        for path, obs, read in results:
+            rec = (
+                _record(path, obs, read)
+                if obs
+                else {"image": str(path), "text": None, "normalized": None, "needs_review": True}
+            )
             if path in errors:
                 rec["error"] = errors[path]
             click.echo(json.dumps(rec, ensure_ascii=False))
         _fail_on(errors)
         return
     table = Table(title=f"plates ({cfg.country} grammar, OCR {cfg.ocr_backend})")
-    for col in ("image", "plate", "conf", "rows", "valid", "region", "colour", "box"):
+    for col in ("image", "plate", "conf", "review", "rows", "valid", "region", "colour", "box"):
         table.add_column(col)
-    for path, obs in results:
+    for path, obs, read in results:
         if path in errors:
-            table.add_row(path.name, f"error: {errors[path]}", "-", "-", "-", "-", "-", "-")
+            table.add_row(path.name, f"error: {errors[path]}", *["-"] * 7)
             continue
         if obs is None:
             hint = "no plate read" + ("" if crop else " (a plate crop? try --crop)")
-            table.add_row(path.name, hint, "-", "-", "-", "-", "-", "-")
+            table.add_row(path.name, hint, *["-"] * 7)
             continue
         table.add_row(
             path.name,
             obs.text,
-            f"{obs.confidence:.2f}",
+            f"{read.confidence:.2f}" if read is not None else "-",
+            "no" if read is not None and not read.needs_review else "yes",
             str(obs.rows),
             "yes" if obs.valid else "no",
             obs.region or "-",

@@ -30,6 +30,7 @@ import numpy.typing as npt
 from detector.detect.base import sha256_file
 from detector.detect.onnx import letterbox
 from detector.errors import ConfigError, ModelError
+from detector.fsutil import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -259,12 +260,8 @@ def quantize_yolo(
         "entropy": CalibrationMethod.Entropy,
     }[method]
     fmt = QuantFormat.QDQ if quant_format == "qdq" else QuantFormat.QOperator
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
-        with tempfile.TemporaryDirectory(prefix="quantize.") as work:
+        with atomic_path(out, suffix=".part") as tmp, tempfile.TemporaryDirectory(prefix="quantize.") as work:
             pre = Path(work) / "pre.onnx"
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
             excluded = head_nodes(pre, exclude)
@@ -291,18 +288,13 @@ def quantize_yolo(
                         **(calib_options or {}),
                     },
                 )
-        _stamp(tmp, src, f"onnxruntime {ort_version} quantize_static", calib, method, quant_format, exclude)
-        with tmp.open("rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600
-        os.replace(tmp, out)
+            _stamp(
+                tmp, src, f"onnxruntime {ort_version} quantize_static", calib, method, quant_format, exclude
+            )
     except ConfigError:
         raise
     except Exception as exc:  # onnx / onnxruntime raise their own types
         raise ModelError(f"cannot quantize {src}: {exc}") from exc
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     desc = (
         f"onnxruntime {ort_version} static int8 ({quant_format.upper()}, uint8 activations, int8 weights"
         f"{' per channel' if per_channel else ''}), "

@@ -31,7 +31,6 @@ from pydantic import Field, ValidationError
 
 from detector.base import FrozenModel
 from detector.errors import DetectorError
-from detector.evidence.atomic import atomic_write_bytes
 from detector.evidence.manifest import (
     MANIFEST_NAME,
     EvidenceManifest,
@@ -39,6 +38,7 @@ from detector.evidence.manifest import (
     parse_manifest,
     sha256_hex,
 )
+from detector.fsutil import atomic_write_bytes
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from detector.errors import DetectorError
-from detector.evidence.atomic import fsync_file
+from detector.fsutil import fsync_file
 from detector.types import Frame
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from detector.errors import ConfigError, DetectorError
-from detector.evidence.atomic import atomic_write_bytes
+from detector.fsutil import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 

@@ -17,14 +17,17 @@ import json
 import uuid
 from typing import Any, Final, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from detector.base import FrozenModel
 from detector.errors import DetectorError
+from detector.measures import MeasuresError, ViolationMeasuresField, legacy_measures, measures_json
 
 #: Version of the manifest format; bump on any incompatible change and keep the reader for old ones.
-MANIFEST_VERSION: Final = 2
-READABLE_VERSIONS = (1, 2)  # version 1 has no clip.source (its clips were all encoded)
+MANIFEST_VERSION: Final = 3
+#: version 1 has no clip.source (its clips were all encoded); versions 1 and 2 carry the rule's
+#: measured values as a free dict, read into the typed measurements by field name (`legacy_measures`)
+READABLE_VERSIONS = (1, 2, 3)
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "manifest.sig"
 #: Namespace of deterministic event ids: uuid5(EVENT_NAMESPACE, violation.event_key).
@@ -32,7 +35,6 @@ EVENT_NAMESPACE = uuid.UUID("6f1c3a52-6d1e-5b8e-9a57-1d2c0e7a4b11")
 
 Sha256Hex = str
 _SHA256 = r"^[0-9a-f]{64}$"
-Scalar = float | int | str | bool | None
 
 
 class ManifestError(DetectorError):
@@ -103,8 +105,10 @@ class ViolationInfo(FrozenModel):
     zone_id: str | None = Field(default=None, description="Zone the rule applied to")
     track_id: int = Field(description="Tracker id of the vehicle (per run)")
     vehicle_class: str = Field(description="Vehicle class: car, motorcycle, bus, truck, bicycle")
-    measured: dict[str, Scalar] = Field(
-        default_factory=dict, description="The rule's measured values (time_into_red_s, speed_kmh, ...)"
+    measured: ViolationMeasuresField = Field(
+        description="The rule's typed measurements, by `kind` (the violation type): signal phase and time "
+        "into red, speed with its uncertainty and limit, lane, dwell, ... (since manifest_version 3; "
+        "earlier versions carry a free dict with the same names, read into these fields)"
     )
     riders: int | None = Field(
         default=None,
@@ -112,6 +116,12 @@ class ViolationInfo(FrozenModel):
         description="People on the two-wheeler (rider and passengers) as the riders stage counted them; "
         "absent for other vehicles and in bundles written before riders were counted",
     )
+
+    @model_validator(mode="after")
+    def _kind_is_the_type(self) -> ViolationInfo:
+        if self.measured.kind != self.violation_type:
+            raise ValueError(f"{self.violation_type} violation carries {self.measured.kind} measurements")
+        return self
 
 
 class PlateCandidateInfo(FrozenModel):
@@ -191,8 +201,9 @@ class SoftwareInfo(FrozenModel):
 class EvidenceManifest(FrozenModel):
     """Everything one evidence bundle claims. Signed as bytes; chained per camera."""
 
-    manifest_version: Literal[1, 2] = Field(
-        default=MANIFEST_VERSION, description="Manifest format version (MANIFEST_VERSION; 1 is still read)"
+    manifest_version: Literal[1, 2, 3] = Field(
+        default=MANIFEST_VERSION,
+        description="Manifest format version (MANIFEST_VERSION; 1 and 2 are still read)",
     )
     event_id: str = Field(description="uuid5(EVENT_NAMESPACE, event_key): replays give the same id")
     event_key: str = Field(description="camera:type:track:frame, the violation's deterministic key")
@@ -282,11 +293,26 @@ def parse_manifest(data: bytes, where: str = "manifest.json") -> EvidenceManifes
             f"{where}: unsupported manifest_version {version!r} (this reader knows "
             f"{', '.join(map(str, READABLE_VERSIONS))})"
         )
+    if version in (1, 2):
+        raw = _typed_legacy(raw, where)
     try:
         return EvidenceManifest.model_validate(raw)
     except ValidationError as exc:
         parts = [f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()[:5]]
         raise ManifestError(f"{where}: invalid manifest: " + "; ".join(parts)) from exc
+
+
+def _typed_legacy(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    """A version 1/2 manifest's free `measured` dict as the typed measurements of its violation type
+    (the bytes on disk stay as they are: signatures and hashes cover them, not this reading)."""
+    violation = raw.get("violation")
+    if not isinstance(violation, dict) or not isinstance(violation.get("measured", {}), dict):
+        return raw  # the schema check names what is wrong
+    try:
+        typed = legacy_measures(str(violation.get("violation_type")), violation.get("measured", {}))
+    except MeasuresError as exc:
+        raise ManifestError(f"{where}: violation.measured: {exc}") from exc
+    return {**raw, "violation": {**violation, "measured": measures_json(typed)}}
 
 
 def manifest_json_schema() -> dict[str, Any]:

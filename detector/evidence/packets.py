@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from detector.errors import DetectorError
-from detector.evidence.atomic import fsync_file
+from detector.fsutil import fsync_file
 
 log = logging.getLogger(__name__)
 

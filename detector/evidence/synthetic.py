@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from detector.measures import RedLightMeasures
 from detector.types import (
     Detections,
     EvidenceFrames,
@@ -77,7 +78,15 @@ def violation(
         frame_index=at,
         timestamp=at / fps,
         evidence_frames=EvidenceFrames(before=max(at - gap, 0), at=at, after=at + gap),
-        measured={"time_into_red_s": 1.25, "signal_state": "red", "speed_kmh": 38.5},
+        measured=RedLightMeasures(
+            phase="red",
+            time_into_red_s=1.25,
+            time_into_red_behind_line_s=1.05,
+            preceding_amber_s=3.0,
+            distance_behind_line_px=12.0,
+            distance_past_line_px=40.0,
+            lane_id="lane_1",
+        ),
         rule_version="red_light/1",
         zone_id="stop_line_1",
     )

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from detector.evidence.atomic import atomic_write_bytes
+from detector.fsutil import atomic_write_bytes
 from detector.network.hotlist import HotlistFile, HotlistHit, HotlistWatcher
 from detector.network.plate_match import Reading, match_wanted
 

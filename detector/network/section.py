@@ -24,8 +24,10 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from detector.measures import SectionSpeedMeasures
 from detector.network.config import SectionConfig
 from detector.network.plate_match import PlateMatch, Reading, match_readings
+from detector.types import majority
 
 MS_TO_KMH = 3.6
 Decision = Literal["fine", "review"]
@@ -65,22 +67,23 @@ class SectionViolation:
     decision: Decision
     reasons: tuple[str, ...]
 
-    def measured(self) -> dict[str, float | int | str | bool | None]:
+    @property
+    def measured(self) -> SectionSpeedMeasures:
         """Values for the fine schedule (speed, its uncertainty, the limit) and the reviewer."""
-        return {
-            "speed_kmh": round(self.speed_kmh, 2),
-            "speed_uncertainty_kmh": round(self.speed_kmh - self.speed_low_kmh, 2),
-            "limit_kmh": self.limit_kmh,
-            "tolerance_kmh": self.tolerance_kmh,
-            "distance_m": round(self.distance_m, 2),
-            "travel_s": round(self.travel_s, 3),
-            "plate_match": self.match.kind,
-            "plate_match_confidence": round(self.match.confidence, 3),
-            "entry_camera": self.entry.camera_id,
-            "exit_camera": self.exit.camera_id,
-            "entry_event_id": self.entry.bundle.event_id if self.entry.bundle else None,
-            "exit_event_id": self.exit.bundle.event_id if self.exit.bundle else None,
-        }
+        return SectionSpeedMeasures(
+            speed_kmh=round(self.speed_kmh, 2),
+            speed_uncertainty_kmh=round(self.speed_kmh - self.speed_low_kmh, 2),
+            limit_kmh=self.limit_kmh,
+            tolerance_kmh=self.tolerance_kmh,
+            distance_m=round(self.distance_m, 2),
+            travel_s=round(self.travel_s, 3),
+            plate_match=self.match.kind,
+            plate_match_confidence=round(self.match.confidence, 3),
+            entry_camera=self.entry.camera_id,
+            exit_camera=self.exit.camera_id,
+            entry_event_id=self.entry.bundle.event_id if self.entry.bundle else None,
+            exit_event_id=self.exit.bundle.event_id if self.exit.bundle else None,
+        )
 
 
 class SectionRule:
@@ -209,8 +212,7 @@ def crossings(
     out = []
     for tid, pts in tracks.items():
         pts.sort()
-        classes = [c for _, _, c in pts]
-        cls = max(set(classes), key=classes.count)  # the track's majority class
+        cls = majority(c for _, _, c in pts)[0]
         for (ta, sa, _), (tb, sb, _) in zip(pts, pts[1:], strict=False):
             if sa < 0 <= sb:
                 out.append(Crossing(tid, ta + (tb - ta) * (-sa) / (sb - sa), cls))

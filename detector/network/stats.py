@@ -26,6 +26,7 @@ from shapely.geometry import LineString, Point, Polygon
 
 from detector.base import FrozenModel
 from detector.errors import ConfigError
+from detector.types import majority
 
 OFF_LANE = "off_lane"
 ALL = "all"
@@ -127,7 +128,7 @@ def _tracks(
         classes[tid][str(r["class"])] += 1
     for p in pts.values():
         p.sort(key=lambda q: q.t)
-    return dict(pts), {tid: c.most_common(1)[0][0] for tid, c in classes.items()}
+    return dict(pts), {tid: majority(c)[0] for tid, c in classes.items()}
 
 
 def _speed_at(pts: Sequence[_Point], t: float, window_s: float) -> float | None:

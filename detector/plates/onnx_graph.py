@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from detector.errors import ModelError
+from detector.fsutil import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +146,5 @@ def export_platedet(src: Path, dst: Path, input_size: int, to_fp32: bool = True)
     except OSError as exc:
         raise ModelError(f"{src}: cannot read plate detector model: {exc}") from exc
     out = rewrite_platedet(data, input_size, to_fp32, str(src))
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_suffix(dst.suffix + ".tmp")
-    tmp.write_bytes(out)
-    tmp.replace(dst)
+    atomic_write_bytes(dst, out, mode=0o644)
     return dst

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detector.riders.config import AssociationConfig
-from detector.types import Detections
+from detector.types import Detections, majority
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ class RiderAssociator:
         counts = self._class_counts.get(track_id)
         if not counts:
             return -1
-        return max(counts.items(), key=lambda kv: (kv[1], -kv[0]))[0]
+        return majority(counts)[0]
 
     def _carriers(self) -> set[int]:
         """Tracks that carry riders now (their own boxed rider included)."""

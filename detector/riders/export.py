@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from detector.errors import ModelError
+from detector.fsutil import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -123,16 +123,6 @@ def export_helmet(source: Path, out: Path, imgsz: int = 160) -> ExportResult:
             )
         )
         _pin_export_date(exported, str(yolo.ckpt.get("date", "")))
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, part = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
-        os.close(fd)
-        try:
+        with atomic_path(out, suffix=".part") as part:
             shutil.copyfile(exported, part)
-            with open(part, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.chmod(part, 0o644)
-            os.replace(part, out)
-        finally:
-            if os.path.exists(part):
-                os.unlink(part)
     return ExportResult(out=out, sha256=sha256_of(out), imgsz=imgsz, names=names)

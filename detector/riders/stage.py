@@ -25,6 +25,7 @@ from shapely.geometry import Point as ShapelyPoint
 from shapely.geometry import Polygon
 from shapely.prepared import prep
 
+from detector.measures import NoHelmetMeasures, TooManyRidersMeasures
 from detector.riders.associate import RiderFrame
 from detector.riders.config import RidersConfig
 from detector.riders.helmet import HeadCall, HelmetClassifier
@@ -106,12 +107,9 @@ class RiderRules:
                     cls,
                     frame,
                     EvidenceFrames(before=st.since_frame, at=frame.index, after=frame.index),
-                    {
-                        "riders": n,
-                        "four_or_more": n >= 4,
-                        "held_s": round(frame.timestamp - st.since_t, 3),
-                        "needs_review": True,
-                    },
+                    TooManyRidersMeasures(
+                        riders=n, four_or_more=n >= 4, held_s=round(frame.timestamp - st.since_t, 3)
+                    ),
                     n,
                 )
             )
@@ -186,16 +184,16 @@ class RiderRules:
             cls,
             frame,
             EvidenceFrames(before=min(frames), at=best[0], after=max(max(frames), best[0])),
-            {
-                "rider_track_id": rid,
-                "votes_no_helmet": len(no),
-                "votes_clear": clear,
-                "looks": votes.looks,
-                "no_helmet_fraction": round(fraction, 3),
-                "mean_p_no_helmet": round(float(np.mean([c[2].p_no_helmet for c in no])), 3),
-                "head_box": ",".join(f"{v:.0f}" for v in head) if head else None,
-                "needs_review": unsure,
-            },
+            NoHelmetMeasures(
+                rider_track_id=rid,
+                votes_no_helmet=len(no),
+                votes_clear=clear,
+                looks=votes.looks,
+                no_helmet_fraction=round(fraction, 3),
+                mean_p_no_helmet=round(float(np.mean([c[2].p_no_helmet for c in no])), 3),
+                head_box=",".join(f"{v:.0f}" for v in head) if head else None,
+                needs_review=unsure,
+            ),
             n,
             at=best,
         )
@@ -208,7 +206,7 @@ class RiderRules:
         cls: str,
         frame: Frame,
         ev: EvidenceFrames,
-        measured: dict[str, float | int | str | bool | None],
+        measured: NoHelmetMeasures | TooManyRidersMeasures,
         n: int,
         at: tuple[int, float, HeadCall] | None = None,
     ) -> Violation:

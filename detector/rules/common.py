@@ -9,19 +9,18 @@ decides when to call them, deduplicates and turns findings into `Violation`s.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from detector.geometry import PointFeatures, Scene
+from detector.measures import ViolationMeasures
 from detector.signals import SignalState
-from detector.types import COCO_ROAD_USERS, Track, ViolationType
+from detector.types import COCO_ROAD_USERS, Track, ViolationType, majority
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
-
-Scalar = float | int | str | bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +60,8 @@ class TrackView:
         scene: Scene,
     ) -> TrackView:
         if len(class_ids):
-            ids, counts = np.unique(np.asarray(class_ids), return_counts=True)
-            best = int(np.argmax(counts))
-            name = COCO_ROAD_USERS.get(int(ids[best]), "unknown")
-            agreement = float(counts[best] / counts.sum())
+            class_id, agreement = majority(int(c) for c in class_ids)
+            name = COCO_ROAD_USERS.get(class_id, "unknown")
         else:
             name, agreement = "unknown", 0.0
         xy = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)
@@ -109,8 +106,8 @@ class Finding:
     before: int
     at: int
     at_time: float
+    measured: ViolationMeasures
     after: int | None = None
-    measured: Mapping[str, Scalar] = field(default_factory=dict)
 
 
 class SignalHistory:

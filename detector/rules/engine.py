@@ -309,7 +309,7 @@ class RuleEngine:
             frame_index=f.at,
             timestamp=f.at_time,
             evidence_frames=EvidenceFrames(before=before, at=f.at, after=max(after, f.at)),
-            measured=dict(f.measured),
+            measured=f.measured,
             rule_version=self._versions[f.violation_type],
             zone_id=f.zone_id,
         )

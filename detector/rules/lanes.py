@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from detector.geometry import Scene
+from detector.measures import LaneRestrictionMeasures, SolidLineMeasures, WrongWayMeasures
 from detector.rules.common import Finding, SignalHistory, TrackView, runs, split_on_gaps
 from detector.rules.config import LaneRestrictionRuleConfig, SolidLineRuleConfig, WrongWayRuleConfig
 from detector.types import ViolationType
@@ -61,13 +62,13 @@ def check_lane_restriction(
                         at=int(view.frames[at]),
                         at_time=float(view.times[at]),
                         after=int(view.frames[b - 1]),
-                        measured={
-                            "vehicle_class": cls,
-                            "class_agreement": round(view.class_agreement, 3),
-                            "allowed_classes": ",".join(sorted(lane.allowed_classes or ())),
-                            "duration_in_lane_s": round(float(t[-1] - t[0]), 3),
-                            "min_duration_s": cfg.min_duration_s,
-                        },
+                        measured=LaneRestrictionMeasures(
+                            vehicle_class=cls,
+                            class_agreement=round(view.class_agreement, 3),
+                            allowed_classes=",".join(sorted(lane.allowed_classes or ())),
+                            duration_in_lane_s=round(float(t[-1] - t[0]), 3),
+                            min_duration_s=cfg.min_duration_s,
+                        ),
                     )
                 )
                 break
@@ -117,11 +118,11 @@ def check_solid_line(
                     at=int(view.frames[a2]),
                     at_time=float(view.times[a2]),
                     after=int(view.frames[confirm]),
-                    measured={
-                        "offset_before_px": round(float(abs(d[e1])), 1),
-                        "offset_after_px": round(float(abs(d[confirm])), 1),
-                        "confirm_frames": cfg.confirm_frames,
-                    },
+                    measured=SolidLineMeasures(
+                        offset_before_px=round(float(abs(d[e1])), 1),
+                        offset_after_px=round(float(abs(d[confirm])), 1),
+                        confirm_frames=cfg.confirm_frames,
+                    ),
                 )
             )
             break
@@ -176,13 +177,11 @@ def check_wrong_way(
                     at=int(view.frames[at]),
                     at_time=float(view.times[at]),
                     after=int(view.frames[e]),
-                    measured={
-                        "cosine_to_lane": round(float(np.mean(cos[s : at + 1])), 3),
-                        "distance_px": round(
-                            float(np.linalg.norm(view.anchors[at] - view.anchors[i0c[s]])), 1
-                        ),
-                        "duration_s": round(float(view.times[at] - start_t), 3),
-                    },
+                    measured=WrongWayMeasures(
+                        cosine_to_lane=round(float(np.mean(cos[s : at + 1])), 3),
+                        distance_px=round(float(np.linalg.norm(view.anchors[at] - view.anchors[i0c[s]])), 1),
+                        duration_s=round(float(view.times[at] - start_t), 3),
+                    ),
                 )
             )
             break

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from detector.geometry import Scene
+from detector.measures import NoStoppingMeasures
 from detector.rules.common import Finding, SignalHistory, TrackView
 from detector.rules.config import NoStoppingRuleConfig
 from detector.types import ViolationType
@@ -44,11 +45,11 @@ def check_no_stopping(
                 at=int(view.frames[at]),
                 at_time=float(view.times[at]),
                 after=int(view.frames[last]),
-                measured={
-                    "dwell_s": round(dwell, 3),
-                    "max_dwell_s": cfg.max_dwell_s,
-                    "stopped_since_s": round(float(view.times[i0]), 3),
-                },
+                measured=NoStoppingMeasures(
+                    dwell_s=round(dwell, 3),
+                    max_dwell_s=cfg.max_dwell_s,
+                    stopped_since_s=round(float(view.times[i0]), 3),
+                ),
             )
         )
     return out

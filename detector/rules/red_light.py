@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from detector.geometry import LaneZone, LineZone, Scene
+from detector.measures import RedLightMeasures, StopLineMeasures
 from detector.rules.common import Finding, SignalHistory, TrackView
 from detector.rules.config import RedLightRuleConfig, StopLineRuleConfig
 from detector.signals import Phase, SignalState
@@ -127,16 +128,16 @@ def check_red_light(
                 at=int(view.frames[c]),
                 at_time=float(view.times[c]),
                 after=int(view.frames[after_idx]),
-                measured={
-                    "phase": "red",
-                    "time_into_red_s": round(into_red, 3),
-                    "time_into_red_behind_line_s": round(behind_state.time_into_red_s or 0.0, 3),
-                    "preceding_amber_s": None if amber is None else round(amber, 3),
-                    "distance_behind_line_px": round(float(-d[j]), 1),
-                    "distance_past_line_px": round(float(d[k]), 1),
-                    "lane_id": None if lane is None else lane.id,
-                    "arrow_lit": ",".join(sorted(arrow_turns)) or None,
-                },
+                measured=RedLightMeasures(
+                    phase="red",
+                    time_into_red_s=round(into_red, 3),
+                    time_into_red_behind_line_s=round(behind_state.time_into_red_s or 0.0, 3),
+                    preceding_amber_s=None if amber is None else round(amber, 3),
+                    distance_behind_line_px=round(float(-d[j]), 1),
+                    distance_past_line_px=round(float(d[k]), 1),
+                    lane_id=None if lane is None else lane.id,
+                    arrow_lit=",".join(sorted(arrow_turns)) or None,
+                ),
             )
         )
     return out
@@ -182,18 +183,18 @@ def check_stop_line(
                 at=int(view.frames[at]),
                 at_time=float(view.times[at]),
                 after=int(view.frames[last]),
-                measured={
-                    "phase": "red",
-                    "time_into_red_s": None
+                measured=StopLineMeasures(
+                    phase="red",
+                    time_into_red_s=None
                     if last_state.time_into_red_s is None
                     else round(last_state.time_into_red_s, 3),
-                    "time_into_red_at_crossing_s": round(st.time_into_red_s or 0.0, 3),
-                    "preceding_amber_s": None
+                    time_into_red_at_crossing_s=round(st.time_into_red_s or 0.0, 3),
+                    preceding_amber_s=None
                     if st.preceding_amber_s is None
                     else round(st.preceding_amber_s, 3),
-                    "stopped_s": round(dwell, 3),
-                    "distance_past_line_px": round(float(np.median(d[i0 : last + 1])), 1),
-                },
+                    stopped_s=round(dwell, 3),
+                    distance_past_line_px=round(float(np.median(d[i0 : last + 1])), 1),
+                ),
             )
         )
     return out

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detector.geometry import Homography, Scene
+from detector.measures import SpeedingMeasures
 from detector.rules.common import F64, Finding, SignalHistory, TrackView
 from detector.rules.config import SpeedingRuleConfig
 from detector.types import ViolationType
@@ -133,16 +134,16 @@ def check_speeding(
             at=int(view.frames[-1]),
             at_time=float(view.times[-1]),
             after=None,
-            measured={
-                "speed_kmh": round(est.speed_kmh, 2),
-                "speed_uncertainty_kmh": round(est.uncertainty_kmh, 2),
-                "regression_se_kmh": round(est.regression_se_kmh, 2),
-                "calibration_se_kmh": round(est.calibration_se_kmh, 2),
-                "limit_kmh": limit,
-                "tolerance_kmh": cfg.tolerance_kmh,
-                "window_s": round(est.span_s, 3),
-                "n_points": est.n_points,
-                "calibration_rms_m": round(scene.homography.rms_error_m, 3) if scene.homography else None,
-            },
+            measured=SpeedingMeasures(
+                speed_kmh=round(est.speed_kmh, 2),
+                speed_uncertainty_kmh=round(est.uncertainty_kmh, 2),
+                regression_se_kmh=round(est.regression_se_kmh, 2),
+                calibration_se_kmh=round(est.calibration_se_kmh, 2),
+                limit_kmh=limit,
+                tolerance_kmh=cfg.tolerance_kmh,
+                window_s=round(est.span_s, 3),
+                n_points=est.n_points,
+                calibration_rms_m=round(scene.homography.rms_error_m, 3) if scene.homography else None,
+            ),
         )
     ]

@@ -30,7 +30,7 @@ import numpy as np
 
 from detector.assemble import BuiltPipeline
 from detector.config import RuntimeConfig
-from detector.outputs import atomic_write_text
+from detector.fsutil import atomic_write_text
 from detector.pipeline import FrameResult, RunSummary
 from detector.runtime.capture import BoundedQueue, Captured, CaptureThread, Policy
 from detector.runtime.notify import SystemdNotifier

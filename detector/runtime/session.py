@@ -30,7 +30,8 @@ from detector.assemble import BuiltPipeline, EvidenceOptions, build_pipeline
 from detector.config import CameraConfig
 from detector.errors import ConfigError
 from detector.evidence.keys import PRIVATE_NAME, Ed25519Signer, dev_key_dir, load_private_key, write_key_pair
-from detector.outputs import atomic_write_text, summary_record, violation_record
+from detector.fsutil import atomic_write_text
+from detector.outputs import summary_record, violation_record
 from detector.pipeline import Pipeline, RunSummary
 from detector.runtime.loop import FrameLoop, LoopOptions
 from detector.sources import FrameSource, open_source

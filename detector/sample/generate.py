@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 
 from detector.errors import DetectorError
+from detector.fsutil import atomic_path, atomic_write_bytes
 from detector.sample import DEFAULT_SEED
-from detector.sample.groundtruth import SCHEMA_VERSION, GroundTruth, write_atomic
+from detector.sample.groundtruth import SCHEMA_VERSION, GroundTruth
 from detector.sample.render import SceneRenderer, VehicleOnFrame
 from detector.sample.scene import DURATION_S, FPS, HEIGHT, WIDTH
 from detector.sample.sprites import SPRITE_PACKAGE, Sprite
@@ -41,28 +40,19 @@ def generate(
     renderer = SceneRenderer(seed, sprites)
     per_vehicle: dict[int, list[tuple[int, VehicleOnFrame]]] = {v.vehicle_id: [] for v in renderer.cast}
     frames_digest = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(prefix=".sample_scene.", suffix=".mp4", dir=out_dir)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (WIDTH, HEIGHT))
-    try:
-        if not writer.isOpened():
-            raise DetectorError(f"cannot open an mp4v video writer for {tmp} (OpenCV build without it?)")
-        for i in range(frame_count):
-            image, on_frame = renderer.render(i)
-            frames_digest.update(image.tobytes())
-            writer.write(image)
-            for v in on_frame:
-                per_vehicle[v.vehicle_id].append((i, v))
-        writer.release()
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out_dir / VIDEO_NAME)
-    finally:
-        writer.release()
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(out_dir / VIDEO_NAME, suffix=".mp4") as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (WIDTH, HEIGHT))
+        try:
+            if not writer.isOpened():
+                raise DetectorError(f"cannot open an mp4v video writer for {tmp} (OpenCV build without it?)")
+            for i in range(frame_count):
+                image, on_frame = renderer.render(i)
+                frames_digest.update(image.tobytes())
+                writer.write(image)
+                for v in on_frame:
+                    per_vehicle[v.vehicle_id].append((i, v))
+        finally:
+            writer.release()
     vehicles = []
     for script in renderer.cast:
         rows = per_vehicle[script.vehicle_id]
@@ -99,7 +89,7 @@ def generate(
         tuple(vehicles),
         imagery,
     )
-    write_atomic(out_dir / TRUTH_NAME, (truth.to_json() + "\n").encode("utf-8"))
+    atomic_write_bytes(out_dir / TRUTH_NAME, (truth.to_json() + "\n").encode("utf-8"), mode=0o644)
     log.info(
         "wrote %s and %s (%d frames, %d vehicles)",
         out_dir / VIDEO_NAME,

@@ -8,8 +8,6 @@ on the road plane (x across, y along the road away from the camera). Frames are 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -266,20 +264,3 @@ def load_ground_truth(path: str | Path) -> GroundTruth:
         return ground_truth_from_dict(d)
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"{p}: malformed ground truth: {exc!r}") from exc
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to `path` through a temp file in the same folder, fsync, then os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -26,11 +26,10 @@ from detector.evidence.manifest import (
 )
 from detector.evidence.registry import KeyRegistry
 from detector.evidence.verify import verify_bundle
+from detector.measures import ViolationMeasures
 from detector.plates.grammar import normalize_plate
 
 log = logging.getLogger(__name__)
-
-Scalar = float | int | str | bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +48,7 @@ class BundleFacts:
     manifest_sha256: str
     violation_type: str
     vehicle_class: str
-    measured: Mapping[str, Scalar]
+    measured: ViolationMeasures
     plate_text: str | None
     plate_normalized: str | None
     plate_colour: str | None
@@ -137,7 +136,7 @@ def check_bundle(
         manifest_sha256=sha256_hex(data),
         violation_type=m.violation.violation_type,
         vehicle_class=m.violation.vehicle_class,
-        measured=dict(m.violation.measured),
+        measured=m.violation.measured,
         plate_text=plate.text if plate is not None else None,
         plate_normalized=normalized or None,
         plate_colour=plate.colour if plate is not None else None,

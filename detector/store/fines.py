@@ -1,24 +1,31 @@
 """The fine schedule (Decree 168/2024, `fine_schedule.yaml`) and the choice of a row for a violation.
 
-`FineSchedule.choose(violation_type, vehicle_class, measured)` returns the matching `FineDecision`:
-amount range in VND, licence points, the article/clause cited, and the amount due, which is the
-middle of the range as the Law on Handling Administrative Violations (Art. 23(4)) sets by default.
+`FineSchedule.choose(measured, vehicle_class)` returns the matching `FineDecision` for the rule's typed
+measurements (`detector.measures`; their kind is the violation type): amount range in VND, licence
+points, the article/clause cited, and the amount due, which is the middle of the range as the Law on
+Handling Administrative Violations (Art. 23(4)) sets by default.
+
+A row's conditions name measurement fields: `over_kmh` bands read `excess_kmh` of speed measurements,
+`flags` read boolean fields by name. Both are checked against the measurement class of the row's
+violation type when the schedule is loaded, so a renamed field fails the load instead of silently
+never matching (and changing which row, and fine, applies).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from detector.base import FrozenModel
 from detector.errors import ConfigError
+from detector.measures import MEASURES_BY_KIND, SpeedMeasures, ViolationMeasures
 from detector.store.errors import NoFineRule
+from detector.types import ViolationType
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +40,6 @@ VEHICLE_TYPE_VI: dict[str, str] = {
     "truck": "Xe ô tô tải",
     "motorcycle": "Xe mô tô, xe gắn máy",
 }
-
-MeasuredValue = float | int | str | bool | None
 
 
 class SpeedBand(FrozenModel):
@@ -95,27 +100,27 @@ class FineDecision:
     points: int
 
 
-def speed_excess_kmh(measured: Mapping[str, MeasuredValue]) -> float | None:
-    """Excess over the limit minus the measurement uncertainty (the driver gets the benefit of doubt)."""
-
-    def num(key: str) -> float | None:
-        v = measured.get(key)
-        return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
-
-    over = num("over_kmh")
-    if over is None:
-        speed = num("speed_kmh")
-        limit = num("speed_limit_kmh")
-        if limit is None:
-            limit = num("limit_kmh")
-        if speed is None or limit is None:
-            return None
-        over = speed - limit
-    return over - (num("speed_uncertainty_kmh") or 0.0)
+def _check_rows(model: FineScheduleModel) -> None:
+    """Every row's violation type has measurements, its `flags` are boolean fields of them and its
+    `over_kmh` band is on speed measurements (ValueError naming the row otherwise)."""
+    for row in model.rows:
+        cls = MEASURES_BY_KIND.get(row.violation_type)
+        if cls is None or row.violation_type not in set(ViolationType):
+            raise ValueError(f"row {row.id}: unknown violation_type {row.violation_type!r}")
+        if row.over_kmh is not None and not issubclass(cls, SpeedMeasures):
+            raise ValueError(f"row {row.id}: over_kmh on {row.violation_type}, which measures no speed")
+        bools = {f.name for f in fields(cls) if f.type in ("bool", bool)}
+        for name in row.flags:
+            if name not in bools:
+                raise ValueError(
+                    f"row {row.id}: flag {name!r} is not a boolean field of {cls.__name__} "
+                    f"(those are: {sorted(bools) or 'none'})"
+                )
 
 
 class FineSchedule:
     def __init__(self, model: FineScheduleModel) -> None:
+        _check_rows(model)
         self.model = model
 
     @classmethod
@@ -124,25 +129,24 @@ class FineSchedule:
         try:
             raw = yaml.safe_load(p.read_text(encoding="utf-8"))
             return cls(FineScheduleModel.model_validate(raw))
-        except (OSError, yaml.YAMLError, ValidationError) as exc:
+        except (OSError, yaml.YAMLError, ValueError) as exc:
             raise ConfigError(f"{p}: invalid fine schedule: {exc}") from exc
 
-    def choose(
-        self, violation_type: str, vehicle_class: str, measured: Mapping[str, MeasuredValue]
-    ) -> FineDecision:
+    def choose(self, measured: ViolationMeasures, vehicle_class: str) -> FineDecision:
+        violation_type = measured.kind
         group = VEHICLE_GROUP.get(vehicle_class)
         if group is None:
             raise NoFineRule(
                 f"fine schedule: no vehicle group for class {vehicle_class!r} "
                 f"(known: {sorted(VEHICLE_GROUP)})"
             )
-        excess = speed_excess_kmh(measured)
+        excess = measured.excess_kmh if isinstance(measured, SpeedMeasures) else None
         for row in self.model.rows:
             if row.vehicle != group or row.violation_type != violation_type:
                 continue
             if row.over_kmh is not None and (excess is None or not row.over_kmh.contains(excess)):
                 continue
-            if any(measured.get(k) is not v for k, v in row.flags.items()):
+            if any(getattr(measured, k) is not v for k, v in row.flags.items()):
                 continue
             basis = f"Nghị định 168/2024/NĐ-CP {row.fine_basis}"
             if row.points_basis:

@@ -15,7 +15,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from detector.base import FrozenModel
-from detector.evidence.atomic import atomic_write_bytes
+from detector.fsutil import atomic_write_bytes
 from detector.network.hotlist import REASONS, HotlistHit
 from detector.plates.grammar import normalize_plate
 from detector.store import audit

@@ -40,6 +40,8 @@ from detector.evidence.chain import BUNDLE_DIR_RE, CHAIN_DIR
 from detector.evidence.manifest import MANIFEST_NAME, ManifestError, parse_manifest, sha256_hex
 from detector.evidence.registry import KeyRegistry
 from detector.evidence.verify import find_bundles
+from detector.fsutil import rename_synced
+from detector.measures import measures_json
 from detector.store import audit
 from detector.store.bundles import BundleFacts, check_bundle
 from detector.store.config import StoreConfig
@@ -263,7 +265,7 @@ class IngestService:
                 final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 if final.exists():  # left by an earlier attempt that did not commit
                     shutil.rmtree(final)
-                staging.rename(final)
+                rename_synced(staging, final)
                 moved = True
                 s.flush()
                 audit.record(
@@ -345,7 +347,7 @@ class IngestService:
             occurred_at=occurred,
             location=facts.location or self.config.location,
             detecting_unit=facts.detecting_unit or self.config.detecting_unit,
-            measured_json=json.dumps(dict(facts.measured), sort_keys=True),
+            measured_json=json.dumps(measures_json(facts.measured), sort_keys=True),
             needs_review=facts.needs_review,
             review_hints_json=json.dumps(
                 {
@@ -376,7 +378,7 @@ class IngestService:
             "plate_normalized": facts.plate_normalized,
             "occurred_at": occurred.isoformat(),  # type: ignore[union-attr]
             "location": row.location,
-            "measured": dict(facts.measured),
+            "measured": measures_json(facts.measured),
             "status": row.status,
             "manifest_sha256": facts.manifest_sha256,
         }

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from detector.evidence.atomic import atomic_write_bytes
+from detector.fsutil import atomic_write_bytes
 from detector.plates.grammar import o_zero_spellings
 from detector.store import audit
 from detector.store.db import Clock, Database

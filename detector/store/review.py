@@ -14,6 +14,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from detector.measures import load_measures
 from detector.plates.grammar import normalize_plate
 from detector.store import audit
 from detector.store.db import Clock, Database
@@ -111,7 +112,9 @@ class ReviewService:
             raise InvalidRequest(
                 f"violation {v.id} has no plate reading: confirm with a corrected plate_text"
             )
-        decision = self.schedule.choose(v.violation_type, v.vehicle_class, json.loads(v.measured_json))
+        decision = self.schedule.choose(
+            load_measures(v.violation_type, json.loads(v.measured_json)), v.vehicle_class
+        )
         fine = Fine(
             violation_id=v.id,
             notice_no=f"TB-{v.occurred_at:%Y%m%d}-{v.id:010d}",

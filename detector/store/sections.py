@@ -11,6 +11,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from detector.base import FrozenModel
+from detector.measures import measures_json
 from detector.network.section import SectionViolation
 from detector.store import audit
 from detector.store.db import Clock, Database
@@ -79,7 +80,7 @@ class SectionStore:
                         match_kind=v.match.kind,
                         match_confidence=v.match.confidence,
                         reasons_json=json.dumps(list(v.reasons), ensure_ascii=False),
-                        measured_json=json.dumps(v.measured(), ensure_ascii=False),
+                        measured_json=json.dumps(measures_json(v.measured), ensure_ascii=False),
                         created_at=now,
                     )
                     s.add(row)

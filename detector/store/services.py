@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from detector.fsutil import atomic_write_text
 from detector.store.bundles import load_trusted_keys
 from detector.store.config import StoreConfig
 from detector.store.db import Clock, Database, require_schema, utc_now
@@ -115,7 +115,5 @@ def open_embedded_store(root: Path, trusted_keys: Path, *, clock: Clock = utc_no
     text = yaml.safe_dump(
         config.model_dump(include={"url", "evidence_dir", "quarantine_dir", "trusted_keys"})
     )
-    tmp = root / ".store.yaml.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, root / "store.yaml")
+    atomic_write_text(root / "store.yaml", text)
     return build_services(config, clock=clock, db=db)

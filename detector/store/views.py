@@ -11,6 +11,7 @@ from typing import Literal, TypeVar
 from pydantic import Field
 
 from detector.base import FrozenModel
+from detector.measures import ViolationMeasuresField, load_measures
 from detector.store.models import AuditEntry, EvidenceFile, Fine, Payment, QuarantineEntry, ViolationRow
 
 Scalar = float | int | str | bool | None
@@ -52,7 +53,9 @@ class ViolationView(FrozenModel):
     occurred_at: datetime = Field(description="UTC time of the offence")
     location: str = Field(description="Place")
     detecting_unit: str = Field(description="Unit operating the camera")
-    measured: dict[str, Scalar] = Field(description="The rule's measured values")
+    measured: ViolationMeasuresField = Field(
+        description="The rule's typed measurements, by `kind` (the violation type)"
+    )
     needs_review: bool = Field(
         description="The evidence module asks a person to check it (e.g. an unsure plate)"
     )
@@ -73,7 +76,7 @@ class ViolationView(FrozenModel):
         return _from_row(
             cls,
             row,
-            measured=json.loads(row.measured_json),
+            measured=load_measures(row.violation_type, json.loads(row.measured_json)),
             review_reasons=tuple(hints.get("reasons", ())),
             plate_candidates=tuple(PlateCandidateView(**c) for c in hints.get("plate_candidates", ())),
             files=tuple(FileView(name=f.name, sha256=f.sha256, size=f.size) for f in files or ()),

@@ -181,7 +181,7 @@ async function renderViolation(page, id) {
     video.muted = true;
     evidenceBlob(v.id, clipName).then((u) => { video.src = u; video.play().catch(() => {}); });
   }
-  const measuredRows = Object.entries(v.measured).map(([k, val]) => el("tr", {}, el("th", { text: k }), el("td", { text: String(val) })));
+  const measuredRows = Object.entries(v.measured).filter(([k]) => k !== "kind").map(([k, val]) => el("tr", {}, el("th", { text: k }), el("td", { text: String(val) })));
   const side = el("aside", { class: "side" },
     el("section", { class: "card" }, el("h3", { text: t("plate") }), plateBlock(v)),
     el("section", { class: "card" }, el("h3", { text: t("measured") }), keyFacts(v, manifest),
