@@ -19,6 +19,7 @@ from detector.diskguard import DiskGuard, SheddingSink
 from detector.errors import ConfigError
 from detector.evidence.keys import Signer
 from detector.evidence.stage import EvidenceSink, open_evidence_sink
+from detector.modelinfo import ModelInfo
 from detector.outputs import PreviewWriter, TrackRecordWriter
 from detector.pipeline import FrameResult, FrameSink, Pipeline
 from detector.rules.draw import draw_zones
@@ -149,7 +150,7 @@ def build_pipeline(
         disk=guard,
     )
     if evidence is not None and cfg.evidence.enabled:
-        models: list[object] = [pipeline.detector.model]
+        models: list[ModelInfo] = [pipeline.detector.model]
         lookup = None
         if cfg.plates.enabled:
             from detector.plates.reader import PlateReader

@@ -34,7 +34,7 @@ from detector.plates.config import PlatesConfig
 from detector.plates.ctc import two_row_log_likelihood
 from detector.plates.detect import OnnxPlateDetector, PlateBox, PlateDetector
 from detector.plates.formats import formats_for, is_state_name, matches, state_named_in
-from detector.plates.grammar import normalize_plate, repair_plate
+from detector.plates.grammar import repair_plate
 from detector.plates.image import (
     Image,
     RowSplit,
@@ -51,6 +51,7 @@ from detector.plates.pose import frontality
 from detector.plates.rescore import View, choose
 from detector.plates.textdet import TextLineDetector
 from detector.plates.vote import PlateObservation, PlateVoter, consensus, plate_quality, select_best, vote
+from detector.platetext import normalize_plate
 from detector.types import PlateRead
 
 log = logging.getLogger(__name__)

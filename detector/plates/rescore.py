@@ -26,7 +26,8 @@ from detector.plates.ctc import (
     merge_symbol,
 )
 from detector.plates.formats import formats_for, letter_o_used, matches
-from detector.plates.grammar import TO_DIGIT, TO_LETTER, normalize_plate, repair_plate
+from detector.plates.grammar import TO_DIGIT, TO_LETTER, repair_plate
+from detector.platetext import normalize_plate
 
 #: Pairs of characters that share (nearly) one glyph on plates; each seed is varied one swap at a time.
 CONFUSABLE: dict[str, str] = {

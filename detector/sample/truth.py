@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from shapely.geometry import LineString, Point, Polygon, box
 
+from detector.platetext import normalize_plate
 from detector.sample.groundtruth import (
     BoxTruth,
     CalibrationPoint,
@@ -23,7 +24,6 @@ from detector.sample.groundtruth import (
     ViolationTruth,
     Zone,
 )
-from detector.sample.plates import normalize_plate
 from detector.sample.render import VehicleOnFrame
 from detector.sample.scene import (
     FPS,

@@ -26,7 +26,7 @@ from detector.evidence.manifest import (
 )
 from detector.evidence.registry import KeyRegistry
 from detector.evidence.verify import verify_bundle
-from detector.plates.grammar import normalize_plate
+from detector.platetext import normalize_plate
 
 log = logging.getLogger(__name__)
 
