@@ -43,9 +43,9 @@ from detector.plates.image import (
     plate_colour,
     sharpness,
     split_rows,
-    text_band,
 )
-from detector.plates.ocr import OcrLine, PlateOcr, ensemble_from_config, ocr_from_config
+from detector.plates.layouts import Layouts, line_views
+from detector.plates.ocr import PlateOcr, ensemble_from_config, ocr_from_config
 from detector.plates.pose import frontality
 from detector.plates.rescore import View, choose
 from detector.plates.textdet import TextLineDetector
@@ -58,33 +58,6 @@ log = logging.getLogger(__name__)
 
 #: Below this width/height a crop may be a two-row plate even when no clear row gap was found.
 TWO_ROW_MAX_ASPECT = 1.8
-#: The views of a line, in order: ("band", m) cuts to the glyph band with margins of m x glyph height
-#: above and below; ("fixed", f) is a central band without the top and bottom fraction f.
-VIEWS: tuple[tuple[str, float], ...] = (("band", 0.15), ("fixed", 0.16), ("band", 0.3))
-
-
-def line_views(line: Image, n: int) -> list[Image]:
-    """Up to `n` views of one line of characters for test-time augmentation: cut to the glyph band
-    (drops state names, slogans and frame edges above/below), cut to a fixed central band, and the
-    glyph band with a wider margin. Each falls back to the line itself when no glyphs are found."""
-    h = line.shape[0]
-    views: list[Image] = []
-    for kind, margin in VIEWS[: max(1, n)]:
-        if kind == "fixed":
-            dy = int(h * margin)
-            views.append(line[dy : h - dy])
-            continue
-        band = text_band(line, margin)
-        views.append(line[band[0] : band[1]] if band and band[1] - band[0] >= 8 else line)
-    return views
-
-
-def _join(lines: Sequence[OcrLine]) -> tuple[str, float, tuple[float, ...]]:
-    raw = " ".join(line.text for line in lines)
-    confs = tuple(c for line in lines for c in line.char_confidences)
-    # a row that read nothing is a failed row: it pulls the confidence down
-    parts = [line.confidence if line.text else 0.0 for line in lines]
-    return raw, float(np.mean(parts)) if parts else 0.0, confs
 
 
 class PlateReader:
@@ -148,7 +121,7 @@ class PlateReader:
         n = self.cfg.ocr_variants
         whole = line_views(crop, n) if one_row else []
         top_bottom = None if split is None else [line_views(part, n) for part in split_rows(crop, split)]
-        acc = _Layouts()
+        acc = Layouts()
         best = None
         # staged (country vn): the first view of each layout, then (unless that reading is already
         # decisive) the others; elsewhere every view at once
@@ -183,7 +156,7 @@ class PlateReader:
             frontality=round(looks.frontality, 3),
         )
 
-    def _best(self, acc: _Layouts, region: str | None) -> Reading | None:
+    def _best(self, acc: Layouts, region: str | None) -> Reading | None:
         """The reading of the layout (one or two rows) with the best total score, rescored over its views."""
         if not acc.readings[1] and not acc.readings[2]:
             return None
@@ -453,47 +426,6 @@ class CropLooks:
     @classmethod
     def of(cls, crop: Image) -> CropLooks:
         return cls(sharpness(crop), frontality(crop))
-
-
-class _Layouts:
-    """The readings and CTC views gathered so far for each layout of one crop (1: one row, 2: two)."""
-
-    def __init__(self) -> None:
-        self.readings: dict[int, list[Reading]] = {1: [], 2: []}
-        self.views: dict[int, list[View | None]] = {1: [], 2: []}
-
-    def add(
-        self,
-        lines: Sequence[OcrLine],
-        n: int,
-        one_row: bool,
-        two_rows: bool,
-        glyph_rows: bool,
-        rules: CountryRules,
-    ) -> None:
-        """Lines of `n` views: (with `one_row`) the whole crop's, then (with `two_rows`) the top rows'
-        and the bottom rows'."""
-        top = n if one_row else 0
-        for k in range(n):
-            # a view cut to the state's name printed over the number (TEXAS) is not a view of it
-            if one_row and not rules.is_caption(lines[k].text):
-                self.views[1].append(_probs(lines[k]))
-                one = rules.interpret(*_join([lines[k]]), 1)
-                self.readings[1].append(_penalise(one, 0.8) if glyph_rows else one)
-            if two_rows:
-                pair = [lines[top + k], lines[top + n + k]]
-                self.views[2].append(_probs(*pair))
-                self.readings[2].append(rules.interpret(*_join(pair), 2))
-
-
-def _probs(*lines: OcrLine) -> View | None:
-    """The CTC matrices of a layout's lines, or None when the backend gave none."""
-    probs = tuple(line.probs for line in lines)
-    return None if any(p is None for p in probs) else probs  # type: ignore[return-value]
-
-
-def _penalise(r: Reading, factor: float) -> Reading:
-    return replace(r, confidence=r.confidence * factor)
 
 
 def crop_box(image: Image, xyxy: Sequence[float], margin: tuple[float, float] = (0.04, 0.1)) -> Image:
