@@ -41,7 +41,9 @@ def test_the_walk_finds_the_package() -> None:
 
 def test_no_function_over_80_lines() -> None:
     offenders = [
-        f"{p.relative_to(PACKAGE.parent)}:{name} {n} lines" for p in _modules() for name, n in long_functions(p)
+        f"{p.relative_to(PACKAGE.parent)}:{name} {n} lines"
+        for p in _modules()
+        for name, n in long_functions(p)
     ]
     assert not offenders, "functions over 80 lines:\n" + "\n".join(offenders)
 
@@ -58,5 +60,7 @@ def test_no_module_over_500_lines() -> None:
 def test_the_limits_catch_a_long_function(tmp_path: Path) -> None:
     body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
     src = tmp_path / "m.py"
-    src.write_text(f"class C:\n    def f(self):\n    {body.replace(chr(10), chr(10) + '    ')}\n        return 0\n")
+    src.write_text(
+        f"class C:\n    def f(self):\n    {body.replace(chr(10), chr(10) + '    ')}\n        return 0\n"
+    )
     assert long_functions(src) == [("C.f", MAX_FUNCTION_LINES + 2)]
