@@ -15,8 +15,5 @@ class ModelInfo(FrozenModel):
     role: str = Field(description="What it does: detector, plate_detector, ocr, ...")
     sha256: str = Field(pattern=SHA256_PATTERN, description="sha256 of the model file")
     file: str = Field(default="", description="File name the model was loaded from (informative)")
-    version: str = Field(
-        default="",
-        description="Model or package version, if known; the engine's loaders record where the file "
-        "came from: config, models/ or package:<name>",
-    )
+    #: the engine's loaders record where the file came from here: config, models/ or package:<name>
+    version: str = Field(default="", description="Model or package version, if known")
