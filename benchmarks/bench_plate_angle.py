@@ -14,7 +14,7 @@ Three tables:
    `pose.TILT_READ_RATE` and `YAW_READ_RATE` are the "ours, relative" column of a run of this script;
 3. a track made from each crop: ten frames in which the plate turns from square-on to 36 degrees while
    it grows (approaching) or barely grows (turning at a junction). As in the pipeline (the violator's
-   plate read on up to 10 frames, the best `vote_frames`, 5 by default, voted; `read_track` reads only
+   plate read on up to 10 frames, the best `vote_frames`, 5 by default, voted; `read_track` reads
    those), the best 5 frames are voted, picked by quality with the angle (height x detection x sharpness x frontality, the
    reader's default) and without it (the same score, frontality left out), on the same readings; and
    all 10 for comparison. The frames on which no pose is found give `pose.NO_POSE_READ_RATE`.

@@ -34,10 +34,10 @@ sys.path.insert(0, str(ROOT))
 
 from detector.plates.config import PlatesConfig  # noqa: E402
 from detector.plates.detect import box_iou  # noqa: E402
-from detector.plates.grammar import normalize_plate  # noqa: E402
 from detector.plates.reader import PlateReader  # noqa: E402
 from detector.plates.textdet import TextLineDetector  # noqa: E402
 from detector.plates.vote import PlateObservation  # noqa: E402
+from detector.platetext import normalize_plate  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 

@@ -39,8 +39,9 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_plates import machine, med, peer_rec, sample, write_report  # noqa: E402
 from detector.plates.config import PlatesConfig  # noqa: E402
-from detector.plates.grammar import normalize_plate, parse_plate  # noqa: E402
+from detector.plates.grammar import parse_plate  # noqa: E402
 from detector.plates.reader import PlateReader  # noqa: E402
+from detector.platetext import normalize_plate  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 BKAV = DATA / "vn-plates-1row-bkav"

@@ -1,6 +1,7 @@
 """Read the plates of every car in a clip, end to end: detect (YOLO11n), track (ByteTrack), find the
 plate on the vehicle's box (platedet), read the best frames of each track and vote: the engine's own
-stages, as `TrackPlateLookup` uses them for a violator (largest boxes first, up to `--frames` frames).
+stages, as `TrackPlateLookup` uses them for a violator (largest boxes first, up to `--frames` frames,
+read by `PlateReader.read_track`).
 
 Writes a contact sheet (per track: the best plate crop, its read, confidence and review flag) for a
 person to check each read against the frames, and a markdown table.
@@ -27,7 +28,7 @@ from benchmarks.bench_plates import machine, write_report  # noqa: E402
 from detector.config import DetectorConfig, TrackerConfig  # noqa: E402
 from detector.detect import create_detector  # noqa: E402
 from detector.plates.config import PlatesConfig  # noqa: E402
-from detector.plates.reader import PlateReader, crop_box  # noqa: E402
+from detector.plates.reader import PlateReader, Sighting  # noqa: E402
 from detector.track import ByteTracker  # noqa: E402
 from detector.types import Frame  # noqa: E402
 
@@ -47,6 +48,18 @@ def frames(path: Path):  # noqa: ANN201
         yield Frame(img, i, i / fps, str(path)), fps
         i += 1
     cap.release()
+
+
+def vehicle_sighting(frame: Frame, box: tuple[float, float, float, float]) -> Sighting:
+    """The vehicle's part of the frame (with a margin wider than any the reader looks in, cut at even
+    pixels so that rounding is unchanged) as a sighting: the tracks' frames are not all kept."""
+    h, w = frame.image.shape[:2]
+    x1, y1, x2, y2 = box
+    mx, my = 0.15 * (x2 - x1) + 2, 0.15 * (y2 - y1) + 2
+    ix1, iy1 = max(0, int(x1 - mx)) // 2 * 2, max(0, int(y1 - my)) // 2 * 2
+    ix2, iy2 = min(w, int(np.ceil(x2 + mx))), min(h, int(np.ceil(y2 + my)))
+    region = frame.image[iy1:iy2, ix1:ix2].copy()
+    return Sighting(frame.index, region, (x1 - ix1, y1 - iy1, x2 - ix1, y2 - iy1))
 
 
 def main() -> int:
@@ -84,42 +97,34 @@ def main() -> int:
         for _, fi, box in sorted(seen, reverse=True)[: args.frames]:
             wanted[fi].append((tid, box))
     reader = PlateReader.from_config(PlatesConfig(country="vn"))
-    obs = defaultdict(list)
-    crops: dict[int, list[tuple[float, np.ndarray, int]]] = defaultdict(list)
+    sightings: dict[int, list[Sighting]] = defaultdict(list)
     for frame, _ in frames(args.video):
         for tid, box in wanted.get(frame.index, []):
-            pbox = reader.find_vehicle_plate(frame.image, box)
-            if pbox is None:
-                continue
-            crop = crop_box(frame.image, pbox.xyxy).copy()
-            o = reader.read_crop(crop, frame.index, pbox)
-            if o is not None:
-                obs[tid].append(o)
-                crops[tid].append((o.quality, crop, frame.index))
+            sightings[tid].append(vehicle_sighting(frame, box))
     rows = []
     tiles = []
     for tid in sorted(t for t in boxes if len(boxes[t]) >= args.min_track):
-        read = reader.vote(obs[tid]) if obs[tid] else None
+        track = reader.read_track(sightings[tid])
         first, last = min(b[1] for b in boxes[tid]), max(b[1] for b in boxes[tid])
-        rows.append(
-            f"| {tid} | {VEHICLES[cls_of[tid]]} | {first}-{last} | {len(obs[tid])} | "
-            + (
-                f"{read.text} | {read.confidence:.3f} | {'review' if read.needs_review else 'trusted'} | "
-                f"{read.colour or '-'} | {', '.join(o.normalized for o in obs[tid])} |"
-                if read
-                else "no plate found | - | - | - | - |"
+        if track is None:
+            rows.append(
+                f"| {tid} | {VEHICLES[cls_of[tid]]} | {first}-{last} | 0 | no plate found | - | - | - | - |"
             )
+            continue
+        read, seen = track.read, track.observations
+        flag = "review" if read.needs_review else "trusted"
+        rows.append(
+            f"| {tid} | {VEHICLES[cls_of[tid]]} | {first}-{last} | {len(seen)} | {read.text} | "
+            f"{read.confidence:.3f} | {flag} | {read.colour or '-'} | {', '.join(o.normalized for o in seen)} |"
         )
-        if read and crops[tid]:
-            _, crop, fi = max(crops[tid], key=lambda t: t[0])
-            s = 72 / crop.shape[0]
-            im = cv2.resize(crop, (min(360, int(crop.shape[1] * s)), 72), interpolation=cv2.INTER_CUBIC)
-            tile = np.full((104, 380, 3), 255, np.uint8)
-            tile[: im.shape[0], : im.shape[1]] = im
-            flag = "review" if read.needs_review else "trusted"
-            text = f"#{tid} f{fi}: {read.text} {read.confidence:.2f} {flag}"
-            cv2.putText(tile, text, (2, 95), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 200), 1)
-            tiles.append(tile)
+        crop, fi = track.crop, track.best.frame_index
+        s = 72 / crop.shape[0]
+        im = cv2.resize(crop, (min(360, int(crop.shape[1] * s)), 72), interpolation=cv2.INTER_CUBIC)
+        tile = np.full((104, 380, 3), 255, np.uint8)
+        tile[: im.shape[0], : im.shape[1]] = im
+        text = f"#{tid} f{fi}: {read.text} {read.confidence:.2f} {flag}"
+        cv2.putText(tile, text, (2, 95), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 200), 1)
+        tiles.append(tile)
     reader.close()
     if args.sheet and tiles:
         while len(tiles) % 3:

@@ -22,6 +22,7 @@ from detector.errors import ConfigError
 from detector.evidence.images import Annotate
 from detector.evidence.keys import Signer
 from detector.evidence.stage import EvidenceSink, open_evidence_sink
+from detector.modelinfo import ModelInfo
 from detector.outputs import Overlay, PreviewWriter, TrackRecordWriter
 from detector.pipeline import FrameResult, FrameSink, Pipeline
 from detector.signals import SignalState
@@ -157,7 +158,7 @@ def build_pipeline(
         disk=guard,
     )
     if evidence is not None and cfg.evidence.enabled:
-        models: list[object] = [pipeline.detector.model]
+        models: list[ModelInfo] = [pipeline.detector.model]
         lookup = None
         if cfg.plates.enabled:
             from detector.plates.reader import PlateReader

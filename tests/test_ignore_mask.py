@@ -58,7 +58,7 @@ def test_bad_ignore_zones_are_config_errors(ignore, message):
 class ListDetector:
     """Gives fixed detections on every frame (a stand-in for YOLO: the mask is what is tested)."""
 
-    model = ModelInfo("fixed", "-", "-", "test")
+    model = ModelInfo(name="fixed", role="detector", sha256="0" * 64)
 
     def __init__(self, dets: Detections) -> None:
         self.dets = dets

@@ -5,15 +5,13 @@ from __future__ import annotations
 import pytest
 
 from detector.plates.grammar import (
-    MAX_O_ZERO_POSITIONS,
     VN_PROVINCE_CODES,
     format_vn_plate,
     is_valid_vn_plate,
-    normalize_plate,
-    o_zero_spellings,
     parse_vn_plate,
     repair_vn_plate,
 )
+from detector.platetext import MAX_O_ZERO_POSITIONS, normalize_plate, o_zero_spellings
 
 
 @pytest.mark.parametrize("text", ["51F-123.45", "51F12345", "51f 123 45", " 51F–123·45 ", "51F\n123.45"])

@@ -10,7 +10,7 @@ from test_plates_support import OPENALPR, VN, image, models_reader  # noqa: F401
 from detector.plates.config import PlatesConfig
 from detector.plates.detect import box_iou
 from detector.plates.image import find_row_split, plate_colour
-from detector.plates.reader import PlateReader
+from detector.plates.reader import PlateReader, Sighting
 
 # Two-row motorbike crops, text checked by eye on the images (the dataset's own labels are machine-made).
 TWO_ROW = {
@@ -180,11 +180,13 @@ def test_read_track_votes_over_the_best_frames(vehicle_reader: PlateReader) -> N
     frames = []
     for k, s in enumerate((0.5, 0.6, 0.75, 0.9, 1.0)):
         frame = cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
-        frames.append((100 + k, frame, tuple(vehicle * s)))
+        x1s, y1s, x2s, y2s = (float(v) for v in vehicle * s)
+        frames.append(Sighting(100 + k, frame, (x1s, y1s, x2s, y2s)))
     cfg = vehicle_reader.cfg.model_copy(update={"vote_frames": 3})
     reader = PlateReader(cfg, vehicle_reader.detector, vehicle_reader.ocr)
-    read = reader.read_track(frames)
-    assert read is not None
+    track = reader.read_track(frames)
+    assert track is not None and len(track.observations) == 3
+    read = track.read
     assert read.normalized == text
     assert len(read.frames_used) == 3 and set(read.frames_used) <= {100, 101, 102, 103, 104}
     assert 104 in read.frames_used  # the largest, sharpest sighting is always among the best

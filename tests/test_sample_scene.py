@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from shapely.geometry import Point, Polygon
 
+from detector.platetext import normalize_plate
 from detector.sample.groundtruth import GroundTruth, load_ground_truth
 from detector.sample.measure import countable, iou, read_frames
-from detector.sample.plates import normalize_plate, random_plate_text, render_plate_px
+from detector.sample.plates import random_plate_text, render_plate_px
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_videos"

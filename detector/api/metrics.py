@@ -1,4 +1,4 @@
-"""`/metrics` of `detector serve` (Prometheus text format, `prometheus-client`).
+"""The figures `/metrics` of `detector serve` reports (Prometheus text format, `prometheus-client`).
 
 Read from the store at scrape time, so every replica and restart reports the same truth:
 violations by camera, type and review status, fines by status, bundles accepted and rejected at
@@ -12,8 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from fastapi import APIRouter, FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -98,15 +97,9 @@ class StoreCollector(Collector):
         yield from (up, age, latency, *figures.values())
 
 
-def install_metrics(app: FastAPI, services: StoreServices) -> CollectorRegistry:
-    """Add `GET /metrics` (its own registry, so several apps in one process do not clash)."""
+def metrics_registry(services: StoreServices) -> CollectorRegistry:
+    """A registry of the store's figures, its own (so several apps in one process do not clash);
+    `GET /metrics` (`detector.api.routes.meta`) serves it."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(services))
-    router = APIRouter(tags=["meta"])
-
-    @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
-    def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
-    app.include_router(router)
     return registry

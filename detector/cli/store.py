@@ -336,7 +336,7 @@ def serve(store_config: Path | None, host: str | None, port: int | None) -> None
     import uvicorn
 
     from detector.api.app import create_app
-    from detector.api.console import CONSOLE_PATH
+    from detector.api.routes.console import CONSOLE_PATH
 
     svc = _services(store_config)
     stop = threading.Event()

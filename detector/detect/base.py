@@ -6,13 +6,13 @@ import hashlib
 import importlib.util
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import onnxruntime as ort
 
 from detector.errors import ModelError
+from detector.modelinfo import ModelInfo
 from detector.types import Detections, Frame
 
 log = logging.getLogger(__name__)
@@ -23,16 +23,6 @@ log = logging.getLogger(__name__)
 REPO_MODELS_DIR = Path(
     os.environ.get("DETECTOR_MODELS_DIR") or Path(__file__).resolve().parents[2] / "models"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ModelInfo:
-    """A model as recorded in evidence manifests: name, file, sha256 and where it came from."""
-
-    name: str
-    path: str
-    sha256: str
-    origin: str  # "config" | "models/" | "package:<name>"
 
 
 class Detector(Protocol):

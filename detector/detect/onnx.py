@@ -97,7 +97,9 @@ class OnnxYoloDetector:
     def __init__(self, cfg: DetectorConfig) -> None:
         self.cfg = cfg
         path, origin = self._resolve(cfg)
-        self.model = ModelInfo(name=path.name, path=str(path), sha256=sha256_file(path), origin=origin)
+        self.model = ModelInfo(
+            name=path.name, role="detector", sha256=sha256_file(path), file=path.name, version=origin
+        )
         # run on every frame at one input size: onnxruntime's arena reuses its buffers (see open_session)
         self.session = open_session(path, cfg.threads, "vehicle detector", arena=True, spin=bool(cfg.spin))
         inp = self.session.get_inputs()[0]

@@ -243,8 +243,6 @@ def quantize_yolo(
     percentile 99.99 calibration (closest to fp32 on the held-out clips; MinMax and Entropy close behind).
     """
     from onnxruntime import __version__ as ort_version
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     t0 = time.perf_counter()
     src, out = Path(src), Path(out)
@@ -254,40 +252,10 @@ def quantize_yolo(
     if w % 32 or h % 32 or w <= 0 or h <= 0:
         raise ConfigError(f"input size must be positive multiples of 32, got {w}x{h}")
     calib = calibration_set(calibration_sources, input_size, frames_per_source)
-    calib_method = {
-        "minmax": CalibrationMethod.MinMax,
-        "percentile": CalibrationMethod.Percentile,
-        "entropy": CalibrationMethod.Entropy,
-    }[method]
-    fmt = QuantFormat.QDQ if quant_format == "qdq" else QuantFormat.QOperator
+    extra = {**({"CalibPercentile": percentile} if method == "percentile" else {}), **(calib_options or {})}
     try:
-        with atomic_path(out, suffix=".part") as tmp, tempfile.TemporaryDirectory(prefix="quantize.") as work:
-            pre = Path(work) / "pre.onnx"
-            quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-            excluded = head_nodes(pre, exclude)
-            import onnx
-
-            input_name = onnx.load(str(pre), load_external_data=False).graph.input[0].name
-            n = len(calib.blobs)
-            # the strided collection needs a whole number of strides: the largest divisor of n <= stride
-            step = max(d for d in range(1, max(1, min(stride, n)) + 1) if n % d == 0)
-            with contextlib.redirect_stdout(sys.stderr):  # onnxruntime prints its progress
-                quantize_static(
-                    str(pre),
-                    str(tmp),
-                    _Reader(input_name, calib.blobs),
-                    quant_format=fmt,
-                    activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8,
-                    per_channel=per_channel,
-                    calibrate_method=calib_method,
-                    nodes_to_exclude=excluded,
-                    extra_options={
-                        "CalibStridedMinMax": step,
-                        **({"CalibPercentile": percentile} if method == "percentile" else {}),
-                        **(calib_options or {}),
-                    },
-                )
+        with atomic_path(out, suffix=".part") as tmp:
+            _quantize_static(src, tmp, calib, quant_format, method, per_channel, exclude, stride, extra)
             _stamp(
                 tmp, src, f"onnxruntime {ort_version} quantize_static", calib, method, quant_format, exclude
             )
@@ -295,6 +263,7 @@ def quantize_yolo(
         raise
     except Exception as exc:  # onnx / onnxruntime raise their own types
         raise ModelError(f"cannot quantize {src}: {exc}") from exc
+    n = len(calib.blobs)
     desc = (
         f"onnxruntime {ort_version} static int8 ({quant_format.upper()}, uint8 activations, int8 weights"
         f"{' per channel' if per_channel else ''}), "
@@ -302,6 +271,51 @@ def quantize_yolo(
         f"head kept fp32: {exclude}"
     )
     return QuantizeResult(out, sha256_file(out), n, desc, calib.sources, time.perf_counter() - t0)
+
+
+def _quantize_static(
+    src: Path,
+    dest: Path,
+    calib: CalibrationSet,
+    quant_format: Format,
+    method: Method,
+    per_channel: bool,
+    exclude: Exclude,
+    stride: int,
+    extra_options: dict[str, object],
+) -> None:
+    """onnxruntime's pre-processing and `quantize_static` of `src` into `dest`, calibrated on `calib`
+    `stride` frames at a time, the `exclude`d part of the head left fp32."""
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    calib_method = {
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+        "entropy": CalibrationMethod.Entropy,
+    }[method]
+    with tempfile.TemporaryDirectory(prefix="quantize.") as work:
+        pre = Path(work) / "pre.onnx"
+        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        excluded = head_nodes(pre, exclude)
+        input_name = onnx.load(str(pre), load_external_data=False).graph.input[0].name
+        n = len(calib.blobs)
+        # the strided collection needs a whole number of strides: the largest divisor of n <= stride
+        step = max(d for d in range(1, max(1, min(stride, n)) + 1) if n % d == 0)
+        with contextlib.redirect_stdout(sys.stderr):  # onnxruntime prints its progress
+            quantize_static(
+                str(pre),
+                str(dest),
+                _Reader(input_name, calib.blobs),
+                quant_format=QuantFormat.QDQ if quant_format == "qdq" else QuantFormat.QOperator,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                per_channel=per_channel,
+                calibrate_method=calib_method,
+                nodes_to_exclude=excluded,
+                extra_options={"CalibStridedMinMax": step, **extra_options},
+            )
 
 
 def _stamp(

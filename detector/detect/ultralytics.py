@@ -39,7 +39,9 @@ class UltralyticsDetector:
                 "&& pip install -e '.[ultralytics]'"
             ) from exc
         self.cfg = cfg
-        self.model = ModelInfo(name=path.name, path=str(path), sha256=sha256_file(path), origin="config")
+        self.model = ModelInfo(
+            name=path.name, role="detector", sha256=sha256_file(path), file=path.name, version="config"
+        )
         self._yolo: Any = YOLO(str(path), task="detect")
         names: dict[int, str] = dict(self._yolo.names)
         by_name = {v: k for k, v in names.items()}

@@ -22,6 +22,7 @@ from pydantic import Field, ValidationError, model_validator
 from detector.base import FrozenModel
 from detector.errors import DetectorError
 from detector.measures import MeasuresError, ViolationMeasuresField, legacy_measures, measures_json
+from detector.modelinfo import ModelInfo
 
 #: Version of the manifest format; bump on any incompatible change and keep the reader for old ones.
 MANIFEST_VERSION: Final = 3
@@ -66,14 +67,6 @@ class CameraInfo(FrozenModel):
     location: str = Field(default="", description="Place as written on a notice")
     gps: GPSInfo | None = Field(default=None, description="Camera position")
     detecting_unit: str = Field(default="", description="Unit that operates the camera")
-
-
-class ModelInfo(FrozenModel):
-    name: str = Field(description="Model name, e.g. yolo11n")
-    role: str = Field(description="What it does: detector, plate_detector, ocr, ...")
-    sha256: Sha256Hex = Field(pattern=_SHA256, description="sha256 of the model file")
-    file: str = Field(default="", description="File name the model was loaded from (informative)")
-    version: str = Field(default="", description="Model or package version, if known")
 
 
 class CalibrationInfo(FrozenModel):

@@ -219,20 +219,6 @@ def _lower_priority(nice: int) -> None:
         log.debug("cannot lower the evidence worker's priority", exc_info=True)
 
 
-def model_info(model: object, role: str = "detector") -> ModelInfo:
-    """A manifest ModelInfo from the detector's ModelInfo (name, path, sha256, origin) or similar."""
-    if isinstance(model, ModelInfo):
-        return model
-    path = str(getattr(model, "path", getattr(model, "file", "")))
-    return ModelInfo(
-        name=str(getattr(model, "name")),  # noqa: B009 - duck-typed on purpose
-        role=role,
-        sha256=str(getattr(model, "sha256")),  # noqa: B009
-        file=Path(path).name if path else "",
-        version=str(getattr(model, "origin", getattr(model, "version", ""))),
-    )
-
-
 def calibration_info(cal: object | None) -> CalibrationInfo | None:
     """Manifest calibration from rules.calibration (CalibrationConfig), with the fitted homography."""
     if cal is None:
@@ -258,7 +244,7 @@ def open_evidence_sink(
     root: Path | str | None,
     *,
     config_sha256: str,
-    models: Sequence[object] = (),
+    models: Sequence[ModelInfo] = (),
     signer: Signer | None = None,
     plate_lookup: PlateLookup | None = None,
     annotate: Annotate | None = None,
@@ -286,7 +272,7 @@ def open_evidence_sink(
         root,
         signer,
         camera_info_from_config(cfg),
-        [model_info(m) for m in models],
+        models,
         config_sha256,
         config=ev,
         calibration=calibration_info(getattr(rules, "calibration", None)),

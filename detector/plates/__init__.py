@@ -27,7 +27,7 @@ _EXPORTS = {
     "notice_colour": "detector.plates.grammar",
     "format_vn_plate": "detector.plates.grammar",
     "is_valid_vn_plate": "detector.plates.grammar",
-    "normalize_plate": "detector.plates.grammar",
+    "normalize_plate": "detector.platetext",
     "parse_vn_plate": "detector.plates.grammar",
     "FastPlateOcrRecognizer": "detector.plates.ocr",
     "OcrLine": "detector.plates.ocr",

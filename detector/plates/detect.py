@@ -84,7 +84,9 @@ class OnnxPlateDetector:
             raw = path.read_bytes()
         except OSError as exc:
             raise ModelError(f"{path}: cannot read plate detector: {exc}") from exc
-        self.model = ModelInfo(name="platedet", path=str(path), sha256=sha256_file(path), origin=origin)
+        self.model = ModelInfo(
+            name="platedet", role="plate_detector", sha256=sha256_file(path), file=path.name, version=origin
+        )
         try:
             probe = ort.InferenceSession(raw, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types

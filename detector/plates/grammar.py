@@ -9,7 +9,8 @@ change with the 2025 province mergers):
   mopeds like ``29-AA``, or ``MĐ`` + digit for electric motorbikes: ``29-MĐ1 212.07``, key
   ``29MD121207``), old plates with 4 digits ``59-X1`` over ``1234``.
 
-`normalize_plate` gives the lookup key (upper case, A-Z0-9 only) used everywhere for matching;
+`detector.platetext.normalize_plate` gives the lookup key (upper case, A-Z0-9 only) used everywhere for
+matching;
 `format_vn_plate` gives the display form.
 
 Special plates (`SpecialPlate`, parsed by `parse_plate` / `repair_plate` beside the civil ones):
@@ -28,11 +29,11 @@ text grammar, so their colour comes from the image (`notice_colour`).
 
 from __future__ import annotations
 
-import itertools
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Literal
+
+from detector.platetext import normalize_plate
 
 VehicleKind = Literal["car", "motorbike"]
 
@@ -131,40 +132,6 @@ VN_CAR_TWO_LETTER_SERIES = frozenset({"LD", "KT", "DA", "RM", "TD", "HC", "MD"})
 TO_DIGIT = {"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "T": "1", "J": "1",
              "Z": "2", "A": "4", "S": "5", "G": "6", "B": "8", "E": "8", "F": "7"}  # fmt: skip
 TO_LETTER = {"0": "D", "1": "T", "2": "Z", "4": "A", "5": "S", "6": "G", "7": "T", "8": "B"}
-
-_NON_ALNUM = re.compile(r"[^A-Z0-9]")
-
-
-def normalize_plate(text: str) -> str:
-    """Lookup key of a plate text: upper case, only A-Z and 0-9 (``51f 123.45`` -> ``51F12345``).
-
-    Vietnamese ``Đ`` becomes ``D``; other accented letters lose their accents.
-    """
-    text = text.upper().replace("Đ", "D")
-    text = unicodedata.normalize("NFKD", text)
-    return _NON_ALNUM.sub("", text)
-
-
-#: At most this many O/0 positions are spelled both ways by `o_zero_spellings` (2**8 spellings).
-MAX_O_ZERO_POSITIONS = 8
-
-
-def o_zero_spellings(key: str) -> list[str]:
-    """Every spelling of a plate key with the letter O and the digit 0 exchanged, the key first.
-
-    Many US states print one glyph for both, and some print no letter O at all, so one plate may be
-    stored as ``C0UGAR`` and looked up as ``COUGAR``; Vietnamese plates carry no letter O. Beyond
-    `MAX_O_ZERO_POSITIONS` such characters, only the key and its all-digit spelling are given."""
-    where = [i for i, c in enumerate(key) if c in "O0"]
-    if len(where) > MAX_O_ZERO_POSITIONS:
-        return list(dict.fromkeys((key, key.replace("O", "0"))))
-    out = [key]
-    for combo in itertools.product("0O", repeat=len(where)):
-        chars = list(key)
-        for i, c in zip(where, combo, strict=True):
-            chars[i] = c
-        out.append("".join(chars))
-    return list(dict.fromkeys(out))
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,7 +96,9 @@ class RapidOcrRecognizer:
 
     def __init__(self, path: Path, origin: str = "config", threads: int = 2) -> None:
         self._session = _session(path, threads, "rapidocr recognition model")
-        self.model = ModelInfo(name=path.stem, path=str(path), sha256=sha256_file(path), origin=origin)
+        self.model = ModelInfo(
+            name=path.stem, role="ocr", sha256=sha256_file(path), file=path.name, version=origin
+        )
         meta = self._session.get_modelmeta().custom_metadata_map
         if "character" not in meta:
             raise ModelError(f"{path}: no 'character' list in the model metadata (not a rapidocr rec model?)")
@@ -228,7 +230,11 @@ class FastPlateOcrRecognizer:
         self._rgb = self._rec.config.image_color_mode == "rgb"
         self._pad = self._rec.config.pad_char
         self.model = ModelInfo(
-            name=model_path.stem, path=str(model_path), sha256=sha256_file(model_path), origin="config"
+            name=model_path.stem,
+            role="ocr",
+            sha256=sha256_file(model_path),
+            file=model_path.name,
+            version="config",
         )
 
     @classmethod

@@ -7,8 +7,8 @@ Public API for the pipeline::
     # (= find_vehicle_plate(image, vehicle_xyxy) -> PlateBox | None, then read_crop(crop_box(...)))
     plate_read = reader.vote([obs, ...])                                # PlateRead | None
     # or incrementally:  voter = reader.voter(); voter.add(obs); plate_read = voter.result()
-    # or in one go over a track's frames (detect on all, OCR the best `vote_frames`):
-    plate_read = reader.read_track([(frame_index, image, vehicle_xyxy), ...])
+    # or in one go over a track's frames (detect on all, OCR the best until `vote_frames` readings):
+    track = reader.read_track([Sighting(frame_index, image, vehicle_xyxy), ...])   # TrackPlate | None
     # whole photos: platedet, and plate-like text lines where it finds nothing
     reader.read_image(photo, fallback=TextLineDetector(side=960))   # list[PlateObservation]
     reader.close()
@@ -16,7 +16,8 @@ Public API for the pipeline::
 How one crop is read: the crop is cut into views (glyph band, central band, wider band; one row and,
 when a row gap is found, two rows), every view is recognised, and the candidate readings (each view's
 reading, their letter/digit swaps, edge drops, grammar repairs) are rescored on all views' CTC
-probabilities plus the country's grammar or format prior (`rescore.choose`).
+probabilities plus the country's grammar or format prior (`rescore.choose`). What the country changes
+is behind `detector.plates.country.CountryRules`, chosen once from the config.
 
 A `PlateRead` with `needs_review=True` must not be trusted without a human (low confidence, a
 character without a clear majority, or a text that is not a valid plate of the configured country).
@@ -25,32 +26,31 @@ character without a clear majority, or a text that is not a valid plate of the c
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from detector.plates.config import PlatesConfig
+from detector.plates.country import CountryRules, Reading, country_rules
 from detector.plates.ctc import two_row_log_likelihood
 from detector.plates.detect import OnnxPlateDetector, PlateBox, PlateDetector
-from detector.plates.formats import formats_for, is_state_name, matches, state_named_in
-from detector.plates.grammar import normalize_plate, repair_plate
+from detector.plates.formats import formats_for, matches
 from detector.plates.image import (
     Image,
     RowSplit,
-    caption_strips,
     find_row_split,
     plate_colour,
     sharpness,
     split_rows,
-    stacked_mark_cut,
-    text_band,
 )
-from detector.plates.ocr import OcrLine, PlateOcr, ensemble_from_config, ocr_from_config
+from detector.plates.layouts import Layouts, line_views
+from detector.plates.ocr import PlateOcr, ensemble_from_config, ocr_from_config
 from detector.plates.pose import frontality
 from detector.plates.rescore import View, choose
 from detector.plates.textdet import TextLineDetector
 from detector.plates.vote import PlateObservation, PlateVoter, consensus, plate_quality, select_best, vote
+from detector.platetext import normalize_plate
 from detector.types import PlateRead
 
 log = logging.getLogger(__name__)
@@ -58,69 +58,6 @@ log = logging.getLogger(__name__)
 
 #: Below this width/height a crop may be a two-row plate even when no clear row gap was found.
 TWO_ROW_MAX_ASPECT = 1.8
-#: Generic plates: a character with less support than this across the variant readings is dropped.
-DROP_SUPPORT = 0.3
-#: The views of a line, in order: ("band", m) cuts to the glyph band with margins of m x glyph height
-#: above and below; ("fixed", f) is a central band without the top and bottom fraction f.
-VIEWS: tuple[tuple[str, float], ...] = (("band", 0.15), ("fixed", 0.16), ("band", 0.3))
-
-
-def line_views(line: Image, n: int) -> list[Image]:
-    """Up to `n` views of one line of characters for test-time augmentation: cut to the glyph band
-    (drops state names, slogans and frame edges above/below), cut to a fixed central band, and the
-    glyph band with a wider margin. Each falls back to the line itself when no glyphs are found."""
-    h = line.shape[0]
-    views: list[Image] = []
-    for kind, margin in VIEWS[: max(1, n)]:
-        if kind == "fixed":
-            dy = int(h * margin)
-            views.append(line[dy : h - dy])
-            continue
-        band = text_band(line, margin)
-        views.append(line[band[0] : band[1]] if band and band[1] - band[0] >= 8 else line)
-    return views
-
-
-@dataclass(frozen=True, slots=True)
-class _Reading:
-    raw: str
-    normalized: str
-    display: str
-    confidence: float
-    char_confidences: tuple[float, ...]
-    rows: int
-    valid: bool
-
-    @property
-    def score(self) -> float:
-        return self.confidence + (0.5 if self.valid else 0.0)
-
-
-def _join(lines: Sequence[OcrLine]) -> tuple[str, float, tuple[float, ...]]:
-    raw = " ".join(line.text for line in lines)
-    confs = tuple(c for line in lines for c in line.char_confidences)
-    # a row that read nothing is a failed row: it pulls the confidence down
-    parts = [line.confidence if line.text else 0.0 for line in lines]
-    return raw, float(np.mean(parts)) if parts else 0.0, confs
-
-
-def interpret(raw: str, confidence: float, confs: tuple[float, ...], rows: int, country: str) -> _Reading:
-    """Apply the country's grammar to an OCR text: normalise, repair (VN), validate, format."""
-    key = normalize_plate(raw)
-    if len(confs) != len(key):
-        confs = (confidence,) * len(key)
-    if country == "vn":
-        plate = repair_plate(raw, rows)
-        if plate is not None:
-            fixed = plate.normalized
-            # a repaired character keeps its OCR probability, halved: it was not what the OCR saw
-            cc = tuple(c if a == b else c * 0.5 for a, b, c in zip(key, fixed, confs, strict=False))
-            if len(fixed) != len(cc):
-                cc = (confidence,) * len(fixed)
-            conf = float(np.mean(cc)) if cc else 0.0
-            return _Reading(raw, fixed, plate.display, min(confidence, conf), cc, rows, True)
-        return _Reading(raw, key, key, confidence, confs, rows, False)
-    return _Reading(raw, key, key, confidence, confs, rows, 4 <= len(key) <= 10)
 
 
 class PlateReader:
@@ -132,8 +69,11 @@ class PlateReader:
         detector: PlateDetector | None,
         ocr: PlateOcr,
         extra_ocr: Sequence[PlateOcr] = (),
+        rules: CountryRules | None = None,
     ) -> None:
         self.cfg = cfg
+        #: what the configured country changes in reading a crop
+        self.rules = rules or country_rules(cfg)
         self.detector = detector
         self.ocr = ocr
         #: further recognisers whose readings of the same views join the per-character vote
@@ -168,11 +108,7 @@ class PlateReader:
         """
         if crop is None or crop.ndim != 3 or crop.shape[0] < 6 or crop.shape[1] < 6:
             return None
-        if self.cfg.country != "vn":
-            # US plate-type codes stacked beside the number ('H/H', 'W/C') are not part of it
-            x1, x2 = stacked_mark_cut(crop)
-            if x2 - x1 >= 0.5 * crop.shape[1]:
-                crop = crop[:, x1:x2]
+        crop = self.rules.trim(crop)
         region = self.plate_region(crop)
         h, w = crop.shape[:2]
         split = find_row_split(crop)
@@ -185,27 +121,20 @@ class PlateReader:
         n = self.cfg.ocr_variants
         whole = line_views(crop, n) if one_row else []
         top_bottom = None if split is None else [line_views(part, n) for part in split_rows(crop, split)]
-        acc = _Layouts()
+        acc = Layouts()
         best = None
-        # country vn: the first view of each layout, then (unless that reading is already decisive)
-        # the others; elsewhere every view at once
-        stages = [[0], list(range(1, n))] if n > 1 and self.cfg.country == "vn" else [list(range(n))]
+        # staged (country vn): the first view of each layout, then (unless that reading is already
+        # decisive) the others; elsewhere every view at once
+        stages = [[0], list(range(1, n))] if n > 1 and self.rules.staged else [list(range(n))]
         for ks in stages:
             images = [whole[k] for k in ks] if one_row else []
             if top_bottom is not None:
                 images += [top_bottom[0][k] for k in ks] + [top_bottom[1][k] for k in ks]
             for ocr in (self.ocr, *self.extra_ocr):
                 lines = ocr.read_lines(images)
-                acc.add(lines, len(ks), one_row, split is not None, glyph_rows, self.cfg.country)
+                acc.add(lines, len(ks), one_row, split is not None, glyph_rows, self.rules)
             best = self._best(acc, region)
-            # decisive: a valid plate of the grammar (country vn: area code, series, number) whose
-            # weakest character stands clear of every other character there
-            if (
-                self.cfg.country == "vn"
-                and best is not None
-                and best.valid
-                and min(best.char_confidences, default=0.0) >= self.cfg.decisive_confidence
-            ):
+            if best is not None and self.rules.decisive(best):
                 break
         if best is None:
             return None
@@ -219,7 +148,7 @@ class PlateReader:
             char_confidences=tuple(round(c, 4) for c in best.char_confidences),
             rows=best.rows,
             valid=best.valid,
-            country=self.cfg.country if best.valid else "unknown",
+            country=self.rules.name if best.valid else "unknown",
             colour=plate_colour(crop),
             box=box,
             sharpness=looks.sharpness,
@@ -227,7 +156,7 @@ class PlateReader:
             frontality=round(looks.frontality, 3),
         )
 
-    def _best(self, acc: _Layouts, region: str | None) -> _Reading | None:
+    def _best(self, acc: Layouts, region: str | None) -> Reading | None:
         """The reading of the layout (one or two rows) with the best total score, rescored over its views."""
         if not acc.readings[1] and not acc.readings[2]:
             return None
@@ -239,7 +168,7 @@ class PlateReader:
             best = self._rescore(best, acc.readings[rows], [v for v in acc.views[rows] if v], rows, region)
         return best
 
-    def _combine(self, readings: list[_Reading], rows: int) -> _Reading | None:
+    def _combine(self, readings: list[Reading], rows: int) -> Reading | None:
         """Per-character vote of the variant readings of one layout."""
         readings = [r for r in readings if r.normalized]
         if not readings:
@@ -252,30 +181,22 @@ class PlateReader:
             )
             for r in readings
         ]
-        text, support = consensus(obs)
-        if self.cfg.country != "vn":
-            # characters most variants did not see are edge marks, bolts or decorations
-            kept = [(c, s) for c, s in zip(text, support, strict=True) if s >= DROP_SUPPORT]
-            if len(kept) >= 4:
-                text, support = "".join(c for c, _ in kept), [s for _, s in kept]
+        text, support = self.rules.keep_characters(*consensus(obs))
         raw = max(readings, key=lambda r: r.confidence).raw
         conf = float(np.mean(support)) if support else 0.0
-        return replace(interpret(text, conf, tuple(support), rows, self.cfg.country), raw=raw)
+        return replace(self.rules.interpret(text, conf, tuple(support), rows), raw=raw)
 
     def plate_region(self, crop: Image) -> str | None:
         """The region whose formats a crop is read with: with country us (and `state_from_plate`), the
         state named above or below the number; else, or when no name is read, the configured one."""
-        if self.cfg.country != "us" or not self.cfg.state_from_plate:
-            return self.cfg.region
-        for strip in caption_strips(crop):  # above the number first, where most states print it
-            named = state_named_in(line.text for line in self.ocr.read_lines([strip]))
-            if named:
-                return named
-        return self.cfg.region
+        return self.rules.region(crop, self._read_texts)
+
+    def _read_texts(self, images: Sequence[Image]) -> Iterator[str]:
+        return (line.text for line in self.ocr.read_lines(list(images)))
 
     def _rescore(
-        self, combined: _Reading, readings: list[_Reading], views: list[View], rows: int, region: str | None
-    ) -> _Reading:
+        self, combined: Reading, readings: list[Reading], views: list[View], rows: int, region: str | None
+    ) -> Reading:
         """Pick among the views' readings and their variants by CTC likelihood over all views plus the
         country's grammar/format prior (`rescore.choose`). Without CTC probabilities (fast-plate-ocr)
         the per-character vote stands."""
@@ -287,7 +208,7 @@ class PlateReader:
             *(r.normalized for r in ranked),
             *(normalize_plate(r.raw) for r in ranked),
         ]
-        choice = choose(seeds, views, self.cfg.country, region, rows)
+        choice = choose(seeds, views, self.rules.name, region, rows)
         if choice is None:
             return combined
         text = choice.text
@@ -296,7 +217,7 @@ class PlateReader:
             # 4 over 4 an old motorbike plate (30-E5 / 8670); the same 8 characters either way
             _, cut = two_row_log_likelihood(views[0][0], views[0][1], text)
             text = f"{text[:cut]} {text[cut:]}"
-        out = interpret(text, choice.confidence, choice.char_confidences, rows, self.cfg.country)
+        out = self.rules.interpret(text, choice.confidence, choice.char_confidences, rows)
         return replace(out, raw=combined.raw)
 
     # --- detection ------------------------------------------------------------------------------
@@ -336,7 +257,7 @@ class PlateReader:
         fleet numbers are not plates). Ranked by: fits the region's formats, fits the country's, mixes
         letters and digits, character height (plate characters are the largest text on the back of
         most vehicles)."""
-        region_fmts, country_fmts = formats_for(self.cfg.country, self.cfg.region)
+        region_fmts, country_fmts = formats_for(self.rules.name, self.rules.region_name)
         ranked: list[tuple[tuple[bool, bool, bool, float], PlateObservation]] = []
         for line in finder.find(image, max_boxes=12):
             obs = self.read_crop(crop_box(image, line.xyxy), frame_index, line)
@@ -346,7 +267,7 @@ class PlateReader:
             mixed = any(c.isdigit() for c in text) and any(c.isalpha() for c in text)
             fits_region = bool(region_fmts) and matches(text, region_fmts)
             fits_country = bool(country_fmts) and matches(text, country_fmts)
-            if self.cfg.country != "vn" and not (mixed or fits_country):
+            if not self.rules.plate_like(text, fits_country):
                 continue
             ranked.append(((fits_region, fits_country, mixed, line.height), obs))
         ranked.sort(key=lambda t: t[0], reverse=True)
@@ -382,30 +303,90 @@ class PlateReader:
     # --- tracks ---------------------------------------------------------------------------------
     def voter(self) -> PlateVoter:
         return PlateVoter(
-            self.cfg.vote_frames, self.cfg.trust_threshold, self.cfg.top_candidates, self.cfg.country
+            self.cfg.vote_frames, self.cfg.trust_threshold, self.cfg.top_candidates, self.rules.name
         )
 
     def vote(self, observations: Sequence[PlateObservation]) -> PlateRead | None:
+        """The vote over the best `vote_frames` observations (`select_best`)."""
         best = select_best(observations, self.cfg.vote_frames)
-        return vote(best, self.cfg.trust_threshold, self.cfg.top_candidates, self.cfg.country)
+        return vote(best, self.cfg.trust_threshold, self.cfg.top_candidates, self.rules.name)
 
-    def read_track(self, frames: Iterable[tuple[int, Image, Sequence[float]]]) -> PlateRead | None:
-        """Read a vehicle's plate over several frames: detect on every frame, OCR the best
-        `vote_frames` plate crops (size x detection confidence x sharpness x angle), vote."""
-        found: list[tuple[float, int, Image, PlateBox, CropLooks]] = []
-        for frame_index, image, vxyxy in frames:
-            box = self.find_vehicle_plate(image, vxyxy)
-            if box is None:
-                continue
-            crop = crop_box(image, box.xyxy).copy()  # a copy: the frame itself is not kept alive
-            looks = CropLooks.of(crop)
-            quality = plate_quality(box.height, box.confidence, looks.sharpness, looks.frontality)
-            found.append((quality, frame_index, crop, box, looks))
-        found.sort(key=lambda t: t[0], reverse=True)
-        obs = [self.read_crop(c, fi, b, looks=lk) for _, fi, c, b, lk in found[: self.cfg.vote_frames]]
-        return vote(
-            [o for o in obs if o], self.cfg.trust_threshold, self.cfg.top_candidates, self.cfg.country
+    def read_track(
+        self, sightings: Iterable[Sighting], fallback: TextLineDetector | None = None
+    ) -> TrackPlate | None:
+        """Read a vehicle's plate over the frames it was seen on: the plate vote, and the crop that
+        agrees with it best. The one way a track's plate is read (the pipeline's violators, the tests,
+        the benchmarks).
+
+        The plate detector runs on every sighting's vehicle box; where it finds none and a text-line
+        `fallback` is given, the text lines on the vehicle that read as a valid plate are read instead
+        (the most confident one). The detected plates are read best first (plate height x detection
+        confidence x sharpness x angle) until `vote_frames` of them read; the best `vote_frames` of
+        all readings are voted. `sightings` is consumed once, in order (a generator may decode each
+        frame as it comes: only plate crops are kept); its order breaks ties of quality."""
+        found: list[tuple[float, int, int, Image, PlateBox, CropLooks]] = []
+        read: list[tuple[int, PlateObservation, Image]] = []
+        for pos, s in enumerate(sightings):
+            box = self.find_vehicle_plate(s.image, s.vehicle_xyxy)
+            if box is not None:
+                crop = crop_box(s.image, box.xyxy).copy()  # a copy: the frame itself is not kept alive
+                looks = CropLooks.of(crop)
+                quality = plate_quality(
+                    box.height, box.confidence, looks.sharpness, round(looks.frontality, 3)
+                )
+                found.append((quality, pos, s.frame_index, crop, box, looks))
+            elif fallback is not None:
+                on_line = self._read_vehicle_text_lines(s, fallback)
+                if on_line is not None:
+                    read.append((pos, *on_line))
+        found.sort(key=lambda f: (-f[0], f[1]))
+        n = 0
+        for _, pos, frame_index, crop, box, looks in found:
+            if n == self.cfg.vote_frames:
+                break  # the rest are of lower quality: they would not be voted
+            obs = self.read_crop(crop, frame_index, box, looks=looks)
+            if obs is not None:
+                read.append((pos, obs, crop))
+                n += 1
+        read.sort(key=lambda r: (-r[1].quality, r[0]))
+        voted = vote(
+            [o for _, o, _ in read[: self.cfg.vote_frames]],
+            self.cfg.trust_threshold,
+            self.cfg.top_candidates,
+            self.rules.name,
         )
+        if voted is None:
+            return None
+        _, best, crop = max(read, key=lambda r: (r[1].normalized == voted.normalized, r[1].quality))
+        return TrackPlate(voted, best, crop, tuple(o for _, o, _ in read))
+
+    def read_sighting(
+        self, s: Sighting, fallback: TextLineDetector | None = None
+    ) -> tuple[PlateObservation, Image] | None:
+        """The plate of one sighting and its crop: the plate detector on the vehicle box, else (with a
+        text-line `fallback`) the most confident valid plate among the text lines on the vehicle."""
+        box = self.find_vehicle_plate(s.image, s.vehicle_xyxy)
+        if box is not None:
+            crop = crop_box(s.image, box.xyxy).copy()
+            obs = self.read_crop(crop, s.frame_index, box)
+            return (obs, crop) if obs is not None else None
+        return self._read_vehicle_text_lines(s, fallback) if fallback is not None else None
+
+    def _read_vehicle_text_lines(
+        self, s: Sighting, finder: TextLineDetector
+    ) -> tuple[PlateObservation, Image] | None:
+        """The most confident valid plate among the text lines `finder` sees on the vehicle."""
+        box = s.vehicle_xyxy
+        x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
+        vehicle = s.image[y1 : int(np.ceil(box[3])), x1 : int(np.ceil(box[2]))]
+        best: tuple[PlateObservation, Image] | None = None
+        for line in finder.find(vehicle):
+            lx1, ly1, lx2, ly2 = line.xyxy
+            crop = crop_box(s.image, (lx1 + x1, ly1 + y1, lx2 + x1, ly2 + y1)).copy()
+            obs = self.read_crop(crop, s.frame_index)
+            if obs is not None and obs.valid and (best is None or obs.confidence > best[0].confidence):
+                best = (obs, crop)
+        return best
 
     def close(self) -> None:
         if self.detector is not None:
@@ -413,6 +394,26 @@ class PlateReader:
         self.ocr.close()
         for ocr in self.extra_ocr:
             ocr.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """A vehicle on one frame, where `read_track` looks for its plate (box in frame coordinates)."""
+
+    frame_index: int
+    image: Image
+    vehicle_xyxy: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class TrackPlate:
+    """A track's plate: the vote, the reading that agrees with it best and its crop (the evidence's
+    plate picture), and every reading made, best first."""
+
+    read: PlateRead
+    best: PlateObservation
+    crop: Image
+    observations: tuple[PlateObservation, ...]
 
 
 @dataclass(frozen=True)
@@ -425,41 +426,6 @@ class CropLooks:
     @classmethod
     def of(cls, crop: Image) -> CropLooks:
         return cls(sharpness(crop), frontality(crop))
-
-
-class _Layouts:
-    """The readings and CTC views gathered so far for each layout of one crop (1: one row, 2: two)."""
-
-    def __init__(self) -> None:
-        self.readings: dict[int, list[_Reading]] = {1: [], 2: []}
-        self.views: dict[int, list[View | None]] = {1: [], 2: []}
-
-    def add(
-        self, lines: Sequence[OcrLine], n: int, one_row: bool, two_rows: bool, glyph_rows: bool, country: str
-    ) -> None:
-        """Lines of `n` views: (with `one_row`) the whole crop's, then (with `two_rows`) the top rows'
-        and the bottom rows'."""
-        top = n if one_row else 0
-        for k in range(n):
-            # a view cut to the state's name printed over the number (TEXAS) is not a view of it
-            if one_row and not (country == "us" and is_state_name(lines[k].text)):
-                self.views[1].append(_probs(lines[k]))
-                one = interpret(*_join([lines[k]]), 1, country)
-                self.readings[1].append(_penalise(one, 0.8) if glyph_rows else one)
-            if two_rows:
-                pair = [lines[top + k], lines[top + n + k]]
-                self.views[2].append(_probs(*pair))
-                self.readings[2].append(interpret(*_join(pair), 2, country))
-
-
-def _probs(*lines: OcrLine) -> View | None:
-    """The CTC matrices of a layout's lines, or None when the backend gave none."""
-    probs = tuple(line.probs for line in lines)
-    return None if any(p is None for p in probs) else probs  # type: ignore[return-value]
-
-
-def _penalise(r: _Reading, factor: float) -> _Reading:
-    return replace(r, confidence=r.confidence * factor)
 
 
 def crop_box(image: Image, xyxy: Sequence[float], margin: tuple[float, float] = (0.04, 0.1)) -> Image:

@@ -1,6 +1,6 @@
 """Choose a plate's reading by rescoring candidates on every view's CTC probabilities plus a format prior.
 
-Each view of a plate (a differently cut copy of the line, see `reader.line_views`, read by one or two
+Each view of a plate (a differently cut copy of the line, see `layouts.line_views`, read by one or two
 recognisers) gives its greedy reading. Those readings, their single letter/digit swaps (O/0, I/1,
 B/8, ...), one-character drops and the grammar's repairs are the candidates. Each candidate is
 scored by its mean log-likelihood over the views (`ctc`) plus a prior: the country's grammar (a valid
@@ -26,7 +26,8 @@ from detector.plates.ctc import (
     merge_symbol,
 )
 from detector.plates.formats import formats_for, letter_o_used, matches
-from detector.plates.grammar import TO_DIGIT, TO_LETTER, normalize_plate, repair_plate
+from detector.plates.grammar import TO_DIGIT, TO_LETTER, repair_plate
+from detector.platetext import normalize_plate
 
 #: Pairs of characters that share (nearly) one glyph on plates; each seed is varied one swap at a time.
 CONFUSABLE: dict[str, str] = {

@@ -49,7 +49,9 @@ class TextLineDetector:
             origin = "config"
         self._session = open_session(path, threads, "text detector")
         self._input = self._session.get_inputs()[0].name
-        self.model = ModelInfo(name=path.stem, path=str(path), sha256=sha256_file(path), origin=origin)
+        self.model = ModelInfo(
+            name=path.stem, role="text_detector", sha256=sha256_file(path), file=path.name, version=origin
+        )
         self.side, self.thresh, self.box_thresh, self.unclip = side, thresh, box_thresh, unclip
 
     def find(self, image: np.ndarray, max_boxes: int = 6) -> list[PlateBox]:

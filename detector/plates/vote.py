@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from detector.plates.detect import PlateBox
-from detector.plates.grammar import normalize_plate, notice_colour, repair_plate
+from detector.plates.grammar import notice_colour, repair_plate
+from detector.platetext import normalize_plate
 from detector.types import PlateCandidate, PlateRead
 
 log = logging.getLogger(__name__)

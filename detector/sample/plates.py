@@ -53,11 +53,6 @@ def random_plate_text(rng: np.random.Generator, taken: set[str] | None = None) -
             return text
 
 
-def normalize_plate(text: str) -> str:
-    """The lookup key: letters and digits only (``51F12345``)."""
-    return "".join(ch for ch in text.upper() if ch.isalnum())
-
-
 def render_plate(text: str, scale: float = 1.0) -> npt.NDArray[np.uint8]:
     """Plate image at `scale` pixels per millimetre (BGR, white with black border and text)."""
     w, h = PLATE_W_MM * 2, PLATE_H_MM * 2  # draw at 2 px/mm, then resize

@@ -7,9 +7,13 @@ camera (traffic drives away from it).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import numpy.typing as npt
 from shapely.geometry import LineString, Point, Polygon, box
 
+from detector.platetext import normalize_plate
 from detector.sample.groundtruth import (
     BoxTruth,
     CalibrationPoint,
@@ -23,7 +27,6 @@ from detector.sample.groundtruth import (
     ViolationTruth,
     Zone,
 )
-from detector.sample.plates import normalize_plate
 from detector.sample.render import VehicleOnFrame
 from detector.sample.scene import (
     FPS,
@@ -85,7 +88,8 @@ def _phase_intervals(plan: SignalPlan, frame_count: int) -> tuple[tuple[int, int
     return tuple(out)
 
 
-def scene_truth(cam: Camera, plan: SignalPlan, frame_count: int) -> SceneTruth:
+def _lanes(cam: Camera) -> tuple[Lane, ...]:
+    """The three lanes up to the stop line, with their allowed classes and direction of travel."""
     lanes = []
     names = (
         "lane 0 (left, general traffic)",
@@ -108,6 +112,11 @@ def scene_truth(cam: Camera, plan: SignalPlan, frame_count: int) -> SceneTruth:
                 direction_world=(0.0, 1.0),
             )
         )
+    return tuple(lanes)
+
+
+def _calibration_points(cam: Camera) -> tuple[CalibrationPoint, ...]:
+    """Lane-edge points at 16 m and at the stop line, in the image and on the road."""
     calib_world = [
         (0.0, 16.0),
         (3.5, 16.0),
@@ -119,10 +128,25 @@ def scene_truth(cam: Camera, plan: SignalPlan, frame_count: int) -> SceneTruth:
         (10.0, STOP_LINE_Y),
     ]
     calib_img = cam.project(calib_world)
-    calib = tuple(
+    return tuple(
         CalibrationPoint(f"x{w[0]:g}_y{w[1]:g}", (_r(p[0]), _r(p[1])), (w[0], w[1]))
         for w, p in zip(calib_world, calib_img, strict=True)
     )
+
+
+def _signal_truth(plan: SignalPlan, frame_count: int) -> SignalTruth:
+    return SignalTruth(
+        id="signal_main",
+        housing=tuple(float(v) for v in SIGNAL_HOUSING),  # type: ignore[arg-type]
+        lamps={p.value: tuple(float(v) for v in b) for p, b in SIGNAL_LAMPS.items()},  # type: ignore[misc]
+        plan=SignalPlanTruth(plan.cycle_start_s, plan.green_s, plan.amber_s, plan.red_s, plan.cycle_s),
+        stop_line_id="stop_line",
+        phases=_phase_intervals(plan, frame_count),
+    )
+
+
+def scene_truth(cam: Camera, plan: SignalPlan, frame_count: int) -> SceneTruth:
+    """The scene's geometry in the image and on the road, its signal and its no-stopping zone."""
     zone_world = _rect(SHOULDER_X[0], SHOULDER_X[1], NO_STOPPING_Y[0], NO_STOPPING_Y[1])
     hom = cam.homography
     return SceneTruth(
@@ -138,11 +162,11 @@ def scene_truth(cam: Camera, plan: SignalPlan, frame_count: int) -> SceneTruth:
             cam.x_m,
             tuple((float(r[0]), float(r[1]), float(r[2])) for r in hom / hom[2, 2]),
         ),
-        calibration_points=calib,
+        calibration_points=_calibration_points(cam),
         stop_line=_img_segment(
             cam, "stop_line", (LANE_EDGES_X[0], STOP_LINE_Y), (LANE_EDGES_X[3], STOP_LINE_Y)
         ),
-        lanes=tuple(lanes),
+        lanes=_lanes(cam),
         solid_lines=(
             _img_segment(
                 cam,
@@ -152,14 +176,7 @@ def scene_truth(cam: Camera, plan: SignalPlan, frame_count: int) -> SceneTruth:
             ),
             _img_segment(cam, "solid_lane1_lane2", (LANE_EDGES_X[2], NEAR_Y), (LANE_EDGES_X[2], STOP_LINE_Y)),
         ),
-        signal=SignalTruth(
-            id="signal_main",
-            housing=tuple(float(v) for v in SIGNAL_HOUSING),  # type: ignore[arg-type]
-            lamps={p.value: tuple(float(v) for v in b) for p, b in SIGNAL_LAMPS.items()},  # type: ignore[misc]
-            plan=SignalPlanTruth(plan.cycle_start_s, plan.green_s, plan.amber_s, plan.red_s, plan.cycle_s),
-            stop_line_id="stop_line",
-            phases=_phase_intervals(plan, frame_count),
-        ),
+        signal=_signal_truth(plan, frame_count),
         no_stopping_zones=(
             Zone(
                 "no_stopping_shoulder",
@@ -180,113 +197,172 @@ def _lane_of(x: float, y: float) -> int | None:
     return None
 
 
+Measured = float | int | str | None
+
+
+@dataclass(frozen=True)
+class _Path:
+    """A vehicle's exact state on the frames it is on screen (anchor in world metres, km/h)."""
+
+    script: VehicleScript
+    seen: list[VehicleOnFrame]
+    xs: npt.NDArray[np.float64]
+    ys: npt.NDArray[np.float64]
+    kmh: npt.NDArray[np.float64]
+    fr: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, script: VehicleScript, seen: list[VehicleOnFrame], frames: list[int]) -> _Path:
+        return cls(
+            script,
+            seen,
+            np.array([s.world_x for s in seen]),
+            np.array([s.world_y for s in seen]),
+            np.array([s.speed_ms * 3.6 for s in seen]),
+            np.array(frames),
+        )
+
+    def violation(self, kind: str, k: int, **measured: Measured) -> ViolationTruth:
+        """A violation decided on the path's `k`-th frame."""
+        return ViolationTruth(kind, int(self.fr[k]), _r(self.fr[k] / FPS), dict(measured))
+
+
 def derive_violations(
     script: VehicleScript, plan: SignalPlan, seen: list[VehicleOnFrame], frames: list[int], frame_count: int
 ) -> list[ViolationTruth]:
     """The violations of one vehicle, from its exact state at every frame it is on screen."""
-    out: list[ViolationTruth] = []
     if not seen:
-        return out
-    xs = np.array([s.world_x for s in seen])
-    ys = np.array([s.world_y for s in seen])
-    kmh = np.array([s.speed_ms * 3.6 for s in seen])
-    fr = np.array(frames)
+        return []
+    path = _Path.of(script, seen, frames)
+    red, cross = _red_light(path, plan)
+    found = (
+        red,
+        _speeding(path, cross),
+        _wrong_way(path),
+        _lane_restriction(path),
+        _solid_line(path),
+        _no_stopping(path, frame_count),
+    )
+    return sorted((v for v in found if v is not None), key=lambda v: v.frame)
 
-    def add(kind: str, k: int, **measured: float | int | str | None) -> None:
-        out.append(ViolationTruth(kind, int(fr[k]), _r(fr[k] / FPS), dict(measured)))
 
-    # red light: the anchor crosses the stop line (with the traffic direction) while the signal is red
-    cross = None
-    if script.direction > 0:
-        idx = np.nonzero((ys[:-1] < STOP_LINE_Y) & (ys[1:] >= STOP_LINE_Y))[0]
-        if idx.size:
-            k = int(idx[0]) + 1
-            # exact crossing time by linear interpolation between the two frames
-            a = (STOP_LINE_Y - ys[k - 1]) / (ys[k] - ys[k - 1])
-            t_cross = (fr[k - 1] + a) / FPS
-            cross = k
-            into = plan.time_into_red(t_cross)
-            if into is not None and LANE_EDGES_X[0] <= xs[k] <= LANE_EDGES_X[3]:
-                add(
-                    "red_light",
-                    k,
-                    time_into_red_s=_r(into),
-                    crossing_t_s=_r(t_cross),
-                    speed_kmh=_r(kmh[k]),
-                    phase="red",
-                )
-    # speeding: the constant cruise speed over the visible track
-    moving = kmh > STOPPED_KMH
-    if moving.any() and kmh[moving].max() > SPEED_LIMIT_KMH:
-        k = cross if cross is not None else int(np.nonzero(moving)[0][len(np.nonzero(moving)[0]) // 2])
-        add(
-            "speeding",
-            k,
-            speed_kmh=_r(kmh[moving].max()),
-            limit_kmh=SPEED_LIMIT_KMH,
-            over_kmh=_r(kmh[moving].max() - SPEED_LIMIT_KMH),
-        )
-    # wrong way: travelling -y in a lane whose legal direction is +y; flagged after 5 m on screen
-    if script.direction < 0:
-        travelled = ys[0] - ys
-        k = int(np.nonzero(travelled >= 5.0)[0][0])
-        lane = _lane_of(xs[-1], min(ys[-1], STOP_LINE_Y))
-        add(
-            "wrong_way",
-            k,
-            lane_id=f"lane_{lane}" if lane is not None else None,
-            speed_kmh=_r(kmh[k]),
-            heading_deg=180.0,
-            distance_m=5.0,
-        )
-    # lane restriction: a class not allowed in the motorbike lane, anchor inside it
-    if script.vehicle_class not in MOTORBIKE_LANE_CLASSES:
-        in_lane2 = [i for i in range(len(seen)) if _lane_of(xs[i], ys[i]) == 2 and seen[i].visible >= 0.99]
-        if in_lane2:
-            add(
-                "lane_restriction",
-                in_lane2[0],
-                lane_id="lane_2",
-                vehicle_class=script.vehicle_class,
-                allowed_classes=",".join(MOTORBIKE_LANE_CLASSES),
-                frames_in_lane=len(in_lane2),
-            )
-    # solid line: the anchor's x crosses the solid lane 0|1 line inside the solid section
-    side = np.sign(xs - LANE_EDGES_X[1])
-    for i in range(1, len(xs)):
-        if side[i] != side[i - 1] and SOLID_SECTION_Y[0] <= ys[i] <= SOLID_SECTION_Y[1]:
-            add(
+def _red_light(p: _Path, plan: SignalPlan) -> tuple[ViolationTruth | None, int | None]:
+    """The anchor crosses the stop line (with the traffic direction) while the signal is red; and the
+    index of the crossing frame, red or not."""
+    if p.script.direction <= 0:
+        return None, None
+    ys = p.ys
+    idx = np.nonzero((ys[:-1] < STOP_LINE_Y) & (ys[1:] >= STOP_LINE_Y))[0]
+    if not idx.size:
+        return None, None
+    k = int(idx[0]) + 1
+    # exact crossing time by linear interpolation between the two frames
+    a = (STOP_LINE_Y - ys[k - 1]) / (ys[k] - ys[k - 1])
+    t_cross = (p.fr[k - 1] + a) / FPS
+    into = plan.time_into_red(t_cross)
+    if into is None or not LANE_EDGES_X[0] <= p.xs[k] <= LANE_EDGES_X[3]:
+        return None, k
+    red = p.violation(
+        "red_light",
+        k,
+        time_into_red_s=_r(into),
+        crossing_t_s=_r(t_cross),
+        speed_kmh=_r(p.kmh[k]),
+        phase="red",
+    )
+    return red, k
+
+
+def _speeding(p: _Path, cross: int | None) -> ViolationTruth | None:
+    """The constant cruise speed over the visible track, decided where it crosses the stop line (or
+    halfway along its moving frames)."""
+    moving = p.kmh > STOPPED_KMH
+    if not moving.any() or p.kmh[moving].max() <= SPEED_LIMIT_KMH:
+        return None
+    k = cross if cross is not None else int(np.nonzero(moving)[0][len(np.nonzero(moving)[0]) // 2])
+    top = p.kmh[moving].max()
+    return p.violation(
+        "speeding", k, speed_kmh=_r(top), limit_kmh=SPEED_LIMIT_KMH, over_kmh=_r(top - SPEED_LIMIT_KMH)
+    )
+
+
+def _wrong_way(p: _Path) -> ViolationTruth | None:
+    """Travelling -y in a lane whose legal direction is +y; flagged after 5 m on screen."""
+    if p.script.direction >= 0:
+        return None
+    travelled = p.ys[0] - p.ys
+    k = int(np.nonzero(travelled >= 5.0)[0][0])
+    lane = _lane_of(p.xs[-1], min(p.ys[-1], STOP_LINE_Y))
+    return p.violation(
+        "wrong_way",
+        k,
+        lane_id=f"lane_{lane}" if lane is not None else None,
+        speed_kmh=_r(p.kmh[k]),
+        heading_deg=180.0,
+        distance_m=5.0,
+    )
+
+
+def _lane_restriction(p: _Path) -> ViolationTruth | None:
+    """A class not allowed in the motorbike lane, anchor inside it (fully visible)."""
+    if p.script.vehicle_class in MOTORBIKE_LANE_CLASSES:
+        return None
+    in_lane2 = [
+        i for i in range(len(p.seen)) if _lane_of(p.xs[i], p.ys[i]) == 2 and p.seen[i].visible >= 0.99
+    ]
+    if not in_lane2:
+        return None
+    return p.violation(
+        "lane_restriction",
+        in_lane2[0],
+        lane_id="lane_2",
+        vehicle_class=p.script.vehicle_class,
+        allowed_classes=",".join(MOTORBIKE_LANE_CLASSES),
+        frames_in_lane=len(in_lane2),
+    )
+
+
+def _solid_line(p: _Path) -> ViolationTruth | None:
+    """The anchor's x crosses the solid lane 0|1 line inside the solid section (the first time)."""
+    side = np.sign(p.xs - LANE_EDGES_X[1])
+    for i in range(1, len(p.xs)):
+        if side[i] != side[i - 1] and SOLID_SECTION_Y[0] <= p.ys[i] <= SOLID_SECTION_Y[1]:
+            return p.violation(
                 "solid_line",
                 i,
                 line_id="solid_lane0_lane1",
-                world_y_m=_r(ys[i]),
+                world_y_m=_r(p.ys[i]),
                 from_lane="lane_0" if side[i - 1] < 0 else "lane_1",
                 to_lane="lane_1" if side[i] > 0 else "lane_0",
             )
-            break
-    # no stopping: stationary with the anchor inside the no-stopping box for at least 3 s
+    return None
+
+
+def _no_stopping(p: _Path, frame_count: int) -> ViolationTruth | None:
+    """Stationary with the anchor inside the no-stopping box for at least 3 s (the first stop)."""
     zone = Polygon(_rect(SHOULDER_X[0], SHOULDER_X[1], NO_STOPPING_Y[0], NO_STOPPING_Y[1]))
     inside = np.array(
-        [zone.contains(Point(x, y)) and v <= STOPPED_KMH for x, y, v in zip(xs, ys, kmh, strict=True)]
+        [zone.contains(Point(x, y)) and v <= STOPPED_KMH for x, y, v in zip(p.xs, p.ys, p.kmh, strict=True)]
     )
-    if inside.any():
-        first = int(np.nonzero(inside)[0][0])
-        last = first
-        while last + 1 < len(inside) and inside[last + 1]:
-            last += 1
-        dwell = (fr[last] - fr[first] + 1) / FPS
-        if dwell >= NO_STOPPING_MIN_DWELL_S:
-            still = bool(fr[last] == frame_count - 1)
-            add(
-                "no_stopping",
-                first,
-                zone_id="no_stopping_shoulder",
-                dwell_s=_r(dwell),
-                stop_start_frame=int(fr[first]),
-                stop_end_frame=None if still else int(fr[last]),
-                still_stopped_at_end=str(still).lower(),
-            )
-    return sorted(out, key=lambda v: v.frame)
+    if not inside.any():
+        return None
+    first = int(np.nonzero(inside)[0][0])
+    last = first
+    while last + 1 < len(inside) and inside[last + 1]:
+        last += 1
+    dwell = (p.fr[last] - p.fr[first] + 1) / FPS
+    if dwell < NO_STOPPING_MIN_DWELL_S:
+        return None
+    still = bool(p.fr[last] == frame_count - 1)
+    return p.violation(
+        "no_stopping",
+        first,
+        zone_id="no_stopping_shoulder",
+        dwell_s=_r(dwell),
+        stop_start_frame=int(p.fr[first]),
+        stop_end_frame=None if still else int(p.fr[last]),
+        still_stopped_at_end=str(still).lower(),
+    )
 
 
 def vehicle_truth(

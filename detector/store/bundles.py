@@ -27,7 +27,7 @@ from detector.evidence.manifest import (
 from detector.evidence.registry import KeyRegistry
 from detector.evidence.verify import verify_bundle
 from detector.measures import ViolationMeasures
-from detector.plates.grammar import normalize_plate
+from detector.platetext import normalize_plate
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from detector.base import FrozenModel
 from detector.fsutil import atomic_write_bytes
 from detector.network.hotlist import REASONS, HotlistHit
-from detector.plates.grammar import normalize_plate
+from detector.platetext import normalize_plate
 from detector.store import audit
 from detector.store.db import Clock, Database
 from detector.store.errors import InvalidRequest, NotFound

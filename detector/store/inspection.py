@@ -12,7 +12,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from detector.plates.grammar import o_zero_spellings
+from detector.platetext import o_zero_spellings
 from detector.store.network_models import InspectionFlag
 from detector.store.network_views import InspectionFlagView
 

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from detector.fsutil import atomic_write_bytes
-from detector.plates.grammar import o_zero_spellings
+from detector.platetext import o_zero_spellings
 from detector.store import audit
 from detector.store.db import Clock, Database
 from detector.store.errors import InvalidRequest, NotFound

@@ -17,7 +17,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
-from detector.plates.grammar import normalize_plate, o_zero_spellings
+from detector.platetext import normalize_plate, o_zero_spellings
 from detector.store import audit
 from detector.store.db import Clock, Database
 from detector.store.errors import Conflict, InvalidRequest, NotFound

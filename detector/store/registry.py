@@ -22,7 +22,7 @@ from pydantic import Field, ValidationError
 
 from detector.base import FrozenModel
 from detector.errors import ConfigError
-from detector.plates.grammar import normalize_plate
+from detector.platetext import normalize_plate
 
 log = logging.getLogger(__name__)
 

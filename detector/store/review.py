@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from detector.measures import load_measures
-from detector.plates.grammar import normalize_plate
+from detector.platetext import normalize_plate
 from detector.store import audit
 from detector.store.db import Clock, Database
 from detector.store.errors import Conflict, InvalidRequest, NotFound
