@@ -303,24 +303,42 @@ def section_group() -> None:
     help="Network config with the sections (cameras, chainage, clocks, limits).",
 )
 @click.argument(
-    "passages", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    "passages", nargs=-1, required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--save/--no-save", default=True, help="Store the violations (default) or only print them.")
 def section_check(
     store_config: Path | None, actor: str | None, network_file: Path, passages: tuple[Path, ...], save: bool
 ) -> None:
-    """Pair the PASSAGES (JSON lines, one file per camera or one for all) over every section."""
+    """Pair passages over every section: the PASSAGES files (JSON lines, one per camera or one for
+    all), or without files the signed passage bundles the store has ingested from the section's
+    cameras (`detector replay|run --network`). A violation over two stored bundles becomes a stored
+    violation pending review (a fine once a reviewer confirms it)."""
     from dataclasses import asdict
 
     from detector.network.config import load_network_config
     from detector.network.section import SectionRule, load_passages
 
     net = load_network_config(network_file)
+    names = {sec.id: sec.name for sec in net.sections}
+    if not passages:
+        if not save:
+            raise click.UsageError("without PASSAGES files the passages come from the store: drop --no-save")
+        svc = _services(store_config)
+        try:
+            found = [
+                v
+                for sec in net.sections
+                for v in SectionRule(sec).check(svc.sections.passages(c.camera_id for c in sec.cameras))
+            ]
+            _echo(svc.sections.save(found, _actor(actor), names))
+        finally:
+            svc.close()
+        return
     seen = [p for f in passages for p in load_passages(f)]
     found = [v for sec in net.sections for v in SectionRule(sec).check(seen)]
     if save:
         svc = _services(store_config)
-        _echo(svc.sections.save(found, _actor(actor)))
+        _echo(svc.sections.save(found, _actor(actor), names))
         svc.close()
         return
     click.echo(

@@ -157,6 +157,12 @@ def _overview_lines(v: Violation, plate: PlateRead | None) -> tuple[str, ...]:
         unc, limit = _num(m.get("speed_uncertainty_kmh")), _num(m.get("speed_limit_kmh", m.get("limit_kmh")))
         s = f"speed: {speed:.0f} km/h" + (f" +/- {unc:.0f}" if unc is not None else "")
         lines.append(s + (f" (limit {limit:.0f})" if limit is not None else ""))
+    crossed = m.get("crossing_utc")
+    if isinstance(crossed, str):  # a section camera's passage: the time it is timed by
+        clock = _num(m.get("clock_uncertainty_s"))
+        lines.append(
+            f"line crossed: {crossed[:23].replace('T', ' ')} UTC" + (f" +/- {clock:.2f} s" if clock else "")
+        )
     if plate is not None:
         lines.append(
             f"plate: {plate.text} ({plate.confidence:.2f})" + (" [review]" if plate.needs_review else "")

@@ -27,6 +27,12 @@ class SectionCamera(FrozenModel):
         description="Bound on the line-crossing time from the frames (half a frame "
         "interval plus the interpolation error)",
     )
+    timing_line: tuple[tuple[float, float], tuple[float, float]] | None = Field(
+        default=None,
+        description="The edge's timing line in this camera's road-plane metres (its calibration), "
+        "from p1 to p2 with traffic crossing it from right to left; set it for the edge box to "
+        "write a signed passage bundle for every vehicle crossing it",
+    )
 
 
 class SpeedLimit(FrozenModel):
@@ -92,6 +98,14 @@ class NetworkCamerasConfig(FrozenModel):
     """The network file: sections (and later hotlist/statistics settings)."""
 
     sections: tuple[SectionConfig, ...] = Field(default=(), description="Average-speed sections")
+
+    def timing_camera(self, camera_id: str) -> tuple[SectionConfig, SectionCamera] | None:
+        """The section and entry of `camera_id` where it has a timing line (first found), else None."""
+        for sec in self.sections:
+            for cam in sec.cameras:
+                if cam.camera_id == camera_id and cam.timing_line is not None:
+                    return sec, cam
+        return None
 
 
 def load_network_config(path: str | Path) -> NetworkCamerasConfig:

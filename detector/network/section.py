@@ -48,6 +48,10 @@ class Passage:
     vehicle_class: str
     reading: Reading
     bundle: BundleRef | None = None
+    # the camera's own bounds as its signed passage records them; the rule takes the larger of
+    # these and the section config's
+    clock_uncertainty_s: float | None = None
+    timing_uncertainty_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +84,10 @@ class SectionViolation:
             "exit_camera": self.exit.camera_id,
             "entry_event_id": self.entry.bundle.event_id if self.entry.bundle else None,
             "exit_event_id": self.exit.bundle.event_id if self.exit.bundle else None,
+            "entry_manifest_sha256": self.entry.bundle.manifest_sha256 if self.entry.bundle else None,
+            "exit_manifest_sha256": self.exit.bundle.manifest_sha256 if self.exit.bundle else None,
+            "section_id": self.section_id,
+            "measurement": "section_average",
         }
 
 
@@ -122,10 +130,10 @@ class SectionRule:
         d = xb - xa
         dt = (q.time - p.time).total_seconds()
         e_t = (
-            ca.clock_uncertainty_s
-            + cb.clock_uncertainty_s
-            + ca.timing_uncertainty_s
-            + cb.timing_uncertainty_s
+            max(ca.clock_uncertainty_s, p.clock_uncertainty_s or 0.0)
+            + max(cb.clock_uncertainty_s, q.clock_uncertainty_s or 0.0)
+            + max(ca.timing_uncertainty_s, p.timing_uncertainty_s or 0.0)
+            + max(cb.timing_uncertainty_s, q.timing_uncertainty_s or 0.0)
         )
         speed = d / dt * MS_TO_KMH
         low = max(0.0, d - cfg.distance_uncertainty_m) / (dt + e_t) * MS_TO_KMH

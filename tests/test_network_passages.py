@@ -1,0 +1,272 @@
+"""Section speed from two replayed cameras whose edge boxes write signed passage bundles.
+
+The sample scene is split into two cameras along one road: camera A sees the near part (world
+y < 27 m) and times vehicles at y = 14 m, camera B the far part and times them at y = 40 m (26 m
+apart; B's clock runs 15 ms ahead of A's). Each camera replays the sample video's real frames; its
+detections are the generator's exact boxes of the vehicles in its part (tracker ids = vehicle ids),
+so the test is about the passage, signing, pairing and fine path, not the detector. Each camera has
+its own signing key and evidence root; its `PassageStage` hands crossings to a real `EvidenceSink`
+(signed, chained bundles with pictures). Plate readings come from the ground truth with candidate
+lists written here (the misreads are made on purpose, as a reader makes them: one OCR-confusable
+character, or a different car's plate). Both roots are ingested into one store, which pairs the
+passages, stores the violation, and a reviewer's confirmation issues the fine from the schedule."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from detector.evidence.config import EvidenceConfig
+from detector.evidence.keys import load_private_key, write_key_pair
+from detector.evidence.manifest import CameraInfo, parse_manifest, sha256_hex
+from detector.evidence.stage import EvidenceSink
+from detector.evidence.verify import verify_chain
+from detector.evidence.writer import BundleWriter
+from detector.network.config import SectionCamera, SectionConfig, SpeedLimit
+from detector.network.passage_stage import PassageStage, passage_from_manifest
+from detector.network.section import SectionRule
+from detector.plates.grammar import TO_LETTER, normalize_plate
+from detector.sample.groundtruth import GroundTruth, load_ground_truth
+from detector.store.services import StoreServices, open_embedded_store
+from detector.types import Detections, Frame, PlateCandidate, PlateRead, Violation
+
+ROOT = Path(__file__).resolve().parents[1]
+TRUTH = ROOT / "sample_videos" / "ground_truth.json"
+VIDEO = ROOT / "sample_videos" / "sample_scene.mp4"
+T0 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+SPLIT_Y, LINE_A, LINE_B = 27.0, 14.0, 40.0
+CLOCK_B_AHEAD_S = 0.015
+CLASS_ID = {"car": 2, "motorcycle": 3, "bus": 5, "truck": 7}
+Reads = dict[int, list[tuple[str, float]]]
+
+
+@dataclass(frozen=True)
+class _Result:  # what the frame loop hands its result hook (FrameResult's fields the stages read)
+    frame: Frame
+    detections: Detections
+    violations: tuple[Violation, ...] = ()
+
+
+def _section() -> SectionConfig:
+    def cam(cid: str, y: float) -> SectionCamera:
+        return SectionCamera(
+            camera_id=cid,
+            chainage_m=10_000.0 + y,
+            clock_uncertainty_s=0.02,
+            timing_uncertainty_s=0.034,  # half a frame at 15 fps
+            timing_line=((0.0, y), (10.0, y)),
+        )
+
+    return SectionConfig(
+        id="ql1a-km10",
+        name="QL1A km 10+014 - km 10+040, chiều Bắc",
+        cameras=(cam("camA", LINE_A), cam("camB", LINE_B)),
+        distance_uncertainty_m=0.2,
+        limits=(SpeedLimit(limit_kmh=60.0),),
+        tolerance_kmh=3.0,
+    )
+
+
+@pytest.fixture(scope="module")
+def truth() -> GroundTruth:
+    return load_ground_truth(TRUTH)
+
+
+def _speeder(truth: GroundTruth) -> int:
+    return next(v.id for v in truth.vehicles if any(x.type == "speeding" for x in v.violations))
+
+
+def _sure(truth: GroundTruth) -> Reads:
+    return {v.id: [(v.plate, 0.93), (v.plate[:-1] + "9", 0.03)] for v in truth.vehicles}
+
+
+class _TruthPlates:
+    """The plate stage's answer from the ground truth: the candidates given, the crop at its box."""
+
+    def __init__(self, truth: GroundTruth, reads: Reads) -> None:
+        self.reads = reads
+        self.boxes = {
+            (v.id, b.frame): b.plate_box for v in truth.vehicles for b in v.boxes if b.plate_box is not None
+        }
+
+    def __call__(
+        self, v: Violation, frames: Sequence[Frame], dets: Mapping[int, Detections]
+    ) -> tuple[PlateRead | None, np.ndarray | None]:
+        pairs = self.reads[v.track_id]
+        cands = tuple(PlateCandidate(t, c) for t, c in pairs)
+        read = PlateRead(pairs[0][0], normalize_plate(pairs[0][0]), pairs[0][1], cands, needs_review=False)
+        for f in sorted(frames, key=lambda f: abs(f.index - v.evidence_frames.at)):
+            box = self.boxes.get((v.track_id, f.index))
+            if box is not None:
+                x1, y1, x2, y2 = (int(round(c)) for c in box)
+                return read, f.image[y1:y2, x1:x2].copy()
+        return read, None
+
+
+def _replay_two_cameras(truth: GroundTruth, tmp: Path, exit_reads: Reads) -> tuple[StoreServices, dict]:
+    """Both cameras over the sample video, their bundles ingested into one store; returns it and
+    each camera's evidence root and public key."""
+    sec = _section()
+    h = np.linalg.inv(np.array(truth.scene.camera.homography_world_to_image))
+    by_frame: dict[int, list[tuple[int, str, tuple[float, float, float, float], float]]] = {}
+    for v in truth.vehicles:
+        for b in v.boxes:
+            if b.visible >= 0.99:
+                by_frame.setdefault(b.frame, []).append(
+                    (v.id, v.vehicle_class, (b.x1, b.y1, b.x2, b.y2), b.world_y)
+                )
+    cams: dict[str, tuple[PassageStage, EvidenceSink, Path, Path]] = {}
+    for cam, near, start, reads in (
+        ("camA", True, T0, _sure(truth)),
+        ("camB", False, T0 + timedelta(seconds=CLOCK_B_AHEAD_S), exit_reads),
+    ):
+        keys = write_key_pair(tmp / f"key-{cam}")
+        root = tmp / f"evidence-{cam}"
+        writer = BundleWriter(
+            root,
+            load_private_key(keys.private),
+            CameraInfo(
+                camera_id=cam, name=f"Camera {cam}", location=f"QL1A km 10+0{LINE_A if near else LINE_B:.0f}"
+            ),
+            [],
+            "c" * 64,
+            config=EvidenceConfig(pre_s=0.4, post_s=0.4, clip_enabled=False),
+        )
+        sink = EvidenceSink(writer, plate_lookup=_TruthPlates(truth, reads))
+        section_cam = next(c for c in sec.cameras if c.camera_id == cam)
+        stage = PassageStage(
+            cam, sec.id, section_cam, h, sink.add_violations, start=start, fps=truth.scene.fps
+        )
+        cams[cam] = (stage, sink, root, keys.public)
+    cap = cv2.VideoCapture(str(VIDEO))
+    index = 0
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        for cam, (stage, sink, _, _) in cams.items():
+            near = cam == "camA"
+            rows = [r for r in by_frame.get(index, []) if (r[3] < SPLIT_Y) == near]
+            dets = Detections(
+                xyxy=np.array([r[2] for r in rows], np.float32).reshape(-1, 4),
+                confidence=np.full(len(rows), 0.9, np.float32),
+                class_id=np.array([CLASS_ID[r[1]] for r in rows], np.int64),
+                tracker_id=np.array([r[0] for r in rows], np.int64),
+            )
+            result = _Result(
+                Frame(image=image, index=index, timestamp=index / truth.scene.fps, source_id=cam), dets
+            )
+            sink.write(result)  # the evidence stage sees the frame first (an inline sink)
+            stage.submit(result)  # then the loop's result hook
+        index += 1
+    cap.release()
+    trusted = tmp / "trusted"
+    trusted.mkdir()
+    for cam, (_, sink, _, pub) in cams.items():
+        sink.close()
+        assert sink.failures == [], sink.failures
+        (trusted / f"{cam}.pub").write_bytes(pub.read_bytes())
+    store = open_embedded_store(tmp / "store", trusted)
+    for cam, (_, _, root, _) in cams.items():
+        results = store.ingest.ingest_root(root, actor=cam)
+        assert results and all(r.status == "accepted" and r.passage_id for r in results), results
+    return store, {cam: (root, pub) for cam, (_, _, root, pub) in cams.items()}
+
+
+def _pair(store: StoreServices) -> list:
+    sec = _section()
+    found = SectionRule(sec).check(store.sections.passages(c.camera_id for c in sec.cameras))
+    return store.sections.save(found, "section-check", {sec.id: sec.name})
+
+
+def test_two_cameras_sign_passages_and_only_the_speeder_is_fined(truth: GroundTruth, tmp_path: Path) -> None:
+    store, cams = _replay_two_cameras(truth, tmp_path, _sure(truth))
+    try:
+        speeder = _speeder(truth)
+        for root, pub in cams.values():  # every passage bundle verifies: hashes, signature, chain
+            assert verify_chain(root, [load_private_key(pub.parent / "evidence_signing.key").public_key]).ok
+        a = store.sections.passages(["camA"])
+        b = store.sections.passages(["camB"])
+        assert len(a) >= 8 and len(b) >= 5  # every vehicle driving through crosses both lines
+        assert {p.track_id for p in b} <= {p.track_id for p in a}
+        # the passage a bundle carries: its plate candidates and the camera's clock bound
+        bundle = next(root for root, _ in [cams["camB"]]).glob("camB/*/manifest.json")
+        m = parse_manifest(next(iter(bundle)).read_bytes())
+        p = passage_from_manifest(m, "0" * 64)
+        assert m.violation.violation_type == "passage" and p.clock_uncertainty_s == 0.02
+        assert len(p.reading.candidates) == 2 and {f.role for f in m.files} >= {
+            "before",
+            "at",
+            "after",
+            "plate",
+        }
+
+        rows = _pair(store)
+        assert [(r.entry_camera, r.exit_camera, r.decision) for r in rows] == [("camA", "camB", "fine")]
+        row = rows[0]
+        true_kmh = next(v.speed_kmh for v in truth.vehicles if v.id == speeder)
+        plate = next(v.plate for v in truth.vehicles if v.id == speeder)
+        assert row.speed_low_kmh < true_kmh < row.speed_kmh + 2.0 and abs(row.speed_kmh - true_kmh) < 2.0
+        assert row.plate_normalized == normalize_plate(plate)
+        # both cameras' signed bundles, named by the manifests' own hashes
+        for cam, event_id, sha in (
+            ("camA", row.entry_event_id, row.entry_manifest_sha256),
+            ("camB", row.exit_event_id, row.exit_manifest_sha256),
+        ):
+            (folder,) = cams[cam][0].glob(f"{cam}/*-{event_id}")
+            assert sha256_hex((folder / "manifest.json").read_bytes()) == sha
+        # a stored violation pending review, not yet a fine; confirmed, it is fined from the schedule
+        assert row.violation_id is not None
+        pending = [v for v in store.feed.page(status="pending")]
+        assert [v.id for v in pending] == [row.violation_id]
+        assert pending[0].violation_type == "speeding" and not pending[0].needs_review
+        assert _pair(store)[0].violation_id == row.violation_id  # pairing again stores nothing new
+        done = store.review.review(row.violation_id, "confirm", actor="reviewer", reason="")
+        fine = done.fine
+        assert fine is not None and fine.plate_text == plate
+        excess = row.speed_low_kmh - row.limit_kmh  # the driver gets the benefit of the doubt
+        assert 10 <= excess <= 20  # 80 km/h true, limit 60: the 10-20 km/h row
+        assert "Art. 6(5)(đ)" in fine.legal_basis and fine.amount_due_vnd == 5_000_000 and fine.points == 2
+    finally:
+        store.close()
+
+
+def test_misread_character_at_exit_still_matches_and_goes_to_review(
+    truth: GroundTruth, tmp_path: Path
+) -> None:
+    speeder = _speeder(truth)
+    plate = next(v.plate for v in truth.vehicles if v.id == speeder)
+    i = max(k for k, c in enumerate(plate) if c in TO_LETTER)
+    wrong = plate[:i] + TO_LETTER[plate[i]] + plate[i + 1 :]  # e.g. 8 read as B
+    store, _ = _replay_two_cameras(truth, tmp_path, _sure(truth) | {speeder: [(wrong, 0.6), (plate, 0.35)]})
+    try:
+        rows = _pair(store)
+        assert [(r.decision, r.match_kind) for r in rows] == [("review", "candidates")]
+        assert rows[0].plate_normalized == normalize_plate(plate)
+        (v,) = store.feed.page(status="pending")
+        assert v.id == rows[0].violation_id and v.needs_review
+        hints = json.dumps(v.model_dump(mode="json"), ensure_ascii=False)
+        assert "confidence 0.35" in hints
+    finally:
+        store.close()
+
+
+def test_a_different_car_at_exit_does_not_match(truth: GroundTruth, tmp_path: Path) -> None:
+    speeder = _speeder(truth)
+    plate = next(v.plate for v in truth.vehicles if v.id == speeder)
+    other = plate[:4] + "913.21"
+    store, _ = _replay_two_cameras(
+        truth, tmp_path, _sure(truth) | {speeder: [(other, 0.95), (other[:-1] + "1", 0.02)]}
+    )
+    try:
+        assert _pair(store) == []
+        assert store.feed.page(status="pending") == []
+    finally:
+        store.close()
