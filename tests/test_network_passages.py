@@ -14,6 +14,7 @@ passages, stores the violation, and a reviewer's confirmation issues the fine fr
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -133,7 +134,10 @@ def _replay_two_cameras(truth: GroundTruth, tmp: Path, exit_reads: Reads) -> tup
             root,
             load_private_key(keys.private),
             CameraInfo(
-                camera_id=cam, name=f"Camera {cam}", location=f"QL1A km 10+0{LINE_A if near else LINE_B:.0f}"
+                camera_id=cam,
+                detecting_unit="Đội CSGT đường bộ số 3 (camera QL1A)",
+                name=f"Camera {cam}",
+                location=f"QL1A km 10+0{LINE_A if near else LINE_B:.0f}",
             ),
             [],
             "c" * 64,
@@ -268,5 +272,47 @@ def test_a_different_car_at_exit_does_not_match(truth: GroundTruth, tmp_path: Pa
     try:
         assert _pair(store) == []
         assert store.feed.page(status="pending") == []
+    finally:
+        store.close()
+
+
+def test_section_fine_gets_a_printed_notice_with_both_cameras(truth: GroundTruth, tmp_path: Path) -> None:
+    """The fine's notice names the average-speed measurement and shows both cameras' pictures, each
+    checked against its signed hash; as PDF (headless Chromium) when Chromium is installed."""
+    import shutil
+
+    store, _ = _replay_two_cameras(truth, tmp_path, _sure(truth))
+    try:
+        (row,) = _pair(store)
+        assert row.violation_id is not None
+        store.review.review(row.violation_id, "confirm", actor="reviewer", reason="")
+        moves = store.notices.advance("scheduler")
+        assert [m.to_state for m in moves][-1] == "notified", moves
+        (case,) = store.notices.list()
+        page = store.notices.notice_html(case.id).decode("utf-8")
+        for text in (
+            "Tốc độ trung bình trên đoạn đường dài 26.0 m",
+            "Camera đầu đoạn: toàn cảnh khi qua vạch đo",
+            "Camera cuối đoạn: biển kiểm soát",
+            "tốc độ tối đa cho phép 60 km/h",
+            "điểm đ khoản 5 Điều 6",
+            "Đội CSGT đường bộ số 3 (camera QL1A)",  # the cameras' unit, from the signed bundle
+            "Nguyễn Văn An",  # the owner of 47C-348.55 in the sample stand-in registry
+        ):
+            assert text in page, text
+        assert page.count("<figure>") == 4
+        if shutil.which("chromium") is None:
+            pytest.skip("no chromium: the PDF print is not tested here")
+        from detector.store.notice_pdf import html_to_pdf
+
+        out = html_to_pdf(page.encode("utf-8"), tmp_path / "notice.pdf")
+        data = out.read_bytes()
+        assert (
+            data.startswith(b"%PDF-")
+            and data.count(b"/Type /Page\n") + data.count(b"/Type /Page>") + data.count(b"/Type/Page") >= 1
+        )
+        keep = os.environ.get("DETECTOR_NOTICE_PDF")
+        if keep:
+            shutil.copy(out, keep)
     finally:
         store.close()

@@ -61,15 +61,26 @@ def notices_show(store_config: Path | None, notice_id: int) -> None:
 @config_option
 @click.argument("notice_id", type=int)
 @click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="HTML file to write."
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write: FILE.pdf prints a PDF with headless Chromium, anything else the HTML.",
 )
 def notices_print(store_config: Path | None, notice_id: int, out: Path) -> None:
-    """Write the printed notice (HTML, checked against its stored sha256) to OUT."""
+    """Write the printed notice (checked against its stored sha256) to OUT, as HTML or PDF (A4)."""
     from detector.evidence.atomic import atomic_write_bytes
 
     svc = _services(store_config)
-    atomic_write_bytes(out, svc.notices.notice_html(notice_id), mode=0o644)
-    svc.close()
+    try:
+        page = svc.notices.notice_html(notice_id)
+    finally:
+        svc.close()
+    if out.suffix.lower() == ".pdf":
+        from detector.store.notice_pdf import html_to_pdf
+
+        html_to_pdf(page, out)
+    else:
+        atomic_write_bytes(out, page, mode=0o644)
     click.echo(str(out))
 
 

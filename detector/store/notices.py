@@ -31,7 +31,7 @@ from detector.store.models import EvidenceFile, Fine, FineStatus, ViolationRow
 from detector.store.network_config import NoticeConfig
 from detector.store.network_models import NoticeRow, NoticeState
 from detector.store.network_views import NoticeCaseView, PublicNoticeView, TransitionView
-from detector.store.notice_html import PICTURE_ORDER, NoticePrint, render_notice_html
+from detector.store.notice_html import PICTURE_ORDER, NoticePrint, measure_rows, render_notice_html
 from detector.store.notice_states import (
     OPEN_STATES,
     TRANSITIONS,
@@ -193,6 +193,31 @@ class NoticeService:
             out.append((name, data))
         return tuple(out)
 
+    def _entry_pictures(self, measured: dict[str, Any]) -> tuple[tuple[str, bytes], ...]:
+        """A section violation's entry-camera pictures, from its signed bundle: the manifest must hash
+        to the sha256 the violation records, each picture to the hash in that manifest."""
+        from detector.evidence.manifest import MANIFEST_NAME, ManifestError, parse_manifest
+
+        folder, sha = measured.get("entry_bundle_dir"), measured.get("entry_manifest_sha256")
+        if not isinstance(folder, str) or not isinstance(sha, str):
+            return ()
+        root = (self.evidence_dir / folder).resolve()
+        try:
+            data = (root / MANIFEST_NAME).read_bytes()
+            if hashlib.sha256(data).hexdigest() != sha:
+                raise InvalidRequest(f"entry bundle {folder}: manifest does not match its recorded sha256")
+            files = {f.name: f.sha256 for f in parse_manifest(data).files}
+            out = []
+            for name in ("overview.jpg", "plate.jpg"):
+                if name in files:
+                    pic = (root / name).read_bytes()
+                    if hashlib.sha256(pic).hexdigest() != files[name]:
+                        raise InvalidRequest(f"entry bundle {folder}: {name} does not match its signed hash")
+                    out.append((f"entry-{name}", pic))
+        except (OSError, ManifestError) as exc:
+            raise InvalidRequest(f"entry bundle {folder} cannot be read: {exc}") from exc
+        return tuple(out)
+
     def notify(self, notice_id: int, actor: str) -> TransitionView:
         """Print the notice (HTML with the evidence pictures) and send it; late sends are audited as such."""
         with self.db.write() as s:
@@ -204,6 +229,13 @@ class NoticeService:
                 raise NotFound(f"notice {notice_id}: its fine or violation is missing")
             now = self.clock()
             come_by = publish_due(now, self.config.publish_after_days)
+            measured = json.loads(v.measured_json)
+            pictures = self._pictures(s, v.id, v.bundle_dir)
+            if "entry_bundle_dir" in measured:  # a section: both cameras, entry first
+                entry = dict(self._entry_pictures(measured))
+                mine = dict(pictures)
+                order = ("entry-overview.jpg", "overview.jpg", "entry-plate.jpg", "plate.jpg")
+                pictures = tuple((k, (entry | mine)[k]) for k in order if k in entry or k in mine)
             page = render_notice_html(
                 NoticePrint(
                     decision_no=n.decision_no or "",
@@ -229,7 +261,8 @@ class NoticeService:
                     portal_url=self.config.payment_portal_url,
                     evidence_event_id=v.event_id,
                     manifest_sha256=v.manifest_sha256,
-                    pictures=self._pictures(s, v.id, v.bundle_dir),
+                    pictures=pictures,
+                    measures=measure_rows(measured),
                 )
             ).encode("utf-8")
             path = Path(self.config.notices_dir or ".") / f"{n.payment_ref}.html"

@@ -259,7 +259,9 @@ def _make_violation(
     )
     s.add(row)
     s.flush()
-    for name, sha, size in _bundle_files(store.evidence_dir, exit_.bundle_dir):
+    files, unit = _bundle_files(store.evidence_dir, exit_.bundle_dir)
+    row.detecting_unit = store.detecting_unit or unit
+    for name, sha, size in files:
         s.add(EvidenceFile(violation_id=row.id, name=name, sha256=sha, size=size))
     message_id = str(uuid.uuid4())
     payload = {
@@ -290,14 +292,16 @@ def _make_violation(
     return row.id
 
 
-def _bundle_files(evidence_dir: Path | None, bundle_dir: str) -> list[tuple[str, str, int]]:
-    """The exit bundle's files as its signed manifest lists them (verified when it was ingested)."""
+def _bundle_files(evidence_dir: Path | None, bundle_dir: str) -> tuple[list[tuple[str, str, int]], str]:
+    """The exit bundle's files as its signed manifest lists them (verified when it was ingested), and
+    the unit operating its camera."""
     if evidence_dir is None:
-        return []
+        return [], ""
     folder = evidence_dir / bundle_dir
     try:
         m = parse_manifest((folder / MANIFEST_NAME).read_bytes())
         signed = [(n, (folder / n).read_bytes()) for n in (MANIFEST_NAME, SIGNATURE_NAME)]
     except (OSError, ManifestError):
-        return []
-    return [(f.name, f.sha256, f.size) for f in m.files] + [(n, sha256_hex(b), len(b)) for n, b in signed]
+        return [], ""
+    files = [(f.name, f.sha256, f.size) for f in m.files] + [(n, sha256_hex(b), len(b)) for n, b in signed]
+    return files, m.camera.detecting_unit
