@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from detector.network.hotlist_stage import HotlistStage
+    from detector.network.live_stats import LiveTrafficStats
     from detector.network.passage_stage import PassageStage
     from detector.pipeline import FrameResult, RunSummary
 
@@ -188,8 +189,9 @@ def _hotlist_stage(path: Path | None, cfg: CameraConfig, out: Path, session: obj
     "network",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Network file with the sections: where this camera has a timing line, write a signed "
-    "passage bundle for every vehicle crossing it (section speed).",
+    help="Network file: where a section gives this camera a timing line, write a signed passage "
+    "bundle for every vehicle crossing it (section speed); where it lists the camera under "
+    "statistics, store traffic statistics per interval as the run goes.",
 )
 @click.option(
     "--accept-gaps",
@@ -275,13 +277,16 @@ def replay(
 
     hot = _hotlist_stage(hotlist, cfg, out, session)
     passages = _passage_stage(network, cfg, session)
-    opts.on_result = _hooks(on_result, hot, passages)
+    stats = _live_stats(network, cfg, out, session, live=False)
+    opts.on_result = _hooks(on_result, hot, passages, stats)
     try:
         with progress:
             session.run()
     finally:
         if hot is not None:
             hot.close()
+        if stats is not None:
+            stats.close()
         session.close()
     record = session.write_results()
     if as_json:
@@ -324,6 +329,24 @@ def _passage_stage(path: Path | None, cfg: CameraConfig, session: object) -> Pas
     if stage is not None:
         stage.run_id = getattr(built.pipeline.violation_stage, "run_id", "")
     return stage
+
+
+def _live_stats(
+    path: Path | None, cfg: CameraConfig, out: Path, session: object, live: bool
+) -> LiveTrafficStats | None:
+    """Traffic statistics per interval as the run goes (detector/network/live_stats.py), into the run's
+    store (served by its API), else `out/traffic_stats.jsonl`; None without a `statistics` entry."""
+    if path is None:
+        return None
+    from detector.network.live_stats import JsonlStatsSink, open_live_stats
+
+    store = getattr(session, "store", None)
+    sink = store.traffic.save if store is not None else JsonlStatsSink(out / "traffic_stats.jsonl")
+    from datetime import UTC, datetime
+
+    # a live camera's stream time 0 is its first frame's wall time; a replay's the configured start
+    start = None if live else (cfg.source.start_time or datetime.now(UTC))
+    return open_live_stats(path, cfg, sink, start)
 
 
 def _hooks(on_result: Callable[[FrameResult], None], *stages: object) -> Callable[[FrameResult], None]:
@@ -393,8 +416,9 @@ def _hooks(on_result: Callable[[FrameResult], None], *stages: object) -> Callabl
     "network",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Network file with the sections: where this camera has a timing line, write a signed "
-    "passage bundle for every vehicle crossing it (section speed).",
+    help="Network file: where a section gives this camera a timing line, write a signed passage "
+    "bundle for every vehicle crossing it (section speed); where it lists the camera under "
+    "statistics, store traffic statistics per interval as the run goes.",
 )
 @click.option(
     "--hotlist",
@@ -457,13 +481,16 @@ def run(
     )
     console.print(f"watching {cfg.camera_id} ({cfg.name}); Ctrl-C to stop")
     hot = _hotlist_stage(hotlist, cfg, out, session)
-    opts.on_result = _hooks(on_result, hot, _passage_stage(network, cfg, session))
+    stats = _live_stats(network, cfg, out, session, live=True)
+    opts.on_result = _hooks(on_result, hot, _passage_stage(network, cfg, session), stats)
     try:
         health.start(session)
         session.run()
     finally:
         if hot is not None:
             hot.close()
+        if stats is not None:
+            stats.close()
         try:
             session.close()
         finally:

@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from detector.base import FrozenModel
 from detector.errors import ConfigError
+from detector.network.stats import TrafficStatsConfig
 
 
 class SectionCamera(FrozenModel):
@@ -94,10 +95,20 @@ class SectionConfig(FrozenModel):
         )
 
 
+class CameraStatistics(FrozenModel):
+    """Live traffic statistics of one camera (`detector replay|run --network`)."""
+
+    camera_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Camera id")
+    stats: TrafficStatsConfig = Field(description="Counting line, interval and thresholds")
+
+
 class NetworkCamerasConfig(FrozenModel):
-    """The network file: sections (and later hotlist/statistics settings)."""
+    """The network file: sections (cameras with timing lines) and each camera's live statistics."""
 
     sections: tuple[SectionConfig, ...] = Field(default=(), description="Average-speed sections")
+    statistics: tuple[CameraStatistics, ...] = Field(
+        default=(), description="Cameras whose edge computes traffic statistics as it runs"
+    )
 
     def timing_camera(self, camera_id: str) -> tuple[SectionConfig, SectionCamera] | None:
         """The section and entry of `camera_id` where it has a timing line (first found), else None."""
