@@ -125,7 +125,7 @@ class NoticeService:
                     plate_normalized=f.plate_normalized,
                     detected_at=f.occurred_at,
                     notify_deadline=add_working_days(f.occurred_at, self.config.notify_within_working_days),
-                    expires_at=limitation_end(f.occurred_at, self.config.limitation_days),
+                    expires_at=limitation_end(f.occurred_at, self.config.limitation_years),
                     updated_at=now,
                 )
                 s.add(n)
@@ -344,7 +344,7 @@ class NoticeService:
         with self.db.write() as s:
             n = self._get(s, notice_id)
             now = self.clock()
-            if now < n.expires_at:
+            if now <= n.expires_at:  # usable to the end of the last day (Art. 4(2))
                 return None
             return self._move(s, n, E.EXPIRE, actor, now, expires_at=n.expires_at.isoformat())
 
@@ -475,15 +475,20 @@ class NoticeService:
         return data
 
     def public_lookup(self, plate: str) -> builtins.list[PublicNoticeView]:
-        """Published (and flagged) notices of a plate, as the public lookup shows them."""
+        """Published notices of a plate, as the public lookup shows them: every open case whose notice
+        was sent (Decree 168/2024 Art. 47(8)(a)), or with `publish_with_notice` off only the cases
+        past the date on their notice (published, flagged)."""
         keys = o_zero_spellings(plate_key(plate))
+        shown = [S.PUBLISHED.value, S.FLAGGED.value]
+        if self.config.publish_with_notice:
+            shown += [S.NOTIFIED.value, S.ACKNOWLEDGED.value]
         with self.db.session() as s:
             q = (
                 select(NoticeRow, Fine)
                 .join(Fine, Fine.id == NoticeRow.fine_id)
                 .where(
                     NoticeRow.plate_normalized.in_(keys),
-                    NoticeRow.state.in_((S.PUBLISHED.value, S.FLAGGED.value)),
+                    NoticeRow.state.in_(shown),
                 )
                 .order_by(NoticeRow.detected_at.desc())
             )
@@ -497,7 +502,7 @@ class NoticeService:
                     amount_due_vnd=f.amount_due_vnd,
                     unit_name=n.unit_name,
                     payment_ref=n.payment_ref,
-                    published_at=n.published_at,
+                    published_at=n.notified_at if self.config.publish_with_notice else n.published_at,
                 )
                 for n, f in s.execute(q).all()
             ]
