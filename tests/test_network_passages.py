@@ -316,3 +316,56 @@ def test_section_fine_gets_a_printed_notice_with_both_cameras(truth: GroundTruth
             shutil.copy(out, keep)
     finally:
         store.close()
+
+
+def test_edge_forwards_passages_so_the_central_chain_stays_whole(truth: GroundTruth, tmp_path: Path) -> None:
+    """Passages share the camera's hash chain with its violations: an edge box forwards both, in
+    chain order, and the central store accepts a violation written after passages (it would refuse
+    it as a chain gap without them) and can pair the passages it received."""
+    from test_api_support import make_api
+    from test_store_support import Keys, make_store
+
+    from detector.evidence.synthetic import scene, violation
+    from detector.store.config import ForwardConfig
+    from detector.store.forwarder import Forwarder
+
+    local, cams = _replay_two_cameras(truth, tmp_path, _sure(truth))
+    local.close()
+    root_a, pub_a = cams["camA"]
+    # one red-light violation on camera A after its passages: the next link of the same chain
+    writer = BundleWriter(
+        root_a,
+        load_private_key(pub_a.parent / "evidence_signing.key"),
+        CameraInfo(camera_id="camA", name="A"),
+        [],
+        "c" * 64,
+    )
+    frames = [sf.frame for sf in scene(12, camera_id="camA")]
+    writer.write(violation(6, camera_id="camA"), frames)
+    keys = Keys(None, tmp_path / "trusted", None)  # type: ignore[arg-type]
+    fwd = ForwardConfig(enabled=True, url="http://central.example")
+    edge_store = make_store(f"sqlite:///{tmp_path / 'edge.db'}", tmp_path / "edge", keys, forward=fwd)
+    central = make_api(f"sqlite:///{tmp_path / 'central.db'}", tmp_path / "central", keys)
+    try:
+        results = edge_store.services.ingest.ingest_root(root_a)
+        assert [r.passage_id is not None for r in results] == [True] * (len(results) - 1) + [False]
+        sender = Forwarder(
+            edge_store.db,
+            fwd,
+            edge_store.config.evidence_dir,
+            central.client,
+            central.tokens["ingest"],
+            edge_store.clock,
+        )
+        stats = sender.forward_due(limit=100)
+        assert (stats.forwarded, stats.retrying, stats.failed) == (len(results), 0, 0)
+        got = central.store.services
+        assert [p.bundle for p in got.sections.passages(["camA"])] == [
+            p.bundle for p in edge_store.services.sections.passages(["camA"])
+        ]
+        assert [v.violation_type for v in got.feed.page()] == ["red_light"]  # accepted after the passages
+        assert sender.forward_due().forwarded == 0  # nothing is sent twice
+    finally:
+        central.client.close()
+        central.store.services.close()
+        edge_store.services.close()

@@ -459,6 +459,12 @@ class IngestService:
         )
         s.add(row)
         s.flush()
+        if self.config.forward.enabled:  # the central store needs it to keep the camera's chain whole
+            s.add(
+                ForwardItem(
+                    passage_id=row.id, state=ForwardState.PENDING.value, attempts=0, next_attempt_at=now
+                )
+            )
         return row
 
     def _quarantine(

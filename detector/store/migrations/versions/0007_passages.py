@@ -45,9 +45,22 @@ def upgrade() -> None:
     op.create_index("ix_passages_camera_crossed", "passages", ["camera_id", "crossed_at"])
     with op.batch_alter_table("section_violations") as b:
         b.add_column(sa.Column("violation_id", sa.BigInteger))
+    # an edge box forwards its passages too: they share the camera's hash chain with its violations,
+    # so the central store would refuse the next violation (chain_gap) without them
+    with op.batch_alter_table("forward_queue") as b:
+        b.alter_column("violation_id", existing_type=BigId, nullable=True)
+        b.add_column(sa.Column("passage_id", BigId, nullable=True))
+        b.create_foreign_key("fk_forward_queue_passage_id", "passages", ["passage_id"], ["id"])
+        b.create_unique_constraint("uq_forward_queue_passage_id", ["passage_id"])
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM forward_queue WHERE passage_id IS NOT NULL")
+    with op.batch_alter_table("forward_queue") as b:
+        b.drop_constraint("uq_forward_queue_passage_id", type_="unique")
+        b.drop_constraint("fk_forward_queue_passage_id", type_="foreignkey")
+        b.drop_column("passage_id")
+        b.alter_column("violation_id", existing_type=BigId, nullable=False)
     with op.batch_alter_table("section_violations") as b:
         b.drop_column("violation_id")
     op.drop_index("ix_passages_camera_crossed", table_name="passages")
