@@ -297,6 +297,7 @@ def test_section_fine_gets_a_printed_notice_with_both_cameras(truth: GroundTruth
             "tốc độ tối đa cho phép 60 km/h",
             "điểm đ khoản 5 Điều 6",
             "Đội CSGT đường bộ số 3 (camera QL1A)",  # the cameras' unit, from the signed bundle
+            "cùng với thông báo này",  # posted with the notice (Art. 47(8)(a))
             "Nguyễn Văn An",  # the owner of 47C-348.55 in the sample stand-in registry
         ):
             assert text in page, text
@@ -369,3 +370,16 @@ def test_edge_forwards_passages_so_the_central_chain_stays_whole(truth: GroundTr
         central.client.close()
         central.store.services.close()
         edge_store.services.close()
+
+
+def test_the_shipped_network_example_loads_and_times_the_sample_camera() -> None:
+    from detector.config import load_camera_config
+    from detector.network.config import load_network_config
+
+    net = load_network_config(ROOT / "configs" / "network" / "sample_section.yaml")
+    cam = load_camera_config(ROOT / "configs" / "sample_scene.yaml")
+    found = net.timing_camera(cam.camera_id)
+    assert found is not None and found[1].timing_line == ((0.0, 14.0), (10.0, 14.0))
+    sec = found[0]
+    assert (sec.limit_for("car"), sec.limit_for("truck"), sec.limit_for("motorcycle")) == (90, 80, 70)
+    assert [s.camera_id for s in net.statistics] == [cam.camera_id]

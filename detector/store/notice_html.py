@@ -55,6 +55,7 @@ class NoticePrint:
     manifest_sha256: str
     pictures: tuple[tuple[str, bytes], ...]  # (file name, JPEG bytes)
     measures: tuple[tuple[str, str], ...] = ()  # what was measured, as printed (label, text)
+    published_with_notice: bool = False  # Decree 168/2024 Art. 47(8)(a): posted as the notice is sent
 
 
 def _vnd(x: int) -> str:
@@ -166,6 +167,14 @@ def render_notice_html(n: NoticePrint) -> str:
     ]
     rows[5:5] = list(n.measures)  # after the offence, before its legal basis
     section = any(name.startswith("entry-") for name, _ in n.pictures)
+    after = (
+        "Thông tin phương tiện vi phạm được cập nhật trên trang tra cứu cùng với thông báo này "
+        "(Điều 47 khoản 8 điểm a Nghị định 168/2024/NĐ-CP). Quá thời hạn trên, phương tiện được thông báo "
+        "cho cơ quan đăng kiểm cho đến khi chấp hành xong (Điều 47 khoản 11)."
+        if n.published_with_notice
+        else "Quá thời hạn trên, vi phạm được công khai trên trang tra cứu và phương tiện được thông báo "
+        "cho cơ quan đăng kiểm cho đến khi chấp hành xong (Điều 47 khoản 11 Nghị định 168/2024/NĐ-CP)."
+    )
     captions = PICTURE_CAPTION | (SECTION_CAPTION if section else {})
     facts = "\n".join(f'<tr><td class="k">{e(k)}</td><td>{e(v)}</td></tr>' for k, v in rows)
     pics = "\n".join(
@@ -194,8 +203,7 @@ def render_notice_html(n: NoticePrint) -> str:
 {pics}
 </div></section>
 <p>Đề nghị chủ phương tiện đến <b>{e(n.unit_name)}</b>, địa chỉ {e(n.unit_address)}, hoặc trực tuyến trên
-Cổng dịch vụ công, <b>trước ngày {e(_date(n.come_by))}</b> để giải quyết. Quá thời hạn trên, vi phạm được công khai
-trên trang tra cứu và phương tiện được thông báo cho cơ quan đăng kiểm cho đến khi chấp hành xong.</p>
+Cổng dịch vụ công, <b>trước ngày {e(_date(n.come_by))}</b> để giải quyết. {e(after)}</p>
 <div class="pay"><b>Cách nộp phạt</b><br>
 Nộp trực tuyến tại: {e(n.portal_url)}<br>
 Mã thanh toán: <b>{e(n.payment_ref)}</b> &nbsp;·&nbsp; Số tiền: <b>{e(_vnd(n.amount_due_vnd))}</b><br>

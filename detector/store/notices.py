@@ -263,6 +263,7 @@ class NoticeService:
                     manifest_sha256=v.manifest_sha256,
                     pictures=pictures,
                     measures=measure_rows(measured),
+                    published_with_notice=self.config.publish_with_notice,
                 )
             ).encode("utf-8")
             path = Path(self.config.notices_dir or ".") / f"{n.payment_ref}.html"
