@@ -383,3 +383,35 @@ def test_the_shipped_network_example_loads_and_times_the_sample_camera() -> None
     sec = found[0]
     assert (sec.limit_for("car"), sec.limit_for("truck"), sec.limit_for("motorcycle")) == (90, 80, 70)
     assert [s.camera_id for s in net.statistics] == [cam.camera_id]
+
+
+def test_cli_pairs_the_stored_passages(truth: GroundTruth, tmp_path: Path) -> None:
+    import yaml
+    from click.testing import CliRunner
+
+    from detector.cli import main_group
+
+    store, _ = _replay_two_cameras(truth, tmp_path, _sure(truth))
+    store.close()
+    net = tmp_path / "net.yaml"
+    net.write_text(yaml.safe_dump({"sections": [_section().model_dump(mode="json")]}), encoding="utf-8")
+    args = [
+        "section",
+        "check",
+        "--network",
+        str(net),
+        "--store-config",
+        str(tmp_path / "store" / "store.yaml"),
+    ]
+    runner = CliRunner()
+    later = (T0 + timedelta(minutes=5)).isoformat()
+    r = runner.invoke(main_group, [*args, "--since", later], catch_exceptions=False)
+    assert r.exit_code == 0 and json.loads(r.stdout) == []  # no passage crossed after that
+    rows = []
+    for _ in range(2):  # pairing again stores nothing new
+        r = runner.invoke(main_group, args, catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        rows.append(json.loads(r.stdout))
+    assert rows[0] == rows[1] and [(x["decision"], x["violation_id"]) for x in rows[0]] == [("fine", 1)]
+    r = runner.invoke(main_group, [*args, "--since", "yesterday"])
+    assert r.exit_code == 2 and "--since" in r.output

@@ -317,8 +317,20 @@ def section_group() -> None:
     "passages", nargs=-1, required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--save/--no-save", default=True, help="Store the violations (default) or only print them.")
+@click.option(
+    "--since",
+    "since_iso",
+    default=None,
+    help="Stored passages only: those crossing at or after this time (ISO 8601 with a zone); "
+    "a scheduler passes its last run less the sections' max_travel_s.",
+)
 def section_check(
-    store_config: Path | None, actor: str | None, network_file: Path, passages: tuple[Path, ...], save: bool
+    store_config: Path | None,
+    actor: str | None,
+    network_file: Path,
+    passages: tuple[Path, ...],
+    save: bool,
+    since_iso: str | None,
 ) -> None:
     """Pair passages over every section: the PASSAGES files (JSON lines, one per camera or one for
     all), or without files the signed passage bundles the store has ingested from the section's
@@ -331,6 +343,16 @@ def section_check(
 
     net = load_network_config(network_file)
     names = {sec.id: sec.name for sec in net.sections}
+    since = None
+    if since_iso is not None:
+        from datetime import datetime
+
+        try:
+            since = datetime.fromisoformat(since_iso)
+        except ValueError as exc:
+            raise click.BadParameter(f"not an ISO 8601 time: {since_iso!r}", param_hint="--since") from exc
+        if since.tzinfo is None:
+            raise click.BadParameter(f"{since_iso!r} has no time zone", param_hint="--since")
     if not passages:
         if not save:
             raise click.UsageError("without PASSAGES files the passages come from the store: drop --no-save")
@@ -339,7 +361,9 @@ def section_check(
             found = [
                 v
                 for sec in net.sections
-                for v in SectionRule(sec).check(svc.sections.passages(c.camera_id for c in sec.cameras))
+                for v in SectionRule(sec).check(
+                    svc.sections.passages((c.camera_id for c in sec.cameras), since=since)
+                )
             ]
             _echo(svc.sections.save(found, _actor(actor), names))
         finally:
