@@ -232,6 +232,13 @@ def test_two_cameras_sign_passages_and_only_the_speeder_is_fined(truth: GroundTr
         assert [v.id for v in pending] == [row.violation_id]
         assert pending[0].violation_type == "speeding" and not pending[0].needs_review
         assert _pair(store)[0].violation_id == row.violation_id  # pairing again stores nothing new
+        # the console's check of the stored violation: the exit bundle's signature, and its chain links
+        # to the camera's passages before and after it
+        from detector.store.verification import verify_stored
+
+        check = verify_stored(store.db, Path(store.config.evidence_dir), store.ingest.keys, row.violation_id)
+        assert check.signature_ok and check.manifest_matches and check.problems == ()
+        assert (check.prev_link, check.next_link) == ("linked", "linked")
         done = store.review.review(row.violation_id, "confirm", actor="reviewer", reason="")
         fine = done.fine
         assert fine is not None and fine.plate_text == plate
@@ -364,7 +371,12 @@ def test_edge_forwards_passages_so_the_central_chain_stays_whole(truth: GroundTr
         assert [p.bundle for p in got.sections.passages(["camA"])] == [
             p.bundle for p in edge_store.services.sections.passages(["camA"])
         ]
-        assert [v.violation_type for v in got.feed.page()] == ["red_light"]  # accepted after the passages
+        (red,) = got.feed.page()
+        assert red.violation_type == "red_light"  # accepted after the passages
+        from detector.store.verification import verify_stored
+
+        check = verify_stored(got.db, Path(got.config.evidence_dir), got.ingest.keys, red.id)
+        assert check.signature_ok and check.prev_link == "linked"  # its previous link is a passage
         assert sender.forward_due().forwarded == 0  # nothing is sent twice
     finally:
         central.client.close()
