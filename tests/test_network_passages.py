@@ -309,6 +309,11 @@ def test_section_fine_gets_a_printed_notice_with_both_cameras(truth: GroundTruth
         ):
             assert text in page, text
         assert page.count("<figure>") == 4
+        for end, event_id, sha in (
+            ("đầu", row.entry_event_id, row.entry_manifest_sha256),
+            ("cuối", row.exit_event_id, row.exit_manifest_sha256),
+        ):  # both cameras' signed bundles are named on it
+            assert f"camera {end} đoạn: sự kiện {event_id}, manifest sha256 {sha}" in page
         if shutil.which("chromium") is None:
             pytest.skip("no chromium: the PDF print is not tested here")
         from detector.store.notice_pdf import html_to_pdf

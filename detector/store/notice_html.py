@@ -56,6 +56,7 @@ class NoticePrint:
     pictures: tuple[tuple[str, bytes], ...]  # (file name, JPEG bytes)
     measures: tuple[tuple[str, str], ...] = ()  # what was measured, as printed (label, text)
     published_with_notice: bool = False  # Decree 168/2024 Art. 47(8)(a): posted as the notice is sent
+    evidence_refs: tuple[tuple[str, str, str], ...] = ()  # (which camera, event id, manifest sha256)
 
 
 def _vnd(x: int) -> str:
@@ -167,6 +168,10 @@ def render_notice_html(n: NoticePrint) -> str:
     ]
     rows[5:5] = list(n.measures)  # after the offence, before its legal basis
     section = any(name.startswith("entry-") for name, _ in n.pictures)
+    refs = "; ".join(
+        f"{e(label)}: sự kiện {e(ev)}, manifest sha256 {e(sha)}"
+        for label, ev, sha in n.evidence_refs or (("", n.evidence_event_id, n.manifest_sha256),)
+    ).lstrip(": ")
     after = (
         "Thông tin phương tiện vi phạm được cập nhật trên trang tra cứu cùng với thông báo này "
         "(Điều 47 khoản 8 điểm a Nghị định 168/2024/NĐ-CP). Quá thời hạn trên, phương tiện được thông báo "
@@ -208,7 +213,7 @@ Cổng dịch vụ công, <b>trước ngày {e(_date(n.come_by))}</b> để gi�
 Nộp trực tuyến tại: {e(n.portal_url)}<br>
 Mã thanh toán: <b>{e(n.payment_ref)}</b> &nbsp;·&nbsp; Số tiền: <b>{e(_vnd(n.amount_due_vnd))}</b><br>
 Hoặc nộp tại Kho bạc Nhà nước / ngân hàng thương mại ghi trong quyết định xử phạt, hoặc tại trụ sở đơn vị nêu trên.</div>
-<p class="small">Dữ liệu chứng cứ: sự kiện {e(n.evidence_event_id)}; manifest sha256 {e(n.manifest_sha256)}
+<p class="small">Dữ liệu chứng cứ: {refs}
 (gói chứng cứ được ký số, kiểm tra bằng <code>detector verify</code>).</p>
 </body></html>
 """

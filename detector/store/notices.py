@@ -264,6 +264,11 @@ class NoticeService:
                     pictures=pictures,
                     measures=measure_rows(measured),
                     published_with_notice=self.config.publish_with_notice,
+                    evidence_refs=tuple(
+                        (label, str(measured[f"{end}_event_id"]), str(measured[f"{end}_manifest_sha256"]))
+                        for label, end in (("camera đầu đoạn", "entry"), ("camera cuối đoạn", "exit"))
+                        if measured.get(f"{end}_event_id") and measured.get(f"{end}_manifest_sha256")
+                    ),
                 )
             ).encode("utf-8")
             path = Path(self.config.notices_dir or ".") / f"{n.payment_ref}.html"
