@@ -230,7 +230,7 @@ def test_two_cameras_sign_passages_and_only_the_speeder_is_fined(truth: GroundTr
         assert row.violation_id is not None
         pending = [v for v in store.feed.page(status="pending")]
         assert [v.id for v in pending] == [row.violation_id]
-        assert pending[0].violation_type == "speeding" and not pending[0].needs_review
+        assert pending[0].violation_type == "section_speed" and not pending[0].needs_review
         assert _pair(store)[0].violation_id == row.violation_id  # pairing again stores nothing new
         # the console's check of the stored violation: the exit bundle's signature, and its chain links
         # to the camera's passages before and after it

@@ -84,10 +84,6 @@ class SectionViolation:
             "exit_camera": self.exit.camera_id,
             "entry_event_id": self.entry.bundle.event_id if self.entry.bundle else None,
             "exit_event_id": self.exit.bundle.event_id if self.exit.bundle else None,
-            "entry_manifest_sha256": self.entry.bundle.manifest_sha256 if self.entry.bundle else None,
-            "exit_manifest_sha256": self.exit.bundle.manifest_sha256 if self.exit.bundle else None,
-            "section_id": self.section_id,
-            "measurement": "section_average",
         }
 
 

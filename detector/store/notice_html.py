@@ -123,9 +123,11 @@ def _clock(iso: object) -> str:
     return t.astimezone(VN_TIME).strftime("%H:%M:%S,") + f"{t.microsecond // 1000:03d} ngày " + _date(t)
 
 
-def measure_rows(m: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
+def measure_rows(
+    m: Mapping[str, object], section: Mapping[str, object] | None = None
+) -> tuple[tuple[str, str], ...]:
     """The measured values a notice prints: the speed with its uncertainty and the limit; for a
-    section (average speed) the distance and both cameras' times."""
+    section (average speed: `section` holds both passages' times) the distance and both times."""
     speed, limit = _num(m, "speed_kmh"), _num(m, "speed_limit_kmh") or _num(m, "limit_kmh")
     if speed is None or limit is None:
         return ()
@@ -138,13 +140,13 @@ def measure_rows(m: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
         )
     ]
     dist = _num(m, "distance_m")
-    if m.get("measurement") == "section_average" and dist is not None:
+    if section and dist is not None:
         rows.append(
             (
                 "Phương pháp đo",
                 f"Tốc độ trung bình trên đoạn đường dài {dist:.1f} m giữa hai camera: qua camera đầu đoạn "
-                f"({m.get('entry_camera')}) lúc {_clock(m.get('entry_time'))}, qua camera cuối đoạn "
-                f"({m.get('exit_camera')}) lúc {_clock(m.get('exit_time'))}",
+                f"({m.get('entry_camera')}) lúc {_clock(section.get('entry_time'))}, qua camera cuối đoạn "
+                f"({m.get('exit_camera')}) lúc {_clock(section.get('exit_time'))}",
             )
         )
     return tuple(rows)

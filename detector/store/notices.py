@@ -193,12 +193,12 @@ class NoticeService:
             out.append((name, data))
         return tuple(out)
 
-    def _entry_pictures(self, measured: dict[str, Any]) -> tuple[tuple[str, bytes], ...]:
+    def _entry_pictures(self, section: dict[str, Any]) -> tuple[tuple[str, bytes], ...]:
         """A section violation's entry-camera pictures, from its signed bundle: the manifest must hash
         to the sha256 the violation records, each picture to the hash in that manifest."""
         from detector.evidence.manifest import MANIFEST_NAME, ManifestError, parse_manifest
 
-        folder, sha = measured.get("entry_bundle_dir"), measured.get("entry_manifest_sha256")
+        folder, sha = section.get("entry_bundle_dir"), section.get("entry_manifest_sha256")
         if not isinstance(folder, str) or not isinstance(sha, str):
             return ()
         root = (self.evidence_dir / folder).resolve()
@@ -230,9 +230,10 @@ class NoticeService:
             now = self.clock()
             come_by = publish_due(now, self.config.publish_after_days)
             measured = json.loads(v.measured_json)
+            section = json.loads(v.review_hints_json or "{}").get("section") or {}
             pictures = self._pictures(s, v.id, v.bundle_dir)
-            if "entry_bundle_dir" in measured:  # a section: both cameras, entry first
-                entry = dict(self._entry_pictures(measured))
+            if section:  # a section violation: both cameras, entry first
+                entry = dict(self._entry_pictures(section))
                 mine = dict(pictures)
                 order = ("entry-overview.jpg", "overview.jpg", "entry-plate.jpg", "plate.jpg")
                 pictures = tuple((k, (entry | mine)[k]) for k in order if k in entry or k in mine)
@@ -262,12 +263,12 @@ class NoticeService:
                     evidence_event_id=v.event_id,
                     manifest_sha256=v.manifest_sha256,
                     pictures=pictures,
-                    measures=measure_rows(measured),
+                    measures=measure_rows(measured, section),
                     published_with_notice=self.config.publish_with_notice,
                     evidence_refs=tuple(
-                        (label, str(measured[f"{end}_event_id"]), str(measured[f"{end}_manifest_sha256"]))
+                        (label, str(section[f"{end}_event_id"]), str(section[f"{end}_manifest_sha256"]))
                         for label, end in (("camera đầu đoạn", "entry"), ("camera cuối đoạn", "exit"))
-                        if measured.get(f"{end}_event_id") and measured.get(f"{end}_manifest_sha256")
+                        if section.get(f"{end}_event_id") and section.get(f"{end}_manifest_sha256")
                     ),
                 )
             ).encode("utf-8")

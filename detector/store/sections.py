@@ -2,12 +2,13 @@
 with both cameras' signed bundles by reference and the decision (fine or review) the rule made.
 
 When both passages are signed bundles this store has ingested (`passages` table), the section
-violation also becomes a stored violation (`violations`, type `speeding`, pending review like every
-other): a reviewer's confirmation issues the fine from the schedule (Decree 168/2024's speed rows,
+violation also becomes a stored violation (`violations`, type `section_speed`, pending review like
+every other; `measured` holds exactly the section's measurements, both bundles and times are in its
+review hints under `section`): a reviewer's confirmation issues the fine from the schedule (Decree 168/2024's speed rows,
 the excess taken above the speed's lower bound). A `review` decision (a doubtful plate match, classes
 that disagree) is flagged `needs_review` with its reasons; nothing is ever fined without a reviewer.
 Its evidence is the exit camera's bundle (its files are served as the violation's); the entry
-bundle is named by event id and manifest hash in `measured`, and the notice prints both."""
+bundle is named by event id and manifest hash, and the notice prints both."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ from detector.store.db import Clock, Database
 from detector.store.models import EvidenceFile, OutboxMessage, ViolationRow, ViolationStatus
 from detector.store.network_models import PassageRow, SectionViolationRow
 
+#: The stored violation's type: the fine schedule's `section_speed` rows (Decree 168/2024's speed rows).
+SECTION_SPEED = "section_speed"
 #: Namespace of a section violation's event id: uuid5 of "<entry event id>:<exit event id>".
 SECTION_NAMESPACE = uuid.UUID("0b7e6c1e-3f0e-5a52-8d0c-2f7c1a9e6d33")
 
@@ -218,12 +221,17 @@ def _make_violation(
     known = s.scalars(select(ViolationRow.id).where(ViolationRow.event_id == event_id)).first()
     if known is not None:
         return known
-    measured = v.measured() | {
-        "speed_limit_kmh": v.limit_kmh,
-        "entry_time": v.entry.time.isoformat(),
-        "exit_time": v.exit.time.isoformat(),
+    measured = v.measured()  # exactly the section's measurements (the fine schedule reads speed and limit)
+    section = {  # what the notice and the reviewer need beyond them: both signed bundles, both times
+        "section_id": v.section_id,
+        "entry_event_id": entry.event_id,
+        "entry_manifest_sha256": entry.manifest_sha256,
         "entry_bundle_dir": entry.bundle_dir,
+        "entry_time": v.entry.time.isoformat(),
         "entry_location": entry.location,
+        "exit_event_id": exit_.event_id,
+        "exit_manifest_sha256": exit_.manifest_sha256,
+        "exit_time": v.exit.time.isoformat(),
         "exit_location": exit_.location,
     }
     where = road or f"{entry.location} -> {exit_.location}"
@@ -232,7 +240,7 @@ def _make_violation(
         camera_id=exit_.camera_id,
         sequence=exit_.sequence,
         manifest_sha256=exit_.manifest_sha256,
-        violation_type="speeding",
+        violation_type=SECTION_SPEED,
         vehicle_class=v.entry.vehicle_class,
         plate_text=_plate_text([exit_, entry], v.match.key),
         plate_normalized=v.match.key,
@@ -250,6 +258,7 @@ def _make_violation(
                 "entry_plate_candidates": [
                     {"text": t, "confidence": c} for t, c in v.entry.reading.candidates
                 ],
+                "section": section,
             },
             ensure_ascii=False,
         ),
@@ -270,7 +279,7 @@ def _make_violation(
         "violation_id": row.id,
         "event_id": event_id,
         "camera_id": exit_.camera_id,
-        "violation_type": "speeding",
+        "violation_type": SECTION_SPEED,
         "vehicle_class": row.vehicle_class,
         "plate_text": row.plate_text,
         "plate_normalized": row.plate_normalized,
