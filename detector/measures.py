@@ -198,6 +198,21 @@ class TooManyRidersMeasures(_Measures):
         return ("riders: the decree's exemptions (a sick person, a child under 12, ...) cannot be seen",)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PassageMeasures(_Measures):
+    """Not an offence: a vehicle timed at a section camera's line (the central store pairs two)."""
+
+    kind: Literal["passage"] = "passage"
+    section_id: str
+    track_id: int
+    crossing_utc: str  # ISO 8601 with its zone
+    crossing_stream_s: float
+    clock_uncertainty_s: float
+    timing_uncertainty_s: float
+    clock_source: str
+    chainage_m: float | None = None
+
+
 ViolationMeasures = (
     RedLightMeasures
     | StopLineMeasures
@@ -208,10 +223,12 @@ ViolationMeasures = (
     | NoStoppingMeasures
     | NoHelmetMeasures
     | TooManyRidersMeasures
+    | PassageMeasures
+    | SectionSpeedMeasures
 )
 #: The union as pydantic reads it (by `kind`): for the manifest and the API's schemas.
 ViolationMeasuresField = Annotated[ViolationMeasures, Field(discriminator="kind")]
-Measures = ViolationMeasures | SectionSpeedMeasures
+Measures = ViolationMeasures
 
 
 def kind_of(cls: type[Measures]) -> str:
@@ -232,6 +249,7 @@ MEASURES_BY_KIND: dict[str, type[Measures]] = {
         NoStoppingMeasures,
         NoHelmetMeasures,
         TooManyRidersMeasures,
+        PassageMeasures,
         SectionSpeedMeasures,
     )
 }
@@ -289,7 +307,4 @@ def load_measures(violation_type: str, data: object) -> ViolationMeasures:
     dict (a store row ingested before manifest_version 3)."""
     if not isinstance(data, dict):
         raise MeasuresError(f"measured values: expected an object, got {type(data).__name__}")
-    m = parse_measures(data, violation_type) if "kind" in data else legacy_measures(violation_type, data)
-    if isinstance(m, SectionSpeedMeasures):
-        raise MeasuresError("section_speed measurements belong to a section, not to one camera's violation")
-    return m
+    return parse_measures(data, violation_type) if "kind" in data else legacy_measures(violation_type, data)

@@ -276,6 +276,7 @@ class ViolationType(StrEnum):
     NO_STOPPING = "no_stopping"
     NO_HELMET = "no_helmet"
     TOO_MANY_RIDERS = "too_many_riders"
+    PASSAGE = "passage"  # not an offence: a vehicle timed at a section camera's line (issue 18)
 
 
 @dataclass(frozen=True, slots=True)

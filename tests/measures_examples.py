@@ -7,6 +7,7 @@ from detector.measures import (
     LaneRestrictionMeasures,
     NoHelmetMeasures,
     NoStoppingMeasures,
+    PassageMeasures,
     RedLightMeasures,
     SolidLineMeasures,
     SpeedingMeasures,
@@ -75,4 +76,14 @@ EXAMPLES: dict[ViolationType, ViolationMeasures] = {
         needs_review=False,
     ),
     ViolationType.TOO_MANY_RIDERS: TooManyRidersMeasures(riders=3, four_or_more=False, held_s=1.5),
+    ViolationType.PASSAGE: PassageMeasures(
+        section_id="ql1a-km1234",
+        track_id=4,
+        crossing_utc="2026-11-20T00:30:03.866000+00:00",
+        crossing_stream_s=3.866,
+        clock_uncertainty_s=0.05,
+        timing_uncertainty_s=0.02,
+        clock_source="camera wall time",
+        chainage_m=1234500.0,
+    ),
 }

@@ -13,8 +13,9 @@ from test_store_support import Keys, Store, bundles, db_url, keys, make_store, p
 
 from detector.store.errors import Conflict, InvalidRequest
 from detector.store.inspection import StoreInspectionRegistry
-from detector.store.notice_states import TRANSITIONS, add_working_days
+from detector.store.notice_states import TRANSITIONS, add_working_days, limitation_end
 from detector.store.portal import SignatureRefused, sign
+from detector.store.views import VN_TIME
 
 SECRET = b"portal-shared-secret-0123456789"
 
@@ -94,7 +95,9 @@ def test_notice_goes_through_every_state(nstore: Store, bundles: list[Path]) -> 
     # nothing is due before the period runs out
     nstore.clock.now = n.publish_due_at - timedelta(seconds=1)
     assert svc.advance() == []
-    assert nstore.services.notices.public_lookup("51F-123.45") == []
+    # Decree 168/2024 Art. 47(8)(a): the vehicle is posted with the notice ("đồng thời"), no owner name
+    (early,) = nstore.services.notices.public_lookup("51F-123.45")
+    assert early.decision_no == n.decision_no and early.published_at == n.notified_at
     nstore.clock.now = n.publish_due_at
     assert [(t.event, t.to_state) for t in svc.advance()] == [("publish", "published"), ("flag", "flagged")]
     public = svc.public_lookup("51f 123 45")
@@ -160,7 +163,8 @@ def test_acknowledged_owner_is_not_published_and_late_notice_is_marked(
     svc.acknowledge(nid, "officer-7")
     nstore.clock.advance(86400 * 40)
     assert svc.advance() == []
-    assert svc.get(nid).state == "acknowledged" and svc.public_lookup("51F12345") == []
+    assert svc.get(nid).state == "acknowledged"
+    assert [p.decision_no for p in svc.public_lookup("51F12345")] == [svc.get(nid).decision_no]  # unpaid
 
 
 def test_unknown_owner_waits_and_expires_after_one_year(nstore: Store, bundles: list[Path]) -> None:
@@ -171,7 +175,15 @@ def test_unknown_owner_waits_and_expires_after_one_year(nstore: Store, bundles: 
     done = svc.advance()
     assert [t.to_state for t in done] == ["opened", "owner_unknown"]
     assert svc.advance() == []  # still unknown: no new audit rows
-    nstore.clock.now = occurred + timedelta(days=365)
+    # Decree 168/2024 Art. 4(1)-(2): one year, to the end of its last day (Vietnam's time)
+    end = limitation_end(occurred)
+    assert end.astimezone(VN_TIME).date() == occurred.astimezone(VN_TIME).date().replace(
+        year=occurred.astimezone(VN_TIME).year + 1
+    )
+    assert (end.astimezone(VN_TIME).hour, end.astimezone(VN_TIME).minute) == (23, 59)
+    nstore.clock.now = end
+    assert svc.advance() == []  # the record may still be used on its last day
+    nstore.clock.now = end + timedelta(microseconds=1)
     assert [(t.event, t.to_state) for t in svc.advance()] == [("expire", "expired")]
     assert _actions(nstore, done[0].notice_id) == ["notice_open", "notice_owner_not_found", "notice_expire"]
 
@@ -321,3 +333,20 @@ def test_a_fine_paid_or_cancelled_elsewhere_settles_its_notice(nstore: Store, bu
             == StoreInspectionRegistry.active(s, "51F12346")
         )
     assert svc.advance() == []
+
+
+def test_limitation_is_a_calendar_year_to_the_end_of_its_last_day() -> None:
+    """Decree 168/2024 Art. 4(1)-(2), Art. 4(3)(b): from the device's record, one year, until the end
+    of the last day, in Vietnam's time; a leap day ends on 28 February."""
+    from datetime import UTC
+
+    seen = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)  # 10:00 in Vietnam
+    assert limitation_end(seen).astimezone(VN_TIME).isoformat() == "2027-12-07T23:59:59.999999+07:00"
+    late = datetime(2026, 12, 7, 20, 0, tzinfo=UTC)  # 03:00 on 8 December in Vietnam
+    assert limitation_end(late).astimezone(VN_TIME).date().isoformat() == "2027-12-08"
+    leap = datetime(2028, 2, 29, 5, 0, tzinfo=UTC)
+    assert limitation_end(leap).astimezone(VN_TIME).date().isoformat() == "2029-02-28"
+    # a year with a 29 February in it is 366 days, not 365
+    assert (
+        limitation_end(datetime(2027, 6, 1, 3, tzinfo=UTC)) - datetime(2027, 6, 1, 3, tzinfo=UTC)
+    ).days == 366

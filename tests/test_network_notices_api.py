@@ -49,7 +49,9 @@ def test_notice_life_over_http(napi: Api, bundles: list[Path]) -> None:
     assert n["state"] == "notified" and n["unit_code"] == "PC08-HCM-BT"
     page = c.get(f"/v1/notices/{nid}/html", headers=napi.h("viewer"))
     assert page.headers["content-type"].startswith("text/html") and n["decision_no"] in page.text
-    assert c.get("/v1/public/notices", params={"plate": "51F-123.45"}).json() == []
+    # posted with the notice (Decree 168/2024 Art. 47(8)(a)), without the owner's name
+    early = c.get("/v1/public/notices", params={"plate": "51F-123.45"}).json()
+    assert [p["decision_no"] for p in early] == [n["decision_no"]] and "owner_name" not in early[0]
     st.clock.advance(20 * 86400)
     assert [t["event"] for t in c.post("/v1/notices/advance", headers=napi.h("reviewer")).json()] == [
         "publish",

@@ -15,7 +15,13 @@ from sqlalchemy import func, select
 from test_store_support import Store, bundles, db_url, keys, pg_database, pg_url, store  # noqa: F401
 
 from detector.errors import ConfigError
-from detector.measures import SpeedingMeasures, TooManyRidersMeasures, load_measures, measures_json
+from detector.measures import (
+    PassageMeasures,
+    SpeedingMeasures,
+    TooManyRidersMeasures,
+    load_measures,
+    measures_json,
+)
 from detector.store.errors import Conflict, InvalidRequest, NoFineRule
 from detector.store.fines import FineSchedule, default_schedule
 from detector.store.models import Payment
@@ -46,7 +52,7 @@ def test_speeding_bands(
     assert d.amount_due_vnd == (lo + hi) // 2
 
 
-@pytest.mark.parametrize("vtype", list(ViolationType))
+@pytest.mark.parametrize("vtype", [t for t in ViolationType if t is not ViolationType.PASSAGE])
 def test_each_violation_type_is_fined_from_its_typed_measurements(vtype: ViolationType) -> None:
     """Every type's measurements pick a row of that type for each vehicle group the decree covers,
     citing its article; the same values through JSON (as the store keeps them) pick the same row."""
@@ -228,3 +234,17 @@ def test_concurrent_double_submit_from_processes(store: Store, bundles: list[Pat
     assert all(r[0] == "conflict" or r[1] == charged[0][1] for r in results), results
     with store.db.session() as s:
         assert s.scalar(select(func.count()).select_from(Payment)) == 1
+
+
+def test_a_passage_is_never_fined() -> None:
+    passage = PassageMeasures(
+        section_id="s1",
+        track_id=3,
+        crossing_utc="2026-01-01T00:00:00+00:00",
+        crossing_stream_s=1.0,
+        clock_uncertainty_s=0.05,
+        timing_uncertainty_s=0.02,
+        clock_source="camera wall time",
+    )
+    with pytest.raises(NoFineRule):
+        default_schedule().choose(passage, "car")

@@ -61,15 +61,26 @@ def notices_show(store_config: Path | None, notice_id: int) -> None:
 @config_option
 @click.argument("notice_id", type=int)
 @click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="HTML file to write."
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write: FILE.pdf prints a PDF with headless Chromium, anything else the HTML.",
 )
 def notices_print(store_config: Path | None, notice_id: int, out: Path) -> None:
-    """Write the printed notice (HTML, checked against its stored sha256) to OUT."""
+    """Write the printed notice (checked against its stored sha256) to OUT, as HTML or PDF (A4)."""
     from detector.fsutil import atomic_write_bytes
 
     svc = _services(store_config)
-    atomic_write_bytes(out, svc.notices.notice_html(notice_id), mode=0o644)
-    svc.close()
+    try:
+        page = svc.notices.notice_html(notice_id)
+    finally:
+        svc.close()
+    if out.suffix.lower() == ".pdf":
+        from detector.store.notice_pdf import html_to_pdf
+
+        html_to_pdf(page, out)
+    else:
+        atomic_write_bytes(out, page, mode=0o644)
     click.echo(str(out))
 
 
@@ -303,13 +314,28 @@ def section_group() -> None:
     help="Network config with the sections (cameras, chainage, clocks, limits).",
 )
 @click.argument(
-    "passages", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    "passages", nargs=-1, required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--save/--no-save", default=True, help="Store the violations (default) or only print them.")
+@click.option(
+    "--since",
+    "since_iso",
+    default=None,
+    help="Stored passages only: those crossing at or after this time (ISO 8601 with a zone); "
+    "a scheduler passes its last run less the sections' max_travel_s.",
+)
 def section_check(
-    store_config: Path | None, actor: str | None, network_file: Path, passages: tuple[Path, ...], save: bool
+    store_config: Path | None,
+    actor: str | None,
+    network_file: Path,
+    passages: tuple[Path, ...],
+    save: bool,
+    since_iso: str | None,
 ) -> None:
-    """Pair the PASSAGES (JSON lines, one file per camera or one for all) over every section."""
+    """Pair passages over every section: the PASSAGES files (JSON lines, one per camera or one for
+    all), or without files the signed passage bundles the store has ingested from the section's
+    cameras (`detector replay|run --network`). A violation over two stored bundles becomes a stored
+    violation pending review (a fine once a reviewer confirms it)."""
     from dataclasses import asdict
 
     from detector.measures import measures_json
@@ -317,11 +343,38 @@ def section_check(
     from detector.network.section import SectionRule, load_passages
 
     net = load_network_config(network_file)
+    names = {sec.id: sec.name for sec in net.sections}
+    since = None
+    if since_iso is not None:
+        from datetime import datetime
+
+        try:
+            since = datetime.fromisoformat(since_iso)
+        except ValueError as exc:
+            raise click.BadParameter(f"not an ISO 8601 time: {since_iso!r}", param_hint="--since") from exc
+        if since.tzinfo is None:
+            raise click.BadParameter(f"{since_iso!r} has no time zone", param_hint="--since")
+    if not passages:
+        if not save:
+            raise click.UsageError("without PASSAGES files the passages come from the store: drop --no-save")
+        svc = _services(store_config)
+        try:
+            found = [
+                v
+                for sec in net.sections
+                for v in SectionRule(sec).check(
+                    svc.sections.passages((c.camera_id for c in sec.cameras), since=since)
+                )
+            ]
+            _echo(svc.sections.save(found, _actor(actor), names))
+        finally:
+            svc.close()
+        return
     seen = [p for f in passages for p in load_passages(f)]
     found = [v for sec in net.sections for v in SectionRule(sec).check(seen)]
     if save:
         svc = _services(store_config)
-        _echo(svc.sections.save(found, _actor(actor)))
+        _echo(svc.sections.save(found, _actor(actor), names))
         svc.close()
         return
     click.echo(

@@ -17,12 +17,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from detector.config import CameraConfig, load_camera_config
-from detector.errors import DetectorError
+from detector.errors import ConfigError, DetectorError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from detector.network.hotlist_stage import HotlistStage
+    from detector.network.live_stats import LiveTrafficStats
+    from detector.network.passage_stage import PassageStage
     from detector.pipeline import FrameResult, RunSummary
 
 log = logging.getLogger(__name__)
@@ -183,6 +185,15 @@ def _hotlist_stage(path: Path | None, cfg: CameraConfig, out: Path, session: obj
     help="Hotlist file (detector hotlist export): read passing vehicles' plates and raise alerts.",
 )
 @click.option(
+    "--network",
+    "network",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Network file: where a section gives this camera a timing line, write a signed passage "
+    "bundle for every vehicle crossing it (section speed); where it lists the camera under "
+    "statistics, store traffic statistics per interval as the run goes.",
+)
+@click.option(
     "--accept-gaps",
     is_flag=True,
     help="Exit 0 even when frames the video announces were lost (corrupt or truncated file).",
@@ -198,6 +209,7 @@ def replay(
     use_store: bool,
     as_json: bool,
     hotlist: Path | None,
+    network: Path | None,
     accept_gaps: bool,
 ) -> None:
     """Replay a recorded VIDEO through the camera's pipeline.
@@ -264,13 +276,17 @@ def replay(
         )
 
     hot = _hotlist_stage(hotlist, cfg, out, session)
-    opts.on_result = on_result if hot is None else _both(on_result, hot.submit)
+    passages = _passage_stage(network, cfg, session)
+    stats = _live_stats(network, cfg, out, session, live=False)
+    opts.on_result = _hooks(on_result, hot, passages, stats)
     try:
         with progress:
             session.run()
     finally:
         if hot is not None:
             hot.close()
+        if stats is not None:
+            stats.close()
         session.close()
     record = session.write_results()
     if as_json:
@@ -293,6 +309,53 @@ def _check_decode(record: dict[str, object], max_frames: int | None, accept_gaps
         f"the video announces: {stretches}; results are incomplete (see summary.json; "
         "--accept-gaps to accept)"
     )
+
+
+def _passage_stage(path: Path | None, cfg: CameraConfig, session: object) -> PassageStage | None:
+    """The section camera's passage stage on the loop's result hook (detector/network/passage_stage.py):
+    a signed passage bundle for every vehicle crossing its timing line, or None."""
+    if path is None:
+        return None
+    from datetime import UTC, datetime
+
+    from detector.network.passage_stage import open_passage_stage
+
+    built = session.built  # type: ignore[attr-defined]
+    if built.evidence is None:
+        raise ConfigError(f"--network {path}: passages are signed bundles; evidence must be on")
+    start = cfg.source.start_time or datetime.now(UTC)  # a replay without a start time: now
+    fps = session.source.info.fps  # type: ignore[attr-defined]
+    stage = open_passage_stage(path, cfg, built.evidence.add_violations, start, fps)
+    if stage is not None:
+        stage.run_id = getattr(built.pipeline.violation_stage, "run_id", "")
+    return stage
+
+
+def _live_stats(
+    path: Path | None, cfg: CameraConfig, out: Path, session: object, live: bool
+) -> LiveTrafficStats | None:
+    """Traffic statistics per interval as the run goes (detector/network/live_stats.py), into the run's
+    store (served by its API), else `out/traffic_stats.jsonl`; None without a `statistics` entry."""
+    if path is None:
+        return None
+    from detector.network.live_stats import JsonlStatsSink, open_live_stats
+
+    store = getattr(session, "store", None)
+    sink = store.traffic.save if store is not None else JsonlStatsSink(out / "traffic_stats.jsonl")
+    from datetime import UTC, datetime
+
+    # a live camera's stream time 0 is its first frame's wall time; a replay's the configured start
+    start = None if live else (cfg.source.start_time or datetime.now(UTC))
+    return open_live_stats(path, cfg, sink, start)
+
+
+def _hooks(on_result: Callable[[FrameResult], None], *stages: object) -> Callable[[FrameResult], None]:
+    """The loop's result hook: the command's own, then each stage's `submit` (None stages skipped)."""
+    hook = on_result
+    for st in stages:
+        if st is not None:
+            hook = _both(hook, st.submit)  # type: ignore[attr-defined]
+    return hook
 
 
 @click.command()
@@ -349,6 +412,15 @@ def _check_decode(record: dict[str, object], max_frames: int | None, accept_gaps
     "(default: the config's telemetry section).",
 )
 @click.option(
+    "--network",
+    "network",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Network file: where a section gives this camera a timing line, write a signed passage "
+    "bundle for every vehicle crossing it (section speed); where it lists the camera under "
+    "statistics, store traffic statistics per interval as the run goes.",
+)
+@click.option(
     "--hotlist",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
@@ -366,6 +438,7 @@ def run(
     metrics_port: int | None,
     mqtt: str | None,
     hotlist: Path | None,
+    network: Path | None,
 ) -> None:
     """Watch a live camera: capture on its own thread, the same frame loop as replay, report as it goes.
 
@@ -408,14 +481,16 @@ def run(
     )
     console.print(f"watching {cfg.camera_id} ({cfg.name}); Ctrl-C to stop")
     hot = _hotlist_stage(hotlist, cfg, out, session)
-    if hot is not None:
-        opts.on_result = _both(on_result, hot.submit)
+    stats = _live_stats(network, cfg, out, session, live=True)
+    opts.on_result = _hooks(on_result, hot, _passage_stage(network, cfg, session), stats)
     try:
         health.start(session)
         session.run()
     finally:
         if hot is not None:
             hot.close()
+        if stats is not None:
+            stats.close()
         try:
             session.close()
         finally:

@@ -41,6 +41,7 @@ from detector.evidence.manifest import (
 from detector.evidence.packets import PacketSlice, remux_clip
 from detector.measures import (
     NoStoppingMeasures,
+    PassageMeasures,
     RedLightMeasures,
     SpeedingMeasures,
     StopLineMeasures,
@@ -165,6 +166,12 @@ def measured_lines(m: ViolationMeasures) -> list[str]:
             return [f"stopped: {m.dwell_s:.0f} s (limit {m.max_dwell_s:.0f} s)"]
         case TooManyRidersMeasures():
             return [f"riders: {m.riders}"]
+        case PassageMeasures():  # a section camera's passage: the time it is timed by
+            clock = m.clock_uncertainty_s
+            return [
+                f"line crossed: {m.crossing_utc[:23].replace('T', ' ')} UTC"
+                + (f" +/- {clock:.2f} s" if clock else "")
+            ]
     return []
 
 

@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from detector.base import FrozenModel
 from detector.errors import ConfigError
+from detector.network.stats import TrafficStatsConfig
 
 
 class SectionCamera(FrozenModel):
@@ -26,6 +27,12 @@ class SectionCamera(FrozenModel):
         le=5,
         description="Bound on the line-crossing time from the frames (half a frame "
         "interval plus the interpolation error)",
+    )
+    timing_line: tuple[tuple[float, float], tuple[float, float]] | None = Field(
+        default=None,
+        description="The edge's timing line in this camera's road-plane metres (its calibration), "
+        "from p1 to p2 with traffic crossing it from right to left; set it for the edge box to "
+        "write a signed passage bundle for every vehicle crossing it",
     )
 
 
@@ -88,10 +95,28 @@ class SectionConfig(FrozenModel):
         )
 
 
+class CameraStatistics(FrozenModel):
+    """Live traffic statistics of one camera (`detector replay|run --network`)."""
+
+    camera_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Camera id")
+    stats: TrafficStatsConfig = Field(description="Counting line, interval and thresholds")
+
+
 class NetworkCamerasConfig(FrozenModel):
-    """The network file: sections (and later hotlist/statistics settings)."""
+    """The network file: sections (cameras with timing lines) and each camera's live statistics."""
 
     sections: tuple[SectionConfig, ...] = Field(default=(), description="Average-speed sections")
+    statistics: tuple[CameraStatistics, ...] = Field(
+        default=(), description="Cameras whose edge computes traffic statistics as it runs"
+    )
+
+    def timing_camera(self, camera_id: str) -> tuple[SectionConfig, SectionCamera] | None:
+        """The section and entry of `camera_id` where it has a timing line (first found), else None."""
+        for sec in self.sections:
+            for cam in sec.cameras:
+                if cam.camera_id == camera_id and cam.timing_line is not None:
+                    return sec, cam
+        return None
 
 
 def load_network_config(path: str | Path) -> NetworkCamerasConfig:

@@ -50,6 +50,10 @@ class Passage:
     vehicle_class: str
     reading: Reading
     bundle: BundleRef | None = None
+    # the camera's own bounds as its signed passage records them; the rule takes the larger of
+    # these and the section config's
+    clock_uncertainty_s: float | None = None
+    timing_uncertainty_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +129,10 @@ class SectionRule:
         d = xb - xa
         dt = (q.time - p.time).total_seconds()
         e_t = (
-            ca.clock_uncertainty_s
-            + cb.clock_uncertainty_s
-            + ca.timing_uncertainty_s
-            + cb.timing_uncertainty_s
+            max(ca.clock_uncertainty_s, p.clock_uncertainty_s or 0.0)
+            + max(cb.clock_uncertainty_s, q.clock_uncertainty_s or 0.0)
+            + max(ca.timing_uncertainty_s, p.timing_uncertainty_s or 0.0)
+            + max(cb.timing_uncertainty_s, q.timing_uncertainty_s or 0.0)
         )
         speed = d / dt * MS_TO_KMH
         low = max(0.0, d - cfg.distance_uncertainty_m) / (dt + e_t) * MS_TO_KMH

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 
 
 def utc_now() -> datetime:

@@ -18,11 +18,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from detector.store.config import ForwardConfig
 from detector.store.db import Clock, Database
 from detector.store.models import ForwardItem, ForwardState, ViolationRow
+from detector.store.network_models import PassageRow
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,13 @@ class Forwarder:
         with self.db.session() as s:
             due = list(
                 s.execute(
-                    select(ForwardItem.id, ViolationRow.bundle_dir, ViolationRow.event_id)
-                    .join(ViolationRow, ViolationRow.id == ForwardItem.violation_id)
+                    select(
+                        ForwardItem.id,
+                        func.coalesce(ViolationRow.bundle_dir, PassageRow.bundle_dir),
+                        func.coalesce(ViolationRow.event_id, PassageRow.event_id),
+                    )
+                    .outerjoin(ViolationRow, ViolationRow.id == ForwardItem.violation_id)
+                    .outerjoin(PassageRow, PassageRow.id == ForwardItem.passage_id)
                     .where(
                         ForwardItem.state == ForwardState.PENDING.value, ForwardItem.next_attempt_at <= now
                     )

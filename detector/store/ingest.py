@@ -27,7 +27,7 @@ import shutil
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Literal
 
@@ -41,7 +41,7 @@ from detector.evidence.manifest import MANIFEST_NAME, ManifestError, parse_manif
 from detector.evidence.registry import KeyRegistry
 from detector.evidence.verify import find_bundles
 from detector.fsutil import rename_synced
-from detector.measures import measures_json
+from detector.measures import PassageMeasures, measures_json
 from detector.store import audit
 from detector.store.bundles import BundleFacts, check_bundle
 from detector.store.config import StoreConfig
@@ -58,10 +58,12 @@ from detector.store.models import (
     ViolationRow,
     ViolationStatus,
 )
+from detector.store.network_models import PassageRow
 from detector.store.unpack import UnpackError, UnpackLimits, copy_bundle_folder, extract_bundle_tar
 
 log = logging.getLogger(__name__)
 
+PASSAGE = "passage"  # detector.types.ViolationType.PASSAGE (the store does not import the vision types)
 INGEST_LOCK_KEY = 0x6465_7465_6374  # pg_advisory_xact_lock key of the ingest critical section
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
 
@@ -73,6 +75,7 @@ class IngestResult:
     violation_id: int | None = None
     reason: str = ""
     quarantine_id: int | None = None
+    passage_id: int | None = None  # set instead of violation_id for a section camera's passage bundle
 
 
 class _Reject(Exception):
@@ -169,6 +172,11 @@ class IngestService:
             row = s.execute(
                 select(ViolationRow.id, ViolationRow.manifest_sha256).where(ViolationRow.event_id == event_id)
             ).first()
+            prow = s.execute(
+                select(PassageRow.id, PassageRow.manifest_sha256).where(PassageRow.event_id == event_id)
+            ).first()
+        if prow is not None and prow.manifest_sha256 == sha256_hex(data):
+            return IngestResult("duplicate", event_id, None, passage_id=prow.id)
         if row is None or row.manifest_sha256 != sha256_hex(data):
             return None
         return IngestResult("duplicate", event_id, row.id)
@@ -210,11 +218,14 @@ class IngestService:
                     f"unsafe_id: {label} {value[:80]!r} is not a safe folder name",
                     actor,
                 )
+        passage = facts.violation_type == PASSAGE
         try:
             vid = self._commit(staging, facts, actor=actor, source=source)
         except _Duplicate as dup:
             shutil.rmtree(staging, ignore_errors=True)
-            log.info("bundle %s already ingested as violation %d", facts.event_id, dup.violation_id)
+            log.info("bundle %s already ingested as %d", facts.event_id, dup.violation_id)
+            if passage:
+                return IngestResult("duplicate", facts.event_id, None, passage_id=dup.violation_id)
             return IngestResult("duplicate", facts.event_id, dup.violation_id)
         except _Reject as rej:
             return self._quarantine(staging, source, facts.event_id, facts.camera_id, rej.reason, actor)
@@ -225,6 +236,8 @@ class IngestService:
             facts.sequence,
             vid,
         )
+        if passage:
+            return IngestResult("accepted", facts.event_id, None, passage_id=vid)
         return IngestResult("accepted", facts.event_id, vid)
 
     def _final_dir(self, facts: BundleFacts) -> Path:
@@ -252,6 +265,12 @@ class IngestService:
                         ViolationRow.event_id == facts.event_id
                     )
                 ).first()
+                if existing is None:
+                    existing = s.execute(
+                        select(PassageRow.id, PassageRow.manifest_sha256).where(
+                            PassageRow.event_id == facts.event_id
+                        )
+                    ).first()
                 if existing is not None:
                     if existing.manifest_sha256 == facts.manifest_sha256:
                         raise _Duplicate(existing.id)
@@ -261,7 +280,11 @@ class IngestService:
                     )
                 now = self.clock()
                 self._advance_chain(s, facts, now)
-                row = self._insert(s, facts, final, now)
+                row: ViolationRow | PassageRow
+                if facts.violation_type == PASSAGE:
+                    row = self._insert_passage(s, facts, final, now)
+                else:
+                    row = self._insert(s, facts, final, now)
                 final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 if final.exists():  # left by an earlier attempt that did not commit
                     shutil.rmtree(final)
@@ -273,10 +296,14 @@ class IngestService:
                     at=now,
                     actor=actor,
                     action="ingest",
-                    entity="violation",
+                    entity="passage" if isinstance(row, PassageRow) else "violation",
                     entity_id=row.id,
                     before=None,
-                    after={"event_id": facts.event_id, "status": row.status, "source": source},
+                    after={
+                        "event_id": facts.event_id,
+                        "status": "recorded" if isinstance(row, PassageRow) else row.status,
+                        "source": source,
+                    },
                 )
                 return row.id
         except BaseException:
@@ -395,6 +422,49 @@ class IngestService:
             s.add(
                 ForwardItem(
                     violation_id=row.id, state=ForwardState.PENDING.value, attempts=0, next_attempt_at=now
+                )
+            )
+        return row
+
+    def _insert_passage(self, s: Session, facts: BundleFacts, final: Path, now: object) -> PassageRow:
+        """A section camera's passage: kept for pairing, never a violation or a review item."""
+        m = facts.measured
+        if not isinstance(m, PassageMeasures):
+            raise _Reject(f"passage_invalid: {facts.event_id}: carries {m.kind} measurements")
+        try:
+            crossed = datetime.fromisoformat(m.crossing_utc)
+            if crossed.tzinfo is None:
+                raise ValueError("no time zone")
+        except ValueError as exc:
+            raise _Reject(f"passage_invalid: {facts.event_id}: crossing time unreadable ({exc!r})") from exc
+        clock, timing = m.clock_uncertainty_s, m.timing_uncertainty_s
+        cands = [[t, c] for t, c in facts.plate_candidates]
+        if not cands and facts.plate_text:
+            cands = [[facts.plate_text, facts.plate_confidence or 0.0]]
+        row = PassageRow(
+            event_id=facts.event_id,
+            camera_id=facts.camera_id,
+            sequence=facts.sequence,
+            manifest_sha256=facts.manifest_sha256,
+            section_id=m.section_id,
+            track_id=m.track_id,
+            crossed_at=crossed,
+            clock_uncertainty_s=clock,
+            timing_uncertainty_s=timing,
+            vehicle_class=facts.vehicle_class,
+            plate_text=facts.plate_text,
+            plate_normalized=facts.plate_normalized,
+            candidates_json=json.dumps(cands, ensure_ascii=False),
+            location=facts.location or self.config.location,
+            bundle_dir=str(final.relative_to(self.evidence_dir)),
+            ingested_at=now,
+        )
+        s.add(row)
+        s.flush()
+        if self.config.forward.enabled:  # the central store needs it to keep the camera's chain whole
+            s.add(
+                ForwardItem(
+                    passage_id=row.id, state=ForwardState.PENDING.value, attempts=0, next_attempt_at=now
                 )
             )
         return row

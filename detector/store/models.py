@@ -220,11 +220,13 @@ class OutboxMessage(Base):
 
 
 class ForwardItem(Base):
-    """Durable record of bundles to forward to the central store."""
+    """Durable record of bundles to forward to the central store: a violation's or a section camera's
+    passage (one of the two ids is set); forwarded in id order, which is each camera's chain order."""
 
     __tablename__ = "forward_queue"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    violation_id: Mapped[int] = mapped_column(ForeignKey("violations.id"), nullable=False, unique=True)
+    violation_id: Mapped[int | None] = mapped_column(ForeignKey("violations.id"), nullable=True, unique=True)
+    passage_id: Mapped[int | None] = mapped_column(ForeignKey("passages.id"), nullable=True, unique=True)
     state: Mapped[str] = mapped_column(String(16), nullable=False, default=ForwardState.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -5,9 +5,12 @@ Periods (the legal basis; see docs in `detector/store/notice_states.py`):
 - `notify_within_working_days` (default 10) and `publish_after_days` (default 20) follow the 2024
   procedure for violations detected by technical devices (Circular 73/2024/TT-BCA); that text is not
   in the project's reference folder, so these are configurable defaults, not verified citations.
-- `limitation_days` (default 365): Decree 168/2024 Art. 4(1), the one-year limitation for road
-  traffic violations; Art. 4(2): device records are usable until the last day of it; Art. 4(3)(b):
-  the violation ends at the time the device recorded it (so the clock starts at `occurred_at`).
+- `limitation_years` (default 1): Decree 168/2024 Art. 4(1), the one-year limitation for road
+  traffic violations; Art. 4(2): device records are usable until the end of the last day of it;
+  Art. 4(3)(b): the violation ends at the time the device recorded it (the clock starts at
+  `occurred_at`).
+- `publish_with_notice` (default true): Decree 168/2024 Art. 47(8)(a), the vehicle is posted on the
+  traffic police's website at the same time as the notice is sent.
 """
 
 from __future__ import annotations
@@ -41,8 +44,16 @@ class NoticeConfig(FrozenModel):
         le=365,
         description="Owner has not come this many days after the notice: publish it and flag the vehicle",
     )
-    limitation_days: int = Field(
-        default=365, ge=1, le=3650, description="Decree 168/2024 Art. 4(1): one-year limitation"
+    limitation_years: int = Field(
+        default=1,
+        ge=1,
+        le=10,
+        description="Decree 168/2024 Art. 4(1): one-year limitation, to the end of its last day (Art. 4(2))",
+    )
+    publish_with_notice: bool = Field(
+        default=True,
+        description="Decree 168/2024 Art. 47(8)(a): the public lookup shows a case as soon as its notice "
+        "is sent; false: only once the owner has not come by the date on the notice",
     )
     notices_dir: str | None = Field(
         default=None,

@@ -160,7 +160,33 @@ class SectionViolationRow(Base):
     reasons_json: Mapped[str] = mapped_column(Text, nullable=False)
     measured_json: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    violation_id: Mapped[int | None] = mapped_column(BigInteger)  # the stored violation it became
     __table_args__ = (
         UniqueConstraint("entry_event_id", "exit_event_id", name="uq_section_violations_pair"),
         Index("ix_section_violations_decision", "decision"),
     )
+
+
+class PassageRow(Base):
+    """A vehicle timed at a section camera's line: a signed, chained bundle of type `passage`
+    (verified and chained at ingest like a violation's, kept out of the violations and review)."""
+
+    __tablename__ = "passages"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
+    camera_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    sequence: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    manifest_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    section_id: Mapped[str | None] = mapped_column(String(64))
+    track_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    crossed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)  # the camera's clock
+    clock_uncertainty_s: Mapped[float] = mapped_column(Float, nullable=False)
+    timing_uncertainty_s: Mapped[float] = mapped_column(Float, nullable=False)
+    vehicle_class: Mapped[str] = mapped_column(String(32), nullable=False)
+    plate_text: Mapped[str | None] = mapped_column(String(32))
+    plate_normalized: Mapped[str | None] = mapped_column(String(32))
+    candidates_json: Mapped[str] = mapped_column(Text, nullable=False)  # [[text, confidence], ...]
+    location: Mapped[str] = mapped_column(Text, nullable=False)
+    bundle_dir: Mapped[str] = mapped_column(String(200), nullable=False)
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    __table_args__ = (Index("ix_passages_camera_crossed", "camera_id", "crossed_at"),)

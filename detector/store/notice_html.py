@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -18,6 +19,12 @@ PICTURE_CAPTION = {
     "at.jpg": "Khung hình ghi nhận vi phạm",
     "plate.jpg": "Biển kiểm soát",
     "vehicle.jpg": "Phương tiện",
+    "entry-overview.jpg": "Camera đầu đoạn: toàn cảnh khi qua vạch đo",
+    "entry-plate.jpg": "Camera đầu đoạn: biển kiểm soát",
+}
+SECTION_CAPTION = {
+    "overview.jpg": "Camera cuối đoạn: toàn cảnh khi qua vạch đo",
+    "plate.jpg": "Camera cuối đoạn: biển kiểm soát",
 }
 
 
@@ -47,6 +54,9 @@ class NoticePrint:
     evidence_event_id: str
     manifest_sha256: str
     pictures: tuple[tuple[str, bytes], ...]  # (file name, JPEG bytes)
+    measures: tuple[tuple[str, str], ...] = ()  # what was measured, as printed (label, text)
+    published_with_notice: bool = False  # Decree 168/2024 Art. 47(8)(a): posted as the notice is sent
+    evidence_refs: tuple[tuple[str, str, str], ...] = ()  # (which camera, event id, manifest sha256)
 
 
 def _vnd(x: int) -> str:
@@ -91,9 +101,55 @@ table.facts td.k { width: 34%; font-weight: bold; }
 .pics figure { margin: 0; width: 48%; page-break-inside: avoid; }
 .pics img { width: 100%; border: 1px solid #444; }
 .pics figcaption { font-size: 10pt; text-align: center; }
-.pay { border: 2px solid #000; padding: 6px 10px; margin-top: 8px; }
+.pay { border: 2px solid #000; padding: 6px 10px; margin-top: 8px; break-inside: avoid; }
+.evidence { break-inside: avoid; }
+.evidence h2 { font-size: 13pt; break-after: avoid; }
+table.facts tr { break-inside: avoid; }
+@media screen { body { margin: 12px auto; } }
 .small { font-size: 10pt; color: #333; word-break: break-all; }
 """
+
+
+def _num(m: Mapping[str, object], key: str) -> float | None:
+    x = m.get(key)
+    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else None
+
+
+def _clock(iso: object) -> str:
+    try:
+        t = datetime.fromisoformat(str(iso))
+    except ValueError:
+        return str(iso)
+    return t.astimezone(VN_TIME).strftime("%H:%M:%S,") + f"{t.microsecond // 1000:03d} ngày " + _date(t)
+
+
+def measure_rows(
+    m: Mapping[str, object], section: Mapping[str, object] | None = None
+) -> tuple[tuple[str, str], ...]:
+    """The measured values a notice prints: the speed with its uncertainty and the limit; for a
+    section (average speed: `section` holds both passages' times) the distance and both times."""
+    speed, limit = _num(m, "speed_kmh"), _num(m, "speed_limit_kmh") or _num(m, "limit_kmh")
+    if speed is None or limit is None:
+        return ()
+    unc = _num(m, "speed_uncertainty_kmh") or 0.0
+    rows = [
+        (
+            "Tốc độ ghi nhận",
+            f"{speed:.1f} km/h (sai số đo ± {unc:.1f} km/h; tính phạt theo {speed - unc:.1f} km/h); "
+            f"tốc độ tối đa cho phép {limit:.0f} km/h",
+        )
+    ]
+    dist = _num(m, "distance_m")
+    if section and dist is not None:
+        rows.append(
+            (
+                "Phương pháp đo",
+                f"Tốc độ trung bình trên đoạn đường dài {dist:.1f} m giữa hai camera: qua camera đầu đoạn "
+                f"({m.get('entry_camera')}) lúc {_clock(section.get('entry_time'))}, qua camera cuối đoạn "
+                f"({m.get('exit_camera')}) lúc {_clock(section.get('exit_time'))}",
+            )
+        )
+    return tuple(rows)
 
 
 def render_notice_html(n: NoticePrint) -> str:
@@ -112,11 +168,26 @@ def render_notice_html(n: NoticePrint) -> str:
         ("Số tiền nộp phạt", _vnd(n.amount_due_vnd)),
         ("Trừ điểm giấy phép lái xe", f"{n.points} điểm" if n.points else "không"),
     ]
+    rows[5:5] = list(n.measures)  # after the offence, before its legal basis
+    section = any(name.startswith("entry-") for name, _ in n.pictures)
+    refs = "; ".join(
+        f"{e(label)}: sự kiện {e(ev)}, manifest sha256 {e(sha)}"
+        for label, ev, sha in n.evidence_refs or (("", n.evidence_event_id, n.manifest_sha256),)
+    ).lstrip(": ")
+    after = (
+        "Thông tin phương tiện vi phạm được cập nhật trên trang tra cứu cùng với thông báo này "
+        "(Điều 47 khoản 8 điểm a Nghị định 168/2024/NĐ-CP). Quá thời hạn trên, phương tiện được thông báo "
+        "cho cơ quan đăng kiểm cho đến khi chấp hành xong (Điều 47 khoản 11)."
+        if n.published_with_notice
+        else "Quá thời hạn trên, vi phạm được công khai trên trang tra cứu và phương tiện được thông báo "
+        "cho cơ quan đăng kiểm cho đến khi chấp hành xong (Điều 47 khoản 11 Nghị định 168/2024/NĐ-CP)."
+    )
+    captions = PICTURE_CAPTION | (SECTION_CAPTION if section else {})
     facts = "\n".join(f'<tr><td class="k">{e(k)}</td><td>{e(v)}</td></tr>' for k, v in rows)
     pics = "\n".join(
-        f'<figure><img alt="{e(PICTURE_CAPTION.get(name, name))}" '
+        f'<figure><img alt="{e(captions.get(name, name))}" '
         f'src="data:image/jpeg;base64,{base64.b64encode(data).decode("ascii")}">'
-        f"<figcaption>{e(PICTURE_CAPTION.get(name, name))}</figcaption></figure>"
+        f"<figcaption>{e(captions.get(name, name))}</figcaption></figure>"
         for name, data in n.pictures
     )
     return f"""<!DOCTYPE html>
@@ -134,18 +205,17 @@ def render_notice_html(n: NoticePrint) -> str:
 <table class="facts">
 {facts}
 </table>
-<h2 style="font-size:13pt">Hình ảnh ghi nhận vi phạm</h2>
+<section class="evidence"><h2>Hình ảnh ghi nhận vi phạm</h2>
 <div class="pics">
 {pics}
-</div>
+</div></section>
 <p>Đề nghị chủ phương tiện đến <b>{e(n.unit_name)}</b>, địa chỉ {e(n.unit_address)}, hoặc trực tuyến trên
-Cổng dịch vụ công, <b>trước ngày {e(_date(n.come_by))}</b> để giải quyết. Quá thời hạn trên, vi phạm được công khai
-trên trang tra cứu và phương tiện được thông báo cho cơ quan đăng kiểm cho đến khi chấp hành xong.</p>
+Cổng dịch vụ công, <b>trước ngày {e(_date(n.come_by))}</b> để giải quyết. {e(after)}</p>
 <div class="pay"><b>Cách nộp phạt</b><br>
 Nộp trực tuyến tại: {e(n.portal_url)}<br>
 Mã thanh toán: <b>{e(n.payment_ref)}</b> &nbsp;·&nbsp; Số tiền: <b>{e(_vnd(n.amount_due_vnd))}</b><br>
 Hoặc nộp tại Kho bạc Nhà nước / ngân hàng thương mại ghi trong quyết định xử phạt, hoặc tại trụ sở đơn vị nêu trên.</div>
-<p class="small">Dữ liệu chứng cứ: sự kiện {e(n.evidence_event_id)}; manifest sha256 {e(n.manifest_sha256)}
+<p class="small">Dữ liệu chứng cứ: {refs}
 (gói chứng cứ được ký số, kiểm tra bằng <code>detector verify</code>).</p>
 </body></html>
 """

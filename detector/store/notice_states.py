@@ -17,9 +17,16 @@ Periods and their basis:
   73/2024/TT-BCA); that circular is not in the project's reference folder, so the figures are
   configurable defaults (`NoticeConfig`) rather than verified citations.
 - Decree 168/2024 Art. 4(1) (reference text, "Thời hiệu xử phạt ... là 01 năm"): the limitation is
-  one year; Art. 4(2): what a technical device recorded may be used until the last day of it;
-  Art. 4(3)(b): for device-detected violations the violation ends when the device recorded it. A case
-  not yet notified when the year has run out is `expired`.
+  one year; Art. 4(2): what a technical device recorded may be used until the end of the last day of
+  it; Art. 4(3)(b): for device-detected violations the violation ends when the device recorded it. A
+  case not yet notified when the year has run out is `expired` (`limitation_end`).
+- Decree 168/2024 Art. 47(8)(a): the notice to the owner goes out and, at the same time ("đồng
+  thời"), the vehicle is posted on the traffic police's website: the public lookup shows a case from
+  `notified` on (`NoticeConfig.publish_with_notice`). Art. 47(11): past the date the notice gives the
+  owner to come, the unit notifies the inspection (đăng kiểm) and registration agencies (the
+  `flagged` state, after `published`, which marks that date passing); Art. 47(11)(c): once settled,
+  it tells them at once (the flag is cleared at payment). The length of that period is not in the
+  Decree.
 """
 
 from __future__ import annotations
@@ -94,6 +101,17 @@ def publish_due(notified_at: datetime, publish_after_days: int) -> datetime:
     return notified_at + timedelta(days=publish_after_days)
 
 
-def limitation_end(detected_at: datetime, limitation_days: int) -> datetime:
-    """Decree 168/2024 Art. 4(1)-(3): one year from the moment the device recorded the violation."""
-    return detected_at + timedelta(days=limitation_days)
+def limitation_end(detected_at: datetime, years: int = 1) -> datetime:
+    """Decree 168/2024 Art. 4: the limitation is one year (4(1)) from when the device recorded the
+    violation (4(3)(b)), and the device's record may be used "cho đến hết ngày cuối cùng của thời hiệu"
+    (4(2)): to the end of the last day. So: the same calendar date `years` later in Vietnam's time
+    (29 February -> 28 February), at 23:59:59.999999 local time, not 365 x 24 hours after the moment."""
+    from detector.store.views import VN_TIME
+
+    local = detected_at.astimezone(VN_TIME)
+    try:
+        last = local.replace(year=local.year + years)
+    except ValueError:  # 29 February, and the year `years` on has none
+        last = local.replace(year=local.year + years, day=28)
+    end = last.replace(hour=23, minute=59, second=59, microsecond=999_999)
+    return end.astimezone(detected_at.tzinfo)

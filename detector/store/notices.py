@@ -31,7 +31,7 @@ from detector.store.models import EvidenceFile, Fine, FineStatus, ViolationRow
 from detector.store.network_config import NoticeConfig
 from detector.store.network_models import NoticeRow, NoticeState
 from detector.store.network_views import NoticeCaseView, PublicNoticeView, TransitionView
-from detector.store.notice_html import PICTURE_ORDER, NoticePrint, render_notice_html
+from detector.store.notice_html import PICTURE_ORDER, NoticePrint, measure_rows, render_notice_html
 from detector.store.notice_states import (
     OPEN_STATES,
     TRANSITIONS,
@@ -125,7 +125,7 @@ class NoticeService:
                     plate_normalized=f.plate_normalized,
                     detected_at=f.occurred_at,
                     notify_deadline=add_working_days(f.occurred_at, self.config.notify_within_working_days),
-                    expires_at=limitation_end(f.occurred_at, self.config.limitation_days),
+                    expires_at=limitation_end(f.occurred_at, self.config.limitation_years),
                     updated_at=now,
                 )
                 s.add(n)
@@ -193,6 +193,31 @@ class NoticeService:
             out.append((name, data))
         return tuple(out)
 
+    def _entry_pictures(self, section: dict[str, Any]) -> tuple[tuple[str, bytes], ...]:
+        """A section violation's entry-camera pictures, from its signed bundle: the manifest must hash
+        to the sha256 the violation records, each picture to the hash in that manifest."""
+        from detector.evidence.manifest import MANIFEST_NAME, ManifestError, parse_manifest
+
+        folder, sha = section.get("entry_bundle_dir"), section.get("entry_manifest_sha256")
+        if not isinstance(folder, str) or not isinstance(sha, str):
+            return ()
+        root = (self.evidence_dir / folder).resolve()
+        try:
+            data = (root / MANIFEST_NAME).read_bytes()
+            if hashlib.sha256(data).hexdigest() != sha:
+                raise InvalidRequest(f"entry bundle {folder}: manifest does not match its recorded sha256")
+            files = {f.name: f.sha256 for f in parse_manifest(data).files}
+            out = []
+            for name in ("overview.jpg", "plate.jpg"):
+                if name in files:
+                    pic = (root / name).read_bytes()
+                    if hashlib.sha256(pic).hexdigest() != files[name]:
+                        raise InvalidRequest(f"entry bundle {folder}: {name} does not match its signed hash")
+                    out.append((f"entry-{name}", pic))
+        except (OSError, ManifestError) as exc:
+            raise InvalidRequest(f"entry bundle {folder} cannot be read: {exc}") from exc
+        return tuple(out)
+
     def notify(self, notice_id: int, actor: str) -> TransitionView:
         """Print the notice (HTML with the evidence pictures) and send it; late sends are audited as such."""
         with self.db.write() as s:
@@ -204,6 +229,14 @@ class NoticeService:
                 raise NotFound(f"notice {notice_id}: its fine or violation is missing")
             now = self.clock()
             come_by = publish_due(now, self.config.publish_after_days)
+            measured = json.loads(v.measured_json)
+            section = json.loads(v.review_hints_json or "{}").get("section") or {}
+            pictures = self._pictures(s, v.id, v.bundle_dir)
+            if section:  # a section violation: both cameras, entry first
+                entry = dict(self._entry_pictures(section))
+                mine = dict(pictures)
+                order = ("entry-overview.jpg", "overview.jpg", "entry-plate.jpg", "plate.jpg")
+                pictures = tuple((k, (entry | mine)[k]) for k in order if k in entry or k in mine)
             page = render_notice_html(
                 NoticePrint(
                     decision_no=n.decision_no or "",
@@ -229,7 +262,14 @@ class NoticeService:
                     portal_url=self.config.payment_portal_url,
                     evidence_event_id=v.event_id,
                     manifest_sha256=v.manifest_sha256,
-                    pictures=self._pictures(s, v.id, v.bundle_dir),
+                    pictures=pictures,
+                    measures=measure_rows(measured, section),
+                    published_with_notice=self.config.publish_with_notice,
+                    evidence_refs=tuple(
+                        (label, str(section[f"{end}_event_id"]), str(section[f"{end}_manifest_sha256"]))
+                        for label, end in (("camera đầu đoạn", "entry"), ("camera cuối đoạn", "exit"))
+                        if section.get(f"{end}_event_id") and section.get(f"{end}_manifest_sha256")
+                    ),
                 )
             ).encode("utf-8")
             path = Path(self.config.notices_dir or ".") / f"{n.payment_ref}.html"
@@ -311,7 +351,7 @@ class NoticeService:
         with self.db.write() as s:
             n = self._get(s, notice_id)
             now = self.clock()
-            if now < n.expires_at:
+            if now <= n.expires_at:  # usable to the end of the last day (Art. 4(2))
                 return None
             return self._move(s, n, E.EXPIRE, actor, now, expires_at=n.expires_at.isoformat())
 
@@ -442,15 +482,20 @@ class NoticeService:
         return data
 
     def public_lookup(self, plate: str) -> builtins.list[PublicNoticeView]:
-        """Published (and flagged) notices of a plate, as the public lookup shows them."""
+        """Published notices of a plate, as the public lookup shows them: every open case whose notice
+        was sent (Decree 168/2024 Art. 47(8)(a)), or with `publish_with_notice` off only the cases
+        past the date on their notice (published, flagged)."""
         keys = o_zero_spellings(plate_key(plate))
+        shown = [S.PUBLISHED.value, S.FLAGGED.value]
+        if self.config.publish_with_notice:
+            shown += [S.NOTIFIED.value, S.ACKNOWLEDGED.value]
         with self.db.session() as s:
             q = (
                 select(NoticeRow, Fine)
                 .join(Fine, Fine.id == NoticeRow.fine_id)
                 .where(
                     NoticeRow.plate_normalized.in_(keys),
-                    NoticeRow.state.in_((S.PUBLISHED.value, S.FLAGGED.value)),
+                    NoticeRow.state.in_(shown),
                 )
                 .order_by(NoticeRow.detected_at.desc())
             )
@@ -464,7 +509,7 @@ class NoticeService:
                     amount_due_vnd=f.amount_due_vnd,
                     unit_name=n.unit_name,
                     payment_ref=n.payment_ref,
-                    published_at=n.published_at,
+                    published_at=n.notified_at if self.config.publish_with_notice else n.published_at,
                 )
                 for n, f in s.execute(q).all()
             ]

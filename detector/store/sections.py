@@ -1,21 +1,47 @@
 """Average-speed violations in the store: one row per (entry bundle, exit bundle) pair, idempotent,
-with both cameras' signed bundles by reference and the decision (fine or review) the rule made."""
+with both cameras' signed bundles by reference and the decision (fine or review) the rule made.
+
+When both passages are signed bundles this store has ingested (`passages` table), the section
+violation also becomes a stored violation (`violations`, type `section_speed`, pending review like
+every other; `measured` holds exactly the section's measurements, both bundles and times are in its
+review hints under `section`): a reviewer's confirmation issues the fine from the schedule (Decree 168/2024's speed rows,
+the excess taken above the speed's lower bound). A `review` decision (a doubtful plate match, classes
+that disagree) is flagged `needs_review` with its reasons; nothing is ever fined without a reviewer.
+Its evidence is the exit camera's bundle (its files are served as the violation's); the entry
+bundle is named by event id and manifest hash, and the notice prints both."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from pathlib import Path
 
 from pydantic import Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from detector.base import FrozenModel
+from detector.evidence.manifest import (
+    MANIFEST_NAME,
+    SIGNATURE_NAME,
+    ManifestError,
+    parse_manifest,
+    sha256_hex,
+)
 from detector.measures import measures_json
-from detector.network.section import SectionViolation
+from detector.network.plate_match import Reading, fold
+from detector.network.section import BundleRef, Passage, SectionViolation
 from detector.store import audit
 from detector.store.db import Clock, Database
-from detector.store.network_models import SectionViolationRow
+from detector.store.models import EvidenceFile, OutboxMessage, ViolationRow, ViolationStatus
+from detector.store.network_models import PassageRow, SectionViolationRow
+
+#: The stored violation's type: the fine schedule's `section_speed` rows (Decree 168/2024's speed rows).
+SECTION_SPEED = "section_speed"
+#: Namespace of a section violation's event id: uuid5 of "<entry event id>:<exit event id>".
+SECTION_NAMESPACE = uuid.UUID("0b7e6c1e-3f0e-5a52-8d0c-2f7c1a9e6d33")
 
 
 class SectionViolationView(FrozenModel):
@@ -38,14 +64,63 @@ class SectionViolationView(FrozenModel):
     match_kind: str = Field(description="exact, candidates or tolerant")
     match_confidence: float = Field(description="Plate-match confidence")
     reasons: tuple[str, ...] = Field(description="Why it goes to review")
+    violation_id: int | None = Field(
+        default=None,
+        description="The stored violation (pending review) it became, when both passages are stored",
+    )
+
+
+def passage_of(r: PassageRow) -> Passage:
+    """A stored passage as the section rule reads it."""
+    return Passage(
+        camera_id=r.camera_id,
+        track_id=r.track_id,
+        time=r.crossed_at,
+        vehicle_class=r.vehicle_class,
+        reading=Reading.of((str(t), float(c)) for t, c in json.loads(r.candidates_json)),
+        bundle=BundleRef(r.camera_id, r.event_id, r.manifest_sha256),
+        clock_uncertainty_s=r.clock_uncertainty_s,
+        timing_uncertainty_s=r.timing_uncertainty_s,
+    )
 
 
 class SectionStore:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        evidence_dir: str | Path | None = None,
+        *,
+        detecting_unit: str = "",
+        topic_prefix: str = "detector/violations",
+    ) -> None:
         self.db = db
         self.clock = clock
+        self.evidence_dir = Path(evidence_dir) if evidence_dir is not None else None
+        self.detecting_unit = detecting_unit
+        self.topic_prefix = topic_prefix
 
-    def save(self, found: Sequence[SectionViolation], actor: str) -> list[SectionViolationView]:
+    def passages(
+        self, camera_ids: Iterable[str], since: datetime | None = None, until: datetime | None = None
+    ) -> list[Passage]:
+        """Stored passages of these cameras (crossing time in [since, until)), oldest first."""
+        with self.db.session() as s:
+            q = (
+                select(PassageRow)
+                .where(PassageRow.camera_id.in_(list(camera_ids)))
+                .order_by(PassageRow.crossed_at, PassageRow.id)
+            )
+            if since is not None:
+                q = q.where(PassageRow.crossed_at >= since)
+            if until is not None:
+                q = q.where(PassageRow.crossed_at < until)
+            return [passage_of(r) for r in s.scalars(q)]
+
+    def save(
+        self, found: Sequence[SectionViolation], actor: str, names: dict[str, str] | None = None
+    ) -> list[SectionViolationView]:
+        """Store each violation once (`names`: section id -> the road as printed on a notice)."""
+        names = names or {}
         out = []
         with self.db.write() as s:
             now = self.clock()
@@ -85,6 +160,7 @@ class SectionStore:
                     )
                     s.add(row)
                     s.flush()
+                    row.violation_id = _make_violation(self, s, v, now, names.get(v.section_id, ""))
                     audit.record(
                         s,
                         at=now,
@@ -98,6 +174,7 @@ class SectionStore:
                             "speed_kmh": round(v.speed_kmh, 2),
                             "entry": v.entry.bundle.event_id,
                             "exit": v.exit.bundle.event_id,
+                            "violation_id": row.violation_id,
                         },
                     )
                 out.append(_view(row))
@@ -116,3 +193,125 @@ def _view(r: SectionViolationRow) -> SectionViolationView:
     return SectionViolationView(
         **{n: getattr(r, n) for n in names}, reasons=tuple(json.loads(r.reasons_json))
     )
+
+
+def _plate_text(rows: Sequence[PassageRow], key: str | None) -> str | None:
+    """The display form of the agreed plate: a passage's own reading of it, else the key itself."""
+    for r in rows:
+        if r.plate_text and key and fold(r.plate_text) == key:
+            return r.plate_text
+    return key
+
+
+def _make_violation(
+    store: SectionStore, s: Session, v: SectionViolation, now: datetime, road: str
+) -> int | None:
+    assert v.entry.bundle is not None and v.exit.bundle is not None
+    rows = {
+        r.event_id: r
+        for r in s.scalars(
+            select(PassageRow).where(
+                PassageRow.event_id.in_([v.entry.bundle.event_id, v.exit.bundle.event_id])
+            )
+        )
+    }
+    entry, exit_ = rows.get(v.entry.bundle.event_id), rows.get(v.exit.bundle.event_id)
+    if entry is None or exit_ is None:
+        return None  # passages given by reference only (a passages file): the section row alone
+    event_id = "section-" + str(uuid.uuid5(SECTION_NAMESPACE, f"{entry.event_id}:{exit_.event_id}"))
+    known = s.scalars(select(ViolationRow.id).where(ViolationRow.event_id == event_id)).first()
+    if known is not None:
+        return known
+    measured = v.measured  # exactly the section's measurements (the fine schedule reads speed and limit)
+    section = {  # what the notice and the reviewer need beyond them: both signed bundles, both times
+        "section_id": v.section_id,
+        "entry_event_id": entry.event_id,
+        "entry_manifest_sha256": entry.manifest_sha256,
+        "entry_bundle_dir": entry.bundle_dir,
+        "entry_time": v.entry.time.isoformat(),
+        "entry_location": entry.location,
+        "exit_event_id": exit_.event_id,
+        "exit_manifest_sha256": exit_.manifest_sha256,
+        "exit_time": v.exit.time.isoformat(),
+        "exit_location": exit_.location,
+    }
+    where = road or f"{entry.location} -> {exit_.location}"
+    row = ViolationRow(
+        event_id=event_id,
+        camera_id=exit_.camera_id,
+        sequence=exit_.sequence,
+        manifest_sha256=exit_.manifest_sha256,
+        violation_type=SECTION_SPEED,
+        vehicle_class=v.entry.vehicle_class,
+        plate_text=_plate_text([exit_, entry], v.match.key),
+        plate_normalized=v.match.key,
+        plate_colour=None,
+        plate_confidence=v.match.confidence,
+        occurred_at=v.exit.time,
+        location=where,
+        detecting_unit=store.detecting_unit,
+        measured_json=json.dumps(measures_json(measured), sort_keys=True, ensure_ascii=False),
+        needs_review=v.decision == "review",
+        review_hints_json=json.dumps(
+            {
+                "reasons": list(v.reasons) + [f"plate match {v.match.kind}: {v.match.detail}"],
+                "plate_candidates": [{"text": t, "confidence": c} for t, c in v.exit.reading.candidates],
+                "entry_plate_candidates": [
+                    {"text": t, "confidence": c} for t, c in v.entry.reading.candidates
+                ],
+                "section": section,
+            },
+            ensure_ascii=False,
+        ),
+        bundle_dir=exit_.bundle_dir,
+        status=ViolationStatus.PENDING.value,
+        ingested_at=now,
+    )
+    s.add(row)
+    s.flush()
+    files, unit = _bundle_files(store.evidence_dir, exit_.bundle_dir)
+    row.detecting_unit = store.detecting_unit or unit
+    for name, sha, size in files:
+        s.add(EvidenceFile(violation_id=row.id, name=name, sha256=sha, size=size))
+    message_id = str(uuid.uuid4())
+    payload = {
+        "message_id": message_id,
+        "type": "violation.created",
+        "violation_id": row.id,
+        "event_id": event_id,
+        "camera_id": exit_.camera_id,
+        "violation_type": SECTION_SPEED,
+        "vehicle_class": row.vehicle_class,
+        "plate_text": row.plate_text,
+        "plate_normalized": row.plate_normalized,
+        "occurred_at": v.exit.time.isoformat(),
+        "location": where,
+        "measured": measures_json(measured),
+        "status": row.status,
+        "manifest_sha256": exit_.manifest_sha256,
+    }
+    s.add(
+        OutboxMessage(
+            message_id=message_id,
+            topic=f"{store.topic_prefix.rstrip('/')}/{exit_.camera_id}",
+            payload=json.dumps(payload, sort_keys=True, ensure_ascii=False),
+            created_at=now,
+            attempts=0,
+        )
+    )
+    return row.id
+
+
+def _bundle_files(evidence_dir: Path | None, bundle_dir: str) -> tuple[list[tuple[str, str, int]], str]:
+    """The exit bundle's files as its signed manifest lists them (verified when it was ingested), and
+    the unit operating its camera."""
+    if evidence_dir is None:
+        return [], ""
+    folder = evidence_dir / bundle_dir
+    try:
+        m = parse_manifest((folder / MANIFEST_NAME).read_bytes())
+        signed = [(n, (folder / n).read_bytes()) for n in (MANIFEST_NAME, SIGNATURE_NAME)]
+    except (OSError, ManifestError):
+        return [], ""
+    files = [(f.name, f.sha256, f.size) for f in m.files] + [(n, sha256_hex(b), len(b)) for n, b in signed]
+    return files, m.camera.detecting_unit

@@ -76,7 +76,13 @@ def build_services(
         keyring=KeyringService(db, clock),
         heartbeats=HeartbeatService(db, clock, config.camera_health.keep_days),
         traffic=TrafficStatsService(db),
-        sections=SectionStore(db, clock),
+        sections=SectionStore(
+            db,
+            clock,
+            config.evidence_dir,
+            detecting_unit=config.detecting_unit,
+            topic_prefix=config.mqtt.topic_prefix,
+        ),
     )
 
 

@@ -25,6 +25,7 @@ from detector.evidence.verify import verify_bundle
 from detector.store.db import Database
 from detector.store.errors import NotFound
 from detector.store.models import ViolationRow
+from detector.store.network_models import PassageRow
 
 Link = Literal["linked", "broken", "missing", "none"]
 
@@ -66,12 +67,14 @@ def verify_stored(
         row = s.get(ViolationRow, violation_id)
         if row is None:
             raise NotFound(f"violation {violation_id} not found")
+        near = [row.sequence - 1, row.sequence + 1]
+        # a camera's chain holds its violations and, on a section camera, its passages
         neighbours = {
             n.sequence: n
-            for n in s.scalars(
-                select(ViolationRow).where(
-                    ViolationRow.camera_id == row.camera_id,
-                    ViolationRow.sequence.in_([row.sequence - 1, row.sequence + 1]),
+            for model in (ViolationRow, PassageRow)
+            for n in s.execute(
+                select(model.sequence, model.manifest_sha256, model.bundle_dir).where(
+                    model.camera_id == row.camera_id, model.sequence.in_(near)
                 )
             )
         }

@@ -138,7 +138,8 @@ class RunMetrics:
         )
         self._cam = cam
         for vt in ViolationType:  # every type reads 0 from the start, not "no data"
-            self._violations.labels(cam, vt.value)
+            if vt is not ViolationType.PASSAGE:  # a section camera's passage is not a violation
+                self._violations.labels(cam, vt.value)
         self._last = {name: 0.0 for name in STAGES}
         self._detected = 0
         self.registry.register(RunCollector(session))
