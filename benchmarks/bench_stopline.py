@@ -137,7 +137,7 @@ def score(
 
 def table(tallies: dict[str, Tally], tol: float) -> list[str]:
     out = [
-        "| part | frames | boxes | detected | missed | false | recall | precision | |dy|/H median, p90 | boxes found in top 3 |",
+        "| part | frames | boxes | detected | missed | false | recall | precision | abs(dy) / H median, p90 | boxes found in top 3 |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, t in tallies.items():
@@ -149,7 +149,9 @@ def table(tallies: dict[str, Tally], tol: float) -> list[str]:
             f"{100 * prec:.1f}% | {q[0]:.4f}, {q[1]:.4f} | {t.top3_boxes_found} ({100 * t.top3_boxes_found / max(t.boxes, 1):.1f}%) |"
         )
     out.append("")
-    out.append(f"Match tolerance: |dy| <= {tol} of the image height, x-overlap at least half of the shorter.")
+    out.append(
+        f"Match tolerance: abs(dy) <= {tol} of the image height, x-overlap at least half of the shorter."
+    )
     return out
 
 
