@@ -2,8 +2,8 @@
 stop-line boxes, and the configured stop lines of two real clips.
 
 Floors sit a few points under the figures of benchmarks/RESULTS.md ("Roboflow frames: ... the stop
-line"; benchmarks/bench_stopline.py, 2026-12-07): held-out part 48 of 90 boxes detected (53.3%), 48 of 77
-suggestions right (62.3%), |dy| median 0.0022 of the image height.
+line"; benchmarks/bench_stopline.py, 2026-12-07): held-out part 43 of 90 boxes detected (47.8%), 43 of 60
+suggestions right (71.7%), |dy| median 0.0022 of the image height.
 """
 
 from __future__ import annotations
@@ -89,8 +89,8 @@ def test_roboflow_held_out_boxes():
     tallies, _, _ = score(data, StopLineSearch(), 0.02, None, ("held-out",))
     t = tallies["held-out"]
     assert t.frames == 103 and t.boxes == 90
-    assert t.detected / t.boxes >= 0.48
-    assert t.detected / (t.detected + t.false) >= 0.56
+    assert t.detected / t.boxes >= 0.43
+    assert t.detected / (t.detected + t.false) >= 0.65
     assert float(np.median(t.dists)) <= 0.004
 
 

@@ -15,8 +15,12 @@ Classical and camera-independent (every size is a fraction of the image, no per-
    its rows those with at least half the peak's count (its thickness), its length the distinct
    positions along the line that it covers (gaps from vehicles and wear do not count).
 4. Kept: bands at most `max_thickness` of the image height thick and covering at least
-   `min_length` of the image width; one per painted line (the same band at neighbouring tilts is
-   suppressed), ranked by covered length.
+   `min_length` of the image width, brighter than both flanks by `min_band_contrast`, with little
+   paint in the flanks (`max_flank_paint`: not foliage or text), no more colour than them (not yellow
+   paint) and even flanks along the band (`max_flank_spread`: a road surface, not a facade); one per
+   painted line (the same band at neighbouring tilts is suppressed), ranked by covered length times
+   contrast. The flank thresholds were set on the development part of the Roboflow VN frames
+   (benchmarks/bench_stopline.py).
 """
 
 from __future__ import annotations
@@ -49,9 +53,10 @@ class StopLineSearch:
     min_length: float = 0.12  # of the image width: the least covered length of a band
     max_thickness: float = 0.03  # of the image height
     min_fill: float = 0.4  # covered length / the band's extent
-    min_band_contrast: float = 10.0  # band brightness over its brighter flank's (grey levels)
+    min_band_contrast: float = 15.0  # band brightness over its brighter flank's (grey levels)
     max_flank_paint: float = 0.2  # most paint allowed in the flanks beside the band
     max_colour_excess: float = 10.0  # most saturation the band may have over its flanks (yellow paint)
+    max_flank_spread: float = 24.0  # grey levels: the most uneven flank (the road beside a line is even)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +71,8 @@ class StopLineCandidate:
     fill: float  # covered length / extent
     contrast: float = 0.0  # grey levels the band is brighter than the darker-contrast of its two flanks
     flank_paint: float = 0.0  # fraction of paint in the flanks beside the band (clutter: foliage, text)
-    colour_excess: float = (
-        0.0  # the band's median saturation less its flanks' (paint whiter than the road: <= 0)
-    )
+    colour_excess: float = 0.0  # the band's median saturation less its flanks' (paint is whiter: <= 0)
+    flank_spread: float = 0.0  # grey levels: the flanks' brightness interquartile range along the band
 
     def y_at(self, x: float) -> float:
         """The line's y at image column x (extended past its ends)."""
@@ -126,10 +130,11 @@ def _sample(
 
 def _flanks(
     hsv: Image, mask: Mask, pos: npt.NDArray[np.int64], lo: float, hi: float, t: float
-) -> tuple[float, float, float]:
-    """(contrast, flank paint, colour excess) of the band [lo, hi] (offsets) over positions pos: the
-    band's median brightness less the brighter flank's, the fraction of paint in both flanks, and the
-    band's median saturation less the flanks'. A flank is as
+) -> tuple[float, float, float, float]:
+    """(contrast, flank paint, colour excess, flank spread) of the band [lo, hi] (offsets) over
+    positions pos: the band's median brightness less the brighter flank's, the fraction of paint in
+    both flanks, the band's median saturation less the flanks', and the larger of the two flanks'
+    interquartile brightness ranges along the band (a road surface is even; a facade is not). A flank is as
     wide as the band (at least 2 px), one band's width off it (paint right beside it is the same
     line smeared or a zebra close by, not road)."""
     cos_t, sin_t = math.cos(t), math.sin(t)
@@ -153,7 +158,8 @@ def _flanks(
     paint = np.concatenate(
         [_sample(m8, pos, above_off, cos_t, sin_t).ravel(), _sample(m8, pos, below_off, cos_t, sin_t).ravel()]
     )
-    return contrast, float(paint.mean()), excess
+    spread = max(float(np.subtract(*np.percentile(f, [75, 25]))) for f in (above, below))
+    return contrast, float(paint.mean()), excess, spread
 
 
 def _bands(
@@ -199,8 +205,13 @@ def _bands(
         fill = covered / max(t2 - t1, 1.0)
         if fill < p.min_fill:
             continue
-        contrast, flank_paint, excess = _flanks(hsv, mask, pos, lo + a, lo + b, t)
-        if contrast < p.min_band_contrast or flank_paint > p.max_flank_paint or excess > p.max_colour_excess:
+        contrast, flank_paint, excess, spread = _flanks(hsv, mask, pos, lo + a, lo + b, t)
+        if (
+            contrast < p.min_band_contrast
+            or flank_paint > p.max_flank_paint
+            or excess > p.max_colour_excess
+            or spread > p.max_flank_spread
+        ):
             continue
         o = lo + (a + b + 1) / 2  # the band's centre offset
         ends = [(s * cos_t - o * sin_t, s * sin_t + o * cos_t) for s in (t1, t2)]
@@ -215,6 +226,7 @@ def _bands(
                 contrast,
                 flank_paint,
                 excess,
+                spread,
             )
         )
     return out
@@ -284,6 +296,7 @@ def find_stop_lines(
             c.contrast,
             c.flank_paint,
             c.colour_excess,
+            c.flank_spread,
         )
         for c in chosen
     ]
