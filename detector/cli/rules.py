@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import cv2
+import numpy as np
 
 from detector.annotate.scene import calibration_view
 from detector.config import CameraConfig, load_camera_config
@@ -15,6 +17,9 @@ from detector.geometry import Scene
 from detector.signals import signal_source_from_config
 from detector.sources import open_source
 from detector.types import Frame
+
+if TYPE_CHECKING:
+    from detector.rules.stopline_find import StopLineCandidate
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +58,14 @@ def read_frame(cfg_path: Path, frame_index: int) -> tuple[Frame, CameraConfig]:
     default=None,
     help="PNG to write [calibrate_<camera_id>.png].",
 )
-def calibrate(config: Path, frame_index: int, out: Path | None) -> None:
+@click.option(
+    "--suggest-stop-line",
+    "suggest",
+    is_flag=True,
+    help="Also find painted stop lines in the frame (outside the ignore areas) and draw the best three "
+    "(S1 the best), printing their points and their distance to each configured stop line.",
+)
+def calibrate(config: Path, frame_index: int, out: Path | None, suggest: bool) -> None:
     """Draw the configured zones, signal lamp boxes and the calibration grid (every 5 m) with its
     reprojection error over a frame of the camera, to check a config by eye."""
     frame, cfg = read_frame(config, frame_index)
@@ -66,6 +78,7 @@ def calibrate(config: Path, frame_index: int, out: Path | None) -> None:
         for _ in range(rules.signal.hysteresis_frames):  # vision: one frame, read past the hysteresis
             state = src.update(frame)
     image = calibration_view(frame.image, rules, state, [(z.id, z.polygon) for z in cfg.ignore])
+    suggestions = suggest_stop_lines(frame, cfg, image) if suggest else []
     out = out or Path(f"calibrate_{cfg.camera_id}.png")
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise ConfigError(f"--out {out}: expected a .png or .jpg file name")
@@ -94,4 +107,63 @@ def calibrate(config: Path, frame_index: int, out: Path | None) -> None:
         )
     else:
         click.echo("calibration: none (speeds cannot be measured)")
+    for line in describe_suggestions(suggestions, cfg):
+        click.echo(line)
     click.echo(f"wrote {out}")
+
+
+SUGGESTION_COLOUR = (255, 255, 0)  # cyan (BGR): apart from the zones' colours
+
+
+def suggest_stop_lines(frame: Frame, cfg: CameraConfig, canvas: np.ndarray) -> list[StopLineCandidate]:
+    """The finder's three best bands on the frame (ignore areas left out), drawn dashed onto canvas."""
+    from detector.rules.stopline_find import find_stop_lines
+
+    region = np.ones(frame.image.shape[:2], np.uint8)
+    for z in cfg.ignore:
+        cv2.fillPoly(region, [np.asarray(z.polygon, np.int32)], 0)
+    found = find_stop_lines(frame.image, region.astype(bool))[:3]
+    for rank, c in enumerate(found, 1):
+        (x1, y1), (x2, y2) = c.p1, c.p2
+        n = max(2, int(np.hypot(x2 - x1, y2 - y1) // 12))
+        for i in range(0, n, 2):  # dashes
+            a, b = i / n, min(i + 1, n) / n
+            p = (round(x1 + a * (x2 - x1)), round(y1 + a * (y2 - y1)))
+            q = (round(x1 + b * (x2 - x1)), round(y1 + b * (y2 - y1)))
+            cv2.line(canvas, p, q, SUGGESTION_COLOUR, 2 if rank > 1 else 3, cv2.LINE_AA)
+        cv2.putText(
+            canvas,
+            f"S{rank}",
+            (round(x2) + 4, round(y2) + 5),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.6,
+            SUGGESTION_COLOUR,
+            2,
+            cv2.LINE_AA,
+        )
+    return found
+
+
+def describe_suggestions(found: list[StopLineCandidate], cfg: CameraConfig) -> list[str]:
+    """One line per suggestion: its points and how far each configured stop line lies from it."""
+    from detector.rules.stopline_find import vertical_offset
+
+    if not found:
+        return ["stop-line suggestion: no painted band found"]
+    out = []
+    for rank, c in enumerate(found, 1):
+        pts = [[round(c.p1[0]), round(c.p1[1])], [round(c.p2[0]), round(c.p2[1])]]
+        offs = []
+        for sl in cfg.rules.zones.stop_lines:
+            d = vertical_offset(c, sl.points)
+            offs.append(f"{sl.id}: " + ("no overlap" if d is None else f"{-d:+.1f} px"))
+        out.append(
+            f"stop-line suggestion S{rank}: points {pts}, painted {c.length_px:.0f} px, {c.thickness_px:.0f} px "
+            f"thick, tilt {c.tilt_deg:+.0f} deg, contrast {c.contrast:.0f}"
+            + (
+                f"; configured line vs S{rank} (positive: configured lower): " + ", ".join(offs)
+                if offs
+                else ""
+            )
+        )
+    return out
