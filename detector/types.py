@@ -18,19 +18,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from detector.classes import COCO_ROAD_USERS as COCO_ROAD_USERS  # re-exported: used with the types
+from detector.classes import VEHICLE_CLASSES as VEHICLE_CLASSES
+
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
-
-#: COCO class ids of the road users the engine keeps, and the names used everywhere else.
-COCO_ROAD_USERS: dict[int, str] = {
-    0: "person",
-    1: "bicycle",
-    2: "car",
-    3: "motorcycle",
-    5: "bus",
-    7: "truck",
-}
-VEHICLE_CLASSES: frozenset[str] = frozenset({"bicycle", "car", "motorcycle", "bus", "truck"})
 
 
 class ShapeError(ValueError):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from detector.config import EvidenceConfig
 from detector.evidence import manifest as mf
-from detector.evidence.config import EvidenceConfig
 
 SCHEMA_FILE = Path(mf.__file__).with_name("manifest.schema.json")
 

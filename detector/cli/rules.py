@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 import cv2
 
-from detector.config import CameraConfig, load_camera_config
+from detector.config import CameraConfig
+from detector.configcheck import load_checked_camera_config
 from detector.errors import ConfigError, SourceError
 from detector.geometry import Scene
 from detector.rules.draw import draw_calibration_view
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def read_frame(cfg_path: Path, frame_index: int) -> tuple[Frame, CameraConfig]:
-    cfg = load_camera_config(cfg_path)
+    cfg = load_checked_camera_config(cfg_path)
     source = open_source(cfg.source, cfg.camera_id)
     try:
         for frame in source:

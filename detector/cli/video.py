@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from detector.config import CameraConfig, load_camera_config
+from detector.config import CameraConfig
+from detector.configcheck import load_checked_camera_config
 from detector.errors import DetectorError
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 def _load(config: Path, video: str | None) -> CameraConfig:
-    cfg = load_camera_config(config)
+    cfg = load_checked_camera_config(config)
     if video:
         uri = video if "://" in video else str(Path(video).resolve())
         cfg = cfg.model_copy(update={"source": cfg.source.model_copy(update={"uri": uri})})

@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from detector.network.config import SectionConfig
+from detector.config import SectionConfig
 from detector.network.plate_match import PlateMatch, Reading, match_readings
 
 MS_TO_KMH = 3.6

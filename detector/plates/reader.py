@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from detector.plates.config import PlatesConfig
+from detector.config import PlatesConfig
 from detector.plates.ctc import two_row_log_likelihood
 from detector.plates.detect import OnnxPlateDetector, PlateBox, PlateDetector
 from detector.plates.formats import formats_for, is_state_name, matches, state_named_in

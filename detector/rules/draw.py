@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from detector.config import RulesConfig
 from detector.geometry import Homography, Scene, calibration_from_config
-from detector.rules.config import RulesConfig
 from detector.signals import Phase, SignalState
 
 Image = npt.NDArray[np.uint8]
