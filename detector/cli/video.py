@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from detector.network.hotlist_stage import HotlistStage
     from detector.pipeline import FrameResult, RunSummary
+    from detector.runtime.session import RunSession
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,9 @@ def _both(
     return call
 
 
-def _hotlist_stage(path: Path | None, cfg: CameraConfig, out: Path, session: object) -> HotlistStage | None:
+def _hotlist_stage(
+    path: Path | None, cfg: CameraConfig, out: Path, session: RunSession
+) -> HotlistStage | None:
     """The hotlist stage on the loop's result hook (detector/network/hotlist_stage.py), or None."""
     if path is None:
         return None
@@ -132,7 +135,7 @@ def _hotlist_stage(path: Path | None, cfg: CameraConfig, out: Path, session: obj
     start = cfg.source.start_time or datetime.now(
         UTC
     )  # a replay without a start time: now, as the run's start
-    return open_hotlist_stage(path, cfg, out, getattr(session, "store", None), start)
+    return open_hotlist_stage(path, cfg, out, session.store, start)
 
 
 @click.command()

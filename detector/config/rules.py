@@ -153,7 +153,7 @@ class RulesSettings(FrozenModel):
 
 #: Classes the rules judge by default: vehicles. A `person` track is a pedestrian or a rider whose
 #: motorbike is its own track; it never gets a vehicle's violation.
-DEFAULT_JUDGED_CLASSES = ("bicycle", "bus", "car", "motorcycle", "truck")
+DEFAULT_JUDGED_CLASSES = tuple(sorted(VEHICLE_CLASSES))  # bicycle, bus, car, motorcycle, truck
 
 
 class RulesConfig(FrozenModel):

@@ -21,6 +21,7 @@ F64 = npt.NDArray[np.float64]
 
 
 def as_xy(xy: npt.ArrayLike) -> F64:
+    """Points as an (N, 2) float64 array (one point or many)."""
     arr = np.asarray(xy, dtype=np.float64)
     return arr.reshape(-1, 2)
 
@@ -49,6 +50,8 @@ def polyline_projection(coords: F64, xy: npt.ArrayLike) -> tuple[F64, F64, npt.N
 def within_segments(
     coords: F64, seg: npt.NDArray[np.int64], t_raw: F64, margin_px: float
 ) -> npt.NDArray[np.bool_]:
+    """True where a point's projection (segment `seg`, parameter `t_raw`) falls on the polyline, not
+    beyond its first or last end by more than `margin_px`."""
     seg_len = np.linalg.norm(coords[1:] - coords[:-1], axis=1)[seg]
     lo = np.where(seg == 0, -margin_px / np.maximum(seg_len, 1e-9), -np.inf)
     hi = np.where(seg == len(coords) - 2, 1 + margin_px / np.maximum(seg_len, 1e-9), np.inf)
