@@ -10,7 +10,8 @@ and those below it):
 1. config: `detector.config`, every schema (camera, rules, signal, plates, riders, evidence,
    runtime, telemetry, store, notices, sections, batch). It imports no stage.
 2. components, each a piece of the frame's processing built from its config: `geometry` (zones,
-   homography, scene), `signals`, `ignore`, `detect`, `track`, `plates`, `diskguard`, `modelfiles`.
+   homography, scene), `signals`, `ignore`, `detect`, `track`, `plates`, `diskguard`, `modelfiles`,
+   and `annotate` (the drawing of every picture: zones, signal, tracks, labels).
 3. decisions and records: `rules`, `riders`, `evidence` (bundles, chain, verify), `network` (plate
    matching, section speed, hotlists, statistics: pure logic over records), `configcheck` (every
    check of a camera config, some of which need components).
@@ -57,6 +58,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             "detector.geometry",
             "detector.signals",
+            "detector.annotate",
             "detector.ignore",
             "detector.detect",
             "detector.track",

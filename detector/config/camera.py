@@ -83,6 +83,13 @@ class DetectorConfig(FrozenModel):
         description="Road-user classes kept (COCO names)",
     )
     threads: Threads = Field(default=2, description="onnxruntime intra-op threads")
+    spin: bool | None = Field(
+        default=None,
+        description="Let onnxruntime's threads busy-wait between the model's parallel sections. Unset: on "
+        "for a replay (a throughput job with nothing else to run: no wake-up per section), off for a live "
+        "camera (spinning takes the CPU that decoding, tracking and the evidence worker need; "
+        "benchmarks/bench_ort_spin.py)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> DetectorConfig:

@@ -49,12 +49,21 @@ class RuntimeConfig(FrozenModel):
         le=30,
         description="Live: at most this many frames in a row without a detection when the loop falls behind",
     )
+    max_lag_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=600,
+        description="Live: how far (seconds) the loop may fall behind the camera before frames are dropped. "
+        "Until then frames not yet processed wait in the connection, compressed; every live start and "
+        "reconnect brings a second or more of them, read faster than real time. Beyond it the oldest decoded "
+        "frames are dropped (counted) until the loop is within half of it",
+    )
     queue_size: int = Field(
         default=8,
         ge=1,
         le=1000,
-        description="Frames waiting between capture and processing. A replay waits for the loop (and keeps "
-        "at most 4 ahead); a live camera drops the oldest when full and counts the drops",
+        description="Decoded frames waiting between capture and processing. A replay waits for the loop (and "
+        "keeps at most 4 ahead); a live camera waits too until `max_lag_s`, then drops the oldest and counts",
     )
     output_queue_size: int = Field(
         default=8,
