@@ -20,8 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from detector.batch.manifest import ManifestEntry, plan_jobs
+from detector.batch.manifest import plan_jobs
 from detector.batch.runner import BatchOptions, run_batch, store_ingester
+from detector.config import ManifestEntry
 from detector.evidence.keys import PUBLIC_NAME, write_key_pair
 from detector.store.services import open_embedded_store
 

@@ -46,7 +46,7 @@ def pct(xs: list[float], p: float) -> float:
 
 
 def edge_box(i: int, keys: Path, root: Path, n: int, base: str, token: str, start, out) -> None:  # noqa: ANN001
-    from detector.evidence.config import EvidenceConfig
+    from detector.config import EvidenceConfig
     from detector.evidence.keys import load_private_key
     from detector.evidence.synthetic import camera_info, models, write_bundles
     from detector.evidence.writer import BundleWriter
@@ -117,8 +117,8 @@ def main() -> None:  # noqa: PLR0915
 
     import psycopg
 
+    from detector.config import load_store_config
     from detector.evidence.keys import PUBLIC_NAME, write_key_pair
-    from detector.store.config import load_store_config
     from detector.store.db import Database, upgrade
     from detector.store.services import build_services
 

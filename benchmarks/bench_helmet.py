@@ -25,7 +25,7 @@ import cv2
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from detector.riders.config import HelmetConfig  # noqa: E402
+from detector.config import HelmetConfig  # noqa: E402
 from detector.riders.helmet import HelmetClassifier  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"

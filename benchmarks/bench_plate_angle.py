@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_plates import DATA, machine, peer_rec, sample, write_report  # noqa: E402
-from detector.plates.config import PlatesConfig  # noqa: E402
+from detector.config import PlatesConfig  # noqa: E402
 from detector.plates.image import Image, sharpness  # noqa: E402
 from detector.plates.pose import plate_pose  # noqa: E402
 from detector.plates.reader import PlateReader  # noqa: E402

@@ -32,7 +32,7 @@ import cv2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from detector.plates.config import PlatesConfig  # noqa: E402
+from detector.config import PlatesConfig  # noqa: E402
 from detector.plates.detect import box_iou  # noqa: E402
 from detector.plates.reader import PlateReader  # noqa: E402
 from detector.plates.textdet import TextLineDetector  # noqa: E402

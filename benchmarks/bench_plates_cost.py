@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_plates import machine, sample, write_report  # noqa: E402
 from benchmarks.bench_plates_vn import DATA, Item, bkav_items, vito_items  # noqa: E402
-from detector.plates.config import PlatesConfig  # noqa: E402
+from detector.config import PlatesConfig  # noqa: E402
 from detector.plates.reader import PlateReader  # noqa: E402
 
 #: the issue's targets per plate, ms (on the 2-core edge box)

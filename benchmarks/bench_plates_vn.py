@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_plates import machine, med, peer_rec, sample, write_report  # noqa: E402
-from detector.plates.config import PlatesConfig  # noqa: E402
+from detector.config import PlatesConfig  # noqa: E402
 from detector.plates.grammar import parse_plate  # noqa: E402
 from detector.plates.reader import PlateReader  # noqa: E402
 from detector.platetext import normalize_plate  # noqa: E402

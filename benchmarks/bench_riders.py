@@ -19,10 +19,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from detector.config import DetectorConfig, TrackerConfig  # noqa: E402
+from detector.config import (  # noqa: E402
+    AssociationConfig,  # noqa: E402
+    DetectorConfig,
+    TrackerConfig,
+)
 from detector.detect.onnx import OnnxYoloDetector  # noqa: E402
 from detector.riders.associate import RiderAssociator  # noqa: E402
-from detector.riders.config import AssociationConfig  # noqa: E402
 from detector.sources import VideoFileSource  # noqa: E402
 from detector.track import ByteTracker  # noqa: E402
 

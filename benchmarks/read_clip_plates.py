@@ -25,9 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_plates import machine, write_report  # noqa: E402
-from detector.config import DetectorConfig, TrackerConfig  # noqa: E402
+from detector.config import (  # noqa: E402
+    DetectorConfig,
+    PlatesConfig,  # noqa: E402
+    TrackerConfig,
+)
 from detector.detect import create_detector  # noqa: E402
-from detector.plates.config import PlatesConfig  # noqa: E402
 from detector.plates.reader import PlateReader, Sighting  # noqa: E402
 from detector.track import ByteTracker  # noqa: E402
 from detector.types import Frame  # noqa: E402

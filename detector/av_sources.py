@@ -20,7 +20,7 @@ from typing import Any
 from detector.config import SourceConfig
 from detector.errors import SourceError
 from detector.evidence.packets import PacketRing
-from detector.sources import DEFAULT_FPS, DecodeReport, DecodeTracker, SourceInfo, _redact, _TimestampClock
+from detector.framesource import DEFAULT_FPS, DecodeReport, DecodeTracker, SourceInfo, TimestampClock, redact
 from detector.types import Frame
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class AvFileSource:
         import av
 
         stream, ring = self._stream, self.packets
-        clock = _TimestampClock(self.info.fps)
+        clock = TimestampClock(self.info.fps)
         start = stream.start_time
         index = 0
         try:
@@ -173,7 +173,7 @@ class AvStreamSource:
         container = av.open(
             self.uri, options=options, timeout=(self.cfg.read_timeout_s, self.cfg.read_timeout_s)
         )
-        return container, _video_stream(container, _redact(self.uri), self._threads)
+        return container, _video_stream(container, redact(self.uri), self._threads)
 
     def _connect(self, first: bool = False) -> tuple[Any, Any]:
         import av
@@ -186,11 +186,11 @@ class AvStreamSource:
                 attempts += 1
                 if attempts > self.cfg.reconnect_attempts:
                     raise SourceError(
-                        f"stream {_redact(self.uri)}: could not connect after {attempts} attempt(s): {exc}"
+                        f"stream {redact(self.uri)}: could not connect after {attempts} attempt(s): {exc}"
                     ) from exc
                 log.warning(
                     "stream %s: connection failed (attempt %d of %d: %s), retrying in %.1f s",
-                    _redact(self.uri),
+                    redact(self.uri),
                     attempts,
                     self.cfg.reconnect_attempts + 1,
                     exc,
@@ -200,7 +200,7 @@ class AvStreamSource:
                 continue
             if not first:
                 self.reconnects += 1
-                log.warning("stream %s: reconnected (reconnect #%d)", _redact(self.uri), self.reconnects)
+                log.warning("stream %s: reconnected (reconnect #%d)", redact(self.uri), self.reconnects)
             self.packets.start_segment(stream)
             return container, stream
 
@@ -214,11 +214,11 @@ class AvStreamSource:
                 self.packets.add_packet(packet)
                 yield from packet.decode()
         except av.FFmpegError as exc:
-            log.warning("stream %s: read failed: %s", _redact(self.uri), exc)
+            log.warning("stream %s: read failed: %s", redact(self.uri), exc)
 
     def __iter__(self) -> Iterator[Frame]:
         index = 0
-        clock = _TimestampClock(self.info.fps)
+        clock = TimestampClock(self.info.fps)
         while True:
             start = None
             for conn_index, vf in enumerate(self._frames_of_connection()):
@@ -236,11 +236,11 @@ class AvStreamSource:
                     wall_time=wall,
                 )
                 index += 1
-            log.warning("stream %s: read failed after frame %d; reconnecting", _redact(self.uri), index)
+            log.warning("stream %s: read failed after frame %d; reconnecting", redact(self.uri), index)
             self._close_container()
             self._container, self._stream = self._connect()
             # continue stream time after the last frame, whatever the new connection's PTS say
-            clock = _TimestampClock(self.info.fps, offset=(clock.last or 0.0) + 1.0 / self.info.fps)
+            clock = TimestampClock(self.info.fps, offset=(clock.last or 0.0) + 1.0 / self.info.fps)
 
     def _close_container(self) -> None:
         try:

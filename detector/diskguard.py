@@ -23,9 +23,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import Field
-
-from detector.base import FrozenModel
+from detector.config import DiskConfig
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +32,6 @@ class DiskLevel(IntEnum):
     OK = 0
     SHED = 1  # previews and track records are dropped
     FLOOR = 2  # evidence bundles are not started either
-
-
-class DiskConfig(FrozenModel):
-    """Free-space thresholds of the output filesystem."""
-
-    shed_below_mb: float = Field(
-        default=1024.0, ge=0, description="Below this much free space previews and track records are shed"
-    )
-    floor_mb: float = Field(
-        default=128.0, ge=0, description="Below this no new evidence bundle is started (decisions go on)"
-    )
-    check_every: int = Field(default=30, ge=1, description="Measure free space at most every N writes")
 
 
 def free_bytes(path: Path) -> int:

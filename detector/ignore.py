@@ -11,8 +11,8 @@ import numpy.typing as npt
 import shapely
 from shapely.geometry import Polygon
 
-from detector.errors import ConfigError
-from detector.geometry import check_inside, check_polygon
+from detector.config import IgnoreZoneConfig
+from detector.geometry import check_polygon
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,14 @@ class IgnoreMask:
     bars, captions). A detection is discarded when its box centre lies in any of the polygons."""
 
     polygons: tuple[Polygon, ...] = ()
+
+    @classmethod
+    def from_config(cls, zones: Sequence[IgnoreZoneConfig]) -> IgnoreMask:
+        """The mask of a camera's `ignore` zones; ConfigError names a zone whose polygon is not valid
+        (ids and image bounds are the config's own checks)."""
+        for zone in zones:
+            check_polygon(zone.polygon, f"ignore[{zone.id}]")
+        return cls.from_polygons([zone.polygon for zone in zones])
 
     @classmethod
     def from_polygons(cls, polygons: Sequence[Sequence[Sequence[float]]]) -> IgnoreMask:
@@ -38,17 +46,3 @@ class IgnoreMask:
         for poly in self.polygons:
             inside |= np.asarray(shapely.contains_xy(poly, cx, cy), dtype=bool)
         return ~inside
-
-
-def validate_ignore_zones(
-    polygons: Sequence[tuple[str, Sequence[Sequence[float]]]], image_size: tuple[int, int] | None
-) -> None:
-    """Each (id, polygon) of the ignore mask: a valid polygon inside the image; ids unique."""
-    seen: set[str] = set()
-    for zid, poly in polygons:
-        where = f"ignore[{zid}]"
-        if zid in seen:
-            raise ConfigError(f"ignore: duplicate id {zid!r}")
-        seen.add(zid)
-        check_polygon(poly, where)
-        check_inside(poly, image_size, where)

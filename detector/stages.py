@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from detector.config import RulesConfig
 from detector.plates.reader import PlateReader, Sighting
 from detector.plates.textdet import TextLineDetector
 from detector.plates.vote import PlateObservation
-from detector.rules.config import RulesConfig
 from detector.rules.engine import RuleEngine
 from detector.signals import SignalSource, SignalState, signal_source_from_config
 from detector.types import Detections, Frame, PlateRead, Track, Violation

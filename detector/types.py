@@ -19,12 +19,13 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from detector.classes import COCO_ROAD_USERS as COCO_ROAD_USERS  # re-exported: used with the types
+from detector.classes import VEHICLE_CLASSES as VEHICLE_CLASSES
 from detector.measures import ViolationMeasures
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
-#: COCO class ids of the road users the engine keeps, and the names used everywhere else.
 _V = TypeVar("_V", bound=Hashable)
 
 
@@ -40,17 +41,6 @@ def majority(values: Iterable[_V] | Mapping[_V, int]) -> tuple[_V, float]:
         raise ValueError("majority of no votes")
     best, n = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return best, n / total
-
-
-COCO_ROAD_USERS: dict[int, str] = {
-    0: "person",
-    1: "bicycle",
-    2: "car",
-    3: "motorcycle",
-    5: "bus",
-    7: "truck",
-}
-VEHICLE_CLASSES: frozenset[str] = frozenset({"bicycle", "car", "motorcycle", "bus", "truck"})
 
 
 class ShapeError(ValueError):

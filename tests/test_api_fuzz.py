@@ -20,7 +20,7 @@ from schemathesis.schemas import APIOperation
 from test_api_support import Api, make_api
 from test_store_support import Keys, bundles, keys  # noqa: F401
 
-from detector.store.config import RateLimitConfig
+from detector.config import RateLimitConfig
 
 #: per API operation; DETECTOR_FUZZ_API_EXAMPLES=400 gives the long run (>= 10,000 cases over the API)
 MAX_EXAMPLES = int(os.environ.get("DETECTOR_FUZZ_API_EXAMPLES", "40"))

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from test_store_support import FakeMonotonic, Keys, Store, keys, make_store  # noqa: F401
 
 from detector.api.app import create_app
-from detector.store.config import RateLimitConfig
+from detector.config import RateLimitConfig
 
 
 @dataclass

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from detector.batch.manifest import ManifestEntry, folder_entries, load_manifest, plan_jobs
+from detector.batch.manifest import folder_entries, plan_jobs
+from detector.config import ManifestEntry, load_batch_manifest
 from detector.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,7 +30,7 @@ def test_manifest_paths_resolve_beside_it_and_jobs_get_their_folders(tmp_path: P
             }
         )
     )
-    entries = load_manifest(m)
+    entries = load_batch_manifest(m)
     assert entries[0].video == str((tmp_path / "rec" / "a.mp4").resolve())
     jobs = plan_jobs(entries, ["cam-a", "cam-a"], tmp_path / "out", tmp_path / "keys", max_frames=50)
     assert [(j.name, j.camera_id, j.max_frames, j.out) for j in jobs] == [

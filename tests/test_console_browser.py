@@ -27,13 +27,12 @@ from pathlib import Path
 
 import pytest
 
-from detector.config import load_camera_config
+from detector.config import load_camera_config, load_store_config
 from detector.evidence.keys import write_key_pair
 from detector.platetext import normalize_plate
 from detector.runtime.loop import LoopOptions
 from detector.runtime.session import RunRequest, RunSession
 from detector.store import audit as audit_log
-from detector.store.config import load_store_config
 from detector.store.db import Database, upgrade
 from detector.store.services import build_services
 from tests.conftest import REPO

@@ -16,12 +16,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from test_api_support import make_api
 from test_store_support import Keys, keys  # noqa: F401
 
-from detector.config import load_camera_config
+from detector.config import TelemetryConfig, load_camera_config
 from detector.errors import ConfigError
 from detector.runtime.loop import LatencyHistogram, LoopOptions
 from detector.runtime.session import RunRequest, RunSession
 from detector.store.heartbeat import Heartbeat
-from detector.telemetry.config import TelemetryConfig
 from detector.telemetry.health import telemetry_overrides
 from detector.telemetry.metrics import RunMetrics, latency_family
 from tests.conftest import REPO

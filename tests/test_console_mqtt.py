@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from test_store_support import Keys, Store, keys, make_store  # noqa: F401
 
+from detector.config import TelemetryConfig
 from detector.store.db import utc_now
 from detector.store.heartbeat import Heartbeat, HeartbeatSubscriber
-from detector.telemetry.config import TelemetryConfig
 from detector.telemetry.publisher import HealthPublisher
 
 pytestmark = pytest.mark.mqtt
@@ -99,7 +99,7 @@ PUBLISHER = """
 import sys, time
 from datetime import UTC, datetime
 from detector.store.heartbeat import Heartbeat
-from detector.telemetry.config import TelemetryConfig
+from detector.config import TelemetryConfig
 from detector.telemetry.publisher import HealthPublisher
 cfg = TelemetryConfig(mqtt_enabled=True, topic_prefix=sys.argv[1], heartbeat_s=0.5, keepalive_s=int(sys.argv[2]))
 beat = lambda: Heartbeat(camera_id="edge2", at=datetime.now(UTC), interval_s=0.5, uptime_s=0, frames=1, fps=1,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from detector.config import EvidenceConfig
 from detector.evidence import synthetic
 from detector.evidence.chain import load_chain_state
 from detector.evidence.clip import probe_codec
-from detector.evidence.config import EvidenceConfig
 from detector.evidence.keys import Ed25519Signer
 from detector.evidence.manifest import SIGNATURE_NAME, event_id_for, parse_manifest, sha256_hex
 from detector.evidence.synthetic import camera_info, models, write_bundles

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from detector.config import EvidenceConfig
 from detector.evidence import contents as contents_mod
 from detector.evidence import writer as writer_mod
 from detector.evidence.chain import load_chain_state
-from detector.evidence.config import EvidenceConfig
 from detector.evidence.keys import Ed25519Signer, load_private_key, write_key_pair
 from detector.evidence.manifest import parse_manifest
 from detector.evidence.synthetic import camera_info, models, write_bundles
@@ -177,7 +177,7 @@ _CHILD = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from detector.evidence.config import EvidenceConfig
+    from detector.config import EvidenceConfig
     from detector.evidence.keys import load_private_key
     from detector.evidence.synthetic import camera_info, models, write_bundles
     from detector.evidence.writer import BundleWriter

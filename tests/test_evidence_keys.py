@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from detector.cli import evidence as cli
+from detector.config import EvidenceConfig
 from detector.errors import ConfigError
-from detector.evidence.config import EvidenceConfig
 from detector.evidence.keys import (
     KeyFileError,
     key_id_of,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from detector.config import EvidenceConfig
 from detector.evidence import manifest as mf
-from detector.evidence.config import EvidenceConfig
 from detector.measures import RedLightMeasures, SpeedingMeasures
 from detector.types import ViolationType
 

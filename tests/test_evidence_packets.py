@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from detector.av_sources import AvFileSource
-from detector.evidence.config import EvidenceConfig
+from detector.config import EvidenceConfig
 from detector.evidence.keys import Ed25519Signer
 from detector.evidence.manifest import MANIFEST_NAME, SIGNATURE_NAME, parse_manifest, sha256_hex
 from detector.evidence.packets import PacketRing, SliceDecoder, remux_clip

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
+from detector.config import EvidenceConfig
 from detector.evidence.clip import probe_codec
-from detector.evidence.config import EvidenceConfig
 from detector.evidence.keys import Ed25519Signer
 from detector.evidence.manifest import parse_manifest
 from detector.evidence.synthetic import camera_info, models

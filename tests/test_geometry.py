@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from detector.config import RulesConfig
 from detector.errors import ConfigError
 from detector.geometry import Scene, calibrate
-from detector.rules.config import RulesConfig
 from detector.rules.synthetic import reference_rules_config
 
 
@@ -17,8 +17,10 @@ def _raw():
 
 
 def _expect_error(raw, *fragments):
+    """The config as the engine takes it: validated (fields, ids, references, bounds), then its scene
+    built (shapes, the homography fit)."""
     with pytest.raises((ValidationError, ConfigError)) as exc:
-        RulesConfig.model_validate(raw)
+        Scene.from_config(RulesConfig.model_validate(raw))
     for frag in fragments:
         assert frag in str(exc.value)
 
@@ -32,6 +34,21 @@ def test_bow_tie_lane_polygon_rejected():
     raw = _raw()
     raw["zones"]["lanes"][0]["polygon"] = [(100, 400), (500, 790), (500, 400), (100, 790)]
     _expect_error(raw, "lanes[L1]", "not valid")
+
+
+def test_shape_checks_run_where_the_scene_is_built():
+    raw = _raw()
+    raw["zones"]["lanes"][0]["polygon"] = [(100, 400), (500, 790), (500, 400), (100, 790)]
+    cfg = RulesConfig.model_validate(raw)  # the schema needs no shapely: a bow tie is a list of points
+    with pytest.raises(ConfigError, match=r"lanes\[L1\]: polygon is not valid"):
+        Scene.from_config(cfg)
+
+
+def test_structural_checks_run_when_the_config_loads():
+    raw = _raw()
+    raw["zones"]["lanes"][1]["stop_line"] = "S9"
+    with pytest.raises(ValidationError, match="unknown stop line 'S9'"):
+        RulesConfig.model_validate(raw)
 
 
 def test_lane_referencing_unknown_stop_line():

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from detector.config import CameraConfig
+from detector.configcheck import check_camera
 from detector.detect.base import ModelInfo
+from detector.errors import ConfigError
 from detector.ignore import IgnoreMask
 from detector.pipeline import Pipeline
 from detector.types import Detections, Frame
@@ -51,8 +53,17 @@ def test_keep_is_false_only_for_boxes_centred_in_a_polygon():
     ],
 )
 def test_bad_ignore_zones_are_config_errors(ignore, message):
-    with pytest.raises(ValueError, match=message):
-        camera(ignore)
+    with pytest.raises(ValueError, match=message):  # ids and bounds: the config; the polygon: the mask
+        IgnoreMask.from_config(camera(ignore).ignore)
+
+
+def test_the_config_needs_no_shapely_the_mask_checks_the_polygon():
+    bow_tie = [{"id": "bar", "polygon": [(0, 0), (74, 720), (74, 0), (0, 720)]}]
+    cfg = camera(bow_tie)  # a valid schema: the config checks ids and bounds only
+    with pytest.raises(ConfigError, match=r"ignore\[bar\]: polygon is not valid"):
+        IgnoreMask.from_config(cfg.ignore)
+    with pytest.raises(ConfigError, match=r"ignore\[bar\]: polygon is not valid"):
+        check_camera(cfg)
 
 
 class ListDetector:
@@ -90,7 +101,7 @@ def test_pipeline_drops_masked_detections_before_tracking():
 
 def test_calibrate_view_greys_the_ignore_areas():
     from detector.annotate.scene import calibration_view
-    from detector.rules.config import RulesConfig
+    from detector.config import RulesConfig
 
     white = np.full((720, 1620, 3), 255, np.uint8)
     out = calibration_view(white, RulesConfig(image_size=(1620, 720)), None, [("bar", BAR)])

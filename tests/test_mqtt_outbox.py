@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from test_store_support import Keys, Store, bundles, db_url, keys, make_store, pg_database, pg_url  # noqa: F401
 
-from detector.store.config import MqttConfig
+from detector.config import MqttConfig
 from detector.store.outbox import OutboxPublisher, PahoSender
 
 pytestmark = pytest.mark.mqtt

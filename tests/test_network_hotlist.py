@@ -78,7 +78,7 @@ def test_sample_plates_raise_alerts_on_the_edge(tmp_path: Path, keys: Keys, trut
     most 1 s (stream time) after its plate is first big enough to read, and no other car raises any."""
     import cv2
 
-    from detector.plates.config import PlatesConfig
+    from detector.config import PlatesConfig
     from detector.plates.reader import PlateReader
     from detector.plates.textdet import TextLineDetector
     from detector.stages import TrackPlateLookup
@@ -218,7 +218,7 @@ def test_alert_reaches_an_mqtt_subscriber(tmp_path: Path, keys: Keys) -> None:
 
     from test_mqtt_outbox import Broker, Subscriber, _free_port, broker  # noqa: F401
 
-    from detector.store.config import MqttConfig
+    from detector.config import MqttConfig
     from detector.store.outbox import OutboxPublisher, PahoSender
 
     if not (shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists()):

@@ -24,13 +24,13 @@ import cv2
 import numpy as np
 import pytest
 
-from detector.evidence.config import EvidenceConfig
+from detector.config import EvidenceConfig, SectionCamera, SectionConfig
+from detector.config import SectionSpeedLimit as SpeedLimit
 from detector.evidence.keys import load_private_key, write_key_pair
 from detector.evidence.manifest import CameraInfo, parse_manifest, sha256_hex
 from detector.evidence.stage import EvidenceSink
 from detector.evidence.verify import verify_chain
 from detector.evidence.writer import BundleWriter
-from detector.network.config import SectionCamera, SectionConfig, SpeedLimit
 from detector.network.passage_stage import PassageStage, passage_from_manifest
 from detector.network.section import SectionRule
 from detector.plates.grammar import TO_LETTER, normalize_plate
@@ -338,8 +338,8 @@ def test_edge_forwards_passages_so_the_central_chain_stays_whole(truth: GroundTr
     from test_api_support import make_api
     from test_store_support import Keys, make_store
 
+    from detector.config import ForwardConfig
     from detector.evidence.synthetic import scene, violation
-    from detector.store.config import ForwardConfig
     from detector.store.forwarder import Forwarder
 
     local, cams = _replay_two_cameras(truth, tmp_path, _sure(truth))
@@ -390,8 +390,7 @@ def test_edge_forwards_passages_so_the_central_chain_stays_whole(truth: GroundTr
 
 
 def test_the_shipped_network_example_loads_and_times_the_sample_camera() -> None:
-    from detector.config import load_camera_config
-    from detector.network.config import load_network_config
+    from detector.config import load_camera_config, load_network_config
 
     net = load_network_config(ROOT / "configs" / "network" / "sample_section.yaml")
     cam = load_camera_config(ROOT / "configs" / "sample_scene.yaml")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detector.network.config import SectionCamera, SectionConfig, SpeedLimit
+from detector.config import SectionCamera, SectionConfig, SectionSpeedLimit
 from detector.network.plate_match import Reading
 from detector.network.section import BundleRef, Passage, SectionRule, crossings
 from detector.plates.grammar import TO_LETTER
@@ -76,7 +76,7 @@ def _section() -> SectionConfig:
             SectionCamera(camera_id="camB", chainage_m=10_000.0 + LINE_B, clock_uncertainty_s=0.02),
         ),
         distance_uncertainty_m=0.2,
-        limits=(SpeedLimit(limit_kmh=50.0),),
+        limits=(SectionSpeedLimit(limit_kmh=50.0),),
         tolerance_kmh=3.0,
     )
 
@@ -169,7 +169,7 @@ def test_section_config_errors_name_the_problem() -> None:
                 SectionCamera(camera_id="a", chainage_m=5, clock_uncertainty_s=0),
                 SectionCamera(camera_id="b", chainage_m=1, clock_uncertainty_s=0),
             ),
-            limits=(SpeedLimit(limit_kmh=50),),
+            limits=(SectionSpeedLimit(limit_kmh=50),),
         )
 
 

@@ -11,16 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from detector.config import load_camera_config
+from detector.config import TrafficStatsConfig, load_camera_config
 from detector.geometry import Scene
-from detector.network.stats import (
-    ALL,
-    OFF_LANE,
-    TrafficStat,
-    TrafficStatsConfig,
-    geometry_from_scene,
-    traffic_stats,
-)
+from detector.network.stats import ALL, OFF_LANE, TrafficStat, geometry_from_scene, traffic_stats
 from detector.sample.groundtruth import GroundTruth, load_ground_truth
 from detector.sample.scene import LANE_EDGES_X, STOP_LINE_Y
 

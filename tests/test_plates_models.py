@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from pydantic import ValidationError
 from test_plates_support import VN, need
 
+from detector.config import PlatesConfig
 from detector.errors import ModelError
-from detector.plates.config import PlatesConfig
 from detector.plates.detect import resolve_platedet
 from detector.plates.onnx_graph import _anchor_tables, rewrite_platedet
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from test_plates_support import OPENALPR, image, models_reader  # noqa: F401  (fixture)
 
-from detector.plates.config import PlatesConfig
+from detector.config import PlatesConfig
 from detector.plates.pose import NO_POSE_READ_RATE, PlatePose, frontality, plate_pose
 from detector.plates.reader import PlateReader
 from detector.plates.vote import PlateObservation, plate_quality, select_best

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from test_plates_support import OPENALPR, VN, image, models_reader  # noqa: F401  (fixture)
 
-from detector.plates.config import PlatesConfig
+from detector.config import PlatesConfig
 from detector.plates.detect import box_iou
 from detector.plates.image import find_row_split, plate_colour
 from detector.plates.reader import PlateReader, Sighting

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from test_plates_support import OPENALPR, image, models_reader  # noqa: F401  (fixture)
 
-from detector.plates.config import PlatesConfig
+from detector.config import PlatesConfig
+from detector.configcheck import check_plates
 from detector.plates.ctc import (
     PLATE_ALPHABET,
     batch_log_likelihoods,
@@ -269,8 +270,8 @@ def test_state_read_from_the_plate_sets_the_formats(
     ],
 )
 def test_region_config_errors(settings: dict[str, str], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        PlatesConfig.model_validate(settings)
+    with pytest.raises(ValueError, match=message):  # the schema's own check, then the plate formats'
+        check_plates(PlatesConfig.model_validate(settings))
 
 
 @pytest.mark.parametrize(

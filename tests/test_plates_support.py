@@ -29,7 +29,7 @@ def image(path: Path) -> np.ndarray:
 @pytest.fixture(scope="session")
 def models_reader() -> Iterator[object]:
     """One PlateReader (detector at 640 for whole photos + rapidocr OCR), loaded once per session."""
-    from detector.plates.config import PlatesConfig
+    from detector.config import PlatesConfig
     from detector.plates.reader import PlateReader
 
     reader = PlateReader.from_config(PlatesConfig(detector_input_size=640))

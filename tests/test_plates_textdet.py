@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from detector.plates.config import PlatesConfig
+from detector.config import PlatesConfig
 from detector.plates.reader import PlateReader, crop_box
 from detector.plates.textdet import TextLineDetector
 from detector.sample.groundtruth import load_ground_truth

@@ -16,7 +16,7 @@ import cv2
 import pytest
 from conftest import shared_path
 
-from detector.plates.config import PlatesConfig
+from detector.config import PlatesConfig
 from detector.plates.grammar import parse_plate
 from detector.plates.reader import PlateReader
 

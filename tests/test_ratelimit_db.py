@@ -105,7 +105,7 @@ def test_uvicorn_workers_share_the_lookup_budget(pg_url: str, tmp_path: Path) ->
     path.write_text(yaml.safe_dump(cfg))
     db = Database.from_url(pg_url)
     upgrade(db.engine)
-    from detector.store.config import load_store_config
+    from detector.config import load_store_config
 
     services = build_services(load_store_config(path), db=db)
     token = services.tokens.create("load", "viewer", timedelta(days=1)).secret

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from detector.config import AssociationConfig
 from detector.riders.associate import RiderAssociator, rider_geometry
-from detector.riders.config import AssociationConfig
 from detector.types import Detections
 
 PERSON, MOTO, CAR = 0, 3, 2

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from detector.config import HelmetConfig
 from detector.detect.base import REPO_MODELS_DIR
-from detector.riders.config import HelmetConfig
 from detector.riders.helmet import (
     MODEL_FILE,
     HelmetClassifier,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from detector.config import HelmetConfig, RiderCountConfig, RidersConfig
 from detector.riders.associate import Rider, RiderFrame
-from detector.riders.config import HelmetConfig, RiderCountConfig, RidersConfig
 from detector.riders.helmet import HeadCall
 from detector.riders.stage import RiderRules
 from detector.store.fines import FineSchedule

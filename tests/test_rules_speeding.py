@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from detector.config import RulesConfig
 from detector.geometry import Scene
 from detector.measures import SpeedingMeasures
 from detector.rules.common import TrackView
-from detector.rules.config import RulesConfig
 from detector.rules.engine import RuleEngine, run_tracks
 from detector.rules.speeding import estimate_speed, speed_limit_for
 from detector.rules.synthetic import path_track, reference_rules_config

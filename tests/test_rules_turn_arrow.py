@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector.rules.config import ArrowConfig, LampConfig, RulesConfig
+from detector.config import ArrowConfig, LampConfig, RulesConfig
 from detector.rules.engine import RuleEngine, run_tracks
 from detector.rules.synthetic import path_track, reference_rules_config
 from detector.signals import Phase, PhaseLogSignal, SignalState, VisionSignal

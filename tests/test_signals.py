@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from detector.config import SignalConfig
 from detector.errors import ConfigError
-from detector.rules.config import SignalConfig
 from detector.signals import (
     NoSignal,
     Phase,

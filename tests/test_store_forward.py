@@ -11,7 +11,7 @@ from sqlalchemy import select
 from test_api_support import make_api
 from test_store_support import Keys, bundles, keys, make_store  # noqa: F401
 
-from detector.store.config import ForwardConfig
+from detector.config import ForwardConfig
 from detector.store.forwarder import Forwarder
 from detector.store.models import ForwardItem
 

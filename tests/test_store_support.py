@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from detector.evidence.config import EvidenceConfig
+from detector.config import EvidenceConfig, StoreConfig
 from detector.evidence.keys import Ed25519Signer, load_private_key, write_key_pair
 from detector.evidence.synthetic import camera_info, models, write_bundles
 from detector.evidence.writer import BundleWriter
-from detector.store.config import StoreConfig
 from detector.store.db import Database, upgrade
 from detector.store.services import StoreServices, build_services
 

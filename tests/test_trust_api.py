@@ -12,7 +12,7 @@ from test_store_support import FakeMonotonic, Keys, keys, make_store  # noqa: F4
 
 from detector.api.app import create_app
 from detector.api.ratelimit import Charge, TokenBucketLimiter, client_ip, parse_networks
-from detector.store.config import RateLimitConfig
+from detector.config import RateLimitConfig
 
 
 def test_rejected_request_spends_no_bucket() -> None:

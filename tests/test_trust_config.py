@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from detector.config import load_camera_config
+from detector.config import load_camera_config, load_store_config
 from detector.errors import ConfigError
 from detector.safeyaml import MAX_ALIASES, MAX_CONFIG_BYTES
-from detector.store.config import load_store_config
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from detector.diskguard import DiskConfig, DiskGuard, DiskLevel, SheddingSink, free_bytes
+from detector.config import DiskConfig, EvidenceConfig
+from detector.diskguard import DiskGuard, DiskLevel, SheddingSink, free_bytes
 from detector.evidence import synthetic
 from detector.evidence.chain import load_chain_state
-from detector.evidence.config import EvidenceConfig
 from detector.evidence.keys import Ed25519Signer
 from detector.evidence.verify import verify_chain
 from detector.evidence.writer import BundleError, BundleWriter

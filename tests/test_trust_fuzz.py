@@ -23,11 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_store_support import Keys, Store, bundles, keys, make_store  # noqa: F401
 
-from detector.config import load_camera_config
+from detector.config import load_camera_config, load_store_config
 from detector.errors import ConfigError
 from detector.evidence.manifest import MANIFEST_NAME, ManifestError, parse_manifest
 from detector.evidence.verify import verify_bundle
-from detector.store.config import load_store_config
 
 EXAMPLES = int(os.environ.get("DETECTOR_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from detector.config import EvidenceConfig
 from detector.evidence import synthetic
 from detector.evidence.chain import ChainState, load_chain_state, save_chain_state, sign_head
-from detector.evidence.config import EvidenceConfig
 from detector.evidence.heads import Head
 from detector.evidence.keys import Ed25519Signer, write_key_pair
 from detector.evidence.manifest import (

@@ -27,8 +27,8 @@ from detector.annotate.shapes import (
     ShapeAnnotator,
     points,
 )
+from detector.config import RulesConfig
 from detector.geometry import Homography, Scene, calibration_from_config
-from detector.rules.config import RulesConfig
 from detector.signals import Phase, SignalState
 
 BLUE: Colour = (255, 140, 0)

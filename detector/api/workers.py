@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from detector.api.app import create_app
 from detector.api.ratelimit_db import DbBucketLimiter
-from detector.store.config import load_store_config
+from detector.config import load_store_config
 from detector.store.db import utc_now
 from detector.store.services import build_services
 

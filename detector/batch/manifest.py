@@ -19,38 +19,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field, ValidationError
-
-from detector.base import FrozenModel
+from detector.config import ManifestEntry
 from detector.errors import ConfigError
-from detector.safeyaml import read_config_mapping, short_repr
 
 #: Folders of the batch's own under --out (a video may not write its outputs there)
 RESERVED_NAMES = frozenset({"keys", "trusted_keys", "store"})
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".ts", ".webm")
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-class ManifestEntry(FrozenModel):
-    """One video of the batch and the camera config it is replayed with."""
-
-    config: str = Field(description="Camera config (YAML), relative to the manifest's folder")
-    video: str | None = Field(default=None, description="Video file; default: the config's source")
-    name: str | None = Field(
-        default=None,
-        pattern=r"^[A-Za-z0-9_.-]{1,80}$",
-        description="Output folder name (default: video stem)",
-    )
-    camera_id: str | None = Field(
-        default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Override the config's camera id"
-    )
-    max_frames: int | None = Field(default=None, ge=1, description="Replay at most this many frames")
-
-
-class BatchManifest(FrozenModel):
-    """A list of videos to replay, each with its camera config."""
-
-    videos: list[ManifestEntry] = Field(min_length=1, description="The videos, one task each")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,24 +45,6 @@ class BatchJob:
 
 def _safe_name(text: str) -> str:
     return _NAME_OK.sub("_", text).strip("._")[:80] or "video"
-
-
-def load_manifest(path: Path) -> list[ManifestEntry]:
-    raw = read_config_mapping(path, "batch manifest")
-    try:
-        manifest = BatchManifest.model_validate(raw)
-    except ValidationError as exc:
-        lines = [f"{path}: invalid batch manifest"]
-        for err in exc.errors():
-            loc = ".".join(str(x) for x in err["loc"]) or "<root>"
-            lines.append(f"  {loc}: {err['msg']} (got {short_repr(err.get('input'))})")
-        raise ConfigError("\n".join(lines)) from exc
-    base = path.parent
-    out: list[ManifestEntry] = []
-    for e in manifest.videos:
-        video = e.video if e.video is None or "://" in e.video else str((base / e.video).resolve())
-        out.append(e.model_copy(update={"config": str((base / e.config).resolve()), "video": video}))
-    return out
 
 
 def folder_entries(folder: Path, config: Path | None) -> list[ManifestEntry]:

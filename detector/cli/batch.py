@@ -142,13 +142,15 @@ def replay_batch(
     """
     from dataclasses import replace
 
-    from detector.batch.manifest import folder_entries, load_manifest, plan_jobs
+    from detector.batch.manifest import folder_entries, plan_jobs
     from detector.batch.runner import BatchOptions, run_batch, store_ingester
-    from detector.config import load_camera_config
+    from detector.config import load_batch_manifest
+    from detector.configcheck import load_checked_camera_config
 
     folder_mode = source.is_dir()
-    entries = folder_entries(source, config) if folder_mode else load_manifest(source)
-    cams = [load_camera_config(Path(e.config)).camera_id for e in entries]  # bad configs fail before work
+    entries = folder_entries(source, config) if folder_mode else load_batch_manifest(source)
+    # bad configs fail before any work
+    cams = [load_checked_camera_config(Path(e.config)).camera_id for e in entries]
     out.mkdir(parents=True, exist_ok=True)
     key_dir, trusted = _key_dirs(out, key)
     jobs = plan_jobs(entries, cams, out, key_dir, cpus=cpus, max_frames=max_frames, folder_mode=folder_mode)
@@ -212,7 +214,7 @@ def _open_store(store_config: Path | None, out: Path, trusted: Path):  # noqa: A
 
     if store_config is None:
         return open_embedded_store(out / "store", trusted)
-    from detector.store.config import load_store_config
+    from detector.config import load_store_config
 
     cfg = load_store_config(store_config)
     try:

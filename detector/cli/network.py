@@ -263,17 +263,13 @@ def stats_compute(
     from dataclasses import asdict
     from datetime import datetime
 
-    from detector.config import load_camera_config
+    from detector.config import TrafficStatsConfig
+    from detector.configcheck import load_checked_camera_config
     from detector.errors import ConfigError
     from detector.geometry import Scene
-    from detector.network.stats import (
-        TrafficStatsConfig,
-        geometry_from_scene,
-        load_track_records,
-        traffic_stats,
-    )
+    from detector.network.stats import geometry_from_scene, load_track_records, traffic_stats
 
-    cam = load_camera_config(camera_config)
+    cam = load_checked_camera_config(camera_config)
     if cam.rules is None:
         raise ConfigError(f"{camera_config}: no rules section (lanes, calibration) to take statistics with")
     start = datetime.fromisoformat(start_iso) if start_iso else cam.source.start_time
@@ -338,8 +334,8 @@ def section_check(
     violation pending review (a fine once a reviewer confirms it)."""
     from dataclasses import asdict
 
+    from detector.config import load_network_config
     from detector.measures import measures_json
-    from detector.network.config import load_network_config
     from detector.network.section import SectionRule, load_passages
 
     net = load_network_config(network_file)

@@ -11,8 +11,9 @@ import cv2
 from rich.console import Console
 from rich.table import Table
 
+from detector.config import PlatesConfig
+from detector.configcheck import check_plates
 from detector.errors import ConfigError, DetectorError
-from detector.plates.config import PlatesConfig
 from detector.plates.vote import PlateObservation
 from detector.types import PlateRead
 
@@ -46,12 +47,13 @@ def _plates_config(
         updates["detector_input_size"] = input_size
     if backend:
         updates["ocr_backend"] = backend
-    if not updates:
-        return cfg
-    try:
-        return PlatesConfig.model_validate({**cfg.model_dump(), **updates})
-    except ValueError as exc:
-        raise ConfigError(f"plates options: {exc}") from exc
+    if updates:
+        try:
+            cfg = PlatesConfig.model_validate({**cfg.model_dump(), **updates})
+        except ValueError as exc:
+            raise ConfigError(f"plates options: {exc}") from exc
+    check_plates(cfg)
+    return cfg
 
 
 def _record(path: Path, obs: PlateObservation, read: PlateRead | None) -> dict[str, object]:

@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 
 from detector.annotate.scene import calibration_view
-from detector.config import CameraConfig, load_camera_config
+from detector.config import CameraConfig
+from detector.configcheck import load_checked_camera_config
 from detector.errors import ConfigError, SourceError
 from detector.geometry import Scene
 from detector.signals import signal_source_from_config
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 def read_frame(cfg_path: Path, frame_index: int) -> tuple[Frame, CameraConfig]:
-    cfg = load_camera_config(cfg_path)
+    cfg = load_checked_camera_config(cfg_path)
     source = open_source(cfg.source, cfg.camera_id)
     try:
         for frame in source:

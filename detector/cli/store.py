@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from detector.store.config import StoreConfig, load_store_config
+from detector.config import StoreConfig, load_store_config
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from detector.config import CameraConfig, load_camera_config
+from detector.config import CameraConfig
+from detector.configcheck import load_checked_camera_config
 from detector.errors import ConfigError, DetectorError
 
 if TYPE_CHECKING:
@@ -26,12 +27,13 @@ if TYPE_CHECKING:
     from detector.network.live_stats import LiveTrafficStats
     from detector.network.passage_stage import PassageStage
     from detector.pipeline import FrameResult, RunSummary
+    from detector.runtime.session import RunSession
 
 log = logging.getLogger(__name__)
 
 
 def _load(config: Path, video: str | None) -> CameraConfig:
-    cfg = load_camera_config(config)
+    cfg = load_checked_camera_config(config)
     if video:
         uri = video if "://" in video else str(Path(video).resolve())
         cfg = cfg.model_copy(update={"source": cfg.source.model_copy(update={"uri": uri})})
@@ -122,7 +124,9 @@ def _both(
     return call
 
 
-def _hotlist_stage(path: Path | None, cfg: CameraConfig, out: Path, session: object) -> HotlistStage | None:
+def _hotlist_stage(
+    path: Path | None, cfg: CameraConfig, out: Path, session: RunSession
+) -> HotlistStage | None:
     """The hotlist stage on the loop's result hook (detector/network/hotlist_stage.py), or None."""
     if path is None:
         return None
@@ -133,7 +137,7 @@ def _hotlist_stage(path: Path | None, cfg: CameraConfig, out: Path, session: obj
     start = cfg.source.start_time or datetime.now(
         UTC
     )  # a replay without a start time: now, as the run's start
-    return open_hotlist_stage(path, cfg, out, getattr(session, "store", None), start)
+    return open_hotlist_stage(path, cfg, out, session.store, start)
 
 
 @click.command()

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from detector.config import EvidenceConfig
 from detector.evidence import images as im
 from detector.evidence.clip import write_clip as encode_clip
-from detector.evidence.config import EvidenceConfig
 from detector.evidence.manifest import (
     CalibrationInfo,
     CameraInfo,

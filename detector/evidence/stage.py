@@ -27,15 +27,16 @@ from typing import Protocol
 
 import numpy as np
 
+from detector.config import CalibrationConfig, CameraConfig, EvidenceConfig
 from detector.diskguard import DiskGuard
 from detector.errors import ConfigError, DetectorError
-from detector.evidence.config import EvidenceConfig
 from detector.evidence.images import Annotate
 from detector.evidence.keys import Signer, load_private_key
 from detector.evidence.manifest import CalibrationInfo, ModelInfo
 from detector.evidence.packets import PacketRing
 from detector.evidence.ring import EvidenceCollector, FrameCompressor, PendingBundle
 from detector.evidence.writer import BundleWriter, camera_info_from_config
+from detector.geometry import calibration_from_config
 from detector.types import Detections, Frame, PlateRead, Violation
 
 log = logging.getLogger(__name__)
@@ -219,28 +220,26 @@ def _lower_priority(nice: int) -> None:
         log.debug("cannot lower the evidence worker's priority", exc_info=True)
 
 
-def calibration_info(cal: object | None) -> CalibrationInfo | None:
-    """Manifest calibration from rules.calibration (CalibrationConfig), with the fitted homography."""
+def calibration_info(cal: CalibrationConfig | None) -> CalibrationInfo | None:
+    """Manifest calibration from rules.calibration, with the fitted homography."""
     if cal is None:
         return None
-    from detector.geometry import calibration_from_config
-
-    homo = calibration_from_config(cal)  # type: ignore[arg-type]
-    dump = cal.model_dump(mode="json")  # type: ignore[attr-defined]
+    homo = calibration_from_config(cal)
+    dump = cal.model_dump(mode="json")
     return CalibrationInfo(
         method="homography",
-        homography=tuple(tuple(float(x) for x in row) for row in homo.H),  # type: ignore[misc]
-        image_points=tuple((float(x), float(y)) for x, y in dump["image_points"]),
-        world_points=tuple((float(x), float(y)) for x, y in dump["world_points"]),
+        homography=tuple((float(row[0]), float(row[1]), float(row[2])) for row in homo.H),
+        image_points=tuple((float(x), float(y)) for x, y in cal.image_points),
+        world_points=tuple((float(x), float(y)) for x, y in cal.world_points),
         reprojection_error_px=homo.rms_error_px,
         reprojection_error_m=homo.rms_error_m,
         sha256=hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest(),
-        description=str(dump.get("note", "")),
+        description=cal.note,
     )
 
 
 def open_evidence_sink(
-    cfg: object,
+    cfg: CameraConfig,
     root: Path | str | None,
     *,
     config_sha256: str,
@@ -257,17 +256,16 @@ def open_evidence_sink(
     `root` overrides `cfg.evidence.root`; the signing key is `signer`, else `cfg.evidence.key_path`.
     Raises ConfigError when neither gives a root or a key.
     """
-    ev: EvidenceConfig = cfg.evidence  # type: ignore[attr-defined]
+    ev = cfg.evidence
     root = root if root is not None else ev.root
     if root is None:
-        raise ConfigError(f"{cfg.camera_id}: evidence.root is not set and no evidence folder was given")  # type: ignore[attr-defined]
+        raise ConfigError(f"{cfg.camera_id}: evidence.root is not set and no evidence folder was given")
     if signer is None:
         if ev.key_path is None:
             raise ConfigError(
-                f"{cfg.camera_id}: evidence.key_path is not set; create a key with `detector keys new --out DIR`"  # type: ignore[attr-defined]
+                f"{cfg.camera_id}: evidence.key_path is not set; create a key with `detector keys new --out DIR`"
             )
         signer = load_private_key(Path(ev.key_path))
-    rules = getattr(cfg, "rules", None)
     writer = BundleWriter(
         root,
         signer,
@@ -275,7 +273,7 @@ def open_evidence_sink(
         models,
         config_sha256,
         config=ev,
-        calibration=calibration_info(getattr(rules, "calibration", None)),
+        calibration=calibration_info(cfg.rules.calibration),
         guard=guard,
     )
     return EvidenceSink(

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from detector import __version__
+from detector.config import CameraConfig, EvidenceConfig
 from detector.diskguard import DiskGuard, DiskLevel
 from detector.errors import DetectorError
 from detector.evidence import images as im
@@ -41,7 +42,6 @@ from detector.evidence.chain import (
     save_chain_state,
     sign_head,
 )
-from detector.evidence.config import EvidenceConfig
 from detector.evidence.contents import BundleIdentity, BundleRequest, WriterSetup, fill_bundle
 from detector.evidence.keys import Signer
 from detector.evidence.manifest import (
@@ -72,15 +72,15 @@ class BundleError(DetectorError):
     """A bundle could not be written (nothing was published; the chain is unchanged)."""
 
 
-def camera_info_from_config(cfg: object) -> CameraInfo:
-    """CameraInfo from a detector.config.CameraConfig (duck-typed to keep the import one-way)."""
-    gps = getattr(cfg, "gps", None)
+def camera_info_from_config(cfg: CameraConfig) -> CameraInfo:
+    """The manifest's camera block from the camera config."""
+    gps = cfg.gps
     return CameraInfo(
-        camera_id=cfg.camera_id,  # type: ignore[attr-defined]
-        name=cfg.name,  # type: ignore[attr-defined]
-        location=getattr(cfg, "location", ""),
+        camera_id=cfg.camera_id,
+        name=cfg.name,
+        location=cfg.location,
         gps=GPSInfo(lat=gps.lat, lon=gps.lon) if gps is not None else None,
-        detecting_unit=getattr(cfg, "detecting_unit", ""),
+        detecting_unit=cfg.detecting_unit,
     )
 
 

@@ -23,13 +23,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from detector.config import CameraConfig
 from detector.fsutil import atomic_write_bytes
-from detector.network.hotlist import HotlistFile, HotlistHit, HotlistWatcher
+from detector.network.hotlist import AlertSink, HotlistFile, HotlistHit, HotlistWatcher
 from detector.network.plate_match import Reading, match_wanted
 
 if TYPE_CHECKING:
     from detector.pipeline import FrameResult
     from detector.stages import TrackPlateLookup
+    from detector.store.services import StoreServices
 
 log = logging.getLogger(__name__)
 VEHICLES = frozenset({2, 3, 5, 7})  # COCO car, motorcycle, bus, truck
@@ -200,7 +202,7 @@ class HotlistStage:
 
 
 def open_hotlist_stage(
-    hotlist_path: Path, cfg: object, out: Path, store: object | None, start: datetime
+    hotlist_path: Path, cfg: CameraConfig, out: Path, store: StoreServices | None, start: datetime
 ) -> HotlistStage:
     """The stage for one camera run: its own plate reader (the evidence worker keeps its own), alerts
     into the run's embedded store when there is one (hence MQTT through its outbox, SSE through its
@@ -209,9 +211,9 @@ def open_hotlist_stage(
     from detector.plates.textdet import TextLineDetector
     from detector.stages import TrackPlateLookup
 
-    plates = cfg.plates  # type: ignore[attr-defined]
-    sink = store.hotlists if store is not None else JsonlAlertSink(out / "hotlist_alerts.jsonl")  # type: ignore[attr-defined]
-    watcher = HotlistWatcher(HotlistFile(hotlist_path), sink, cfg.camera_id)  # type: ignore[attr-defined]
+    plates = cfg.plates
+    sink: AlertSink = store.hotlists if store is not None else JsonlAlertSink(out / "hotlist_alerts.jsonl")
+    watcher = HotlistWatcher(HotlistFile(hotlist_path), sink, cfg.camera_id)
     lookup = TrackPlateLookup(
         PlateReader.from_config(plates), fallback=TextLineDetector(threads=plates.threads)
     )

@@ -188,9 +188,9 @@ def open_live_stats(
     """The stage for a camera run from the network file's `statistics` entry, or None."""
     from pathlib import Path
 
+    from detector.config import load_network_config
     from detector.errors import ConfigError
     from detector.geometry import Scene
-    from detector.network.config import load_network_config
     from detector.network.stats import geometry_from_scene
 
     net = load_network_config(Path(str(network_path)))

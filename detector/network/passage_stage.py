@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from detector.config import SectionCamera
 from detector.measures import PassageMeasures
-from detector.network.config import SectionCamera
 from detector.network.plate_match import Reading
 from detector.network.section import BundleRef, Passage
 from detector.types import COCO_ROAD_USERS, EvidenceFrames, Violation, ViolationType
@@ -206,9 +206,9 @@ def open_passage_stage(
     Needs the camera's road-plane calibration (`rules.calibration`)."""
     from pathlib import Path
 
+    from detector.config import load_network_config
     from detector.errors import ConfigError
     from detector.geometry import calibration_from_config
-    from detector.network.config import load_network_config
 
     net = load_network_config(Path(str(network_path)))
     found = net.timing_camera(cfg.camera_id)  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ is not ambiguous and the classes agree; any doubt sends it to review, never to a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,8 +25,9 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from detector.config import SectionConfig
+from detector.errors import ConfigError
 from detector.measures import SectionSpeedMeasures
-from detector.network.config import SectionConfig
 from detector.network.plate_match import PlateMatch, Reading, match_readings
 from detector.types import majority
 
@@ -227,10 +229,6 @@ def crossings(
 def load_passages(path: str | Path) -> list[Passage]:
     """Passages from JSON lines: {"camera_id", "track_id", "time" (ISO 8601 with zone), "class",
     "candidates": [[text, confidence], ...], "bundle": {"event_id", "manifest_sha256"} (optional)}."""
-    import json
-
-    from detector.errors import ConfigError
-
     p = Path(path)
     out = []
     try:

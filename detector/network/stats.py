@@ -18,46 +18,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import Field
 from shapely.geometry import LineString, Point, Polygon
 
-from detector.base import FrozenModel
+from detector.config import TrafficStatsConfig
 from detector.errors import ConfigError
 from detector.types import majority
 
+if TYPE_CHECKING:  # the store computes statistics without cv2, which the scene's homography loads
+    from detector.geometry import Scene
+
 OFF_LANE = "off_lane"
 ALL = "all"
-
-
-class TrafficStatsConfig(FrozenModel):
-    """How statistics are taken on one camera (world coordinates in metres on the road plane)."""
-
-    interval_s: float = Field(default=60.0, gt=0, description="Length of one statistics interval")
-    count_line: tuple[tuple[float, float], tuple[float, float]] = Field(
-        description="Counting line (world metres), p1 -> p2 with traffic crossing it from right to left"
-    )
-    loop_length_m: float = Field(default=4.5, gt=0, le=50, description="Virtual loop just before the line")
-    speed_window_s: float = Field(
-        default=0.8, gt=0, description="Spot speed: fit over this long around a time"
-    )
-    queue_speed_kmh: float = Field(default=5.0, gt=0, description="Slower than this counts as stopped")
-    queue_first_m: float = Field(
-        default=15.0, gt=0, description="First queued vehicle within this of the stop line"
-    )
-    queue_gap_m: float = Field(
-        default=12.0, gt=0, description="Next queued vehicle within this of the previous"
-    )
-    free_min_kmh: float = Field(
-        default=40.0, gt=0, description="Median at or above this (and a low occupancy): free"
-    )
-    heavy_below_kmh: float = Field(default=20.0, gt=0, description="Median below this: heavy")
-    jammed_below_kmh: float = Field(default=8.0, gt=0, description="Median below this: jammed")
-    occupancy_moderate: float = Field(default=0.15, gt=0, le=1, description="Occupancy from which: moderate")
-    occupancy_heavy: float = Field(default=0.35, gt=0, le=1, description="Occupancy from which: heavy")
-    occupancy_jammed: float = Field(default=0.6, gt=0, le=1, description="Occupancy from which: jammed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,14 +257,14 @@ def traffic_stats(
     return out
 
 
-def geometry_from_scene(scene: object) -> StatsGeometry:
-    """Lanes, homography and stop line from a camera's `detector.geometry.Scene` (its rules zones)."""
-    homo = getattr(scene, "homography", None)
+def geometry_from_scene(scene: Scene) -> StatsGeometry:
+    """Lanes, homography and stop line from a camera's scene (its rules zones)."""
+    homo = scene.homography
     if homo is None:
         raise ConfigError("traffic statistics need the camera's calibration (rules.calibration)")
     h = np.asarray(homo.H, dtype=np.float64)
-    lanes = tuple((lane.id, lane.polygon) for lane in getattr(scene, "lanes", ()))
-    stops = list(getattr(scene, "stop_lines", {}).values())
+    lanes = tuple((lane.id, lane.polygon) for lane in scene.lanes)
+    stops = list(scene.stop_lines.values())
     stop = None
     if stops:
         pts = np.c_[stops[0].coords, np.ones(len(stops[0].coords))] @ h.T

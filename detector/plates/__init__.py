@@ -1,7 +1,7 @@
 """Plate reading: detect plates on vehicle crops, read them (one or two rows), vote over a track.
 
 Public API (no model is loaded until `PlateReader.from_config` is called; names are imported lazily so
-that `detector.config` can import `detector.plates.config` without pulling in onnxruntime)::
+that importing one part, such as the grammar, does not pull in onnxruntime)::
 
     from detector.plates import PlateReader
     reader = PlateReader.from_config(cfg.plates)
@@ -16,7 +16,6 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "PlatesConfig": "detector.plates.config",
     "OnnxPlateDetector": "detector.plates.detect",
     "PlateBox": "detector.plates.detect",
     "PlateDetector": "detector.plates.detect",

@@ -21,7 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
-from detector.plates.config import PlatesConfig
+from detector.config import PlatesConfig
 from detector.plates.formats import is_state_name, state_named_in
 from detector.plates.grammar import repair_plate
 from detector.plates.image import Image, caption_strips, stacked_mark_cut

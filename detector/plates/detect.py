@@ -17,10 +17,10 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from detector.config import PlatesConfig
 from detector.detect.base import ModelInfo, cpu_session_options, resolve_model, sha256_file
 from detector.detect.onnx import letterbox, nms
 from detector.errors import ModelError
-from detector.plates.config import PlatesConfig
 from detector.plates.onnx_graph import rewrite_platedet
 
 log = logging.getLogger(__name__)

@@ -28,9 +28,9 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from detector.config import PlatesConfig
 from detector.detect.base import ModelInfo, cpu_session_options, package_file, sha256_file
 from detector.errors import ConfigError, ModelError
-from detector.plates.config import PlatesConfig
 from detector.plates.ctc import PLATE_ALPHABET
 from detector.plates.image import Image
 

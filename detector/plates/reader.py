@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from detector.plates.config import PlatesConfig
+from detector.config import PlatesConfig
 from detector.plates.country import CountryRules, Reading, country_rules
 from detector.plates.ctc import two_row_log_likelihood
 from detector.plates.detect import OnnxPlateDetector, PlateBox, PlateDetector

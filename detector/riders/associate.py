@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detector.riders.config import AssociationConfig
+from detector.config import AssociationConfig
 from detector.types import Detections, majority
 
 log = logging.getLogger(__name__)

@@ -29,10 +29,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from detector.config import HelmetConfig
 from detector.detect.base import REPO_MODELS_DIR, open_session
 from detector.detect.onnx import nms
 from detector.errors import ModelError
-from detector.riders.config import HelmetConfig
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from shapely.geometry import Point as ShapelyPoint
 from shapely.geometry import Polygon
 from shapely.prepared import prep
 
+from detector.config import RidersConfig
 from detector.measures import NoHelmetMeasures, TooManyRidersMeasures
 from detector.riders.associate import RiderFrame
-from detector.riders.config import RidersConfig
 from detector.riders.helmet import HeadCall, HelmetClassifier
 from detector.types import COCO_ROAD_USERS, EvidenceFrames, Frame, Violation, ViolationType
 

@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from detector.config import RulesConfig
 from detector.geometry import PointFeatures, Scene
 from detector.rules import lanes, no_stopping, red_light, speeding
 from detector.rules.common import Finding, SignalHistory, TrackView
-from detector.rules.config import RulesConfig
 from detector.signals import SignalState
 from detector.types import (
     COCO_ROAD_USERS,

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from detector.config import LaneRestrictionRuleConfig, SolidLineRuleConfig, WrongWayRuleConfig
 from detector.geometry import Scene
 from detector.measures import LaneRestrictionMeasures, SolidLineMeasures, WrongWayMeasures
 from detector.rules.common import Finding, SignalHistory, TrackView, runs, split_on_gaps
-from detector.rules.config import LaneRestrictionRuleConfig, SolidLineRuleConfig, WrongWayRuleConfig
 from detector.types import ViolationType
 
 LANE_RULE_VERSION = "lane_restriction/1.0"

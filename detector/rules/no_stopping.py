@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from detector.config import NoStoppingRuleConfig
 from detector.geometry import Scene
 from detector.measures import NoStoppingMeasures
 from detector.rules.common import Finding, SignalHistory, TrackView
-from detector.rules.config import NoStoppingRuleConfig
 from detector.types import ViolationType
 
 RULE_VERSION = "no_stopping/1.0"

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from detector.config import RedLightRuleConfig, StopLineRuleConfig
 from detector.geometry import LaneZone, LineZone, Scene
 from detector.measures import RedLightMeasures, StopLineMeasures
 from detector.rules.common import Finding, SignalHistory, TrackView
-from detector.rules.config import RedLightRuleConfig, StopLineRuleConfig
 from detector.signals import Phase, SignalState
 from detector.types import ViolationType
 

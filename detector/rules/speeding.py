@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from detector.config import SpeedingRuleConfig
 from detector.geometry import Homography, Scene
 from detector.measures import SpeedingMeasures
 from detector.rules.common import F64, Finding, SignalHistory, TrackView
-from detector.rules.config import SpeedingRuleConfig
 from detector.types import ViolationType
 
 RULE_VERSION = "speeding/1.0"

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from detector.rules.config import RulesConfig
+from detector.config import RulesConfig
 from detector.types import Track, TrackPoint
 
 CLASS_IDS = {"person": 0, "bicycle": 1, "car": 2, "motorcycle": 3, "bus": 5, "truck": 7}

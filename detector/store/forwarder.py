@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
-from detector.store.config import ForwardConfig
+from detector.config import ForwardConfig
 from detector.store.db import Clock, Database
 from detector.store.models import ForwardItem, ForwardState, ViolationRow
 from detector.store.network_models import PassageRow

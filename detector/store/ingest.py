@@ -36,6 +36,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from detector.config import StoreConfig
 from detector.evidence.chain import BUNDLE_DIR_RE, CHAIN_DIR
 from detector.evidence.manifest import MANIFEST_NAME, ManifestError, parse_manifest, sha256_hex
 from detector.evidence.registry import KeyRegistry
@@ -44,7 +45,6 @@ from detector.fsutil import rename_synced
 from detector.measures import PassageMeasures, measures_json
 from detector.store import audit
 from detector.store.bundles import BundleFacts, check_bundle
-from detector.store.config import StoreConfig
 from detector.store.db import Clock, Database
 from detector.store.errors import InvalidRequest
 from detector.store.keyring import load_db_registry

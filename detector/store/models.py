@@ -6,45 +6,27 @@ Times are stored as UTC (`UTCDateTime` hands back timezone-aware datetimes on ev
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-#: Integer primary keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on SQLite (which stores naive text) and PostgreSQL alike."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r} given to the store; pass an aware UTC time")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+# the network tables (notices, inspection flags, hotlists, traffic statistics) and the API's shared
+# rate-limit buckets (issue 19) share this metadata: imported here so `Base` holds the whole schema
+from detector.store import network_models as _network_models  # noqa: F401
+from detector.store import ratelimit_models as _ratelimit_models  # noqa: F401
+from detector.store.orm import Base, BigId, UTCDateTime
 
 
 class ViolationStatus(StrEnum):
@@ -63,10 +45,6 @@ class ForwardState(StrEnum):
     PENDING = "pending"
     FORWARDED = "forwarded"
     FAILED = "failed"
-
-
-class Base(DeclarativeBase):
-    pass
 
 
 class CameraChain(Base):
@@ -276,10 +254,3 @@ class CameraHealth(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     status_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)  # when the store learnt it
     last_heartbeat_id: Mapped[int | None] = mapped_column(BigInteger)
-
-
-# the network tables (notices, inspection flags, hotlists, traffic statistics) share this metadata
-from detector.store import network_models as _network_models  # noqa: E402, F401
-
-# the API's shared rate-limit buckets (issue 19)
-from detector.store import ratelimit_models as _ratelimit_models  # noqa: E402, F401

@@ -1,7 +1,7 @@
 """Tables of the network side (issue 18): the notice's life after a fine, the inspection-registry
 stand-in, wanted-plate hotlists and their alerts, traffic statistics.
 
-They share `detector.store.models.Base` (that module imports this one at its end, so the migration
+They share `detector.store.orm.Base` (`detector.store.models` imports this module, so the migration
 test sees one metadata); the schema itself is created by migration 0004_network.
 """
 
@@ -13,7 +13,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from detector.store.models import Base, BigId, UTCDateTime
+from detector.store.orm import Base, BigId, UTCDateTime
 
 
 class NoticeState(StrEnum):

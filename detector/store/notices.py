@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from detector.config import NoticeConfig
 from detector.fsutil import atomic_write_bytes
 from detector.platetext import o_zero_spellings
 from detector.store import audit
@@ -28,7 +29,6 @@ from detector.store.db import Clock, Database
 from detector.store.errors import InvalidRequest, NotFound
 from detector.store.inspection import InspectionRegistry, StoreInspectionRegistry
 from detector.store.models import EvidenceFile, Fine, FineStatus, ViolationRow
-from detector.store.network_config import NoticeConfig
 from detector.store.network_models import NoticeRow, NoticeState
 from detector.store.network_views import NoticeCaseView, PublicNoticeView, TransitionView
 from detector.store.notice_html import PICTURE_ORDER, NoticePrint, measure_rows, render_notice_html

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from sqlalchemy import func, select, update
 
-from detector.store.config import MqttConfig
+from detector.config import MqttConfig
 from detector.store.db import Clock, Database
 from detector.store.models import OutboxMessage
 

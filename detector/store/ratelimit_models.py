@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Float, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from detector.store.models import Base
+from detector.store.orm import Base
 
 
 class RateBucket(Base):

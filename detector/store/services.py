@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
+from detector.config import StoreConfig
 from detector.fsutil import atomic_write_text
 from detector.store.bundles import load_trusted_keys
-from detector.store.config import StoreConfig
 from detector.store.db import Clock, Database, require_schema, utc_now
 from detector.store.fines import FineSchedule, default_schedule
 from detector.store.heartbeat import HeartbeatService

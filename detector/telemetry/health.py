@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from detector.config import TelemetryConfig
 from detector.errors import ConfigError
-from detector.telemetry.config import TelemetryConfig
 
 if TYPE_CHECKING:
     from detector.pipeline import FrameResult

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from detector.config import TelemetryConfig
 from detector.store.heartbeat import STATUS_OFFLINE, STATUS_ONLINE, Heartbeat, heartbeat_json
-from detector.telemetry.config import TelemetryConfig
 
 if TYPE_CHECKING:
     from detector.runtime.session import RunSession

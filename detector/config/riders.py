@@ -4,34 +4,27 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from detector.base import FrozenModel, Point
+from detector.base import FrozenModel
+from detector.config.fields import ClosedFraction, Fraction, ImagePolygon, OpenFraction, Threads
 
 
 class AssociationConfig(FrozenModel):
     """When a person track is a rider of a two-wheeler track (geometry held over time, with hysteresis)."""
 
-    min_x_overlap: float = Field(
+    min_x_overlap: Fraction = Field(
         default=0.5,
-        gt=0,
-        le=1,
         description="Horizontal overlap of the person and vehicle boxes over the narrower of the two",
     )
-    max_head_below_top: float = Field(
+    max_head_below_top: ClosedFraction = Field(
         default=0.35,
-        ge=0,
-        le=1,
         description="The person's top may be at most this fraction of the vehicle's height below the vehicle's top",
     )
-    min_feet_into_vehicle: float = Field(
+    min_feet_into_vehicle: ClosedFraction = Field(
         default=0.25,
-        ge=0,
-        le=1,
         description="The person's bottom must reach at least this fraction of the vehicle's height into its box",
     )
-    max_feet_below_vehicle: float = Field(
+    max_feet_below_vehicle: ClosedFraction = Field(
         default=0.15,
-        ge=0,
-        le=1,
         description="The person's bottom may be at most this fraction of the vehicle's height below the vehicle",
     )
     height_ratio: tuple[float, float] = Field(
@@ -77,8 +70,8 @@ class HelmetConfig(FrozenModel):
         default=None,
         description="ONNX helmet detector; unset: models/helmet-yolo.onnx (`detector models export-helmet`)",
     )
-    threads: int = Field(default=1, ge=1, le=64, description="onnxruntime intra-op threads")
-    zone: list[Point] | None = Field(
+    threads: Threads = Field(default=1, description="onnxruntime intra-op threads")
+    zone: ImagePolygon | None = Field(
         default=None,
         description="Only riders whose vehicle's ground point is inside this polygon are checked; unset: all",
     )
@@ -92,16 +85,12 @@ class HelmetConfig(FrozenModel):
         ge=0,
         description="Least variance of the Laplacian of the head region (grey, resized to 64 px): blurred heads are not judged",
     )
-    max_occlusion: float = Field(
+    max_occlusion: ClosedFraction = Field(
         default=0.15,
-        ge=0,
-        le=1,
         description="Most of the head region another road user's box may cover (other than the rider's own vehicle)",
     )
-    min_confidence: float = Field(
+    min_confidence: OpenFraction = Field(
         default=0.5,
-        gt=0,
-        lt=1,
         description="Least detector confidence of the head box for a sample to count as a vote",
     )
     max_samples: int = Field(default=8, ge=1, description="Head samples classified per rider at most")

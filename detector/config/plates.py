@@ -1,4 +1,7 @@
-"""Configuration of the plates stage (owned by the plates module)."""
+"""Settings of the plates stage: plate detection on vehicle crops, OCR, voting, the country's formats.
+
+A `region` is checked against the plate formats where those are (`detector.plates.formats`), when the
+reader is built and by `detector.configcheck`."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from detector.base import FrozenModel
+from detector.config.fields import OpenFraction, Threads
 
 
 class PlatesConfig(FrozenModel):
@@ -28,11 +32,9 @@ class PlatesConfig(FrozenModel):
     detector_fp32: bool = Field(
         default=True, description="Convert an fp16 detector to fp32 at load (in memory) for CPU inference"
     )
-    detector_confidence: float = Field(
-        default=0.25, gt=0, lt=1, description="Minimum plate detection confidence"
-    )
-    detector_iou: float = Field(default=0.5, gt=0, lt=1, description="NMS IoU threshold of plate boxes")
-    threads: int = Field(default=2, ge=1, le=64, description="onnxruntime intra-op threads per model")
+    detector_confidence: OpenFraction = Field(default=0.25, description="Minimum plate detection confidence")
+    detector_iou: OpenFraction = Field(default=0.5, description="NMS IoU threshold of plate boxes")
+    threads: Threads = Field(default=2, description="onnxruntime intra-op threads per model")
     ocr_backend: Literal["rapidocr", "fast_plate_ocr"] = Field(
         default="rapidocr",
         description="rapidocr: PP-OCRv6 recognition model shipped in the rapidocr wheel (offline default); "
@@ -129,15 +131,8 @@ class PlatesConfig(FrozenModel):
     def _check(self) -> PlatesConfig:
         if self.detector_input_size % 32:
             raise ValueError(f"detector_input_size must be a multiple of 32, got {self.detector_input_size}")
-        if self.region is not None:
-            from detector.plates.formats import formats_for
-
-            try:
-                formats_for(self.country, self.region)
-            except ValueError as exc:
-                raise ValueError(f"region: {exc}") from None
-            if self.country not in ("us", "eu"):
-                raise ValueError(f"region is only used with country us or eu, not {self.country!r}")
+        if self.region is not None and self.country not in ("us", "eu"):
+            raise ValueError(f"region is only used with country us or eu, not {self.country!r}")
         if self.ocr_backend == "fast_plate_ocr" and not (
             self.fast_plate_ocr_model and self.fast_plate_ocr_config
         ):

@@ -1,22 +1,21 @@
-"""Configuration of the network side of the cameras: road sections for average speed, hotlist
-refresh, traffic statistics. Own pydantic models (extra="forbid"), loaded from one YAML file."""
+"""The network file: road sections timed between cameras for average speed (`detector section check`),
+and the settings of traffic statistics (`detector stats compute`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from detector.base import FrozenModel
-from detector.errors import ConfigError
-from detector.network.stats import TrafficStatsConfig
+from detector.config.fields import Id
+from detector.config.load import load_model
 
 
 class SectionCamera(FrozenModel):
     """One camera of a section: where it stands along the road and how well its clock is kept."""
 
-    camera_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Camera id (as in its bundles)")
+    camera_id: Id = Field(description="Camera id (as in its bundles)")
     chainage_m: float = Field(description="Position along the road, metres (increasing with traffic)")
     clock_uncertainty_s: float = Field(
         ge=0, le=10, description="Bound on the camera clock's error against UTC (e.g. NTP offset bound)"
@@ -36,7 +35,9 @@ class SectionCamera(FrozenModel):
     )
 
 
-class SpeedLimit(FrozenModel):
+class SectionSpeedLimit(FrozenModel):
+    """A speed limit of a section, for some vehicle classes or all."""
+
     classes: tuple[str, ...] | None = Field(default=None, description="Vehicle classes; None: all")
     limit_kmh: float = Field(gt=0, le=200, description="Speed limit, km/h")
 
@@ -44,13 +45,13 @@ class SpeedLimit(FrozenModel):
 class SectionConfig(FrozenModel):
     """A road section timed between consecutive cameras (average speed, "đo tốc độ trung bình")."""
 
-    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Section id")
+    id: Id = Field(description="Section id")
     name: str = Field(default="", description="Road and direction, as printed on a notice")
     cameras: tuple[SectionCamera, ...] = Field(min_length=2, description="Cameras in the direction of travel")
     distance_uncertainty_m: float = Field(
         default=1.0, ge=0, description="Bound on the error of the surveyed distance between two cameras"
     )
-    limits: tuple[SpeedLimit, ...] = Field(
+    limits: tuple[SectionSpeedLimit, ...] = Field(
         min_length=1, description="Limits; a class entry beats an all-classes one"
     )
     tolerance_kmh: float = Field(default=0.0, ge=0, description="Fine only above limit + tolerance")
@@ -120,17 +121,33 @@ class NetworkCamerasConfig(FrozenModel):
 
 
 def load_network_config(path: str | Path) -> NetworkCamerasConfig:
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: network config file not found")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        return NetworkCamerasConfig.model_validate(raw)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}") from exc
-    except ValidationError as exc:
-        lines = [f"{p}: invalid network config"]
-        for e in exc.errors():
-            loc = ".".join(str(x) for x in e["loc"]) or "<root>"
-            lines.append(f"  {loc}: {e['msg']} (got {e.get('input')!r})")
-        raise ConfigError("\n".join(lines)) from exc
+    """Read the network file (sections between cameras); ConfigError names the file, field and value."""
+    return load_model(Path(path), NetworkCamerasConfig, "network config")
+
+
+class TrafficStatsConfig(FrozenModel):
+    """How statistics are taken on one camera (world coordinates in metres on the road plane)."""
+
+    interval_s: float = Field(default=60.0, gt=0, description="Length of one statistics interval")
+    count_line: tuple[tuple[float, float], tuple[float, float]] = Field(
+        description="Counting line (world metres), p1 -> p2 with traffic crossing it from right to left"
+    )
+    loop_length_m: float = Field(default=4.5, gt=0, le=50, description="Virtual loop just before the line")
+    speed_window_s: float = Field(
+        default=0.8, gt=0, description="Spot speed: fit over this long around a time"
+    )
+    queue_speed_kmh: float = Field(default=5.0, gt=0, description="Slower than this counts as stopped")
+    queue_first_m: float = Field(
+        default=15.0, gt=0, description="First queued vehicle within this of the stop line"
+    )
+    queue_gap_m: float = Field(
+        default=12.0, gt=0, description="Next queued vehicle within this of the previous"
+    )
+    free_min_kmh: float = Field(
+        default=40.0, gt=0, description="Median at or above this (and a low occupancy): free"
+    )
+    heavy_below_kmh: float = Field(default=20.0, gt=0, description="Median below this: heavy")
+    jammed_below_kmh: float = Field(default=8.0, gt=0, description="Median below this: jammed")
+    occupancy_moderate: float = Field(default=0.15, gt=0, le=1, description="Occupancy from which: moderate")
+    occupancy_heavy: float = Field(default=0.35, gt=0, le=1, description="Occupancy from which: heavy")
+    occupancy_jammed: float = Field(default=0.6, gt=0, le=1, description="Occupancy from which: jammed")

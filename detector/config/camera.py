@@ -1,7 +1,9 @@
-"""Camera configuration: pydantic models, loaded once at the CLI edge and passed down.
+"""The camera config: one YAML file per camera, loaded once at the CLI edge and passed down.
 
 Every model forbids unknown fields and is frozen. A bad file gives a `ConfigError` that names the
-file, the field path and the offending value.
+file, the field path and the offending value. The checks here are structural (fields, ids,
+references, image bounds); those that need shapely, the homography fit or the plate formats run
+where those are built, all of them at once in `detector.configcheck.check_camera`.
 """
 
 from __future__ import annotations
@@ -10,17 +12,18 @@ import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
-from detector.base import FrozenModel, Point
-from detector.diskguard import DiskConfig
-from detector.errors import ConfigError
-from detector.evidence.config import EvidenceConfig
-from detector.plates.config import PlatesConfig
-from detector.riders.config import RidersConfig
-from detector.rules.config import RulesConfig
-from detector.safeyaml import read_config_mapping, short_repr
-from detector.telemetry.config import TelemetryConfig
+from detector.base import FrozenModel
+from detector.classes import COCO_ROAD_USERS
+from detector.config.evidence import EvidenceConfig
+from detector.config.fields import Id, ImagePolygon, OpenFraction, Threads, check_inside, check_unique_ids
+from detector.config.load import load_model
+from detector.config.plates import PlatesConfig
+from detector.config.riders import RidersConfig
+from detector.config.rules import RulesConfig
+from detector.config.runtime import RuntimeConfig
+from detector.config.telemetry import TelemetryConfig
 
 
 class GPS(FrozenModel):
@@ -73,13 +76,13 @@ class DetectorConfig(FrozenModel):
     input_long_side: int = Field(
         default=640, ge=64, le=4096, description="Long side of the fitted input when input_size is unset"
     )
-    confidence: float = Field(default=0.3, gt=0, lt=1, description="Minimum detection confidence")
-    iou: float = Field(default=0.5, gt=0, lt=1, description="NMS IoU threshold")
+    confidence: OpenFraction = Field(default=0.3, description="Minimum detection confidence")
+    iou: OpenFraction = Field(default=0.5, description="NMS IoU threshold")
     classes: tuple[str, ...] = Field(
         default=("person", "bicycle", "car", "motorcycle", "bus", "truck"),
         description="Road-user classes kept (COCO names)",
     )
-    threads: int = Field(default=2, ge=1, le=64, description="onnxruntime intra-op threads")
+    threads: Threads = Field(default=2, description="onnxruntime intra-op threads")
     spin: bool | None = Field(
         default=None,
         description="Let onnxruntime's threads busy-wait between the model's parallel sections. Unset: on "
@@ -96,8 +99,6 @@ class DetectorConfig(FrozenModel):
                 raise ValueError(f"input_size must be positive multiples of 32, got {self.input_size}")
         if self.input_long_side % 32:
             raise ValueError(f"input_long_side must be a multiple of 32, got {self.input_long_side}")
-        from detector.types import COCO_ROAD_USERS
-
         unknown = set(self.classes) - set(COCO_ROAD_USERS.values())
         if unknown:
             raise ValueError(f"unknown classes {sorted(unknown)}; known: {sorted(COCO_ROAD_USERS.values())}")
@@ -112,20 +113,12 @@ class TrackerConfig(FrozenModel):
         description="Stream seconds a lost track is kept for re-finding (aged by stream time, so dropped or "
         "undetected frames count)",
     )
-    track_activation_threshold: float = Field(
-        default=0.25, gt=0, lt=1, description="Confidence to start a track"
+    track_activation_threshold: OpenFraction = Field(default=0.25, description="Confidence to start a track")
+    minimum_iou: OpenFraction = Field(
+        default=0.2, description="Least IoU between a track's prediction and a detection to match them"
     )
-    minimum_iou: float = Field(
-        default=0.2,
-        gt=0,
-        lt=1,
-        description="Least IoU between a track's prediction and a detection to match them",
-    )
-    high_confidence: float = Field(
-        default=0.5,
-        gt=0,
-        lt=1,
-        description="Detections above this join the first ByteTrack association stage",
+    high_confidence: OpenFraction = Field(
+        default=0.5, description="Detections above this join the first ByteTrack association stage"
     )
     minimum_consecutive_frames: int = Field(
         default=2,
@@ -139,67 +132,12 @@ class TrackerConfig(FrozenModel):
     )
 
 
-class RuntimeConfig(FrozenModel):
-    """How the frame loop spends the box's CPU: which frames are detected, what may wait."""
-
-    disk: DiskConfig = Field(
-        default_factory=DiskConfig, description="Free-space thresholds: shed, then floor"
-    )
-
-    detect_every: int = Field(
-        default=2,
-        ge=1,
-        le=10,
-        description="Run the detector on every Nth frame; the tracker's motion carries the tracks between "
-        "(every frame still reaches the tracker and the rules). Decisive frames are always detected.",
-    )
-    full_rate_margin_px: float = Field(
-        default=40.0,
-        ge=0,
-        description="Detect every frame while a track's ground point is within this many pixels of a stop line "
-        "or solid line, or can reach one before the next periodic detection",
-    )
-    full_rate_young_s: float = Field(
-        default=0.3, ge=0, description="Detect every frame while a track is younger than this (seconds)"
-    )
-    max_gap: int = Field(
-        default=4,
-        ge=1,
-        le=30,
-        description="Live: at most this many frames in a row without a detection when the loop falls behind",
-    )
-    max_lag_s: float = Field(
-        default=5.0,
-        gt=0,
-        le=600,
-        description="Live: how far (seconds) the loop may fall behind the camera before frames are dropped. "
-        "Until then frames not yet processed wait in the connection, compressed; every live start and "
-        "reconnect brings a second or more of them, read faster than real time. Beyond it the oldest decoded "
-        "frames are dropped (counted) until the loop is within half of it",
-    )
-    queue_size: int = Field(
-        default=8,
-        ge=1,
-        le=1000,
-        description="Decoded frames waiting between capture and processing. A replay waits for the loop (and "
-        "keeps at most 4 ahead); a live camera waits too until `max_lag_s`, then drops the oldest and counts",
-    )
-    output_queue_size: int = Field(
-        default=8,
-        ge=1,
-        le=10000,
-        description="Frames waiting for the track records and the preview writer (each holds its image: a "
-        "1080p frame is 6 MB)",
-    )
-
-
 class IgnoreZoneConfig(FrozenModel):
     """An image area whose detections are discarded before tracking (an overlay, not the road)."""
 
-    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Zone id")
-    polygon: list[Point] = Field(
-        min_length=3,
-        description="Area on the image (pixels); a detection whose box centre lies inside is discarded",
+    id: Id = Field(description="Zone id")
+    polygon: ImagePolygon = Field(
+        description="Area on the image (pixels); a detection whose box centre lies inside is discarded"
     )
     reason: str = Field(
         default="", description="What covers the area (recorder window, status bar, caption...)"
@@ -210,9 +148,7 @@ class CameraConfig(FrozenModel):
     """One camera: where it is, what it reads, how it detects, and the rules of its scene."""
 
     schema_version: Literal[1] = Field(default=1, description="Config format version")
-    camera_id: str = Field(
-        pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Stable id, used in events and topics"
-    )
+    camera_id: Id = Field(description="Stable id, used in events and topics")
     name: str = Field(description="Human name of the camera")
     location: str = Field(
         default="", description="Place as written on a notice (road, km, district, province)"
@@ -246,30 +182,16 @@ class CameraConfig(FrozenModel):
 
     @model_validator(mode="after")
     def _check_ignore(self) -> CameraConfig:
-        from detector.ignore import validate_ignore_zones
-
-        validate_ignore_zones([(z.id, z.polygon) for z in self.ignore], self.rules.image_size)
+        check_unique_ids([z.id for z in self.ignore], "ignore")
+        for z in self.ignore:
+            check_inside(z.polygon, self.rules.image_size, f"ignore[{z.id}]")
         return self
-
-
-def _format_validation_error(path: Path, err: ValidationError, raw: Any) -> str:
-    lines = [f"{path}: invalid camera config"]
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "<root>"
-        shown = short_repr(e.get("input"))
-        lines.append(f"  {loc}: {e['msg']} (got {shown})")
-    return "\n".join(lines)
 
 
 def load_camera_config(path: str | Path) -> CameraConfig:
     """Read and validate a YAML or JSON camera config; relative source paths resolve beside the file."""
     p = Path(path)
-    raw = read_config_mapping(p, "config")
-    try:
-        cfg = CameraConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(_format_validation_error(p, exc, raw)) from exc
-    return resolve_relative_paths(cfg, p.parent)
+    return resolve_relative_paths(load_model(p, CameraConfig, "camera config", file_what="config"), p.parent)
 
 
 def _is_local_path(uri: str) -> bool:

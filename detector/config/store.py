@@ -9,12 +9,11 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from detector.base import FrozenModel
-from detector.errors import ConfigError
-from detector.safeyaml import read_config_mapping, short_repr
-from detector.store.network_config import NetworkConfig
+from detector.config.load import load_model
+from detector.config.notices import NetworkConfig
 
 
 class MqttConfig(FrozenModel):
@@ -157,13 +156,4 @@ def load_store_config(path: str | Path | None) -> StoreConfig:
     if path is None:
         return StoreConfig().resolved(Path.cwd())
     p = Path(path)
-    raw = read_config_mapping(p, "store config")
-    try:
-        cfg = StoreConfig.model_validate(raw)
-    except ValidationError as exc:
-        lines = [f"{p}: invalid store config"]
-        for e in exc.errors():
-            loc = ".".join(str(x) for x in e["loc"]) or "<root>"
-            lines.append(f"  {loc}: {e['msg']} (got {short_repr(e.get('input'))})")
-        raise ConfigError("\n".join(lines)) from exc
-    return cfg.resolved(p.parent)
+    return load_model(p, StoreConfig, "store config").resolved(p.parent)

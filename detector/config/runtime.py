@@ -1,0 +1,74 @@
+"""The `runtime` section of a camera config: how the frame loop spends the box's CPU, and what it
+does when the disk fills."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from detector.base import FrozenModel
+
+
+class DiskConfig(FrozenModel):
+    """Free-space thresholds of the output filesystem."""
+
+    shed_below_mb: float = Field(
+        default=1024.0, ge=0, description="Below this much free space previews and track records are shed"
+    )
+    floor_mb: float = Field(
+        default=128.0, ge=0, description="Below this no new evidence bundle is started (decisions go on)"
+    )
+    check_every: int = Field(default=30, ge=1, description="Measure free space at most every N writes")
+
+
+class RuntimeConfig(FrozenModel):
+    """How the frame loop spends the box's CPU: which frames are detected, what may wait."""
+
+    disk: DiskConfig = Field(
+        default_factory=DiskConfig, description="Free-space thresholds: shed, then floor"
+    )
+
+    detect_every: int = Field(
+        default=2,
+        ge=1,
+        le=10,
+        description="Run the detector on every Nth frame; the tracker's motion carries the tracks between "
+        "(every frame still reaches the tracker and the rules). Decisive frames are always detected.",
+    )
+    full_rate_margin_px: float = Field(
+        default=40.0,
+        ge=0,
+        description="Detect every frame while a track's ground point is within this many pixels of a stop line "
+        "or solid line, or can reach one before the next periodic detection",
+    )
+    full_rate_young_s: float = Field(
+        default=0.3, ge=0, description="Detect every frame while a track is younger than this (seconds)"
+    )
+    max_gap: int = Field(
+        default=4,
+        ge=1,
+        le=30,
+        description="Live: at most this many frames in a row without a detection when the loop falls behind",
+    )
+    max_lag_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=600,
+        description="Live: how far (seconds) the loop may fall behind the camera before frames are dropped. "
+        "Until then frames not yet processed wait in the connection, compressed; every live start and "
+        "reconnect brings a second or more of them, read faster than real time. Beyond it the oldest decoded "
+        "frames are dropped (counted) until the loop is within half of it",
+    )
+    queue_size: int = Field(
+        default=8,
+        ge=1,
+        le=1000,
+        description="Decoded frames waiting between capture and processing. A replay waits for the loop (and "
+        "keeps at most 4 ahead); a live camera waits too until `max_lag_s`, then drops the oldest and counts",
+    )
+    output_queue_size: int = Field(
+        default=8,
+        ge=1,
+        le=10000,
+        description="Frames waiting for the track records and the preview writer (each holds its image: a "
+        "1080p frame is 6 MB)",
+    )
