@@ -1,0 +1,68 @@
+"""Calibration from lane markings, zone drawing and `detector calibrate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from detector.cli.rules import calibrate
+from detector.geometry import calibrate as fit_homography
+from detector.rules.draw import draw_calibration_view, draw_zones
+from detector.rules.lanefit import LaneFit, fit_lane_camera
+from detector.rules.synthetic import reference_rules_config
+from detector.signals import Phase, SignalState
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_lane_camera_fit_recovers_a_known_camera():
+    truth = LaneFit(
+        params=(900.0, np.radians(12), np.radians(-8), np.radians(1.5), 9.0, 1.0, -25.0),
+        principal_point=(320, 240),
+        rms_px=0.0,
+        n_points=0,
+    )
+    period, lane = 12.0, 3.5
+    dash = truth.project([(lane, k * period) for k in range(7)])
+    rng = np.random.default_rng(3)
+    dash = dash + rng.normal(0, 0.3, dash.shape)
+    left = truth.project([(0.0, y) for y in np.linspace(2, 70, 12)])
+    right = truth.project([(2 * lane, y) for y in np.linspace(2, 70, 12)])
+    fit = fit_lane_camera(
+        [tuple(p) for p in dash], lane, period, [(0.0, left), (2 * lane, right)], (320, 240)
+    )
+    assert fit.rms_px < 1.0
+    img, world = fit.grid([0, lane, 2 * lane], [0, 12, 24, 36, 48, 60])
+    homo = fit_homography(img, world)
+    # distances measured through the fitted calibration match the truth within 2%
+    a, b = truth.project([(lane, 6.0), (lane, 54.0)])
+    wa, wb = homo.image_to_world([a, b])
+    assert np.linalg.norm(wb - wa) == pytest.approx(48.0, rel=0.02)
+
+
+def test_draw_zones_marks_the_image():
+    cfg = reference_rules_config()
+    blank = np.zeros((800, 1000, 3), np.uint8)
+    red = SignalState(Phase.RED, 2.0, 2.0, 3.0)
+    drawn = draw_zones(blank, cfg, red)
+    assert drawn.shape == blank.shape and blank.sum() == 0  # input untouched
+    # the stop line (y=400, x 100..900) is drawn in the phase colour (red in BGR)
+    assert drawn[400, 500, 2] > 200 and drawn[400, 500, 1] < 60
+    full = draw_calibration_view(blank, cfg)
+    assert (full != drawn).any()
+
+
+def test_calibrate_command_writes_png(tmp_path):
+    cfg = ROOT / "configs" / "sample_scene.yaml"
+    if not (ROOT / "sample_videos" / "sample_scene.mp4").exists():
+        pytest.skip("sample scene not generated")
+    out = tmp_path / "cal.png"
+    res = CliRunner().invoke(calibrate, ["--config", str(cfg), "--frame", "3", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "reprojection RMS" in res.output
+    img = cv2.imread(str(out))
+    assert img is not None and img.shape == (540, 960, 3)

@@ -1,0 +1,82 @@
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from detector.config import SourceConfig
+from detector.errors import SourceError
+from detector.runtime.capture import BoundedQueue, Captured, CaptureThread
+from detector.sources import StreamSource
+from detector.types import Frame
+from tests.cameras.mjpeg_server import MjpegCamera
+
+
+def frame(i: int) -> Frame:
+    return Frame(image=np.zeros((4, 4, 3), np.uint8), index=i, timestamp=i / 10, source_id="q")
+
+
+def test_queue_drops_oldest_and_counts():
+    q: BoundedQueue[Frame] = BoundedQueue(3)
+    for i in range(7):
+        q.put(frame(i))
+    assert q.stats.dropped == 4 and q.stats.put == 7 and q.stats.max_depth == 3
+    got = [q.get(0) for _ in range(3)]
+    assert [f.index for f in got if f is not None] == [4, 5, 6]
+    q.close()
+    assert q.get(0.01) is None
+
+
+def test_waiting_queue_blocks_the_producer_and_loses_nothing():
+    q: BoundedQueue[int] = BoundedQueue(2, policy="wait")
+    produced: list[int] = []
+
+    def produce() -> None:
+        for i in range(50):
+            q.put(i)
+            produced.append(i)
+        q.close()
+
+    t = threading.Thread(target=produce)
+    t.start()
+    time.sleep(0.05)
+    assert len(produced) <= 3  # blocked on a full queue, not dropping
+    got = []
+    while (item := q.get(1.0)) is not None:
+        got.append(item)
+    t.join(2)
+    assert got == list(range(50)) and q.stats.dropped == 0
+
+
+def test_closing_a_full_waiting_queue_releases_the_producer():
+    q: BoundedQueue[int] = BoundedQueue(1, policy="wait")
+    q.put(0)
+    result: list[bool] = []
+    t = threading.Thread(target=lambda: result.append(q.put(1)))
+    t.start()
+    time.sleep(0.05)
+    q.close()
+    t.join(2)
+    assert result == [False] and not t.is_alive()
+
+
+def test_queue_rejects_zero_size():
+    with pytest.raises(ValueError):
+        BoundedQueue(0)
+
+
+def test_capture_thread_hands_over_frames_then_the_error():
+    # one connection of 12 frames, then the camera refuses: the frames arrive, then the error
+    # (the camera refusing, rather than the test stopping it at frame 12, leaves no race with the
+    # capture thread's reconnect)
+    with MjpegCamera(frames_per_connection=12, max_connections=1) as cam:
+        cfg = SourceConfig(uri=cam.url, fps=10, reconnect_attempts=0, reconnect_delay_s=0, read_timeout_s=2)
+        source = StreamSource(cfg, "cam")
+        capture = CaptureThread(source, BoundedQueue[Captured](100)).start()
+        got = []
+        with pytest.raises(SourceError, match="could not connect|stream"):
+            for item in capture.frames():
+                got.append(item.frame.index)
+        capture.close()
+        assert cam.connections == 2  # the first, and the refused reconnect
+    assert got == list(range(12))

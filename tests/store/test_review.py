@@ -1,0 +1,97 @@
+"""Review, fines and the append-only audit log on real SQLite and PostgreSQL."""
+
+# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from detector.store import audit
+from detector.store.errors import Conflict, InvalidRequest
+from tests.store.support import FakeClock, Store, bundles, db_url, keys, pg_database, pg_url, store  # noqa: F401
+
+
+def _ingest(store: Store, bundles: list[Path], n: int = 2) -> list[int]:
+    ids = []
+    for b in bundles[:n]:
+        r = store.services.ingest.ingest_path(b)
+        assert r.status == "accepted", r.reason
+        ids.append(r.violation_id)
+    return ids
+
+
+def test_confirm_issues_fine_with_notice_fields(store: Store, bundles: list[Path]) -> None:
+    vid = _ingest(store, bundles, 1)[0]
+    store.clock.advance(3600)
+    res = store.services.review.review(vid, "confirm", actor="alice", reason="clear red light")
+    assert res.violation.status == "confirmed" and res.violation.reviewed_by == "alice"
+    assert res.violation.reviewed_at == store.clock()
+    f = res.fine
+    assert f is not None
+    # Decree 168/2024 Art. 6(9)(b): car through a red light, 18-20 million VND, 4 points (Art. 6(16)(b))
+    assert (f.amount_min_vnd, f.amount_max_vnd, f.points) == (18_000_000, 20_000_000, 4)
+    assert "6(9)(b)" in f.legal_basis and f.status == "unpaid"
+    assert f.plate_text == "51F-123.45" and f.plate_colour == "white" and f.vehicle_type == "Xe ô tô"
+    assert f.place == "Quận Bình Thạnh, TP.HCM" and f.detecting_unit == "CSGT"
+    assert f.violation_text.startswith("Không chấp hành hiệu lệnh của đèn tín hiệu")
+
+
+def test_reject_needs_reason_and_only_pending_can_be_decided(store: Store, bundles: list[Path]) -> None:
+    a, b = _ingest(store, bundles, 2)
+    with pytest.raises(InvalidRequest, match="needs a reason"):
+        store.services.review.review(a, "reject", actor="bob", reason="  ")
+    res = store.services.review.review(a, "reject", actor="bob", reason="ambulance on duty")
+    assert res.violation.status == "rejected" and res.fine is None
+    with pytest.raises(Conflict, match="already rejected"):
+        store.services.review.review(a, "confirm", actor="carol", reason="")
+    # only confirmed violations become fines
+    assert store.services.payments.lookup("51F12345") == []
+    store.services.review.review(b, "confirm", actor="carol", reason="", plate_text="51F-123.46")
+    fines = store.services.payments.lookup("51F-123.46")
+    assert [f.violation_id for f in fines] == [b]
+
+
+def test_audit_records_before_after_and_is_append_only(store: Store, bundles: list[Path]) -> None:
+    vid = _ingest(store, bundles, 1)[0]
+    res = store.services.review.review(vid, "confirm", actor="alice", reason="ok", plate_text="51F-999.99")
+    assert res.fine is not None
+    store.services.review.cancel_fine(res.fine.fine_id, actor="chief", reason="duplicate notice")
+    with store.db.session() as s:
+        v_entries = audit.entries(s, "violation", str(vid))
+        f_entries = audit.entries(s, "fine", str(res.fine.fine_id))
+    assert [e.action for e in v_entries] == ["ingest", "confirm"]
+    confirm = v_entries[1]
+    assert confirm.actor == "alice"
+    assert confirm.before is not None and confirm.after is not None
+    assert confirm.before["status"] == "pending" and confirm.after["status"] == "confirmed"
+    assert (
+        confirm.before["plate_normalized"] == "51F12345" and confirm.after["plate_normalized"] == "51F99999"
+    )
+    assert [e.action for e in f_entries] == ["issue_fine", "cancel_fine"]
+    assert f_entries[1].after is not None and f_entries[1].after["status"] == "cancelled"
+    for stmt in ("UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log"):
+        with pytest.raises(DBAPIError, match="append-only"), store.db.write() as s:
+            s.execute(text(stmt))
+    with store.db.session() as s:
+        assert [e.actor for e in audit.entries(s, "violation", str(vid))] == ["cli", "alice"]
+
+
+def test_cancelled_or_paid_fines_cannot_be_cancelled_again(store: Store, bundles: list[Path]) -> None:
+    vid = _ingest(store, bundles, 1)[0]
+    fine = store.services.review.review(vid, "confirm", actor="a", reason="").fine
+    assert fine is not None
+    store.services.payments.pay(fine.fine_id, "k-1", fine.amount_due_vnd, actor="bank")
+    with pytest.raises(Conflict, match="is paid"):
+        store.services.review.cancel_fine(fine.fine_id, actor="a", reason="late")
+
+
+def test_fake_clock_moves_only_when_told() -> None:
+    c = FakeClock()
+    t0 = c()
+    assert c() == t0
+    c.advance(5)
+    assert c() - t0 == timedelta(seconds=5)
