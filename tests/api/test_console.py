@@ -2,7 +2,6 @@
 verification), the cameras' heartbeats in the store and `/metrics`, over a real SQLite store with
 bundles signed by the evidence module."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 import shutil
@@ -13,8 +12,7 @@ import pytest
 
 from detector.store.errors import InvalidRequest
 from detector.store.heartbeat import Heartbeat, HeartbeatSubscriber, parse_heartbeat, split_topic
-from tests.api.support import Api, api  # noqa: F401
-from tests.store.support import Keys, bundles, keys  # noqa: F401
+from tests.api.support import Api
 
 
 def _beat(camera_id: str = "cam1", **figures: object) -> Heartbeat:

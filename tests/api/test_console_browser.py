@@ -9,7 +9,6 @@ every page go to the test's folder, or to $DETECTOR_CONSOLE_SHOTS when set (that
 docs/console/*.png were made). Shared helpers: tests/api/console_support.py.
 """
 
-# ruff: noqa: F811
 from __future__ import annotations
 
 import json

@@ -1,7 +1,6 @@
 """HTTP API over a real SQLite store: auth and roles, feed (cursor and SSE resume), evidence files,
 review, lookup with rate limit, payment, ingest upload."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 import io
@@ -11,8 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from detector.store.forwarder import bundle_tar
-from tests.api.support import Api, api  # noqa: F401
-from tests.store.support import bundles, keys  # noqa: F401
+from tests.api.support import Api
 
 
 def _ingest(api: Api, bundles: list[Path], n: int) -> list[int]:

@@ -5,7 +5,6 @@ token of the role each operation needs (so requests reach the handlers, not only
 Infinite SSE streams (every path ending in /stream) are excluded (their backlog modes are covered elsewhere).
 """
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 import os
@@ -20,7 +19,7 @@ from schemathesis.schemas import APIOperation
 
 from detector.store.config import RateLimitConfig
 from tests.api.support import Api, make_api
-from tests.store.support import Keys, bundles, keys  # noqa: F401
+from tests.store.support import Keys
 
 #: per API operation; DETECTOR_FUZZ_API_EXAMPLES=400 gives the long run (>= 10,000 cases over the API)
 MAX_EXAMPLES = int(os.environ.get("DETECTOR_FUZZ_API_EXAMPLES", "40"))

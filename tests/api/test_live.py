@@ -1,7 +1,6 @@
 """The live server-sent-event stream over real HTTP (uvicorn on a free port): backlog, a violation
 ingested while the client listens, and resume with Last-Event-ID after a reconnect."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 import socket
@@ -15,7 +14,7 @@ import uvicorn
 
 from detector.api.app import create_app
 from tests.api.support import Api, make_api
-from tests.store.support import Keys, bundles, keys  # noqa: F401
+from tests.store.support import Keys
 
 
 def _free_port() -> int:

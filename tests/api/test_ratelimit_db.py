@@ -5,7 +5,6 @@ Two separate processes spend from the same bucket and together get exactly its c
 its connections are spread over the workers.
 """
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -24,7 +23,6 @@ import yaml
 from detector.api.ratelimit import Charge
 from detector.api.ratelimit_db import DbBucketLimiter
 from detector.store.db import Database, upgrade
-from tests.store.support import db_url, pg_database, pg_url  # noqa: F401
 
 CAPACITY = 12
 

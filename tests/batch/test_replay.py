@@ -7,7 +7,6 @@ the script has two violators (the car in the motorbike lane, the speeder; `groun
 each clip must give exactly those two, once each, in the store.
 """
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 import json
@@ -17,8 +16,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from tests.store.support import pg_database, pg_url  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 FRAMES = 70

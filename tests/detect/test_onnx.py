@@ -1,4 +1,3 @@
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import cv2
@@ -10,13 +9,7 @@ from detector.detect import base as detect_base
 from detector.detect.onnx import OnnxYoloDetector, letterbox, nms
 from detector.errors import ModelError
 from tests.conftest import shared_path
-
-
-def iou(a, b) -> float:
-    ix1, iy1 = max(a[0], b[0]), max(a[1], b[1])
-    ix2, iy2 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, ix2 - ix1) * max(0.0, iy2 - iy1)
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+from tests.detect.support import detrac_targets, iou
 
 
 def test_letterbox_keeps_aspect_and_centres():
@@ -31,19 +24,6 @@ def test_nms_suppresses_overlaps_only():
     boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]], np.float32)
     keep = nms(boxes, np.array([0.9, 0.8, 0.7], np.float32), 0.5)
     assert keep.tolist() == [0, 2]
-
-
-def detrac_targets(xml: Path, frame_num: int) -> list[tuple[float, float, float, float]]:
-    root = ET.parse(xml).getroot()
-    for frame in root.findall("frame"):
-        if int(frame.get("num")) == frame_num:
-            out = []
-            for target in frame.iter("target"):
-                b = target.find("box").attrib
-                x, y, w, h = (float(b[k]) for k in ("left", "top", "width", "height"))
-                out.append((x, y, x + w, y + h))
-            return out
-    return []
 
 
 @pytest.mark.parametrize("frame_num", [1, 2])

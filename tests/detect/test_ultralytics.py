@@ -15,7 +15,7 @@ from detector.detect.base import package_file
 from detector.errors import ConfigError, ModelError
 from detector.types import Detections, Frame
 from tests.conftest import shared_path
-from tests.detect.test_onnx import iou
+from tests.detect.support import iou
 
 
 def test_ultralytics_backend_needs_a_model_path():

@@ -23,7 +23,7 @@ from detector.runtime.session import RunRequest, RunSession
 from detector.sample.groundtruth import GroundTruth, load_ground_truth
 from detector.types import Violation
 from tests.conftest import REPO
-from tests.detect.test_onnx import iou
+from tests.detect.support import iou
 
 CONFIG = REPO / "configs" / "sample_scene.yaml"
 TRUTH = REPO / "sample_videos" / "ground_truth.json"
@@ -184,7 +184,7 @@ def test_traffic_statistics_match_the_ground_truth(replay: Replay):
     """Counts per interval, lane and class from the replay's tracks.jsonl (the real detector and
     tracker) equal the ground truth's exactly; the red-light queue is within a metre of the truth."""
     from detector.network.stats import load_track_records
-    from tests.network.test_stats import counts_of, stats_of, truth_counts, truth_queue_m
+    from tests.network.support import counts_of, stats_of, truth_counts, truth_queue_m
 
     stats = stats_of(load_track_records(replay.evidence_root.parent / "tracks.jsonl"))
     assert counts_of(stats) == truth_counts(replay.truth)

@@ -2,7 +2,6 @@
 sample scene read by the real plate reader (one per passage, at the frame the plate is first read,
 with or without a violation), a tolerant match that says so, MQTT outbox rows and the SSE stream."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 import json
@@ -18,7 +17,7 @@ from detector.network.hotlist import HotlistFile, HotlistWatcher
 from detector.network.plate_match import Reading
 from detector.sample.groundtruth import GroundTruth, load_ground_truth
 from detector.store.models import OutboxMessage
-from tests.store.support import Keys, Store, db_url, keys, make_store, pg_database, pg_url  # noqa: F401
+from tests.store.support import Broker, Keys, Store, make_store
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
@@ -212,17 +211,13 @@ def test_runtime_raises_alerts_for_passing_hotlisted_cars(tmp_path: Path, truth:
 
 
 @pytest.mark.mqtt
-def test_alert_reaches_an_mqtt_subscriber(tmp_path: Path, keys: Keys) -> None:
+def test_alert_reaches_an_mqtt_subscriber(tmp_path: Path, keys: Keys, broker: Broker) -> None:
     """The alert's outbox message is delivered by the store's publisher to a real Mosquitto."""
-    import shutil
-
     from detector.store.config import MqttConfig
     from detector.store.outbox import OutboxPublisher, PahoSender
-    from tests.store.test_outbox import Broker, Subscriber, _free_port, broker  # noqa: F401
+    from tests.store.support import Subscriber
 
-    if not (shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists()):
-        pytest.skip("mosquitto binary not installed")
-    b = Broker(_free_port())
+    b = broker
     b.start()
     store = make_store(f"sqlite:///{tmp_path / 'm.db'}", tmp_path, keys)
     try:
@@ -242,4 +237,3 @@ def test_alert_reaches_an_mqtt_subscriber(tmp_path: Path, keys: Keys) -> None:
         pub.sender.close()
     finally:
         store.services.close()
-        b.stop()

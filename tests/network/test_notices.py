@@ -1,7 +1,6 @@
 """The notice's life (issue 18) on real SQLite and PostgreSQL with an injected clock: registry,
 routing, the printed notice, publication, the inspection flag and the signed payment callback."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 import json
@@ -14,7 +13,7 @@ from detector.store.errors import Conflict, InvalidRequest
 from detector.store.inspection import StoreInspectionRegistry
 from detector.store.notice_states import TRANSITIONS, add_working_days
 from detector.store.portal import SignatureRefused, sign
-from tests.store.support import Keys, Store, bundles, db_url, keys, make_store, pg_database, pg_url  # noqa: F401
+from tests.store.support import Keys, Store, make_store
 
 SECRET = b"portal-shared-secret-0123456789"
 

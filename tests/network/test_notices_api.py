@@ -1,7 +1,6 @@
 """The notice routes over HTTP: the scheduler's step, the printed notice, the public lookup, the
 portal's signed callback (401 on a bad signature) and roles."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 import json
@@ -13,7 +12,7 @@ import pytest
 
 from detector.store.portal import sign
 from tests.api.support import Api, make_api
-from tests.store.support import Keys, bundles, keys  # noqa: F401
+from tests.store.support import Keys
 
 SECRET = b"portal-shared-secret-abcdefghij"
 

@@ -1,8 +1,7 @@
-"""Shared helpers and fixtures of the plates tests (imported by the other test_plates_*.py modules; no tests)."""
+"""Shared helpers of the plates tests (the `models_reader` fixture is in tests/plates/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -24,14 +23,3 @@ def image(path: Path) -> np.ndarray:
     img = cv2.imread(str(need(path)))
     assert img is not None, f"unreadable image {path}"
     return img
-
-
-@pytest.fixture(scope="session")
-def models_reader() -> Iterator[object]:
-    """One PlateReader (detector at 640 for whole photos + rapidocr OCR), loaded once per session."""
-    from detector.plates.config import PlatesConfig
-    from detector.plates.reader import PlateReader
-
-    reader = PlateReader.from_config(PlatesConfig(detector_input_size=640))
-    yield reader
-    reader.close()

@@ -1,7 +1,6 @@
 """The angle a plate is seen at (detector/plates/pose.py), measured on real openalpr crops turned by
 known amounts in software, and its part in picking a track's frames."""
 
-# ruff: noqa: F811  (pytest fixtures imported from test_plates_support shadow as parameters)
 from __future__ import annotations
 
 import math
@@ -14,7 +13,7 @@ from detector.plates.config import PlatesConfig
 from detector.plates.pose import NO_POSE_READ_RATE, PlatePose, frontality, plate_pose
 from detector.plates.reader import PlateReader
 from detector.plates.vote import PlateObservation, plate_quality, select_best
-from tests.plates.support import OPENALPR, image, models_reader  # noqa: F401  (fixture)
+from tests.plates.support import OPENALPR, image
 
 
 def turned(img: np.ndarray, tilt_deg: float = 0.0, far_edge: float = 1.0) -> np.ndarray:

@@ -1,5 +1,4 @@
 """Plate reading on real crops and photos: two-row VN plates, one-row plates, detection, vehicles."""
-# ruff: noqa: F811  (pytest fixtures imported from test_plates_support shadow as parameters)
 
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ from detector.plates.config import PlatesConfig
 from detector.plates.detect import box_iou
 from detector.plates.image import find_row_split, plate_colour
 from detector.plates.reader import PlateReader
-from tests.plates.support import OPENALPR, VN, image, models_reader  # noqa: F401  (fixture)
+from tests.plates.support import OPENALPR, VN, image
 
 # Two-row motorbike crops, text checked by eye on the images (the dataset's own labels are machine-made).
 TWO_ROW = {

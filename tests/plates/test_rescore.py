@@ -1,7 +1,6 @@
 """CTC scoring, plate formats and the rescoring choice: exact checks on small generated matrices, then
 the behaviour on real openalpr crops where the format prior decides between identical glyphs."""
 
-# ruff: noqa: F811  (pytest fixtures imported from test_plates_support shadow as parameters)
 from __future__ import annotations
 
 import itertools
@@ -29,7 +28,7 @@ from detector.plates.formats import (
 )
 from detector.plates.reader import PlateReader
 from detector.plates.rescore import candidates, choose, prior
-from tests.plates.support import OPENALPR, image, models_reader  # noqa: F401  (fixture)
+from tests.plates.support import OPENALPR, image
 
 
 def _collapse(path: tuple[int, ...]) -> tuple[int, ...]:

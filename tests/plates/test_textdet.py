@@ -9,7 +9,7 @@ from detector.plates.reader import PlateReader, crop_box
 from detector.plates.textdet import TextLineDetector
 from detector.sample.groundtruth import load_ground_truth
 from tests.conftest import REPO
-from tests.detect.test_onnx import iou
+from tests.detect.support import iou
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,4 @@
 """Voting over a track's frames: per-character votes, unequal lengths, review flags, best frames."""
-# ruff: noqa: F811  (pytest fixtures imported from test_plates_support shadow as parameters)
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import numpy as np
 from detector.plates.detect import PlateBox
 from detector.plates.reader import PlateReader
 from detector.plates.vote import PlateObservation, PlateVoter, consensus, select_best, vote
-from tests.plates.support import VN, image, models_reader  # noqa: F401  (fixture)
+from tests.plates.support import VN, image
 
 
 def obs(

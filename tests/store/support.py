@@ -1,4 +1,4 @@
-"""Fixtures of the store/API/MQTT tests (imported by test_store_*, test_api_*, test_mqtt_*).
+"""Helpers of the store/API/MQTT tests (their fixtures are in tests/conftest.py).
 
 Real backends: SQLite in a temp file; PostgreSQL at 127.0.0.1:5432 in a database created for this
 test session (one schema per test inside it) and dropped at the end; bundles written by the
@@ -7,16 +7,18 @@ evidence module's BundleWriter and signed with a real Ed25519 key.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from detector.evidence.config import EvidenceConfig
-from detector.evidence.keys import Ed25519Signer, load_private_key, write_key_pair
+from detector.evidence.keys import Ed25519Signer
 from detector.evidence.synthetic import camera_info, models, write_bundles
 from detector.evidence.writer import BundleWriter
 from detector.store.config import StoreConfig
@@ -54,16 +56,6 @@ class Keys:
     other_signer: Ed25519Signer
 
 
-@pytest.fixture(scope="session")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
-    d = tmp_path_factory.mktemp("keys")
-    kp = write_key_pair(d / "edge")
-    trusted = d / "trusted"
-    trusted.mkdir()
-    (trusted / "edge.pub").write_bytes(kp.public.read_bytes())
-    return Keys(load_private_key(d / "edge"), trusted, Ed25519Signer.generate())
-
-
 def make_bundles(root: Path, signer: Ed25519Signer, n: int, camera_id: str = "cam1") -> list[Path]:
     """`n` chained, signed bundles of one camera, written by the evidence module's BundleWriter."""
     writer = BundleWriter(
@@ -72,56 +64,11 @@ def make_bundles(root: Path, signer: Ed25519Signer, n: int, camera_id: str = "ca
     return write_bundles(writer, n)
 
 
-@pytest.fixture(scope="session")
-def bundles(tmp_path_factory: pytest.TempPathFactory, keys: Keys) -> list[Path]:
-    """Four bundles of cam1 (the store copies them; tests that tamper make their own copy)."""
-    return make_bundles(tmp_path_factory.mktemp("edge"), keys.signer, 4)
-
-
 # ------------------------------------------------------------------ PostgreSQL
-def _pg_connect(dsn: str):  # noqa: ANN202
+def pg_connect(dsn: str):  # noqa: ANN202
     import psycopg
 
     return psycopg.connect(dsn, autocommit=True, connect_timeout=3)
-
-
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """A fresh database for this session; dropped afterwards."""
-    import psycopg
-
-    try:
-        admin = _pg_connect(PG_ADMIN)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {exc}")
-    name = f"detector_store_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
-@pytest.fixture()
-def pg_url(pg_database: str) -> Iterator[str]:
-    """A URL whose search_path is a fresh schema (one per test) in the session database."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    conn = _pg_connect(f"host=127.0.0.1 port=5432 user=postgres dbname={pg_database}")
-    conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_database}?options=-csearch_path%3D{schema}"
-    try:
-        yield url
-    finally:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        conn.close()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    return request.getfixturevalue("pg_url")
 
 
 @dataclass
@@ -150,8 +97,65 @@ def make_store(url: str, tmp: Path, keys: Keys, **overrides: object) -> Store:
     return Store(build_services(cfg, clock=clock, db=db), clock, cfg, tmp)
 
 
-@pytest.fixture()
-def store(db_url: str, tmp_path: Path, keys: Keys) -> Iterator[Store]:
-    s = make_store(db_url, tmp_path, keys)
-    yield s
-    s.services.close()
+# ------------------------------------------------------------------ MQTT
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Broker:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.proc = subprocess.Popen(
+            [exe, "-p", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # readiness wait, not an assertion on time
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"mosquitto did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+class Subscriber:
+    def __init__(self, port: int, topic: str) -> None:
+        import paho.mqtt.client as mqtt
+
+        self.messages: list[tuple[str, dict]] = []
+        self._got = threading.Condition()
+        subscribed = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"sub-{port}")
+        self.client.on_subscribe = lambda *a: subscribed.set()
+
+        def on_message(_c, _u, msg) -> None:  # noqa: ANN001
+            with self._got:
+                self.messages.append((msg.topic, json.loads(msg.payload)))
+                self._got.notify_all()
+
+        self.client.on_message = on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.client.subscribe(topic, qos=1)
+        assert subscribed.wait(10), "no SUBACK"
+
+    def wait_for(self, n: int) -> list[tuple[str, dict]]:
+        with self._got:
+            self._got.wait_for(lambda: len(self.messages) >= n, timeout=15)
+            return list(self.messages)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

@@ -1,6 +1,5 @@
 """The store's CLI end to end on a SQLite store: db upgrade, tokens, ingest, review, lookup, pay."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 import json
@@ -11,7 +10,7 @@ from click.testing import CliRunner
 
 from detector.cli import main_group
 from detector.store.db import HEAD_REVISION
-from tests.store.support import Keys, bundles, keys  # noqa: F401
+from tests.store.support import Keys
 
 
 def _run(runner: CliRunner, *args: str) -> tuple[int, object]:

@@ -1,7 +1,6 @@
 """Fine schedule rows (Decree 168/2024) and lookup by normalised plate; payments exactly once under
 concurrent double submits on real SQLite and PostgreSQL."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 import threading
@@ -14,7 +13,7 @@ from detector.store.errors import Conflict, InvalidRequest, NoFineRule
 from detector.store.fines import FineSchedule, default_schedule
 from detector.store.models import Payment
 from detector.store.views import NoticeView, ReceiptView
-from tests.store.support import Store, bundles, db_url, keys, pg_database, pg_url, store  # noqa: F401
+from tests.store.support import Store
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,6 @@
 """Edge to central forwarding: durable queue, retry with backoff while the central API is down,
 idempotent delivery, permanent failure when the central store rejects a bundle."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,7 +12,7 @@ from detector.store.config import ForwardConfig
 from detector.store.forwarder import Forwarder
 from detector.store.models import ForwardItem
 from tests.api.support import make_api
-from tests.store.support import Keys, bundles, keys, make_store  # noqa: F401
+from tests.store.support import Keys, make_store
 
 
 def _down(request: httpx.Request) -> httpx.Response:

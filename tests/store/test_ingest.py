@@ -1,7 +1,6 @@
 """Ingest against real SQLite and PostgreSQL: accept, idempotent re-ingest, tamper and chain rejections
 (quarantined, never lost), unsafe archives."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 import io
@@ -14,7 +13,7 @@ from sqlalchemy import func, select
 
 from detector.evidence.verify import verify_chain
 from detector.store.models import OutboxMessage, QuarantineEntry, ViolationRow
-from tests.store.support import Keys, Store, bundles, db_url, keys, make_bundles, pg_database, pg_url, store  # noqa: F401
+from tests.store.support import Keys, Store, make_bundles
 
 
 def _count(store: Store, model: type) -> int:

@@ -1,6 +1,5 @@
 """The numbered Alembic migrations build exactly the schema the models describe, on both backends."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 import re
@@ -10,7 +9,6 @@ from alembic.migration import MigrationContext
 
 from detector.store.db import HEAD_REVISION, Database, current_revision, upgrade
 from detector.store.models import Base
-from tests.store.support import db_url, pg_database, pg_url  # noqa: F401
 
 
 def test_migrations_match_models(db_url: str) -> None:

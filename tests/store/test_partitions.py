@@ -1,7 +1,6 @@
 """Migration 0005 on PostgreSQL: violations partitioned by month, ids and event ids still unique
 across months, the foreign keys still enforced, and the migration reversible with the rows kept."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from detector.store.db import upgrade
-from tests.store.support import Keys, bundles, keys, make_store, pg_database, pg_url  # noqa: F401
+from tests.store.support import Keys, make_store
 
 pytestmark = pytest.mark.postgres
 

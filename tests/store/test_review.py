@@ -1,6 +1,5 @@
 """Review, fines and the append-only audit log on real SQLite and PostgreSQL."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from detector.store import audit
 from detector.store.errors import Conflict, InvalidRequest
-from tests.store.support import FakeClock, Store, bundles, db_url, keys, pg_database, pg_url, store  # noqa: F401
+from tests.store.support import FakeClock, Store
 
 
 def _ingest(store: Store, bundles: list[Path], n: int = 2) -> list[int]:

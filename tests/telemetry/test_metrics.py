@@ -2,7 +2,6 @@
 re-binning, the command line's telemetry options, and the Grafana dashboard's queries (every metric
 it names must be one that serve or run exports)."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 import json
@@ -24,7 +23,7 @@ from detector.telemetry.health import telemetry_overrides
 from detector.telemetry.metrics import RunMetrics, latency_family
 from tests.api.support import make_api
 from tests.conftest import REPO
-from tests.store.support import Keys, keys  # noqa: F401
+from tests.store.support import Keys
 
 CONFIG = REPO / "configs" / "sample_scene.yaml"
 DASHBOARD = REPO / "deploy" / "grafana" / "detector.json"

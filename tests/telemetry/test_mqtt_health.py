@@ -5,7 +5,6 @@ A clean stop publishes `offline` itself; a box killed with SIGKILL is turned `of
 (the last will) within 1.5 keep-alives. Each test uses its own topic prefix.
 """
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 import signal
@@ -24,7 +23,7 @@ from detector.store.db import utc_now
 from detector.store.heartbeat import Heartbeat, HeartbeatSubscriber
 from detector.telemetry.config import TelemetryConfig
 from detector.telemetry.publisher import HealthPublisher
-from tests.store.support import Keys, Store, keys, make_store  # noqa: F401
+from tests.store.support import Keys, Store, make_store
 
 pytestmark = pytest.mark.mqtt
 BROKER = ("127.0.0.1", 1883)

@@ -5,7 +5,7 @@ from detector.sources import ImageFolderSource, VideoFileSource
 from detector.track import ByteTracker, TrackStore
 from detector.types import Detections, Frame
 from tests.conftest import shared_path
-from tests.detect.test_onnx import detrac_targets, iou
+from tests.detect.support import detrac_targets, iou
 
 
 def run_tracker(detector, frames, fps):

@@ -1,7 +1,6 @@
 """Issue 15, failure 6: the lookup limiter refunds a rejected request and keys its buckets per token
 and per client address; X-Forwarded-For is believed only from configured proxies (not loopback)."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,7 +11,7 @@ from fastapi.testclient import TestClient
 from detector.api.app import create_app
 from detector.api.ratelimit import Charge, TokenBucketLimiter, client_ip, parse_networks
 from detector.store.config import RateLimitConfig
-from tests.store.support import FakeMonotonic, Keys, keys, make_store  # noqa: F401
+from tests.store.support import FakeMonotonic, Keys, make_store
 
 
 def test_rejected_request_spends_no_bucket() -> None:

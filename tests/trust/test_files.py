@@ -1,7 +1,6 @@
 """Issue 15, failure 8: file modes of the store and evidence, the development key outside the run
 folder, and `plates read` reporting a bad file in its own record while reading the others."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 import json
@@ -11,7 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.plates.support import VN, need
-from tests.store.support import Keys, bundles, keys, make_bundles, make_store  # noqa: F401
+from tests.store.support import Keys, make_bundles, make_store
 
 
 def _mode(p: Path) -> int:

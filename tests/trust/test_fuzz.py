@@ -6,7 +6,6 @@ The budget is small by default (CI); `DETECTOR_FUZZ_EXAMPLES=10000` gives the lo
 benchmarks/RESULTS.md (see scripts/fuzz_long.sh).
 """
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 import contextlib
@@ -27,7 +26,7 @@ from detector.errors import ConfigError
 from detector.evidence.manifest import MANIFEST_NAME, ManifestError, parse_manifest
 from detector.evidence.verify import verify_bundle
 from detector.store.config import load_store_config
-from tests.store.support import Keys, Store, bundles, keys, make_store  # noqa: F401
+from tests.store.support import Keys, Store, make_store
 
 EXAMPLES = int(os.environ.get("DETECTOR_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)

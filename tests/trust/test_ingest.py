@@ -1,7 +1,6 @@
 """Issue 15, failure 3: ingest limits enforced while streaming (unpacked bytes, members, ratio),
 quarantine with retention and a size cap, and nothing copied that is not a bundle's listed file."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
 import io
@@ -12,7 +11,7 @@ from sqlalchemy import select
 
 from detector.evidence.keys import write_key_pair
 from detector.store.models import QuarantineEntry
-from tests.store.support import Keys, Store, bundles, keys, make_store  # noqa: F401
+from tests.store.support import Keys, Store, make_store
 
 
 def _tar(members: dict[str, bytes], mode: str = "w:gz") -> io.BytesIO:

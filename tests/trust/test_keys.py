@@ -20,16 +20,13 @@ from detector.evidence.heads import Head
 from detector.evidence.keys import Ed25519Signer, write_key_pair
 from detector.evidence.manifest import (
     MANIFEST_NAME,
-    SIGNATURE_NAME,
-    SignatureFile,
-    manifest_bytes,
     parse_manifest,
     sha256_hex,
-    signature_bytes,
 )
 from detector.evidence.registry import KeyGrant, KeyRegistry, load_registry
 from detector.evidence.verify import verify_chain
 from detector.evidence.writer import BundleWriter
+from tests.trust.support import resign
 
 
 def _writer(root: Path, signer: Ed25519Signer, camera: str = "cam1") -> BundleWriter:
@@ -45,24 +42,6 @@ def _writer(root: Path, signer: Ed25519Signer, camera: str = "cam1") -> BundleWr
 
 def _codes(report) -> set[str]:  # noqa: ANN001
     return {p.code for p in report.all_problems()}
-
-
-def _resign(bundle: Path, signer: Ed25519Signer, plate: str) -> bytes:
-    """What an attacker holding `signer` does: edit the plate and sign the manifest again."""
-    m = parse_manifest((bundle / MANIFEST_NAME).read_bytes())
-    assert m.plate is not None
-    forged = m.model_copy(
-        update={"plate": m.plate.model_copy(update={"text": plate}), "key_id": signer.key_id}
-    )
-    body = manifest_bytes(forged)
-    (bundle / MANIFEST_NAME).write_bytes(body)
-    sig = SignatureFile(
-        key_id=signer.key_id,
-        signature_b64=base64.b64encode(signer.sign(body)).decode(),
-        manifest_sha256=sha256_hex(body),
-    )
-    (bundle / SIGNATURE_NAME).write_bytes(signature_bytes(sig))
-    return body
 
 
 @pytest.fixture
@@ -94,7 +73,7 @@ def test_untouched_root_verifies_with_registry_and_plain_keys(two_cameras) -> No
 def test_failure1_key_of_another_camera_cannot_sign(two_cameras) -> None:  # noqa: ANN001
     """Bundle 6 of cam1, plate changed, re-signed with cam2's trusted key, head updated."""
     root, a, b, cam1 = two_cameras
-    body = _resign(cam1[5], b, "99A-999.99")
+    body = resign(cam1[5], b, "99A-999.99")
     head = ChainState(
         camera_id="cam1", last_sequence=6, last_manifest_sha256=sha256_hex(body), last_bundle=cam1[5].name
     )

@@ -1,10 +1,8 @@
 """Issue 15 at the store: keys bound to cameras (registry), key switches only by signed rotation,
 a cut tail reported against the head the store recorded, `tokens revoke` of an unknown id fails."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from the support modules by name)
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 from datetime import UTC, datetime
@@ -14,34 +12,8 @@ from click.testing import CliRunner
 
 from detector.cli import main_group
 from detector.evidence.keys import Ed25519Signer
-from detector.evidence.manifest import (
-    MANIFEST_NAME,
-    SIGNATURE_NAME,
-    SignatureFile,
-    manifest_bytes,
-    parse_manifest,
-    sha256_hex,
-    signature_bytes,
-)
-from tests.store.support import Keys, Store, bundles, db_url, keys, make_bundles, pg_database, pg_url, store  # noqa: F401
-
-
-def _resign(src: Path, dest: Path, signer: Ed25519Signer, plate: str) -> Path:
-    shutil.copytree(src, dest)
-    m = parse_manifest((dest / MANIFEST_NAME).read_bytes())
-    assert m.plate is not None
-    forged = m.model_copy(
-        update={"plate": m.plate.model_copy(update={"text": plate}), "key_id": signer.key_id}
-    )
-    body = manifest_bytes(forged)
-    (dest / MANIFEST_NAME).write_bytes(body)
-    sig = SignatureFile(
-        key_id=signer.key_id,
-        signature_b64=base64.b64encode(signer.sign(body)).decode(),
-        manifest_sha256=sha256_hex(body),
-    )
-    (dest / SIGNATURE_NAME).write_bytes(signature_bytes(sig))
-    return dest
+from tests.store.support import Keys, Store, make_bundles
+from tests.trust.support import resign
 
 
 def _trust(store: Store, signer: Ed25519Signer) -> None:
@@ -66,7 +38,9 @@ def test_failure1_other_cameras_key_is_rejected(
         for b in bundles[:3]:
             assert svc.ingest.ingest_path(b).status == "accepted"
         # unbound trusted keys: the chain is pinned to its first key, a switch needs a signed rotation
-        forged = _resign(bundles[3], tmp_path / "forged", other, "99A-999.99")
+        forged = tmp_path / "forged"
+        shutil.copytree(bundles[3], forged)
+        resign(forged, other, "99A-999.99")
         r = svc.ingest.ingest_path(forged)
         assert r.status == "rejected" and r.reason.startswith("key_switch"), r.reason
         # registry: the other key is bound to cam2, so it cannot sign cam1 even as a first bundle
