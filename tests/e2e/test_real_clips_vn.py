@@ -24,6 +24,7 @@ from detector.sources import open_source
 from detector.stages import RulesStage
 from detector.types import Track, TrackPoint, Violation, ViolationType
 from tests.conftest import REPO, shared_path
+from tests.track.support import tracker_ids
 
 CONFIG = REPO / "configs" / "vn_davidbeckiet_redlight.yaml"
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
@@ -77,9 +78,10 @@ def segment():
             result = pipe.process(frame)
             states[frame.index] = stage.last_signal
             d = result.detections
-            for i in np.flatnonzero(d.tracker_id >= 0):
-                tid = int(d.tracker_id[i])
-                box = tuple(float(v) for v in d.xyxy[i])
+            for i in np.flatnonzero(tracker_ids(d) >= 0):
+                tid = int(tracker_ids(d)[i])
+                x1, y1, x2, y2 = (float(v) for v in d.xyxy[i])
+                box = (x1, y1, x2, y2)
                 tracks.setdefault(tid, Track(tid)).append(
                     TrackPoint(frame.index, frame.timestamp, box, float(d.confidence[i]), int(d.class_id[i]))
                 )

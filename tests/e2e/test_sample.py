@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,7 @@ class Replay:
     evidence_root: Path
     key_dir: Path
     store_root: Path
-    ingest_statuses: list[str]
+    ingest_statuses: Sequence[str]
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,8 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Replay:
         d = result.detections
         assert d.tracker_id is not None
         for i in range(len(d)):
-            by_frame[result.frame.index].append((int(d.tracker_id[i]), tuple(float(v) for v in d.xyxy[i])))
+            x1, y1, x2, y2 = (float(v) for v in d.xyxy[i])
+            by_frame[result.frame.index].append((int(d.tracker_id[i]), (x1, y1, x2, y2)))
 
     session = RunSession.open(
         RunRequest(cfg, CONFIG, out, preview=False, key=keys.private, loop=LoopOptions(on_result=on_result))
@@ -114,7 +116,7 @@ def _violation_owner(r: Replay, v: Violation) -> int | None:
         return None
     best = max(
         r.truth.vehicles,
-        key=lambda gv: iou(gv.box_at(v.frame_index).xyxy, box) if gv.box_at(v.frame_index) else 0.0,
+        key=lambda gv: iou(b.xyxy, box) if (b := gv.box_at(v.frame_index)) is not None else 0.0,
     )
     gb = best.box_at(v.frame_index)
     return best.id if gb is not None and iou(gb.xyxy, box) > 0.5 else None
@@ -131,16 +133,19 @@ def test_violation_times_and_measurements_agree_with_truth(replay: Replay):
     truth = {(vid, t.type): t for vid, t in replay.truth.violations()}
     fps = replay.truth.scene.fps
     for v in replay.summary.violations:
-        t = truth[(_violation_owner(replay, v), v.violation_type.value)]
+        owner = _violation_owner(replay, v)
+        assert owner is not None, f"no ground-truth vehicle under {v}"
+        t = truth[(owner, v.violation_type.value)]
         assert v.evidence_frames.before <= v.frame_index <= v.evidence_frames.after
         if v.violation_type.value in {"red_light", "speeding", "solid_line"}:
             assert abs(v.frame_index - t.frame) <= 0.5 * fps, (v, t)
         if v.violation_type.value == "red_light":
             assert v.measured["time_into_red_s"] == pytest.approx(t.measured["time_into_red_s"], abs=0.3)
         if v.violation_type.value == "speeding":
-            speed = float(v.measured["speed_kmh"])
-            assert speed == pytest.approx(float(t.measured["speed_kmh"]), rel=0.1)
-            assert speed - float(v.measured["speed_uncertainty_kmh"]) > float(v.measured["limit_kmh"])
+            # measured is a str-keyed bag of float | int | str | bool | None (issue 16: typed results)
+            speed = float(v.measured["speed_kmh"])  # type: ignore[arg-type]
+            assert speed == pytest.approx(float(t.measured["speed_kmh"]), rel=0.1)  # type: ignore[arg-type]
+            assert speed - float(v.measured["speed_uncertainty_kmh"]) > float(v.measured["limit_kmh"])  # type: ignore[arg-type]
 
 
 def test_bundles_verify_and_the_store_accepts_each_once(replay: Replay):
@@ -174,7 +179,9 @@ def test_plates_read_are_right_or_flagged(replay: Replay):
     for tid, plate in plates.items():
         if not plate:
             continue
-        right = plate["text"] == gt_plate[owner[tid]]
+        vehicle = owner[tid]
+        assert vehicle is not None, f"track {tid} has a plate but no ground-truth vehicle"
+        right = plate["text"] == gt_plate[vehicle]
         read_right += right
         assert right or plate["needs_review"], f"track {tid}: confidently wrong plate {plate['text']}"
     assert read_right >= 4, f"only {read_right} of 6 violators' plates read right: {plates}"

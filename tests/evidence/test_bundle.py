@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ def signer() -> Ed25519Signer:
     return Ed25519Signer.generate()
 
 
-def _writer(root: Path, signer: Ed25519Signer, **cfg: object) -> BundleWriter:
+def _writer(root: Path, signer: Ed25519Signer, **cfg: Any) -> BundleWriter:
     return BundleWriter(root, signer, camera_info(), models(), CONFIG_SHA, config=EvidenceConfig(**cfg))
 
 

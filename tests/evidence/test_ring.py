@@ -163,7 +163,7 @@ def test_a_frame_that_cannot_be_compressed_stays_raw_and_the_compressor_lives_on
     compressor = FrameCompressor(quality=95)
     collector = EvidenceCollector(pre_s=1.0, post_s=1.0, compressor=compressor)
     bad = BufferedFrame(_textured(0))
-    bad._frame = object.__new__(Frame)  # type: ignore[assignment]  # a frame without an image
+    bad._frame = object.__new__(Frame)  # a frame without an image
     compressor.submit(bad)
     for i in range(1, 6):
         collector.push(_textured(i))
@@ -179,9 +179,9 @@ def test_a_violation_decided_after_its_frames_left_the_ring_takes_the_tracks_new
     for i in range(20):  # 2 s at 10 fps; the ring keeps the last 0.5 s
         d = Detections(
             xyxy=np.array([[0, 0, 2, 2]], np.float32),
-            confidence=[0.9],
-            class_id=[2],
-            tracker_id=[4 if i < 18 else 5],
+            confidence=np.array([0.9], np.float32),
+            class_id=np.array([2], np.int64),
+            tracker_id=np.array([4 if i < 18 else 5], np.int64),
         )
         collector.push(_frame(i), d)
     v = violation(at=3, track_id=4)  # its moment (0.3 s) is long gone

@@ -135,9 +135,8 @@ def test_overview_draws_text_bar_and_folds_vietnamese() -> None:
     text = im.OverviewText(
         "Ngã tư Hàng Xanh", "cam1", "Đường Điện Biên Phủ", "RED LIGHT", ("plate: 51F-123.45",)
     )
-    img, masked = im.overview(
-        sf.frame, 7, tuple(float(v) for v in sf.detections.xyxy[0]), sf.detections, text, privacy_mask=True
-    )
+    x1, y1, x2, y2 = (float(v) for v in sf.detections.xyxy[0])
+    img, masked = im.overview(sf.frame, 7, (x1, y1, x2, y2), sf.detections, text, privacy_mask=True)
     assert masked == 1 and img.shape == sf.frame.image.shape
     assert (img[-3:, :, :] == 0).mean() > 0.5  # the black timestamp bar
     assert im.ascii_fold("Ngã tư Đường Điện Biên Phủ") == "Nga tu Duong Dien Bien Phu"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from detector.store.errors import Conflict, InvalidRequest
 from detector.store.inspection import StoreInspectionRegistry
 from detector.store.notice_states import TRANSITIONS, add_working_days
 from detector.store.portal import SignatureRefused, sign
-from tests.store.support import Keys, Store, make_store
+from tests.store.support import Keys, Store, accepted_id, make_store
 
 SECRET = b"portal-shared-secret-0123456789"
 
@@ -29,11 +30,8 @@ def nstore(db_url: str, tmp_path: Path, keys: Keys):  # noqa: ANN201
 
 
 def _fine(store: Store, bundle: Path, plate: str | None = None) -> int:
-    r = store.services.ingest.ingest_path(bundle)
-    assert r.status == "accepted", r.reason
-    res = store.services.review.review(
-        r.violation_id, "confirm", actor="alice", reason="ok", plate_text=plate
-    )
+    vid = accepted_id(store.services.ingest.ingest_path(bundle))
+    res = store.services.review.review(vid, "confirm", actor="alice", reason="ok", plate_text=plate)
     assert res.fine is not None
     return res.fine.fine_id
 
@@ -215,7 +213,7 @@ def test_cli_notice_flow(tmp_path: Path, keys: Keys, bundles: list[Path]) -> Non
     runner = CliRunner()
     c = ["--store-config", str(cfg)]
 
-    def run(*args: str) -> tuple[int, object]:
+    def run(*args: str) -> tuple[int, Any]:
         r = runner.invoke(main_group, list(args), catch_exceptions=False)
         try:
             return r.exit_code, json.loads(r.stdout)
@@ -226,13 +224,13 @@ def test_cli_notice_flow(tmp_path: Path, keys: Keys, bundles: list[Path]) -> Non
     assert run("ingest", *c, str(bundles[0]))[0] == 0
     assert run("review", "confirm", "1", *c, "--actor", "ann")[0] == 0
     code, steps = run("notices", "advance", *c)
-    assert code == 0 and [s["to_state"] for s in steps] == ["opened", "routed", "notified"]  # type: ignore[union-attr]
+    assert code == 0 and [s["to_state"] for s in steps] == ["opened", "routed", "notified"]
     code, shown = run("notices", "show", "1", *c)
-    assert code == 0 and shown["notice"]["state"] == "notified"  # type: ignore[index]
+    assert code == 0 and shown["notice"]["state"] == "notified"
     out = tmp_path / "notice.html"
     assert run("notices", "print", "1", *c, "--out", str(out))[0] == 0
-    assert shown["notice"]["decision_no"] in out.read_text(encoding="utf-8")  # type: ignore[index]
-    ref = shown["notice"]["payment_ref"]  # type: ignore[index]
+    assert shown["notice"]["decision_no"] in out.read_text(encoding="utf-8")
+    ref = shown["notice"]["payment_ref"]
     wrong = tmp_path / "wrong"
     wrong.write_bytes(b"not-the-portal-secret")
     with pytest.raises(SignatureRefused):  # main() turns it into exit 1 with the message
@@ -260,16 +258,16 @@ def test_cli_notice_flow(tmp_path: Path, keys: Keys, bundles: list[Path]) -> Non
         "--secret-file",
         str(tmp_path / "secret"),
     )
-    assert code == 0 and paid["to_state"] == "closed"  # type: ignore[index]
+    assert code == 0 and paid["to_state"] == "closed"
 
 
 def test_a_case_with_missing_evidence_waits_and_the_others_go_on(nstore: Store, bundles: list[Path]) -> None:
     svc = nstore.services.notices
     ids = []
     for b, plate in ((bundles[0], None), (bundles[1], "51F-123.46")):
-        r = nstore.services.ingest.ingest_path(b)
-        nstore.services.review.review(r.violation_id, "confirm", actor="alice", reason="ok", plate_text=plate)
-        ids.append(r.violation_id)
+        vid = accepted_id(nstore.services.ingest.ingest_path(b))
+        nstore.services.review.review(vid, "confirm", actor="alice", reason="ok", plate_text=plate)
+        ids.append(vid)
     path, _ = nstore.services.feed.evidence_file(ids[0], "overview.jpg")
     path.unlink()
     nstore.clock.now = nstore.services.payments.lookup("51F12345")[0].occurred_at + timedelta(days=1)

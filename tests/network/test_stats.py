@@ -50,6 +50,7 @@ def test_counts_speeds_queue_from_exact_tracks(truth: GroundTruth) -> None:
     q = max(s.queue_max_m or 0.0 for s in stats)
     assert q == pytest.approx(truth_queue_m(truth), abs=0.5)
     jam = [s for s in stats if s.lane_id == "lane_0" and s.vehicle_class == ALL]
+    assert jam[0].occupancy is not None and jam[1].occupancy is not None
     assert jam[1].occupancy > jam[0].occupancy and jam[1].congestion in ("heavy", "jammed")
 
 

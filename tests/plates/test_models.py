@@ -14,7 +14,7 @@ from detector.errors import ModelError
 from detector.plates.config import PlatesConfig
 from detector.plates.detect import resolve_platedet
 from detector.plates.onnx_graph import _anchor_tables, rewrite_platedet
-from tests.plates.support import VN, need
+from tests.plates.support import VN, image, need
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,9 +27,9 @@ def test_config_defaults_and_validation() -> None:
     with pytest.raises(ValidationError, match="fast_plate_ocr_model"):
         PlatesConfig(ocr_backend="fast_plate_ocr")
     with pytest.raises(ValidationError):
-        PlatesConfig(country="xx")
+        PlatesConfig.model_validate({"country": "xx"})
     with pytest.raises(ValidationError):
-        PlatesConfig(unknown_field=1)
+        PlatesConfig.model_validate({"unknown_field": 1})
 
 
 def test_anchor_tables_match_ultralytics_layout() -> None:
@@ -96,7 +96,6 @@ def _fake_fast_plate_ocr(tmp: Path, text: str) -> tuple[Path, Path]:
 
 def test_fast_plate_ocr_backend_loads_a_local_model(tmp_path: Path) -> None:
     pytest.importorskip("fast_plate_ocr", reason="fast-plate-ocr extra not installed")
-    import cv2
 
     from detector.plates.ocr import FastPlateOcrRecognizer, ocr_from_config
     from detector.plates.reader import PlateReader
@@ -112,7 +111,7 @@ def test_fast_plate_ocr_backend_loads_a_local_model(tmp_path: Path) -> None:
     assert lines[0].confidence == pytest.approx(0.9, abs=1e-6)
     assert lines[1].text == ""
     reader = PlateReader(cfg, None, ocr)
-    obs = reader.read_crop(cv2.imread(str(need(VN / "3CarLongPlate226.jpg"))))
+    obs = reader.read_crop(image(VN / "3CarLongPlate226.jpg"))
     assert obs is not None and obs.text == "51F-123.45"  # the fake model's text, through the VN grammar
 
 
@@ -130,12 +129,11 @@ def test_fast_plate_ocr_real_model_if_present() -> None:
     model, config = folder / "model.onnx", folder / "plate_config.yaml"
     if not (model.is_file() and config.is_file()):
         pytest.skip(f"no fast-plate-ocr model at {model} (+ plate_config.yaml); no package ships its weights")
-    import cv2
 
     from detector.plates.ocr import FastPlateOcrRecognizer
 
     ocr = FastPlateOcrRecognizer(model, config)
-    crop = cv2.imread(str(need(VN / "3CarLongPlate226.jpg")))
+    crop = image(VN / "3CarLongPlate226.jpg")
     line = ocr.read_lines([crop])[0]
     assert line.chars == "51F06532"
 

@@ -20,9 +20,9 @@ def turned(img: np.ndarray, tilt_deg: float = 0.0, far_edge: float = 1.0) -> np.
     """`img` seen turned: its right edge shortened to `far_edge` x its height (perspective), then
     rotated `tilt_deg` clockwise on screen; the canvas grows to hold it, edges replicated."""
     h, w = img.shape[:2]
-    corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
     nw = w * (1 + far_edge) / 2
-    seen = np.float32([[0, 0], [nw, h * (1 - far_edge) / 2], [nw, h * (1 + far_edge) / 2], [0, h]])
+    seen = np.array([[0, 0], [nw, h * (1 - far_edge) / 2], [nw, h * (1 + far_edge) / 2], [0, h]], np.float32)
     a = math.radians(tilt_deg)
     rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]], dtype=np.float32)
     seen = seen @ rot.T

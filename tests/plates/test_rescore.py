@@ -4,8 +4,10 @@ the behaviour on real openalpr crops where the format prior decides between iden
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from detector.plates.config import PlatesConfig
@@ -57,7 +59,7 @@ def _text(label: tuple[int, ...]) -> str:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_ctc_likelihood_equals_the_sum_over_all_paths(seed: int) -> None:
     rng = np.random.default_rng(seed)
-    probs = rng.random((6, 37))
+    probs: npt.NDArray[Any] = rng.random((6, 37))  # float64 on purpose: exact to 1e-9 below
     probs[:, 4:] = 0.0  # blank and three symbols ('0', '1', '2'): few enough paths to enumerate
     probs /= probs.sum(axis=1, keepdims=True)
     truth = _brute_force(probs, [1, 2, 3])
@@ -322,7 +324,9 @@ def test_photo_fallback_reads_plates_platedet_misses(
     img = image(path)
     x, y, w, h = (float(v) for v in path.with_suffix(".txt").read_text().split()[1:5])
     reader = PlateReader(
-        PlatesConfig(country=country, detector_input_size=640), models_reader.detector, models_reader.ocr
+        PlatesConfig.model_validate({"country": country, "detector_input_size": 640}),
+        models_reader.detector,
+        models_reader.ocr,
     )
     assert reader.detect_plates(img) == []  # the detector alone finds nothing here
     assert reader.read_image(img) == []  # and without a fallback nothing is read

@@ -7,6 +7,7 @@ import numpy as np
 from detector.riders.associate import RiderAssociator, rider_geometry
 from detector.riders.config import AssociationConfig
 from detector.types import Detections
+from tests.track.support import tracker_ids
 
 PERSON, MOTO, CAR = 0, 3, 2
 
@@ -21,7 +22,10 @@ def dets(rows: list[tuple[int, int, tuple[float, float, float, float]]]) -> Dete
     )
 
 
-def bike_and_rider(x: float, y: float = 300.0) -> tuple[tuple[float, ...], tuple[float, ...]]:
+Box = tuple[float, float, float, float]
+
+
+def bike_and_rider(x: float, y: float = 300.0) -> tuple[Box, Box]:
     """A motorbike box 60x100 with its rider sitting on it (head above the bike, hips in its upper half)."""
     bike = (x, y, x + 60, y + 100)
     rider = (x + 5, y - 60, x + 55, y + 55)
@@ -49,7 +53,7 @@ def test_rider_joins_its_motorbike_after_the_confirm_frames_and_is_not_a_road_us
         frame = a.update(
             dets([(1, MOTO, bike), (2, PERSON, rider), (3, CAR, (400, 300, 600, 420))]), k / 30, k
         )
-        ids = frame.road_users.tracker_id.tolist()
+        ids = tracker_ids(frame.road_users).tolist()
         assert 2 not in ids  # held back as a candidate, then a rider: never a road user of its own
         assert 1 in ids and 3 in ids
         if k >= cfg.confirm_frames - 1 and k / 30 >= cfg.confirm_s:
@@ -71,7 +75,7 @@ def test_a_pedestrian_crossing_in_front_of_a_waiting_motorbike_stays_a_pedestria
         )  # walks across at about 1.2 bike heights a second, overlapping the bike for a few frames only, at a changing offset
         frame = a.update(dets([(1, MOTO, bike), (2, PERSON, (x, 250, x + 40, 380))]), k / 30, k)
         assert frame.count(1) == 0
-    assert 2 in frame.road_users.tracker_id.tolist()
+    assert 2 in tracker_ids(frame.road_users).tolist()
     assert a.rider_of(2) is None
 
 
@@ -87,7 +91,7 @@ def test_two_riders_count_two_and_a_rider_is_released_when_it_leaves():
         off = (300 + 20 * k, 235, 343 + 20 * k, 400)
         frame = a.update(dets([(1, MOTO, bike), (2, PERSON, driver), (3, PERSON, off)]), k / 30, k)
     assert frame.count(1) == 1
-    assert 3 in frame.road_users.tracker_id.tolist()
+    assert 3 in tracker_ids(frame.road_users).tolist()
 
 
 def test_a_ridden_motorbike_keeps_its_class_and_is_placed_from_its_rider_when_undetected():
@@ -99,12 +103,12 @@ def test_a_ridden_motorbike_keeps_its_class_and_is_placed_from_its_rider_when_un
     bike, rider = bike_and_rider(130)
     # the detector labels the motorbike's box `person` in this frame: it stays the rider's motorcycle
     frame = a.update(dets([(1, PERSON, bike), (2, PERSON, rider)]), 6 / 30, 6)
-    row = frame.road_users.tracker_id.tolist().index(1)
+    row = tracker_ids(frame.road_users).tolist().index(1)
     assert frame.road_users.class_id[row] == MOTO
     # the motorbike is missed, its rider is seen: the road user is still there, placed from the rider
     bike, rider = bike_and_rider(135)
     frame = a.update(dets([(2, PERSON, rider)]), 7 / 30, 7)
-    ids = frame.road_users.tracker_id.tolist()
+    ids = tracker_ids(frame.road_users).tolist()
     assert ids == [1]
     assert frame.road_users.predicted[0]  # an estimate, not a detection
     assert np.allclose(frame.road_users.xyxy[0], bike, atol=6)
@@ -122,7 +126,7 @@ def test_a_person_box_at_two_wheeler_speed_is_a_motorbike_and_a_walker_is_not():
         )  # 3 box heights a second: a motorbike boxed with its rider
         walker = (400 + 60 * t, 200, 440 + 60 * t, 300)  # 0.6 box heights a second
         frame = a.update(dets([(1, PERSON, fast), (2, PERSON, walker)]), t, k)
-    rows = frame.road_users.tracker_id.tolist()
+    rows = tracker_ids(frame.road_users).tolist()
     assert frame.road_users.class_id[rows.index(1)] == MOTO
     assert frame.road_users.data["riders"][rows.index(1)] == 1 and a.count(1) == 1
     assert frame.road_users.class_id[rows.index(2)] == PERSON

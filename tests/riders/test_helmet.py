@@ -35,7 +35,7 @@ def test_sharpness_falls_with_blur():
     image = (rng.random((200, 200, 3)) * 255).astype(np.uint8)
     cv2.putText(image, "A", (50, 150), cv2.FONT_HERSHEY_SIMPLEX, 4, (255, 255, 255), 8)
     box = (20.0, 20.0, 180.0, 180.0)
-    blurred = cv2.GaussianBlur(image, (0, 0), 6)
+    blurred = np.asarray(cv2.GaussianBlur(image, (0, 0), 6), np.uint8)
     assert sharpness(blurred, box) < 0.1 * sharpness(image, box)
 
 

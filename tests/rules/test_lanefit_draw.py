@@ -33,7 +33,7 @@ def test_lane_camera_fit_recovers_a_known_camera():
     left = truth.project([(0.0, y) for y in np.linspace(2, 70, 12)])
     right = truth.project([(2 * lane, y) for y in np.linspace(2, 70, 12)])
     fit = fit_lane_camera(
-        [tuple(p) for p in dash], lane, period, [(0.0, left), (2 * lane, right)], (320, 240)
+        [tuple(p) for p in dash], lane, period, [(0.0, left.tolist()), (2 * lane, right.tolist())], (320, 240)
     )
     assert fit.rms_px < 1.0
     img, world = fit.grid([0, lane, 2 * lane], [0, 12, 24, 36, 48, 60])

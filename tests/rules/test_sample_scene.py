@@ -70,7 +70,8 @@ def test_ground_truth_tracks_give_exactly_the_ground_truth_violations(gt):
             assert v.measured["preceding_amber_s"] == pytest.approx(3.0, abs=0.1)
         if v.violation_type.value == "speeding":
             assert v.measured["speed_kmh"] == pytest.approx(
-                t["measured"]["speed_kmh"], abs=v.measured["speed_uncertainty_kmh"] + 1.0
+                t["measured"]["speed_kmh"],
+                abs=v.measured["speed_uncertainty_kmh"] + 1.0,  # type: ignore[operator]
             )
         if v.violation_type.value in ("red_light", "solid_line", "speeding"):
             assert abs(v.frame_index - t["frame"]) <= 8, (v, t)

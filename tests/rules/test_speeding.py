@@ -70,7 +70,9 @@ def test_uncertainty_grows_with_jitter():
     uncs = []
     for jitter in (0.5, 4.0, 12.0):
         view = TrackView.from_track(drive(60, jitter=jitter), scene)
-        uncs.append(estimate_speed(view.tail(1.5), scene, cfg.rules.speeding).uncertainty_kmh)
+        estimate = estimate_speed(view.tail(1.5), scene, cfg.rules.speeding)
+        assert estimate is not None
+        uncs.append(estimate.uncertainty_kmh)
     assert uncs[0] < uncs[1] < uncs[2]
 
 
@@ -120,6 +122,7 @@ def test_speeding_reported_once_per_track():
 
 def test_world_positions_exact_on_affine_calibration():
     scene = Scene.from_config(reference_rules_config())
+    assert scene.homography is not None
     w = scene.homography.image_to_world(np.array([[300.0, 780.0], [300.0, 380.0]]))
     assert np.linalg.norm(w[1] - w[0]) == pytest.approx(20.0, abs=1e-6)
 

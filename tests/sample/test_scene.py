@@ -141,7 +141,7 @@ def test_signal_timing_supports_red_light_cases(truth: GroundTruth) -> None:
 
     runner = _vehicle_with(truth, "red_light")
     rl = next(x for x in runner.violations if x.type == "red_light")
-    assert phase(rl.t) == "red" and float(rl.measured["time_into_red_s"]) >= 1.0  # type: ignore[arg-type]
+    assert phase(rl.t) == "red" and float(rl.measured["time_into_red_s"]) >= 1.0
     # no accusation for: crossing during amber (past the line when red begins), and stopping before
     # the line through the red
     fps = truth.scene.fps

@@ -139,9 +139,11 @@ def test_stream_drop_after_frames_raises_once_attempts_run_out():
 def test_recording_start_time_stamps_wall_time(tmp_path: Path):
     for i in range(3):
         cv2.imwrite(str(tmp_path / f"f{i}.png"), np.zeros((8, 8, 3), np.uint8))
-    cfg = SourceConfig(uri=str(tmp_path), fps=2, start_time="2026-11-20T07:30:00+07:00")
-    frames = list(open_source(cfg, "cam"))
-    assert frames[0].wall_time == pytest.approx(1795134600.0)  # 2026-11-20 00:30 UTC
-    assert frames[2].wall_time - frames[0].wall_time == pytest.approx(1.0)
+    cfg = SourceConfig.model_validate(
+        {"uri": str(tmp_path), "fps": 2, "start_time": "2026-11-20T07:30:00+07:00"}
+    )
+    walls = [f.wall_time for f in open_source(cfg, "cam")]
+    assert walls[0] == pytest.approx(1795134600.0)  # 2026-11-20 00:30 UTC
+    assert walls[0] is not None and walls[2] is not None and walls[2] - walls[0] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="timezone"):
-        SourceConfig(uri="x.mp4", start_time="2026-11-20T07:30:00")
+        SourceConfig.model_validate({"uri": "x.mp4", "start_time": "2026-11-20T07:30:00"})

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from detector.evidence.config import EvidenceConfig
 from detector.evidence.keys import Ed25519Signer
@@ -23,6 +24,7 @@ from detector.evidence.synthetic import camera_info, models, write_bundles
 from detector.evidence.writer import BundleWriter
 from detector.store.config import StoreConfig
 from detector.store.db import Database, upgrade
+from detector.store.ingest import IngestResult
 from detector.store.services import StoreServices, build_services
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
@@ -47,6 +49,12 @@ class FakeMonotonic:
 
     def __call__(self) -> float:
         return self.t
+
+
+def accepted_id(result: IngestResult) -> int:
+    """The id of the violation a bundle's ingest created (failing the test if it was not accepted)."""
+    assert result.status == "accepted" and result.violation_id is not None, (result.status, result.reason)
+    return result.violation_id
 
 
 @dataclass
@@ -83,14 +91,14 @@ class Store:
         return self.services.db
 
 
-def make_store(url: str, tmp: Path, keys: Keys, **overrides: object) -> Store:
+def make_store(url: str, tmp: Path, keys: Keys, **overrides: Any) -> Store:
     cfg = StoreConfig(
         url=url,
         evidence_dir=str(tmp / "evidence"),
         quarantine_dir=str(tmp / "quarantine"),
         trusted_keys=str(keys.trusted_dir),
         **overrides,
-    )  # type: ignore[arg-type]
+    )
     db = Database.from_url(url)
     upgrade(db.engine)
     clock = FakeClock()

@@ -12,7 +12,7 @@ from detector.store.config import ForwardConfig
 from detector.store.forwarder import Forwarder
 from detector.store.models import ForwardItem
 from tests.api.support import make_api
-from tests.store.support import Keys, make_store
+from tests.store.support import Keys, accepted_id, make_store
 
 
 def _down(request: httpx.Request) -> httpx.Response:
@@ -29,7 +29,7 @@ def test_forward_retries_until_central_is_up(tmp_path: Path, keys: Keys, bundles
     fwd_cfg = ForwardConfig(enabled=True, url="http://central.example", backoff_initial_s=10)
     edge = make_store(f"sqlite:///{tmp_path / 'edge.db'}", tmp_path / "edge", keys, forward=fwd_cfg)
     try:
-        ids = [edge.services.ingest.ingest_path(b).violation_id for b in bundles[:2]]
+        ids = [accepted_id(edge.services.ingest.ingest_path(b)) for b in bundles[:2]]
         token = central.tokens["ingest"]
         down = Forwarder(
             edge.db,

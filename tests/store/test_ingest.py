@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from detector.evidence.verify import verify_chain
 from detector.store.models import OutboxMessage, QuarantineEntry, ViolationRow
-from tests.store.support import Keys, Store, make_bundles
+from tests.store.support import Keys, Store, accepted_id, make_bundles
 
 
 def _count(store: Store, model: type) -> int:
@@ -24,12 +24,13 @@ def _count(store: Store, model: type) -> int:
 def test_accepts_chain_and_is_idempotent(store: Store, bundles: list[Path]) -> None:
     results = [store.services.ingest.ingest_path(b) for b in bundles[:3]]
     assert [r.status for r in results] == ["accepted"] * 3
-    assert [r.violation_id for r in results] == sorted(r.violation_id for r in results)
+    ids = [accepted_id(r) for r in results]
+    assert ids == sorted(ids)
     again = store.services.ingest.ingest_path(bundles[1])
     assert again.status == "duplicate" and again.violation_id == results[1].violation_id
     assert _count(store, ViolationRow) == 3
     assert _count(store, OutboxMessage) == 3
-    v = store.services.feed.get(results[0].violation_id)
+    v = store.services.feed.get(ids[0])
     assert v.plate_normalized == "51F12345" and v.status == "pending" and v.camera_id == "cam1"
     assert {f.name for f in v.files} >= {"at.jpg", "before.jpg", "after.jpg"}
     assert [c.text for c in v.plate_candidates] == ["51F-123.45", "51F-128.45"]  # for the reviewer

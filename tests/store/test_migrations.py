@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -35,7 +36,7 @@ def _not_a_partition(obj, name, type_, reflected, compare_to) -> bool:  # noqa: 
     return not (table is not None and _PARTITION_TABLE.match(table.name or ""))
 
 
-def _partitioning_difference(diff: tuple) -> bool:  # type: ignore[type-arg]
+def _partitioning_difference(diff: tuple[Any, ...]) -> bool:
     """The two differences partitioning forces on PostgreSQL (0005 explains them): event_id is
     unique per month in `violations` (and globally in `violation_keys`), and the foreign keys to a
     violation reference `violation_keys(id)`."""

@@ -11,15 +11,13 @@ from sqlalchemy.exc import DBAPIError
 
 from detector.store import audit
 from detector.store.errors import Conflict, InvalidRequest
-from tests.store.support import FakeClock, Store
+from tests.store.support import FakeClock, Store, accepted_id
 
 
 def _ingest(store: Store, bundles: list[Path], n: int = 2) -> list[int]:
     ids = []
     for b in bundles[:n]:
-        r = store.services.ingest.ingest_path(b)
-        assert r.status == "accepted", r.reason
-        ids.append(r.violation_id)
+        ids.append(accepted_id(store.services.ingest.ingest_path(b)))
     return ids
 
 

@@ -11,6 +11,7 @@ from detector.track import ByteTracker
 from detector.track.assign import iou_matrix, match, min_cost_assignment
 from detector.track.kalman import BoxKalman, xyxy_to_z, z_to_xyxy
 from detector.types import Detections
+from tests.track.support import tracker_ids
 
 
 def dets(*rows: tuple[float, float, float, float, float]) -> Detections:
@@ -85,46 +86,46 @@ def test_kalman_learns_the_velocity_and_predicts_across_a_gap():
 def test_confident_detections_on_the_first_frame_are_tracked_at_once_later_ones_on_their_second():
     tracker = ByteTracker(TrackerConfig(), fps=10)
     first = tracker.assign(dets(box_at(0), box_at(300, 0.4)), 0.0)
-    assert first.tracker_id.tolist() == [0, -1]  # a weak box never starts a track
+    assert tracker_ids(first).tolist() == [0, -1]  # a weak box never starts a track
     second = tracker.assign(dets(box_at(5), box_at(500)), 0.1)
-    assert second.tracker_id.tolist() == [0, -1] and tracker.tentative == 1
+    assert tracker_ids(second).tolist() == [0, -1] and tracker.tentative == 1
     third = tracker.assign(dets(box_at(10), box_at(505)), 0.2)
-    assert third.tracker_id.tolist() == [0, 1] and tracker.tentative == 0
-    assert tracker.update(dets(box_at(15), box_at(510)), 0.3).tracker_id.tolist() == [0, 1]
+    assert tracker_ids(third).tolist() == [0, 1] and tracker.tentative == 0
+    assert tracker_ids(tracker.update(dets(box_at(15), box_at(510)), 0.3)).tolist() == [0, 1]
 
 
 def test_an_unconfirmed_track_that_misses_is_dropped():
     tracker = ByteTracker(TrackerConfig(), fps=10)
     tracker.assign(Detections.empty(), 0.0)
-    assert tracker.assign(dets(box_at(0)), 0.1).tracker_id.tolist() == [-1]
+    assert tracker_ids(tracker.assign(dets(box_at(0)), 0.1)).tolist() == [-1]
     assert tracker.tentative == 1
     tracker.assign(Detections.empty(), 0.2)
     assert tracker.tentative == 0 and tracker.track_count == 0
-    assert tracker.assign(dets(box_at(0)), 0.3).tracker_id.tolist() == [-1]  # starts over
+    assert tracker_ids(tracker.assign(dets(box_at(0)), 0.3)).tolist() == [-1]  # starts over
 
 
 def test_low_confidence_boxes_keep_a_track_and_a_dropped_frame_is_aged_by_stream_time():
     cfg = TrackerConfig(lost_track_s=1.0)
     tracker = ByteTracker(cfg, fps=10)
     for i in range(5):  # moving 5 px a frame
-        assert tracker.update(dets(box_at(5 * i)), i / 10).tracker_id.tolist() == [0]
+        assert tracker_ids(tracker.update(dets(box_at(5 * i)), i / 10)).tolist() == [0]
     # weak boxes (below high_confidence) where the track is expected keep it
-    assert tracker.update(dets(box_at(25, 0.35)), 0.5).tracker_id.tolist() == [0]
+    assert tracker_ids(tracker.update(dets(box_at(25, 0.35)), 0.5)).tolist() == [0]
     # unseen for 0.9 s of stream time over one call: still re-found where its motion takes it
     tracker.assign(Detections.empty(), 0.6)
-    assert tracker.update(dets(box_at(70)), 1.4).tracker_id.tolist() == [0]
+    assert tracker_ids(tracker.update(dets(box_at(70)), 1.4)).tolist() == [0]
     # unseen for 1.2 s of stream time, again over a single call (a camera that dropped frames):
     # expired, whatever the number of calls, so the vehicle there starts a new track
     tracker.assign(Detections.empty(), 1.5)
-    assert tracker.assign(dets(box_at(130)), 2.6).tracker_id.tolist() == [-1]
-    assert tracker.update(dets(box_at(135)), 2.7).tracker_id.tolist() == [1]
+    assert tracker_ids(tracker.assign(dets(box_at(130)), 2.6)).tolist() == [-1]
+    assert tracker_ids(tracker.update(dets(box_at(135)), 2.7)).tolist() == [1]
 
 
 def test_a_backward_timestamp_is_not_predicted_and_does_not_break_the_tracker():
     tracker = ByteTracker(TrackerConfig(), fps=10)
     tracker.update(dets(box_at(0)), 1.0)
-    assert tracker.update(dets(box_at(1)), 0.5).tracker_id.tolist() == [0]
-    assert tracker.update(dets(box_at(2)), 1.1).tracker_id.tolist() == [0]
+    assert tracker_ids(tracker.update(dets(box_at(1)), 0.5)).tolist() == [0]
+    assert tracker_ids(tracker.update(dets(box_at(2)), 1.1)).tolist() == [0]
 
 
 def test_reset_starts_ids_again():
@@ -132,4 +133,4 @@ def test_reset_starts_ids_again():
     tracker.update(dets(box_at(0), box_at(200)), 0.0)
     tracker.reset()
     assert tracker.track_count == 0
-    assert tracker.update(dets(box_at(0)), 5.0).tracker_id.tolist() == [0]
+    assert tracker_ids(tracker.update(dets(box_at(0)), 5.0)).tolist() == [0]

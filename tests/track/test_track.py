@@ -6,6 +6,7 @@ from detector.track import ByteTracker, TrackStore
 from detector.types import Detections, Frame
 from tests.conftest import shared_path
 from tests.detect.support import detrac_targets, iou
+from tests.track.support import tracker_ids
 
 
 def run_tracker(detector, frames, fps):
@@ -43,7 +44,7 @@ def test_labelled_detrac_vehicles_are_tracked_from_the_first_frame(yolo_detector
     folder = shared_path("ua-detrac-evadb-sample", "MVI_20011")
     xml = shared_path("ua-detrac-evadb-sample", "MVI_20011.xml")
     per_frame, _ = run_tracker(yolo_detector, ImageFolderSource(folder, fps=25), 25)
-    ids = {}
+    ids: dict[int, set[int]] = {}
     for frame_num in (1, 2):
         tracked = per_frame[frame_num - 1]
         for k, target in enumerate(detrac_targets(xml, frame_num)):
@@ -95,7 +96,10 @@ def test_track_store_hands_stale_tracks_on_and_frees_them():
     finished: list[int] = []
     store = TrackStore(forget_after_s=1.0, on_finished=lambda t: finished.append(t.track_id))
     d = Detections(
-        xyxy=np.array([[0, 0, 10, 10]], np.float32), confidence=[0.9], class_id=[2], tracker_id=[5]
+        xyxy=np.array([[0, 0, 10, 10]], np.float32),
+        confidence=np.array([0.9], np.float32),
+        class_id=np.array([2], np.int64),
+        tracker_id=np.array([5], np.int64),
     )
     store.update(synthetic_frame(0), d)
     store.update(synthetic_frame(5), Detections.empty())
@@ -111,9 +115,9 @@ def test_track_store_stays_bounded_over_a_long_stream():
         tid = i // 10
         d = Detections(
             xyxy=np.array([[i % 10, 0, i % 10 + 10, 10]], np.float32),
-            confidence=[0.9],
-            class_id=[2],
-            tracker_id=[tid],
+            confidence=np.array([0.9], np.float32),
+            class_id=np.array([2], np.int64),
+            tracker_id=np.array([tid], np.int64),
         )
         store.update(synthetic_frame(i), d)
         assert len(store.tracks) <= 4
@@ -125,13 +129,13 @@ def test_prediction_carries_tracks_at_their_velocity_and_marks_them():
     for i in range(3):  # moving 4 px right per frame (10 fps)
         d = Detections(
             xyxy=np.array([[4 * i, 0, 4 * i + 10, 10]], np.float32),
-            confidence=[0.8],
-            class_id=[2],
-            tracker_id=[7],
+            confidence=np.array([0.8], np.float32),
+            class_id=np.array([2], np.int64),
+            tracker_id=np.array([7], np.int64),
         )
         store.update(synthetic_frame(i), d)
     dets, active = store.predict(synthetic_frame(3))
-    assert active == [7] and dets.predicted.tolist() == [True] and dets.tracker_id.tolist() == [7]
+    assert active == [7] and dets.predicted.tolist() == [True] and tracker_ids(dets).tolist() == [7]
     np.testing.assert_allclose(dets.xyxy[0], [12, 0, 22, 10], atol=1e-4)
     dets, _ = store.predict(synthetic_frame(4))  # still from the detected points, not from predictions
     np.testing.assert_allclose(dets.xyxy[0], [16, 0, 26, 10], atol=1e-4)
@@ -147,7 +151,10 @@ def test_history_is_trimmed():
     store = TrackStore(max_history=10)
     for i in range(25):
         d = Detections(
-            xyxy=np.array([[i, 0, i + 10, 10]], np.float32), confidence=[0.9], class_id=[2], tracker_id=[1]
+            xyxy=np.array([[i, 0, i + 10, 10]], np.float32),
+            confidence=np.array([0.9], np.float32),
+            class_id=np.array([2], np.int64),
+            tracker_id=np.array([1], np.int64),
         )
         store.update(synthetic_frame(i), d)
     assert len(store.tracks[1]) == 10

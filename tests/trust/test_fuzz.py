@@ -183,7 +183,7 @@ def test_fuzz_bundle_archives(
         data = _mutate(_bundle_tar(bundles[1]), ops)
     else:
         buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode=compression) as tar:
+        with tarfile.open(fileobj=buf, mode=compression) as tar:  # type: ignore[call-overload]  # mode: a str
             for name, kind, payload in members:
                 info = tarfile.TarInfo(name or "x")
                 info.type = kind

@@ -16,7 +16,7 @@ from tests.store.support import Keys, Store, make_store
 
 def _tar(members: dict[str, bytes], mode: str = "w:gz") -> io.BytesIO:
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode=mode) as tar:
+    with tarfile.open(fileobj=buf, mode=mode) as tar:  # type: ignore[call-overload]  # mode is a str, not a literal
         for name, data in members.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -101,13 +101,15 @@ def test_quarantine_retention_and_size_cap(tmp_path: Path, keys: Keys, bundles: 
     st.clock.advance(31 * 86400)
     second = st.services.ingest.ingest_path(bad, actor="t")
     assert second.status == "rejected"
+    assert first.quarantine_id is not None and second.quarantine_id is not None
     with st.db.session() as s:
-        rows = {q.id: q for q in s.scalars(select(QuarantineEntry))}
+        by_id = {q.id: q for q in s.scalars(select(QuarantineEntry))}
     assert (
-        rows[first.quarantine_id].pruned_at is not None and not Path(rows[first.quarantine_id].path).exists()
+        by_id[first.quarantine_id].pruned_at is not None
+        and not Path(by_id[first.quarantine_id].path).exists()
     )
-    assert rows[second.quarantine_id].pruned_at is None and Path(rows[second.quarantine_id].path).is_dir()
-    assert rows[second.quarantine_id].size_bytes > 0
+    assert by_id[second.quarantine_id].pruned_at is None and Path(by_id[second.quarantine_id].path).is_dir()
+    assert by_id[second.quarantine_id].size_bytes > 0
     # size cap: newest kept, older ones deleted once the total passes the cap
     for _ in range(10):
         st.services.ingest.ingest_path(bad, actor="t")
