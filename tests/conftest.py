@@ -23,6 +23,16 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+# Every test in these folders replays whole clips or streams in real time: marked slow, so that
+# `pytest -m "not slow"` is the quick loop (a few other tests carry the mark themselves).
+SLOW_FOLDERS = ("e2e", "bench")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    for item in items:
+        if item.path.relative_to(tests).parts[0] in SLOW_FOLDERS:
+            item.add_marker(pytest.mark.slow)
 
 
 def shared_path(*parts: str) -> Path:

@@ -12,9 +12,10 @@ from pydantic import ValidationError
 
 from detector.errors import ModelError
 from detector.plates.config import PlatesConfig
-from detector.plates.detect import resolve_platedet
-from detector.plates.onnx_graph import _anchor_tables, rewrite_platedet
-from tests.plates.support import VN, image, need
+from detector.plates.detect import OnnxPlateDetector, box_iou, resolve_platedet
+from detector.plates.onnx_graph import rewrite_platedet
+from detector.plates.reader import PlateReader
+from tests.plates.support import OPENALPR, VN, image, need
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,14 +33,7 @@ def test_config_defaults_and_validation() -> None:
         PlatesConfig.model_validate({"unknown_field": 1})
 
 
-def test_anchor_tables_match_ultralytics_layout() -> None:
-    points, strides = _anchor_tables(640)
-    assert points.shape == (1, 2, 8400) and strides.shape == (1, 8400)
-    assert points[0, :, 0].tolist() == [0.5, 0.5] and points[0, :, 79].tolist() == [79.5, 0.5]
-    assert strides[0, 0] == 8 and strides[0, -1] == 32
-
-
-def test_rewrite_to_320_fp32_keeps_the_detections() -> None:
+def test_rewrite_to_320_fp32_keeps_the_detections(models_reader: PlateReader) -> None:
     import onnxruntime as ort
 
     path, _ = resolve_platedet(None)
@@ -54,6 +48,18 @@ def test_rewrite_to_320_fp32_keeps_the_detections() -> None:
     assert [o.shape for o in small.get_outputs()] == [[1, 37, 2100]]  # mask branch pruned
     with pytest.raises(ModelError, match="multiple of 32"):
         rewrite_platedet(raw, 300, True, "test")
+    # the rewritten graph's anchors and strides are right: its plates are the 640 input's (IoU >= 0.8;
+    # anchors off by half a cell, as without Ultralytics' +0.5, give 0.38-0.56 on these photos)
+    at_640 = models_reader.detector
+    assert at_640 is not None
+    at_320 = OnnxPlateDetector.from_config(PlatesConfig(detector_input_size=320))
+    assert at_320.input_size == 320
+    for name in ("eu3", "eu5", "eu6", "eu7", "eu9", "eu11"):
+        photo = image(OPENALPR / "endtoend" / "eu" / f"{name}.jpg")
+        big, small_boxes = at_640.detect(photo), at_320.detect(photo)
+        assert big and small_boxes, (name, big, small_boxes)
+        assert box_iou(big[0].xyxy, small_boxes[0].xyxy) >= 0.8, (name, big[0], small_boxes[0])
+    at_320.close()
 
 
 def _fake_fast_plate_ocr(tmp: Path, text: str) -> tuple[Path, Path]:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import REPO
 from tests.plates.support import VN, need
 from tests.store.support import Keys, make_bundles, make_store
 
@@ -42,13 +43,21 @@ def test_development_key_is_outside_the_run_folder(tmp_path: Path, monkeypatch) 
     assert d == tmp_path / "state" / "detector" / "dev-key"
     monkeypatch.setenv("DETECTOR_DEV_KEY_DIR", str(tmp_path / "k"))
     assert dev_key_dir() == tmp_path / "k"
-    # the runtime uses it: a replay without a key leaves no private key under --out
-    import inspect
+    # the runtime uses it: a replay without a key makes its key there and leaves none under --out
+    from detector.config import load_camera_config
+    from detector.runtime.loop import LoopOptions
+    from detector.runtime.session import RunRequest, RunSession
 
-    from detector.runtime import session
-
-    assert "dev_key_dir()" in inspect.getsource(session._signer)
-    assert PRIVATE_NAME == "evidence_signing.key"
+    config = REPO / "configs" / "sample_scene.yaml"
+    cfg = load_camera_config(config)
+    assert cfg.evidence.key_path is None, "the sample config names a key: this check needs one without"
+    out = tmp_path / "run"
+    req = RunRequest(cfg, config, out, preview=False, store=False, loop=LoopOptions(max_frames=1))
+    session = RunSession.open(req)
+    session.close()
+    assert (tmp_path / "k" / PRIVATE_NAME).is_file()
+    assert any(str(tmp_path / "k") in note for note in session.notes), session.notes
+    assert not [p for p in out.rglob("*") if p.name == PRIVATE_NAME]
 
 
 def test_plates_read_reports_a_bad_file_and_goes_on(tmp_path: Path) -> None:
