@@ -1,7 +1,7 @@
 """The full pipeline on a real RTSP camera in real time: keeps up? loses frames? memory flat?
 
 A 1080p 25 fps H.264 stream of the sample scene (scaled 2x, re-timed to 25 fps by repeating frames,
-looped) is served by a real RTSP server (tests/rtsp_server.py: GStreamer, real-time pacing), and
+looped) is served by a real RTSP server (tests/cameras/rtsp_server.py: GStreamer, real-time pacing), and
 `detector run` watches it with the sample's rules scaled to 1920x1080: detection, tracking, signal,
 rules, plates of the violators, signed evidence and the embedded store, all on. The run's RSS is
 sampled from outside every `--sample-s` seconds; its summary gives frames, drops, the detection
@@ -34,7 +34,7 @@ from machine import machine_line  # benchmarks/machine.py (scripts run by path)
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from detector.evidence.keys import PRIVATE_NAME, write_key_pair  # noqa: E402
-from tests.rtsp_server import RtspServer, rtsp_unavailable  # noqa: E402
+from tests.cameras.rtsp_server import RtspServer, rtsp_unavailable  # noqa: E402
 
 PIXEL_KEYS = {
     "points",

@@ -1,4 +1,4 @@
-"""Serve a clip as a real-time RTSP camera for the live benchmarks (tests/rtsp_server.py's server).
+"""Serve a clip as a real-time RTSP camera for the live benchmarks (tests/cameras/rtsp_server.py's server).
 
     python benchmarks/stream_rtsp.py --clip sample_videos/sample_scene.mp4 --fps 25 --size 1920x1080 \\
         --loop --port 8554 [--restart-after S [--restart-gap 2]] [--seconds S] [--check 10]
@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.rtsp_server import SAMPLE_CLIP, RtspServer, rtsp_unavailable  # noqa: E402
+from tests.cameras.rtsp_server import SAMPLE_CLIP, RtspServer, rtsp_unavailable  # noqa: E402
 
 
 def size_arg(text: str) -> tuple[int, int]:

@@ -8,7 +8,7 @@ N="${1:-10000}"
 API_PER_OP="${2:-400}"
 echo "start $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg) commit $(git rev-parse --short HEAD)"
 DETECTOR_FUZZ_EXAMPLES="$N" nice -n 10 .venv/bin/python -m pytest -q -p no:cacheprovider \
-  --hypothesis-show-statistics tests/test_trust_fuzz.py
+  --hypothesis-show-statistics tests/trust/test_fuzz.py
 DETECTOR_FUZZ_API_EXAMPLES="$API_PER_OP" nice -n 10 .venv/bin/python -m pytest -q -p no:cacheprovider \
-  -s tests/test_api_fuzz.py
+  -s tests/api/test_fuzz.py
 echo "end $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -4,11 +4,11 @@
 # Offline-safe: only the package registry is used; no model is downloaded at run time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# System packages for the RTSP live-source tests (tests/test_rtsp_live.py): GStreamer's RTSP server
+# System packages for the RTSP live-source tests (tests/sources/test_rtsp.py): GStreamer's RTSP server
 # with its Python bindings (run by Debian's /usr/bin/python3), the plugins that demux, parse and
 # packetise H.264 (qtdemux/rtph264pay: good; h264parse: bad), and ffmpeg to encode the test clip.
 # Installed only as root and only when missing; otherwise those tests skip and setup goes on.
-# Debian's chromium for the console's browser tests (tests/test_console_browser.py: Playwright drives
+# Debian's chromium for the console's browser tests (tests/api/test_console_browser.py: Playwright drives
 # /usr/bin/chromium; Playwright never downloads a browser of its own).
 RTSP_PKGS="gir1.2-gst-rtsp-server-1.0 python3-gst-1.0 python3-gi gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad ffmpeg chromium"

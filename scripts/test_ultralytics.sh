@@ -13,4 +13,4 @@ if ! "$VENV/bin/python" -m pip install -q 'torch==2.14.1' 'torchvision==0.29.1' 
   echo "ultralytics check: the extra could not be installed here; skipped"
   exit 0
 fi
-YOLO_OFFLINE=1 "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/test_detect_ultralytics.py
+YOLO_OFFLINE=1 "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/detect/test_ultralytics.py

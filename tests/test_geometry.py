@@ -137,7 +137,7 @@ def test_homography_recovers_known_transform_and_reports_error():
     image = _project(H, world)
     rng = np.random.default_rng(1)
     noisy = image + rng.normal(0, 1.0, image.shape)
-    homo = calibrate(noisy, world)
+    homo = calibrate(noisy.tolist(), world.tolist())
     assert 0.2 < homo.rms_error_px < 2.0
     assert 0.0 < homo.rms_error_m < 1.0
     back = homo.image_to_world(image)
@@ -149,7 +149,7 @@ def test_homography_recovers_known_transform_and_reports_error():
 def test_homography_exact_with_four_points():
     H = _perspective_h()
     world = np.array([(-5.0, 0.0), (5.0, 0.0), (5.0, 30.0), (-5.0, 30.0)])
-    homo = calibrate(_project(H, world), world)
+    homo = calibrate(_project(H, world).tolist(), world.tolist())
     assert homo.rms_error_m < 1e-6
     # the assumed point accuracy still gives a non-zero scale uncertainty
     assert homo.scale_rel_uncertainty > 0
@@ -161,7 +161,7 @@ def test_homography_rejects_large_error():
         [(0.0, 0.0), (100.0, 0.0), (100.0, 100.0), (0.0, 100.0), (80.0, 20.0)]
     )  # last point wrong
     with pytest.raises(ConfigError, match="reprojection error"):
-        calibrate(image, world, max_rms_error_m=0.5)
+        calibrate(image.tolist(), world.tolist(), max_rms_error_m=0.5)
 
 
 def test_dwell_limit_must_fit_in_history():

@@ -9,7 +9,6 @@ from dataclasses import fields
 
 import numpy as np
 import pytest
-from measures_examples import EXAMPLES
 
 from detector.evidence.contents import measured_lines
 from detector.measures import (
@@ -24,6 +23,7 @@ from detector.measures import (
     parse_measures,
 )
 from detector.types import EvidenceFrames, Violation, ViolationType
+from tests.measures_examples import EXAMPLES
 
 
 def test_every_violation_type_has_its_measurements() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import cv2
 import numpy as np
@@ -66,7 +67,7 @@ def test_unknown_until_confirmed():
     assert states[0].phase == Phase.UNKNOWN and states[2].phase == R
 
 
-LAMPS = [
+LAMPS: list[dict[str, Any]] = [
     {"colour": "red", "box": (10, 10, 30, 30)},
     {"colour": "amber", "box": (10, 40, 30, 60)},
     {"colour": "green", "box": (10, 70, 30, 90)},
@@ -84,7 +85,7 @@ def head_image(lit: str | None) -> np.ndarray:
 
 
 def vision(h=3) -> VisionSignal:
-    cfg = SignalConfig(source="vision", lamps=LAMPS, hysteresis_frames=h)
+    cfg = SignalConfig.model_validate({"source": "vision", "lamps": LAMPS, "hysteresis_frames": h})
     src = signal_source_from_config(cfg)
     assert isinstance(src, VisionSignal)
     return src
@@ -105,11 +106,11 @@ def test_vision_hysteresis_over_frames():
 
 
 def test_plan_signal_phases():
-    plan = PlanSignal(
-        SignalConfig(
-            source="controller_plan", plan={"green_s": 20, "amber_s": 3, "red_s": 27, "offset_s": 5}
-        ).plan
+    cfg = SignalConfig.model_validate(
+        {"source": "controller_plan", "plan": {"green_s": 20, "amber_s": 3, "red_s": 27, "offset_s": 5}}
     )
+    assert cfg.plan is not None
+    plan = PlanSignal(cfg.plan)
     assert plan.state_at(5.0).phase == G
     assert plan.state_at(26.0).phase == A
     s = plan.state_at(30.0)
@@ -152,7 +153,7 @@ def test_config_requires_parts_per_source():
     with pytest.raises(ValueError, match="needs signal.plan"):
         SignalConfig(source="controller_plan")
     with pytest.raises(ValueError, match="red"):
-        SignalConfig(source="vision", lamps=[{"colour": "green", "box": (0, 0, 5, 5)}])
+        SignalConfig.model_validate({"source": "vision", "lamps": [{"colour": "green", "box": (0, 0, 5, 5)}]})
 
 
 def test_no_signal_is_unknown():

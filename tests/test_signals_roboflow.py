@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 
 import cv2
+import numpy as np
 
 from detector.signals import Phase, classify_lamp_colour
 from tests.conftest import shared_path
@@ -28,10 +29,12 @@ def test_lamp_colour_accuracy_per_colour():
         lamps = [r for r in rows if int(r[0]) in LAMP_CLASSES]
         if not lamps:
             continue
-        image = cv2.imread(str(data / "images" / (label.stem + ".jpg")))
-        assert image is not None, label
+        bgr = cv2.imread(str(data / "images" / (label.stem + ".jpg")))
+        assert bgr is not None, label
+        image = np.asarray(bgr, np.uint8)
         h, w = image.shape[:2]
-        for c, xc, yc, bw, bh in ((int(r[0]), *map(float, r[1:5])) for r in lamps):
+        for r in lamps:
+            c, (xc, yc, bw, bh) = int(r[0]), map(float, r[1:5])
             box = ((xc - bw / 2) * w, (yc - bh / 2) * h, (xc + bw / 2) * w, (yc + bh / 2) * h)
             confusion[(LAMP_CLASSES[c], classify_lamp_colour(image, box))] += 1
     totals = Counter(truth for truth, _ in confusion.elements())

@@ -2,22 +2,39 @@ import numpy as np
 import pytest
 
 from detector.types import Detections, Frame, ShapeError, Track, TrackPoint
+from tests.track.support import tracker_ids
 
 
 def dets(n: int) -> Detections:
     xyxy = np.array([[10 * i, 0, 10 * i + 5, 8] for i in range(n)], np.float32)
     return Detections(
-        xyxy=xyxy, confidence=np.linspace(0.3, 0.9, n), class_id=np.arange(n) % 3, data={"k": np.arange(n)}
+        xyxy=xyxy,
+        confidence=np.linspace(0.3, 0.9, n, dtype=np.float32),
+        class_id=np.arange(n, dtype=np.int64) % 3,
+        data={"k": np.arange(n)},
     )
 
 
 def test_shape_errors_name_expected_and_actual():
     with pytest.raises(ShapeError, match=r"expected shape \(N, 4\), got \(3, 3\)"):
-        Detections(xyxy=np.zeros((3, 3)), confidence=np.zeros(3), class_id=np.zeros(3))
+        Detections(
+            xyxy=np.zeros((3, 3), np.float32),
+            confidence=np.zeros(3, np.float32),
+            class_id=np.zeros(3, np.int64),
+        )
     with pytest.raises(ShapeError, match=r"confidence: expected length 3 .*got 2"):
-        Detections(xyxy=np.zeros((3, 4)), confidence=np.zeros(2), class_id=np.zeros(3))
+        Detections(
+            xyxy=np.zeros((3, 4), np.float32),
+            confidence=np.zeros(2, np.float32),
+            class_id=np.zeros(3, np.int64),
+        )
     with pytest.raises(ShapeError, match=r"data\['k'\]: expected length 2"):
-        Detections(xyxy=np.zeros((2, 4)), confidence=np.zeros(2), class_id=np.zeros(2), data={"k": [1]})
+        Detections(
+            xyxy=np.zeros((2, 4), np.float32),
+            confidence=np.zeros(2, np.float32),
+            class_id=np.zeros(2, np.int64),
+            data={"k": np.array([1])},
+        )
 
 
 def test_mask_filtering_keeps_arrays_parallel():
@@ -26,7 +43,7 @@ def test_mask_filtering_keeps_arrays_parallel():
     assert len(sub) == 2
     assert sub.data["k"].tolist() == [3, 4]
     assert sub.xyxy[:, 0].tolist() == [30, 40]
-    assert sub.tracker_id.tolist() == [-1, -1]
+    assert tracker_ids(sub).tolist() == [-1, -1]
     with pytest.raises(ShapeError, match="expected length 5, got 4"):
         d[np.ones(4, bool)]
 
