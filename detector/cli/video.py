@@ -22,8 +22,9 @@ from detector.errors import DetectorError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from detector.cli.box import BoxArgs
     from detector.network.hotlist_stage import HotlistStage
-    from detector.pipeline import FrameResult, RunSummary
+    from detector.pipeline import FrameResult, Pipeline, RunSummary
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,46 @@ def _hotlist_stage(path: Path | None, cfg: CameraConfig, out: Path, session: obj
     return open_hotlist_stage(path, cfg, out, getattr(session, "store", None), start)
 
 
+def _replay_progress(console: Console, as_json: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[fps]:>6.1f} fps"),
+        TextColumn("tracks {task.fields[tracks]}"),
+        TextColumn("violations {task.fields[violations]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not console.is_terminal and as_json,
+    )
+
+
+def _progress_hook(
+    progress: Progress, camera_id: str, total: int | None, pipeline: Pipeline
+) -> Callable[[FrameResult], None]:
+    """The replay's result hook: violations printed as they happen, the bar advanced."""
+    task = progress.add_task(camera_id, total=total, fps=0.0, tracks=0, violations=0)
+    state = {"n": 0, "started": time.perf_counter()}
+
+    def on_result(result: FrameResult) -> None:
+        for v in result.violations:
+            progress.console.print(
+                f"[red]violation[/red] {v.violation_type.value} track {v.track_id} "
+                f"({v.vehicle_class}) at {v.timestamp:.2f}s frame {v.frame_index}"
+            )
+        state["n"] += 1
+        elapsed = time.perf_counter() - state["started"]
+        progress.update(
+            task,
+            advance=1,
+            fps=state["n"] / elapsed if elapsed else 0.0,
+            tracks=pipeline.tracks_seen,
+            violations=len(pipeline.summary.violations),
+        )
+
+    return on_result
+
+
 @click.command()
 @click.argument("video", required=False)
 @click.option(
@@ -212,18 +253,7 @@ def replay(
 
     cfg = _load(config, video)
     console = Console(stderr=True)
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[fps]:>6.1f} fps"),
-        TextColumn("tracks {task.fields[tracks]}"),
-        TextColumn("violations {task.fields[violations]}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not console.is_terminal and as_json,
-    )
-    state = {"n": 0, "started": time.perf_counter()}
+    progress = _replay_progress(console, as_json)
     opts = LoopOptions(live=False, max_frames=max_frames)
     _stop_on_signals(opts.stop, console)
     session = RunSession.open(
@@ -245,24 +275,7 @@ def replay(
     total = session.source.info.frame_count
     if max_frames:
         total = min(total, max_frames) if total else max_frames
-    task = progress.add_task(cfg.camera_id, total=total, fps=0.0, tracks=0, violations=0)
-
-    def on_result(result: FrameResult) -> None:
-        for v in result.violations:
-            progress.console.print(
-                f"[red]violation[/red] {v.violation_type.value} track {v.track_id} "
-                f"({v.vehicle_class}) at {v.timestamp:.2f}s frame {v.frame_index}"
-            )
-        state["n"] += 1
-        elapsed = time.perf_counter() - state["started"]
-        progress.update(
-            task,
-            advance=1,
-            fps=state["n"] / elapsed if elapsed else 0.0,
-            tracks=pipeline.tracks_seen,
-            violations=len(pipeline.summary.violations),
-        )
-
+    on_result = _progress_hook(progress, cfg.camera_id, total, pipeline)
     hot = _hotlist_stage(hotlist, cfg, out, session)
     opts.on_result = on_result if hot is None else _both(on_result, hot.submit)
     try:
@@ -299,13 +312,23 @@ def _check_decode(record: dict[str, object], max_frames: int | None, accept_gaps
 @click.option(
     "-c",
     "--config",
-    "config",
+    "configs",
     type=click.Path(path_type=Path),
     required=True,
-    help="Camera config (YAML) naming the live source.",
+    multiple=True,
+    help="Camera config (YAML) naming the live source. Repeat for several cameras on one box: one "
+    "detector session, each camera's outputs under --out/<camera_id>.",
 )
 @click.option(
     "--source", "source_uri", default=None, help="Override the config's source (rtsp://..., file, folder)."
+)
+@click.option(
+    "--batch-wait-ms",
+    type=click.FloatRange(min=0, max=1000),
+    default=0.0,
+    show_default=True,
+    help="Several cameras: wait up to this long for the other cameras' frames and run them through "
+    "the detector as one batch (0: take turns, one frame per inference).",
 )
 @click.option(
     "-o",
@@ -355,8 +378,9 @@ def _check_decode(record: dict[str, object], max_frames: int | None, accept_gaps
     help="Hotlist file (detector hotlist export): read passing vehicles' plates and raise alerts.",
 )
 def run(
-    config: Path,
+    configs: tuple[Path, ...],
     source_uri: str | None,
+    batch_wait_ms: float,
     out: Path,
     queue_size: int | None,
     duration: float | None,
@@ -374,15 +398,35 @@ def run(
     is rewritten every few seconds (frames, fps, drops) for health checks; under systemd the run
     reports READY and pings the watchdog.
     """
+    from detector.cli.box import BoxArgs, run_box
+
+    args = BoxArgs(
+        out, queue_size, duration, max_frames, preview, use_store, metrics_port, mqtt, hotlist, batch_wait_ms
+    )
+    if len(configs) > 1:
+        if source_uri:
+            raise click.UsageError("--source overrides one camera's source: give it with one --config only")
+        run_box(configs, args)
+    else:
+        _run_camera(configs[0], source_uri, args)
+
+
+def _run_camera(config: Path, source_uri: str | None, args: BoxArgs) -> None:
+    """`detector run` of one camera: its outputs directly under --out."""
     from detector.runtime.loop import LoopOptions
     from detector.runtime.notify import SystemdNotifier
     from detector.runtime.session import RunRequest, RunSession
     from detector.telemetry.health import RunHealth, telemetry_overrides
 
+    out, hotlist = args.out, args.hotlist
     cfg = _load(config, source_uri)
-    if queue_size is not None:
-        cfg = cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update={"queue_size": queue_size})})
-    cfg = cfg.model_copy(update={"telemetry": telemetry_overrides(cfg.telemetry, metrics_port, mqtt)})
+    if args.queue_size is not None:
+        cfg = cfg.model_copy(
+            update={"runtime": cfg.runtime.model_copy(update={"queue_size": args.queue_size})}
+        )
+    cfg = cfg.model_copy(
+        update={"telemetry": telemetry_overrides(cfg.telemetry, args.metrics_port, args.mqtt)}
+    )
     console = Console(stderr=True)
     health = RunHealth(cfg.telemetry)
 
@@ -396,15 +440,15 @@ def run(
 
     opts = LoopOptions(
         live=True,
-        max_frames=max_frames,
-        duration_s=duration,
+        max_frames=args.max_frames,
+        duration_s=args.duration,
         on_result=on_result,
         status_path=out / "status.json",
         notifier=SystemdNotifier(),
     )
     _stop_on_signals(opts.stop, console)
     session = RunSession.open(
-        RunRequest(cfg, config, out, live=True, preview=preview, store=use_store, loop=opts)
+        RunRequest(cfg, config, out, live=True, preview=args.preview, store=args.use_store, loop=opts)
     )
     console.print(f"watching {cfg.camera_id} ({cfg.name}); Ctrl-C to stop")
     hot = _hotlist_stage(hotlist, cfg, out, session)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -19,6 +20,9 @@ from detector.config import DetectorConfig
 from detector.detect.base import REPO_MODELS_DIR, ModelInfo, open_session, resolve_model, sha256_file
 from detector.errors import ModelError
 from detector.types import COCO_ROAD_USERS, Detections, Frame
+
+if TYPE_CHECKING:
+    from detector.detect.shared import SharedSession
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +98,15 @@ def _class_names_from_metadata(session: ort.InferenceSession) -> dict[int, str]:
 class OnnxYoloDetector:
     """YOLO11n (or any Ultralytics detect export) through onnxruntime on the CPU."""
 
-    def __init__(self, cfg: DetectorConfig) -> None:
+    def __init__(
+        self, cfg: DetectorConfig, session: ort.InferenceSession | SharedSession | None = None
+    ) -> None:
+        """`session`: a session of this model shared with other cameras (detector/detect/shared.py)."""
         self.cfg = cfg
         path, origin = self._resolve(cfg)
         self.model = ModelInfo(name=path.name, path=str(path), sha256=sha256_file(path), origin=origin)
         # run on every frame at one input size: onnxruntime's arena reuses its buffers (see open_session)
-        self.session = open_session(path, cfg.threads, "vehicle detector", arena=True)
+        self.session = session or open_session(path, cfg.threads, "vehicle detector", arena=True)
         inp = self.session.get_inputs()[0]
         out = self.session.get_outputs()[0]
         if len(inp.shape) != 4 or len(out.shape) != 3:
