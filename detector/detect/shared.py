@@ -39,7 +39,7 @@ from detector.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: a request holds an array
 class _Request:
     blob: np.ndarray
     done: bool = False
