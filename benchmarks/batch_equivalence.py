@@ -13,8 +13,8 @@ violations), so the whole run stays within tens of minutes on a loaded 2-core bo
    database; while it runs, the worker process replaying `--kill-video` is found by the video file it
    holds open and SIGKILLed once it has read `--kill-at` of the file (an outside kill, not the
    task's own drill);
-3. compare per video: violations (type, track, class, frame, time, zone, measured values) and the
-   plate each bundle read; the store holds each batch violation once (event ids) and nothing else.
+3. compare per video: the track records (tracks.jsonl, byte for byte), the violations (type,
+   track, class, frame, time, zone, measured values) and the plate each bundle read; the store holds each batch violation once (event ids) and nothing else.
 
     nice -n 19 python benchmarks/batch_equivalence.py [--work DIR] [--frames 150] [--write FILE]
 
@@ -277,6 +277,8 @@ def compare(vids: list[Video], work: Path, report: list[dict], in_store: dict[st
                 "solo": len(a),
                 "batch": len(b),
                 "same": a == b,
+                "tracks": _tracks(work / "batch" / v.name)[0],
+                "tracks_same": _tracks(work / "solo" / v.name) == _tracks(work / "batch" / v.name),
                 "types": sorted({x[0] for x in b}),
                 "attempts": r["attempts"],
                 "stored": len(held),
@@ -287,15 +289,24 @@ def compare(vids: list[Video], work: Path, report: list[dict], in_store: dict[st
     return rows
 
 
+def _tracks(folder: Path) -> tuple[int, str]:
+    """Track records (a line per tracked box per frame) and the sha256 of the file."""
+    import hashlib
+
+    data = (folder / "tracks.jsonl").read_bytes()
+    return data.count(b"\n"), hashlib.sha256(data).hexdigest()
+
+
 def table(rows: list[dict]) -> str:
     lines = [
-        "| video | camera id | frames | violations alone | violations in the batch | same | types | "
-        "attempts | in the store (once each) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| video | camera id | frames | track records (identical bytes) | violations alone | "
+        "violations in the batch | same | types | attempts | in the store (once each) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         lines.append(
-            f"| {r['name']} | {r['camera']} | {r['frames']} | {r['solo']} | {r['batch']} | "
+            f"| {r['name']} | {r['camera']} | {r['frames']} | {r['tracks']} ({'yes' if r['tracks_same'] else '**no**'}) | "
+            f"{r['solo']} | {r['batch']} | "
             f"{'yes' if r['same'] else '**no**'} | {', '.join(r['types']) or '-'} | {r['attempts']} | "
             f"{r['stored']} {'yes' if r['store_ok'] else '**no**'} |"
         )
@@ -348,7 +359,7 @@ def main() -> None:
     rows = compare(vids, work, report, in_store)
     extra = sorted(set(in_store) - {r["camera"] for r in rows})
     total = sum(len(x) for x in in_store.values())
-    ok = all(r["same"] and r["store_ok"] and not r["error"] for r in rows) and not extra
+    ok = all(r["same"] and r["tracks_same"] and r["store_ok"] and not r["error"] for r in rows) and not extra
     killed_ok = info["killed"] is not None and by(rows, kill.name)["attempts"] == 2
     text = "\n".join(
         [
