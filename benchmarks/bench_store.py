@@ -448,6 +448,7 @@ def main() -> None:
                     pool,
                     partitioned=revision in ("", "head"),
                     server_side=args.generate == "server",
+                    fines=not args.violations_only,
                 )
             print(
                 f"{backend}: loaded {args.rows:,} violations + fines in {load_s:.1f} s "
