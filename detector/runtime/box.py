@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from dataclasses import replace
@@ -30,7 +31,6 @@ from pathlib import Path
 
 from detector.detect.shared import SharedSessions
 from detector.errors import ConfigError
-from detector.outputs import atomic_write_text
 from detector.runtime.notify import SystemdNotifier
 from detector.runtime.session import RunRequest, RunSession
 
@@ -207,5 +207,8 @@ class EdgeBox:
         for s in self.sessions:
             s.write_results()
         record = self.record()
-        atomic_write_text(self.out / "box.json", json.dumps(record, indent=2))
+        self.out.mkdir(parents=True, exist_ok=True)
+        tmp = self.out / ".box.json.tmp"  # written whole, then renamed: a reader never sees half
+        tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
+        os.replace(tmp, self.out / "box.json")
         return record
