@@ -17,6 +17,7 @@ import numpy as np
 from detector.annotate.labels import Label, Style
 from detector.annotate.scene import ZoneAnnotator
 from detector.config import CameraConfig, config_sha256
+from detector.detect import Detector
 from detector.diskguard import DiskGuard, SheddingSink
 from detector.errors import ConfigError
 from detector.evidence.images import Annotate
@@ -120,8 +121,11 @@ def build_pipeline(
     evidence: EvidenceOptions | None = None,
     image_size: tuple[int, int] | None = None,
     run_id: str = "",
+    detector: Detector | None = None,
 ) -> BuiltPipeline:
-    """Detector, tracker, rules and outputs from `cfg`; evidence bundles when `evidence` is given."""
+    """Detector, tracker, rules and outputs from `cfg`; evidence bundles when `evidence` is given.
+
+    `detector`: one made elsewhere (an edge box's cameras share one session), else the config's."""
     out_dir.mkdir(parents=True, exist_ok=True)
     guard = DiskGuard(out_dir, cfg.runtime.disk)  # a full disk sheds these first, then stops bundles
     track_writer = TrackRecordWriter(out_dir / "tracks.jsonl")
@@ -148,7 +152,7 @@ def build_pipeline(
             config_dir=config_path.parent if config_path else None,
             run_id=run_id,
         )
-    pipeline = Pipeline(cfg, fps, violation_stage=stage, sinks=sinks)
+    pipeline = Pipeline(cfg, fps, detector=detector, violation_stage=stage, sinks=sinks)
     built = BuiltPipeline(
         pipeline=pipeline,
         out_dir=out_dir,

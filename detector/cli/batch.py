@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -12,6 +13,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from detector.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from detector.batch.runner import VideoOutcome
 
 
 def _key_dirs(out: Path, key: Path | None) -> tuple[Path, Path]:
@@ -48,6 +54,42 @@ def _report_table(outcomes: list) -> Table:  # noqa: ANN001
             failures[:80],
         )
     return table
+
+
+def _batch_progress(videos: int) -> tuple[Progress, Callable[[VideoOutcome], None]]:
+    """One bar over the batch, and the hook that advances it as each video comes back."""
+    progress = Progress(
+        TextColumn("[bold]videos"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("frames {task.fields[frames]}"),
+        TextColumn("violations {task.fields[violations]}"),
+        TextColumn("failed {task.fields[failed]}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )
+    task = progress.add_task("batch", total=videos, frames=0, violations=0, failed=0)
+    totals = {"frames": 0, "violations": 0, "failed": 0}
+
+    def on_done(o: VideoOutcome) -> None:
+        totals["frames"] += o.report.frames
+        totals["violations"] += o.report.violations
+        totals["failed"] += o.report.error is not None
+        progress.update(
+            task, advance=1, frames=totals["frames"], violations=totals["violations"], failed=totals["failed"]
+        )
+
+    return progress, on_done
+
+
+def _outcome_record(o: VideoOutcome) -> dict[str, object]:
+    """A video's line of batch.json: its report and what the central store said of its bundles."""
+    stored = {
+        "accepted": o.ingest.accepted,
+        "duplicate": o.ingest.duplicate,
+        "rejected": list(o.ingest.rejected),
+    }
+    return {**o.report.to_json(), "stored": stored}
 
 
 @click.command("replay-batch")
@@ -157,45 +199,14 @@ def replay_batch(
     if fault_drill is not None:
         jobs = [replace(j, drill_kill_after=fault_drill) for j in jobs]
     services = _open_store(store_config, out, trusted)
-    console = Console(stderr=True)
-    progress = Progress(
-        TextColumn("[bold]videos"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("frames {task.fields[frames]}"),
-        TextColumn("violations {task.fields[violations]}"),
-        TextColumn("failed {task.fields[failed]}"),
-        TimeElapsedColumn(),
-        console=console,
-    )
-    task = progress.add_task("batch", total=len(jobs), frames=0, violations=0, failed=0)
-    totals = {"frames": 0, "violations": 0, "failed": 0}
-
-    def on_done(o) -> None:  # noqa: ANN001
-        totals["frames"] += o.report.frames
-        totals["violations"] += o.report.violations
-        totals["failed"] += o.report.error is not None
-        progress.update(
-            task, advance=1, frames=totals["frames"], violations=totals["violations"], failed=totals["failed"]
-        )
-
+    progress, on_done = _batch_progress(len(jobs))
     opts = BatchOptions(workers=workers, cpus_per_task=cpus, address=address, retries=retries)
     try:
         with progress:
             outcomes = run_batch(jobs, opts, store_ingester(services), on_done)
     finally:
         services.close()
-    record = [
-        {
-            **o.report.to_json(),
-            "stored": {
-                "accepted": o.ingest.accepted,
-                "duplicate": o.ingest.duplicate,
-                "rejected": list(o.ingest.rejected),
-            },
-        }
-        for o in outcomes
-    ]
+    record = [_outcome_record(o) for o in outcomes]
     from detector.fsutil import atomic_write_text
 
     atomic_write_text(out / "batch.json", json.dumps(record, indent=2))

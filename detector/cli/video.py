@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,130 +12,58 @@ from typing import TYPE_CHECKING
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from detector.config import CameraConfig
-from detector.configcheck import load_checked_camera_config
-from detector.errors import ConfigError, DetectorError
+from detector.cli.hooks import hooks, hotlist_stage, live_stats, passage_stage
+from detector.cli.runshared import load_run_config, stop_on_signals, summary_table
+from detector.errors import DetectorError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from detector.network.hotlist_stage import HotlistStage
-    from detector.network.live_stats import LiveTrafficStats
-    from detector.network.passage_stage import PassageStage
-    from detector.pipeline import FrameResult, RunSummary
-    from detector.runtime.session import RunSession
+    from detector.cli.box import BoxArgs
+    from detector.pipeline import FrameResult, Pipeline
 
 log = logging.getLogger(__name__)
 
 
-def _load(config: Path, video: str | None) -> CameraConfig:
-    cfg = load_checked_camera_config(config)
-    if video:
-        uri = video if "://" in video else str(Path(video).resolve())
-        cfg = cfg.model_copy(update={"source": cfg.source.model_copy(update={"uri": uri})})
-    return cfg
-
-
-def _stop_on_signals(stop: threading.Event, console: Console) -> None:
-    """SIGINT (Ctrl-C) and SIGTERM (systemd, docker stop) end the loop cleanly: the frames taken are
-    decided, the waiting bundles written and stored, the summary saved."""
-
-    def handler(signum: int, _frame: object) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt  # a second signal: stop now
-        console.print(f"stopping ({signal.Signals(signum).name}); finishing the frames taken")
-        stop.set()
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-
-
-def _plates_by_event(record: dict[str, object]) -> dict[str, str]:
-    """Plate text of each written bundle, read back from its manifest, by event key."""
-    plates: dict[str, str] = {}
-    bundles = record.get("bundles")
-    for bundle in bundles if isinstance(bundles, list) else []:
-        try:
-            m = json.loads((Path(str(bundle)) / "manifest.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        plate = m.get("plate") or {}
-        key = m.get("event_key")
-        if key:
-            flag = " (review)" if plate.get("needs_review") else ""
-            plates[key] = f"{plate['text']}{flag}" if plate.get("text") else "no plate read"
-    return plates
-
-
-def _summary_table(summary: RunSummary, out: Path, record: dict[str, object] | None = None) -> Table:
-    t = summary.times
-    table = Table(
-        title=f"{summary.camera_id}: {summary.frames} frames, {summary.stream_seconds:.1f} s of video"
+def _replay_progress(console: Console, as_json: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[fps]:>6.1f} fps"),
+        TextColumn("tracks {task.fields[tracks]}"),
+        TextColumn("violations {task.fields[violations]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not console.is_terminal and as_json,
     )
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    table.add_row("tracks", str(summary.tracks))
-    for cls, n in summary.tracks_by_class.items():
-        table.add_row(f"  {cls}", str(n))
-    table.add_row("violations", str(len(summary.violations)))
-    plates = _plates_by_event(record or {})
-    for v in summary.violations:
-        plate = plates.get(v.event_key)
-        text = f"track {v.track_id} at {v.timestamp:.2f}s ({v.vehicle_class})" + (
-            f" {plate}" if plate else ""
-        )
-        table.add_row(f"  {v.violation_type.value}", text)
-    bundles = record.get("bundles") if record else None
-    if isinstance(bundles, list):
-        table.add_row("evidence bundles", f"{len(bundles)} signed")
-    store = record.get("store") if record else None
-    if isinstance(store, dict):
-        table.add_row("stored", f"{store['accepted']} accepted, {len(store['rejected'])} rejected")
-    for stage in ("decode", "detect", "track", "rules", "output"):
-        if getattr(t, stage) > 0:
-            table.add_row(f"{stage} fps", f"{t.fps(stage):.1f}")
-    rt = summary.runtime
-    schedule = rt.get("schedule")
-    if isinstance(schedule, dict):
-        table.add_row("frames detected / predicted", f"{schedule['detected']} / {schedule['predicted']}")
-    for key, name in (("latency_ms", "latency from capture"), ("processing_ms", "processing")):
-        figures = rt.get(key)
-        if isinstance(figures, dict):
-            table.add_row(f"{name} p50 / p95", f"{figures['p50']:.0f} / {figures['p95']:.0f} ms")
-    if rt.get("steady_fps"):
-        table.add_row("steady fps", f"{rt['steady_fps']:.1f}")
-    if summary.dropped_frames:
-        table.add_row("dropped frames", str(summary.dropped_frames))
-    table.add_row("output", str(out))
-    return table
 
 
-def _both(
-    a: Callable[[FrameResult], None], b: Callable[[FrameResult], None]
+def _progress_hook(
+    progress: Progress, camera_id: str, total: int | None, pipeline: Pipeline
 ) -> Callable[[FrameResult], None]:
-    def call(result: FrameResult) -> None:
-        a(result)
-        b(result)
+    """The replay's result hook: violations printed as they happen, the bar advanced."""
+    task = progress.add_task(camera_id, total=total, fps=0.0, tracks=0, violations=0)
+    state = {"n": 0, "started": time.perf_counter()}
 
-    return call
+    def on_result(result: FrameResult) -> None:
+        for v in result.violations:
+            progress.console.print(
+                f"[red]violation[/red] {v.violation_type.value} track {v.track_id} "
+                f"({v.vehicle_class}) at {v.timestamp:.2f}s frame {v.frame_index}"
+            )
+        state["n"] += 1
+        elapsed = time.perf_counter() - state["started"]
+        progress.update(
+            task,
+            advance=1,
+            fps=state["n"] / elapsed if elapsed else 0.0,
+            tracks=pipeline.tracks_seen,
+            violations=len(pipeline.summary.violations),
+        )
 
-
-def _hotlist_stage(
-    path: Path | None, cfg: CameraConfig, out: Path, session: RunSession
-) -> HotlistStage | None:
-    """The hotlist stage on the loop's result hook (detector/network/hotlist_stage.py), or None."""
-    if path is None:
-        return None
-    from datetime import UTC, datetime
-
-    from detector.network.hotlist_stage import open_hotlist_stage
-
-    start = cfg.source.start_time or datetime.now(
-        UTC
-    )  # a replay without a start time: now, as the run's start
-    return open_hotlist_stage(path, cfg, out, session.store, start)
+    return on_result
 
 
 @click.command()
@@ -226,22 +152,11 @@ def replay(
     from detector.runtime.loop import LoopOptions
     from detector.runtime.session import RunRequest, RunSession
 
-    cfg = _load(config, video)
+    cfg = load_run_config(config, video)
     console = Console(stderr=True)
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[fps]:>6.1f} fps"),
-        TextColumn("tracks {task.fields[tracks]}"),
-        TextColumn("violations {task.fields[violations]}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not console.is_terminal and as_json,
-    )
-    state = {"n": 0, "started": time.perf_counter()}
+    progress = _replay_progress(console, as_json)
     opts = LoopOptions(live=False, max_frames=max_frames)
-    _stop_on_signals(opts.stop, console)
+    stop_on_signals(opts.stop, console)
     session = RunSession.open(
         RunRequest(
             cfg,
@@ -261,28 +176,11 @@ def replay(
     total = session.source.info.frame_count
     if max_frames:
         total = min(total, max_frames) if total else max_frames
-    task = progress.add_task(cfg.camera_id, total=total, fps=0.0, tracks=0, violations=0)
-
-    def on_result(result: FrameResult) -> None:
-        for v in result.violations:
-            progress.console.print(
-                f"[red]violation[/red] {v.violation_type.value} track {v.track_id} "
-                f"({v.vehicle_class}) at {v.timestamp:.2f}s frame {v.frame_index}"
-            )
-        state["n"] += 1
-        elapsed = time.perf_counter() - state["started"]
-        progress.update(
-            task,
-            advance=1,
-            fps=state["n"] / elapsed if elapsed else 0.0,
-            tracks=pipeline.tracks_seen,
-            violations=len(pipeline.summary.violations),
-        )
-
-    hot = _hotlist_stage(hotlist, cfg, out, session)
-    passages = _passage_stage(network, cfg, session)
-    stats = _live_stats(network, cfg, out, session, live=False)
-    opts.on_result = _hooks(on_result, hot, passages, stats)
+    on_result = _progress_hook(progress, cfg.camera_id, total, pipeline)
+    hot = hotlist_stage(hotlist, cfg, out, session)
+    passages = passage_stage(network, cfg, session)
+    stats = live_stats(network, cfg, out, session, live=False)
+    opts.on_result = hooks(on_result, hot, passages, stats)
     try:
         with progress:
             session.run()
@@ -296,7 +194,7 @@ def replay(
     if as_json:
         click.echo(json.dumps(record, indent=2))
     else:
-        Console().print(_summary_table(session.summary, out, record))
+        Console().print(summary_table(session.summary, out, record))
     _check_decode(record, max_frames, accept_gaps)
 
 
@@ -315,64 +213,27 @@ def _check_decode(record: dict[str, object], max_frames: int | None, accept_gaps
     )
 
 
-def _passage_stage(path: Path | None, cfg: CameraConfig, session: object) -> PassageStage | None:
-    """The section camera's passage stage on the loop's result hook (detector/network/passage_stage.py):
-    a signed passage bundle for every vehicle crossing its timing line, or None."""
-    if path is None:
-        return None
-    from datetime import UTC, datetime
-
-    from detector.network.passage_stage import open_passage_stage
-
-    built = session.built  # type: ignore[attr-defined]
-    if built.evidence is None:
-        raise ConfigError(f"--network {path}: passages are signed bundles; evidence must be on")
-    start = cfg.source.start_time or datetime.now(UTC)  # a replay without a start time: now
-    fps = session.source.info.fps  # type: ignore[attr-defined]
-    stage = open_passage_stage(path, cfg, built.evidence.add_violations, start, fps)
-    if stage is not None:
-        stage.run_id = getattr(built.pipeline.violation_stage, "run_id", "")
-    return stage
-
-
-def _live_stats(
-    path: Path | None, cfg: CameraConfig, out: Path, session: object, live: bool
-) -> LiveTrafficStats | None:
-    """Traffic statistics per interval as the run goes (detector/network/live_stats.py), into the run's
-    store (served by its API), else `out/traffic_stats.jsonl`; None without a `statistics` entry."""
-    if path is None:
-        return None
-    from detector.network.live_stats import JsonlStatsSink, open_live_stats
-
-    store = getattr(session, "store", None)
-    sink = store.traffic.save if store is not None else JsonlStatsSink(out / "traffic_stats.jsonl")
-    from datetime import UTC, datetime
-
-    # a live camera's stream time 0 is its first frame's wall time; a replay's the configured start
-    start = None if live else (cfg.source.start_time or datetime.now(UTC))
-    return open_live_stats(path, cfg, sink, start)
-
-
-def _hooks(on_result: Callable[[FrameResult], None], *stages: object) -> Callable[[FrameResult], None]:
-    """The loop's result hook: the command's own, then each stage's `submit` (None stages skipped)."""
-    hook = on_result
-    for st in stages:
-        if st is not None:
-            hook = _both(hook, st.submit)  # type: ignore[attr-defined]
-    return hook
-
-
 @click.command()
 @click.option(
     "-c",
     "--config",
-    "config",
+    "configs",
     type=click.Path(path_type=Path),
     required=True,
-    help="Camera config (YAML) naming the live source.",
+    multiple=True,
+    help="Camera config (YAML) naming the live source. Repeat for several cameras on one box: one "
+    "detector session, each camera's outputs under --out/<camera_id>.",
 )
 @click.option(
     "--source", "source_uri", default=None, help="Override the config's source (rtsp://..., file, folder)."
+)
+@click.option(
+    "--batch-wait-ms",
+    type=click.FloatRange(min=0, max=1000),
+    default=0.0,
+    show_default=True,
+    help="Several cameras: wait up to this long for the other cameras' frames and run them through "
+    "the detector as one batch (0: take turns, one frame per inference).",
 )
 @click.option(
     "-o",
@@ -431,8 +292,9 @@ def _hooks(on_result: Callable[[FrameResult], None], *stages: object) -> Callabl
     help="Hotlist file (detector hotlist export): read passing vehicles' plates and raise alerts.",
 )
 def run(
-    config: Path,
+    configs: tuple[Path, ...],
     source_uri: str | None,
+    batch_wait_ms: float,
     out: Path,
     queue_size: int | None,
     duration: float | None,
@@ -451,15 +313,47 @@ def run(
     is rewritten every few seconds (frames, fps, drops) for health checks; under systemd the run
     reports READY and pings the watchdog.
     """
+    from detector.cli.box import BoxArgs, run_box
+
+    args = BoxArgs(
+        out,
+        queue_size,
+        duration,
+        max_frames,
+        preview,
+        use_store,
+        metrics_port,
+        mqtt,
+        hotlist,
+        batch_wait_ms,
+        network,
+    )
+    if len(configs) > 1:
+        if source_uri:
+            raise click.UsageError("--source overrides one camera's source: give it with one --config only")
+        if network is not None:
+            raise click.UsageError("--network (passages, live statistics) takes one --config for now")
+        run_box(configs, args)
+    else:
+        _run_camera(configs[0], source_uri, args)
+
+
+def _run_camera(config: Path, source_uri: str | None, args: BoxArgs) -> None:
+    """`detector run` of one camera: its outputs directly under --out."""
     from detector.runtime.loop import LoopOptions
     from detector.runtime.notify import SystemdNotifier
     from detector.runtime.session import RunRequest, RunSession
     from detector.telemetry.health import RunHealth, telemetry_overrides
 
-    cfg = _load(config, source_uri)
-    if queue_size is not None:
-        cfg = cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update={"queue_size": queue_size})})
-    cfg = cfg.model_copy(update={"telemetry": telemetry_overrides(cfg.telemetry, metrics_port, mqtt)})
+    out, hotlist = args.out, args.hotlist
+    cfg = load_run_config(config, source_uri)
+    if args.queue_size is not None:
+        cfg = cfg.model_copy(
+            update={"runtime": cfg.runtime.model_copy(update={"queue_size": args.queue_size})}
+        )
+    cfg = cfg.model_copy(
+        update={"telemetry": telemetry_overrides(cfg.telemetry, args.metrics_port, args.mqtt)}
+    )
     console = Console(stderr=True)
     health = RunHealth(cfg.telemetry)
 
@@ -473,20 +367,20 @@ def run(
 
     opts = LoopOptions(
         live=True,
-        max_frames=max_frames,
-        duration_s=duration,
+        max_frames=args.max_frames,
+        duration_s=args.duration,
         on_result=on_result,
         status_path=out / "status.json",
         notifier=SystemdNotifier(),
     )
-    _stop_on_signals(opts.stop, console)
+    stop_on_signals(opts.stop, console)
     session = RunSession.open(
-        RunRequest(cfg, config, out, live=True, preview=preview, store=use_store, loop=opts)
+        RunRequest(cfg, config, out, live=True, preview=args.preview, store=args.use_store, loop=opts)
     )
     console.print(f"watching {cfg.camera_id} ({cfg.name}); Ctrl-C to stop")
-    hot = _hotlist_stage(hotlist, cfg, out, session)
-    stats = _live_stats(network, cfg, out, session, live=True)
-    opts.on_result = _hooks(on_result, hot, _passage_stage(network, cfg, session), stats)
+    hot = hotlist_stage(hotlist, cfg, out, session)
+    stats = live_stats(args.network, cfg, out, session, live=True)
+    opts.on_result = hooks(on_result, hot, passage_stage(args.network, cfg, session), stats)
     try:
         health.start(session)
         session.run()
@@ -500,7 +394,7 @@ def run(
         finally:
             health.close()
     record = session.write_results()
-    Console().print(_summary_table(session.summary, out, record))
+    Console().print(summary_table(session.summary, out, record))
     q = session.loop.queue.stats
     if q.dropped:
         print(f"dropped {q.dropped} of {q.put} frames (processing slower than the camera)", file=sys.stderr)

@@ -7,8 +7,9 @@ import importlib.util
 import logging
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+import numpy as np
 import onnxruntime as ort
 
 from detector.errors import ModelError
@@ -115,3 +116,16 @@ def resolve_model(
         f"no {what} model: not configured, no {local}, and the package {package!r} "
         f"(which ships {package_relative}) is not installed"
     )
+
+
+class InferenceSessionLike(Protocol):
+    """What a detector needs of an onnxruntime session: its own, or one a box's cameras share
+    (detector/detect/shared.py)."""
+
+    def get_inputs(self) -> Any: ...
+
+    def get_outputs(self) -> Any: ...
+
+    def get_modelmeta(self) -> Any: ...
+
+    def run(self, output_names: Any, feed: dict[str, np.ndarray]) -> list[np.ndarray]: ...

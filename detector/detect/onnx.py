@@ -16,7 +16,14 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from detector.config import DetectorConfig
-from detector.detect.base import REPO_MODELS_DIR, ModelInfo, open_session, resolve_model, sha256_file
+from detector.detect.base import (
+    REPO_MODELS_DIR,
+    InferenceSessionLike,
+    ModelInfo,
+    open_session,
+    resolve_model,
+    sha256_file,
+)
 from detector.errors import ModelError
 from detector.types import COCO_ROAD_USERS, Detections, Frame
 
@@ -94,14 +101,17 @@ def _class_names_from_metadata(session: ort.InferenceSession) -> dict[int, str]:
 class OnnxYoloDetector:
     """YOLO11n (or any Ultralytics detect export) through onnxruntime on the CPU."""
 
-    def __init__(self, cfg: DetectorConfig) -> None:
+    def __init__(self, cfg: DetectorConfig, session: InferenceSessionLike | None = None) -> None:
+        """`session`: a session of this model shared with other cameras (detector/detect/shared.py)."""
         self.cfg = cfg
         path, origin = self._resolve(cfg)
         self.model = ModelInfo(
             name=path.name, role="detector", sha256=sha256_file(path), file=path.name, version=origin
         )
         # run on every frame at one input size: onnxruntime's arena reuses its buffers (see open_session)
-        self.session = open_session(path, cfg.threads, "vehicle detector", arena=True, spin=bool(cfg.spin))
+        self.session = session or open_session(
+            path, cfg.threads, "vehicle detector", arena=True, spin=bool(cfg.spin)
+        )
         inp = self.session.get_inputs()[0]
         out = self.session.get_outputs()[0]
         if len(inp.shape) != 4 or len(out.shape) != 3:

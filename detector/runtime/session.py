@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 
 from detector.assemble import BuiltPipeline, EvidenceOptions, build_pipeline
 from detector.config import CameraConfig
+from detector.detect import Detector
 from detector.errors import ConfigError
 from detector.evidence.keys import PRIVATE_NAME, Ed25519Signer, dev_key_dir, load_private_key, write_key_pair
 from detector.fsutil import atomic_write_text
@@ -53,6 +54,7 @@ class RunRequest:
     key: Path | None = None  # signing key; else the config's evidence.key_path; a replay makes a dev key
     store: bool = True
     loop: LoopOptions = field(default_factory=LoopOptions)
+    detector: Detector | None = None  # shared with the box's other cameras (runtime/box.py); else its own
 
 
 def warm_up(pipeline: Pipeline, width: int, height: int, source_id: str) -> None:
@@ -174,6 +176,7 @@ class RunSession:
                 evidence=ev_opts,
                 image_size=(source.info.width, source.info.height),
                 run_id=run_id_at(time.time()) if req.live else "",
+                detector=req.detector,
             )
             packets = getattr(source, "packets", None)
             if packets is not None and built.evidence is not None:

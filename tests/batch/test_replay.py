@@ -4,7 +4,9 @@ video is retried, and the central PostgreSQL store ends with every violation exa
 Two short clips: the sample scene's first 70 frames and a clip generated here from the same scene
 script with another seed (other plates, textures and brightness; the same traffic). In those frames
 the script has two violators (the car in the motorbike lane, the speeder; `ground_truth.json`), so
-each clip must give exactly those two, once each, in the store.
+each clip must give exactly those two, once each, in the store, and the same violations as the
+clip replayed alone with `detector replay` (benchmarks/batch_equivalence.py does this for a dozen
+videos, the real clips among them).
 """
 
 from __future__ import annotations
@@ -44,6 +46,13 @@ def _expected_types(frames: int) -> list[str]:
     """Violations the scene script commits early enough for their evidence window to fit."""
     gt = json.loads((REPO / "sample_videos" / "ground_truth.json").read_text())
     return sorted(v["type"] for veh in gt["vehicles"] for v in veh["violations"] if v["frame"] + 10 < frames)
+
+
+def _decided(out: Path) -> list[tuple[object, ...]]:
+    """A run's violations without their camera id: type, track, class, frame, time, measured values."""
+    rows = [json.loads(ln) for ln in (out / "violations.jsonl").read_text().splitlines()]
+    keys = ("type", "track_id", "vehicle_class", "frame", "t", "zone_id")
+    return sorted((*(r[k] for k in keys), json.dumps(r["measured"], sort_keys=True)) for r in rows)
 
 
 def test_worker_killed_mid_video_is_retried_and_store_has_each_violation_once(
@@ -146,6 +155,22 @@ def test_worker_killed_mid_video_is_retried_and_store_has_each_violation_once(
             for ln in (out / name / "violations.jsonl").read_text().splitlines()
         ]
         assert sorted(written) == sorted(r.event_id for r in rows if r.camera_id == camera)
+
+    # the same violations as each video replayed alone (`detector replay`, its own process; the
+    # generated clip under the config's camera id, so the event keys differ by the camera alone)
+    for name, video in (("sample", None), ("generated", clip)):
+        alone = tmp_path / "alone" / name
+        cmd = [sys.executable, "-m", "detector", "replay", *([str(video)] if video else [])]
+        cmd += ["--config", str(cfg), "--out", str(alone), "--max-frames", str(FRAMES), "--key", str(keys)]
+        solo = subprocess.run(
+            [*cmd, "--no-preview", "--no-store", "--json"],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=300,
+        )
+        assert solo.returncode == 0, solo.stderr[-3000:]
+        assert _decided(alone) == _decided(out / name), name
 
     # run again over the same --out: nothing is replayed, nothing is stored twice
     again = subprocess.run(

@@ -128,7 +128,7 @@ def test_config_check_and_schema(tmp_path: Path):
 
 
 def test_summary_table_names_each_violators_plate(tmp_path: Path):
-    from detector.cli.video import _plates_by_event
+    from detector.cli.runshared import plates_by_event
 
     for name, plate in (
         ("b1", {"text": "60L-909.37", "needs_review": False}),
@@ -139,7 +139,7 @@ def test_summary_table_names_each_violators_plate(tmp_path: Path):
         (tmp_path / name / "manifest.json").write_text(
             json.dumps({"event_key": f"cam:red_light:{name}:1", "plate": plate})
         )
-    plates = _plates_by_event({"bundles": [str(tmp_path / n) for n in ("b1", "b2", "b3", "missing")]})
+    plates = plates_by_event({"bundles": [str(tmp_path / n) for n in ("b1", "b2", "b3", "missing")]})
     assert plates == {
         "cam:red_light:b1:1": "60L-909.37",
         "cam:red_light:b2:1": "51F-1?3.45 (review)",
