@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from detector.evidence.verify import verify_chain
 from detector.evidence.writer import BundleWriter
 from detector.network.passage_stage import PassageStage, passage_from_manifest
 from detector.network.section import SectionRule
+from detector.pipeline import FrameResult
 from detector.plates.grammar import TO_LETTER, normalize_plate
 from detector.sample.groundtruth import GroundTruth, load_ground_truth
 from detector.store.services import StoreServices, open_embedded_store
@@ -46,13 +46,6 @@ SPLIT_Y, LINE_A, LINE_B = 27.0, 14.0, 40.0
 CLOCK_B_AHEAD_S = 0.015
 CLASS_ID = {"car": 2, "motorcycle": 3, "bus": 5, "truck": 7}
 Reads = dict[int, list[tuple[str, float]]]
-
-
-@dataclass(frozen=True)
-class _Result:  # what the frame loop hands its result hook (FrameResult's fields the stages read)
-    frame: Frame
-    detections: Detections
-    violations: tuple[Violation, ...] = ()
 
 
 def _section() -> SectionConfig:
@@ -164,9 +157,8 @@ def _replay_two_cameras(truth: GroundTruth, tmp: Path, exit_reads: Reads) -> tup
                 class_id=np.array([CLASS_ID[r[1]] for r in rows], np.int64),
                 tracker_id=np.array([r[0] for r in rows], np.int64),
             )
-            result = _Result(
-                Frame(image=image, index=index, timestamp=index / truth.scene.fps, source_id=cam), dets
-            )
+            frame = Frame(image=image, index=index, timestamp=index / truth.scene.fps, source_id=cam)
+            result = FrameResult(frame=frame, detections=dets, tracks={}, active=(), violations=())
             sink.write(result)  # the evidence stage sees the frame first (an inline sink)
             stage.submit(result)  # then the loop's result hook
         index += 1
