@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from detector.config import EvidenceConfig, SectionCamera, SectionConfig
 from detector.config import SectionSpeedLimit as SpeedLimit
@@ -35,6 +36,7 @@ from detector.network.section import SectionRule
 from detector.pipeline import FrameResult
 from detector.plates.grammar import TO_LETTER, normalize_plate
 from detector.sample.groundtruth import GroundTruth, load_ground_truth
+from detector.store.models import OutboxMessage
 from detector.store.services import StoreServices, open_embedded_store
 from detector.types import Detections, Frame, PlateCandidate, PlateRead, Violation
 
@@ -224,6 +226,23 @@ def test_two_cameras_sign_passages_and_only_the_speeder_is_fined(truth: GroundTr
         assert [v.id for v in pending] == [row.violation_id]
         assert pending[0].violation_type == "section_speed" and not pending[0].needs_review
         assert _pair(store)[0].violation_id == row.violation_id  # pairing again stores nothing new
+        # its MQTT message (passages have none) names the stored violation; no bundle sequence of its own
+        with store.db.session() as s:
+            (msg,) = [json.loads(m.payload) | {"_topic": m.topic} for m in s.scalars(select(OutboxMessage))]
+        assert (msg["type"], msg["violation_id"], msg["event_id"]) == (
+            "violation.created",
+            row.violation_id,
+            pending[0].event_id,
+        )
+        assert (msg["violation_type"], msg["camera_id"], msg["_topic"]) == (
+            "section_speed",
+            "camB",
+            "detector/violations/camB",
+        )
+        assert "sequence" not in msg and msg["measured"]["speed_kmh"] == pytest.approx(
+            row.speed_kmh, abs=0.01
+        )
+        assert msg["occurred_at"] == row.exit_time.isoformat() and msg["status"] == "pending"
         # the console's check of the stored violation: the exit bundle's signature, and its chain links
         # to the camera's passages before and after it
         from detector.store.verification import verify_stored
