@@ -71,9 +71,10 @@ def classify_lamps(data: Path, boxes: list[LabelledBox]) -> list[tuple[LabelledB
         if b.cls in LAMP_CLASSES:
             by_image.setdefault(b.image, []).append(b)
     for name, items in sorted(by_image.items()):
-        image = cv2.imread(str(data / "images" / name))
-        if image is None:
+        raw = cv2.imread(str(data / "images" / name))
+        if raw is None:
             raise ValueError(f"{data / 'images' / name}: not a readable image")
+        image = np.asarray(raw, np.uint8)  # imread's default colour read is 8-bit BGR
         h, w = image.shape[:2]
         for b in items:
             results.append((b, LAMP_CLASSES[b.cls], classify_lamp_colour(image, b.pixels(w, h))))

@@ -101,9 +101,10 @@ def score(
     for path in sorted((data / "images").glob("*.jpg")):
         if part(path.name) not in parts:
             continue
-        image = cv2.imread(str(path))
-        if image is None:
+        raw = cv2.imread(str(path))
+        if raw is None:
             raise ValueError(f"{path}: not a readable image")
+        image = np.asarray(raw, np.uint8)  # imread's default colour read is 8-bit BGR
         h, w = image.shape[:2]
         t0 = time.process_time()
         cands = find_stop_lines(image, params=params)
@@ -126,7 +127,7 @@ def score(
             for c in cands:
                 ds = [distance(c, b, h, w) for b in boxes]
                 near = min((x for x in ds if x is not None), default=None)
-                rows.append({**{k: getattr(c, k) for k in c.__slots__}, "dist": near})  # type: ignore[attr-defined]
+                rows.append({**{k: getattr(c, k) for k in c.__slots__}, "dist": near})
             lines.append(
                 json.dumps({"image": path.name, "part": part(path.name), "boxes": boxes, "cands": rows})
             )

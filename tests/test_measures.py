@@ -43,7 +43,12 @@ def test_json_round_trip(vtype: ViolationType) -> None:
 
 
 def test_values_are_plain_and_finite() -> None:
-    m = NoStoppingMeasures(dwell_s=np.float64(31.5), max_dwell_s=30.0, stopped_since_s=np.float32(2.0))
+    # the rules hand numpy scalars taken from their arrays (np.float32 is not a float to mypy)
+    m = NoStoppingMeasures(
+        dwell_s=np.float64(31.5),
+        max_dwell_s=30.0,
+        stopped_since_s=np.float32(2.0),  # type: ignore[arg-type]
+    )
     assert type(m.dwell_s) is float and type(m.stopped_since_s) is float
     with pytest.raises(MeasuresError, match="dwell_s is nan"):
         NoStoppingMeasures(dwell_s=math.nan, max_dwell_s=30.0, stopped_since_s=0.0)

@@ -20,21 +20,19 @@ are serialised by `BEGIN IMMEDIATE` already.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import shutil
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from detector.config import StoreConfig
 from detector.evidence.chain import BUNDLE_DIR_RE, CHAIN_DIR
@@ -42,22 +40,13 @@ from detector.evidence.manifest import MANIFEST_NAME, ManifestError, parse_manif
 from detector.evidence.registry import KeyRegistry
 from detector.evidence.verify import find_bundles
 from detector.fsutil import rename_synced
-from detector.measures import PassageMeasures, measures_json
 from detector.store import audit
 from detector.store.bundles import BundleFacts, check_bundle
 from detector.store.db import Clock, Database
 from detector.store.errors import InvalidRequest
+from detector.store.ingest_rows import IngestRefused, advance_chain, insert_passage, insert_violation
 from detector.store.keyring import load_db_registry
-from detector.store.models import (
-    CameraChain,
-    EvidenceFile,
-    ForwardItem,
-    ForwardState,
-    OutboxMessage,
-    QuarantineEntry,
-    ViolationRow,
-    ViolationStatus,
-)
+from detector.store.models import CameraChain, QuarantineEntry, ViolationRow
 from detector.store.network_models import PassageRow
 from detector.store.unpack import UnpackError, UnpackLimits, copy_bundle_folder, extract_bundle_tar
 
@@ -78,20 +67,10 @@ class IngestResult:
     passage_id: int | None = None  # set instead of violation_id for a section camera's passage bundle
 
 
-class _Reject(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 class _Duplicate(Exception):
     def __init__(self, violation_id: int) -> None:
         super().__init__(violation_id)
         self.violation_id = violation_id
-
-
-def outbox_topic(prefix: str, camera_id: str) -> str:
-    return f"{prefix.rstrip('/')}/{camera_id}"
 
 
 class IngestService:
@@ -227,7 +206,7 @@ class IngestService:
             if passage:
                 return IngestResult("duplicate", facts.event_id, None, passage_id=dup.violation_id)
             return IngestResult("duplicate", facts.event_id, dup.violation_id)
-        except _Reject as rej:
+        except IngestRefused as rej:
             return self._quarantine(staging, source, facts.event_id, facts.camera_id, rej.reason, actor)
         log.info(
             "accepted bundle %s (camera %s seq %d) as violation %d",
@@ -274,17 +253,18 @@ class IngestService:
                 if existing is not None:
                     if existing.manifest_sha256 == facts.manifest_sha256:
                         raise _Duplicate(existing.id)
-                    raise _Reject(
+                    raise IngestRefused(
                         f"event_conflict: event {facts.event_id} was ingested as violation {existing.id} "
                         "with a different manifest"
                     )
                 now = self.clock()
-                self._advance_chain(s, facts, now)
+                advance_chain(s, facts, now)
+                bundle_dir = str(final.relative_to(self.evidence_dir))
                 row: ViolationRow | PassageRow
                 if facts.violation_type == PASSAGE:
-                    row = self._insert_passage(s, facts, final, now)
+                    row = insert_passage(s, facts, self.config, bundle_dir, now)
                 else:
-                    row = self._insert(s, facts, final, now)
+                    row = insert_violation(s, facts, self.config, bundle_dir, now)
                 final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 if final.exists():  # left by an earlier attempt that did not commit
                     shutil.rmtree(final)
@@ -310,164 +290,6 @@ class IngestService:
             if moved and final.exists():
                 final.rename(staging)
             raise
-
-    def _advance_chain(self, s: Session, facts: BundleFacts, now: object) -> None:
-        head = s.get(CameraChain, facts.camera_id)
-        if head is None:
-            if facts.sequence != 1:
-                log.warning(
-                    "camera %s first seen at sequence %d: anchoring its chain there",
-                    facts.camera_id,
-                    facts.sequence,
-                )
-            s.add(
-                CameraChain(
-                    camera_id=facts.camera_id,
-                    last_sequence=facts.sequence,
-                    last_manifest_sha256=facts.manifest_sha256,
-                    updated_at=now,
-                    key_id=facts.key_id,
-                )
-            )
-            return
-        expected = head.last_sequence + 1
-        if facts.sequence != expected:
-            kind = "chain_gap" if facts.sequence > expected else "chain_replay"
-            raise _Reject(
-                f"{kind}: camera {facts.camera_id} expects sequence {expected}, bundle has {facts.sequence}"
-            )
-        if facts.prev_manifest_sha256 != head.last_manifest_sha256:
-            raise _Reject(
-                f"chain_broken: camera {facts.camera_id} sequence {facts.sequence}: prev_manifest_sha256 "
-                f"{facts.prev_manifest_sha256} is not the last manifest {head.last_manifest_sha256}"
-            )
-        if (
-            head.key_id is not None
-            and facts.key_id != head.key_id
-            and facts.rotated_from_key_id != head.key_id
-        ):
-            raise _Reject(
-                f"key_switch: camera {facts.camera_id} is signed by key {head.key_id}; sequence {facts.sequence} "
-                f"is signed by {facts.key_id} without a signed rotation from it"
-            )
-        head.last_sequence = facts.sequence
-        head.last_manifest_sha256 = facts.manifest_sha256
-        head.key_id = facts.key_id
-        head.updated_at = now  # type: ignore[assignment]
-
-    def _insert(self, s: Session, facts: BundleFacts, final: Path, now: object) -> ViolationRow:
-        occurred = facts.wall_time
-        if occurred is None:
-            log.warning("bundle %s carries no wall time (a replay): using the ingest time", facts.event_id)
-            occurred = now  # type: ignore[assignment]
-        row = ViolationRow(
-            event_id=facts.event_id,
-            camera_id=facts.camera_id,
-            sequence=facts.sequence,
-            manifest_sha256=facts.manifest_sha256,
-            violation_type=facts.violation_type,
-            vehicle_class=facts.vehicle_class,
-            plate_text=facts.plate_text,
-            plate_normalized=facts.plate_normalized,
-            plate_colour=facts.plate_colour,
-            plate_confidence=facts.plate_confidence,
-            occurred_at=occurred,
-            location=facts.location or self.config.location,
-            detecting_unit=facts.detecting_unit or self.config.detecting_unit,
-            measured_json=json.dumps(measures_json(facts.measured), sort_keys=True),
-            needs_review=facts.needs_review,
-            review_hints_json=json.dumps(
-                {
-                    "reasons": list(facts.review_reasons),
-                    "plate_candidates": [{"text": t, "confidence": c} for t, c in facts.plate_candidates],
-                },
-                ensure_ascii=False,
-            ),
-            bundle_dir=str(final.relative_to(self.evidence_dir)),
-            status=ViolationStatus.PENDING.value,
-            ingested_at=now,
-        )
-        s.add(row)
-        s.flush()
-        for f in facts.files:
-            s.add(EvidenceFile(violation_id=row.id, name=f.name, sha256=f.sha256, size=f.size))
-        message_id = str(uuid.uuid4())
-        payload = {
-            "message_id": message_id,
-            "type": "violation.created",
-            "violation_id": row.id,
-            "event_id": facts.event_id,
-            "camera_id": facts.camera_id,
-            "sequence": facts.sequence,
-            "violation_type": facts.violation_type,
-            "vehicle_class": facts.vehicle_class,
-            "plate_text": facts.plate_text,
-            "plate_normalized": facts.plate_normalized,
-            "occurred_at": occurred.isoformat(),  # type: ignore[union-attr]
-            "location": row.location,
-            "measured": measures_json(facts.measured),
-            "status": row.status,
-            "manifest_sha256": facts.manifest_sha256,
-        }
-        s.add(
-            OutboxMessage(
-                message_id=message_id,
-                topic=outbox_topic(self.config.mqtt.topic_prefix, facts.camera_id),
-                payload=json.dumps(payload, sort_keys=True, ensure_ascii=False),
-                created_at=now,
-                attempts=0,
-            )
-        )
-        if self.config.forward.enabled:
-            s.add(
-                ForwardItem(
-                    violation_id=row.id, state=ForwardState.PENDING.value, attempts=0, next_attempt_at=now
-                )
-            )
-        return row
-
-    def _insert_passage(self, s: Session, facts: BundleFacts, final: Path, now: object) -> PassageRow:
-        """A section camera's passage: kept for pairing, never a violation or a review item."""
-        m = facts.measured
-        if not isinstance(m, PassageMeasures):
-            raise _Reject(f"passage_invalid: {facts.event_id}: carries {m.kind} measurements")
-        try:
-            crossed = datetime.fromisoformat(m.crossing_utc)
-            if crossed.tzinfo is None:
-                raise ValueError("no time zone")
-        except ValueError as exc:
-            raise _Reject(f"passage_invalid: {facts.event_id}: crossing time unreadable ({exc!r})") from exc
-        clock, timing = m.clock_uncertainty_s, m.timing_uncertainty_s
-        cands = [[t, c] for t, c in facts.plate_candidates]
-        if not cands and facts.plate_text:
-            cands = [[facts.plate_text, facts.plate_confidence or 0.0]]
-        row = PassageRow(
-            event_id=facts.event_id,
-            camera_id=facts.camera_id,
-            sequence=facts.sequence,
-            manifest_sha256=facts.manifest_sha256,
-            section_id=m.section_id,
-            track_id=m.track_id,
-            crossed_at=crossed,
-            clock_uncertainty_s=clock,
-            timing_uncertainty_s=timing,
-            vehicle_class=facts.vehicle_class,
-            plate_text=facts.plate_text,
-            plate_normalized=facts.plate_normalized,
-            candidates_json=json.dumps(cands, ensure_ascii=False),
-            location=facts.location or self.config.location,
-            bundle_dir=str(final.relative_to(self.evidence_dir)),
-            ingested_at=now,
-        )
-        s.add(row)
-        s.flush()
-        if self.config.forward.enabled:  # the central store needs it to keep the camera's chain whole
-            s.add(
-                ForwardItem(
-                    passage_id=row.id, state=ForwardState.PENDING.value, attempts=0, next_attempt_at=now
-                )
-            )
-        return row
 
     def _quarantine(
         self, staging: Path, source: str, event_id: str | None, camera_id: str | None, reason: str, actor: str

@@ -28,10 +28,11 @@ from detector.store import audit
 from detector.store.db import Clock, Database
 from detector.store.errors import InvalidRequest, NotFound
 from detector.store.inspection import InspectionRegistry, StoreInspectionRegistry
-from detector.store.models import EvidenceFile, Fine, FineStatus, ViolationRow
+from detector.store.models import Fine, FineStatus, ViolationRow
 from detector.store.network_models import NoticeRow, NoticeState
 from detector.store.network_views import NoticeCaseView, PublicNoticeView, TransitionView
-from detector.store.notice_html import PICTURE_ORDER, NoticePrint, measure_rows, render_notice_html
+from detector.store.notice_html import render_notice_html
+from detector.store.notice_print import notice_print
 from detector.store.notice_states import (
     OPEN_STATES,
     TRANSITIONS,
@@ -170,54 +171,6 @@ class NoticeService:
             n.decision_no = f"{n.id:06d}/TB-{unit.code}"
             return self._move(s, n, E.ROUTE, actor, now, unit_code=unit.code, owner_province=rec.province)
 
-    def _pictures(self, s: Session, violation_id: int, bundle_dir: str) -> tuple[tuple[str, bytes], ...]:
-        files = {
-            f.name: f.sha256
-            for f in s.scalars(select(EvidenceFile).where(EvidenceFile.violation_id == violation_id))
-        }
-        root = (self.evidence_dir / bundle_dir).resolve()
-        out = []
-        for name in PICTURE_ORDER:
-            if name not in files:
-                continue
-            try:
-                data = (root / name).read_bytes()
-            except OSError as exc:
-                raise InvalidRequest(
-                    f"violation {violation_id}: evidence file {name} cannot be read: {exc}"
-                ) from exc
-            if hashlib.sha256(data).hexdigest() != files[name]:
-                raise InvalidRequest(
-                    f"violation {violation_id}: evidence file {name} does not match its signed hash"
-                )
-            out.append((name, data))
-        return tuple(out)
-
-    def _entry_pictures(self, section: dict[str, Any]) -> tuple[tuple[str, bytes], ...]:
-        """A section violation's entry-camera pictures, from its signed bundle: the manifest must hash
-        to the sha256 the violation records, each picture to the hash in that manifest."""
-        from detector.evidence.manifest import MANIFEST_NAME, ManifestError, parse_manifest
-
-        folder, sha = section.get("entry_bundle_dir"), section.get("entry_manifest_sha256")
-        if not isinstance(folder, str) or not isinstance(sha, str):
-            return ()
-        root = (self.evidence_dir / folder).resolve()
-        try:
-            data = (root / MANIFEST_NAME).read_bytes()
-            if hashlib.sha256(data).hexdigest() != sha:
-                raise InvalidRequest(f"entry bundle {folder}: manifest does not match its recorded sha256")
-            files = {f.name: f.sha256 for f in parse_manifest(data).files}
-            out = []
-            for name in ("overview.jpg", "plate.jpg"):
-                if name in files:
-                    pic = (root / name).read_bytes()
-                    if hashlib.sha256(pic).hexdigest() != files[name]:
-                        raise InvalidRequest(f"entry bundle {folder}: {name} does not match its signed hash")
-                    out.append((f"entry-{name}", pic))
-        except (OSError, ManifestError) as exc:
-            raise InvalidRequest(f"entry bundle {folder} cannot be read: {exc}") from exc
-        return tuple(out)
-
     def notify(self, notice_id: int, actor: str) -> TransitionView:
         """Print the notice (HTML with the evidence pictures) and send it; late sends are audited as such."""
         with self.db.write() as s:
@@ -229,48 +182,8 @@ class NoticeService:
                 raise NotFound(f"notice {notice_id}: its fine or violation is missing")
             now = self.clock()
             come_by = publish_due(now, self.config.publish_after_days)
-            measured = json.loads(v.measured_json)
-            section = json.loads(v.review_hints_json or "{}").get("section") or {}
-            pictures = self._pictures(s, v.id, v.bundle_dir)
-            if section:  # a section violation: both cameras, entry first
-                entry = dict(self._entry_pictures(section))
-                mine = dict(pictures)
-                order = ("entry-overview.jpg", "overview.jpg", "entry-plate.jpg", "plate.jpg")
-                pictures = tuple((k, (entry | mine)[k]) for k in order if k in entry or k in mine)
             page = render_notice_html(
-                NoticePrint(
-                    decision_no=n.decision_no or "",
-                    payment_ref=n.payment_ref,
-                    owner_name=n.owner_name or "",
-                    owner_address=n.owner_address or "",
-                    unit_name=n.unit_name or "",
-                    unit_address=n.unit_address or "",
-                    plate_text=f.plate_text,
-                    plate_colour=f.plate_colour,
-                    vehicle_type=f.vehicle_type,
-                    occurred_at=f.occurred_at,
-                    place=f.place,
-                    violation_text=f.violation_text,
-                    legal_basis=f.legal_basis,
-                    detecting_unit=f.detecting_unit,
-                    amount_min_vnd=f.amount_min_vnd,
-                    amount_max_vnd=f.amount_max_vnd,
-                    amount_due_vnd=f.amount_due_vnd,
-                    points=f.points,
-                    notified_at=now,
-                    come_by=come_by,
-                    portal_url=self.config.payment_portal_url,
-                    evidence_event_id=v.event_id,
-                    manifest_sha256=v.manifest_sha256,
-                    pictures=pictures,
-                    measures=measure_rows(measured, section),
-                    published_with_notice=self.config.publish_with_notice,
-                    evidence_refs=tuple(
-                        (label, str(section[f"{end}_event_id"]), str(section[f"{end}_manifest_sha256"]))
-                        for label, end in (("camera đầu đoạn", "entry"), ("camera cuối đoạn", "exit"))
-                        if section.get(f"{end}_event_id") and section.get(f"{end}_manifest_sha256")
-                    ),
-                )
+                notice_print(s, self.evidence_dir, self.config, n, f, v, notified_at=now, come_by=come_by)
             ).encode("utf-8")
             path = Path(self.config.notices_dir or ".") / f"{n.payment_ref}.html"
             atomic_write_bytes(path, page, mode=0o644)

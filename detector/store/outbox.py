@@ -1,6 +1,7 @@
 """MQTT publishing of new violations through a durable outbox.
 
-Ingest writes an `outbox` row in the same transaction as the violation. `OutboxPublisher` sends
+Ingest writes an `outbox` row (`queue_violation_created`) in the same transaction as the violation
+(a section violation made from two stored passages likewise). `OutboxPublisher` sends
 pending rows in id order with QoS 1 and sets `sent_at` only after the broker's PUBACK
 (`MQTTMessageInfo.wait_for_publish` + `is_published`). While the broker is unreachable rows stay
 pending and are sent when it comes back; a sent row is never sent again after a restart. The one
@@ -12,17 +13,59 @@ One publisher per database (the loop is not meant to run twice against the same 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import uuid
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from detector.config import MqttConfig
+from detector.measures import Measures, Scalar, measures_json
 from detector.store.db import Clock, Database
-from detector.store.models import OutboxMessage
+from detector.store.models import OutboxMessage, ViolationRow
 
 log = logging.getLogger(__name__)
+
+
+def outbox_topic(prefix: str, camera_id: str) -> str:
+    return f"{prefix.rstrip('/')}/{camera_id}"
+
+
+def queue_violation_created(
+    s: Session, row: ViolationRow, measured: Measures, topic_prefix: str, now: datetime, **extra: Scalar
+) -> None:
+    """The `violation.created` message of a new (flushed) violation row, written in its transaction;
+    `extra` adds fields to the payload (ingest adds the bundle's `sequence`)."""
+    message_id = str(uuid.uuid4())
+    payload = {
+        "message_id": message_id,
+        "type": "violation.created",
+        "violation_id": row.id,
+        "event_id": row.event_id,
+        "camera_id": row.camera_id,
+        "violation_type": row.violation_type,
+        "vehicle_class": row.vehicle_class,
+        "plate_text": row.plate_text,
+        "plate_normalized": row.plate_normalized,
+        "occurred_at": row.occurred_at.isoformat(),
+        "location": row.location,
+        "measured": measures_json(measured),
+        "status": row.status,
+        "manifest_sha256": row.manifest_sha256,
+    } | extra
+    s.add(
+        OutboxMessage(
+            message_id=message_id,
+            topic=outbox_topic(topic_prefix, row.camera_id),
+            payload=json.dumps(payload, sort_keys=True, ensure_ascii=False),
+            created_at=now,
+            attempts=0,
+        )
+    )
 
 
 class Sender(Protocol):

@@ -35,8 +35,9 @@ from detector.network.plate_match import Reading, fold
 from detector.network.section import BundleRef, Passage, SectionViolation
 from detector.store import audit
 from detector.store.db import Clock, Database
-from detector.store.models import EvidenceFile, OutboxMessage, ViolationRow, ViolationStatus
+from detector.store.models import EvidenceFile, ViolationRow, ViolationStatus
 from detector.store.network_models import PassageRow, SectionViolationRow
+from detector.store.outbox import queue_violation_created
 
 #: The stored violation's type: the fine schedule's `section_speed` rows (Decree 168/2024's speed rows).
 SECTION_SPEED = "section_speed"
@@ -223,18 +224,6 @@ def _make_violation(
     if known is not None:
         return known
     measured = v.measured  # exactly the section's measurements (the fine schedule reads speed and limit)
-    section = {  # what the notice and the reviewer need beyond them: both signed bundles, both times
-        "section_id": v.section_id,
-        "entry_event_id": entry.event_id,
-        "entry_manifest_sha256": entry.manifest_sha256,
-        "entry_bundle_dir": entry.bundle_dir,
-        "entry_time": v.entry.time.isoformat(),
-        "entry_location": entry.location,
-        "exit_event_id": exit_.event_id,
-        "exit_manifest_sha256": exit_.manifest_sha256,
-        "exit_time": v.exit.time.isoformat(),
-        "exit_location": exit_.location,
-    }
     where = road or f"{entry.location} -> {exit_.location}"
     row = ViolationRow(
         event_id=event_id,
@@ -252,17 +241,7 @@ def _make_violation(
         detecting_unit=store.detecting_unit,
         measured_json=json.dumps(measures_json(measured), sort_keys=True, ensure_ascii=False),
         needs_review=v.decision == "review",
-        review_hints_json=json.dumps(
-            {
-                "reasons": list(v.reasons) + [f"plate match {v.match.kind}: {v.match.detail}"],
-                "plate_candidates": [{"text": t, "confidence": c} for t, c in v.exit.reading.candidates],
-                "entry_plate_candidates": [
-                    {"text": t, "confidence": c} for t, c in v.entry.reading.candidates
-                ],
-                "section": section,
-            },
-            ensure_ascii=False,
-        ),
+        review_hints_json=json.dumps(_review_hints(v, entry, exit_), ensure_ascii=False),
         bundle_dir=exit_.bundle_dir,
         status=ViolationStatus.PENDING.value,
         ingested_at=now,
@@ -273,33 +252,31 @@ def _make_violation(
     row.detecting_unit = store.detecting_unit or unit
     for name, sha, size in files:
         s.add(EvidenceFile(violation_id=row.id, name=name, sha256=sha, size=size))
-    message_id = str(uuid.uuid4())
-    payload = {
-        "message_id": message_id,
-        "type": "violation.created",
-        "violation_id": row.id,
-        "event_id": event_id,
-        "camera_id": exit_.camera_id,
-        "violation_type": SECTION_SPEED,
-        "vehicle_class": row.vehicle_class,
-        "plate_text": row.plate_text,
-        "plate_normalized": row.plate_normalized,
-        "occurred_at": v.exit.time.isoformat(),
-        "location": where,
-        "measured": measures_json(measured),
-        "status": row.status,
-        "manifest_sha256": exit_.manifest_sha256,
-    }
-    s.add(
-        OutboxMessage(
-            message_id=message_id,
-            topic=f"{store.topic_prefix.rstrip('/')}/{exit_.camera_id}",
-            payload=json.dumps(payload, sort_keys=True, ensure_ascii=False),
-            created_at=now,
-            attempts=0,
-        )
-    )
+    queue_violation_created(s, row, measured, store.topic_prefix, now)
     return row.id
+
+
+def _review_hints(v: SectionViolation, entry: PassageRow, exit_: PassageRow) -> dict[str, object]:
+    """Why the section violation is reviewed and what the notice and the reviewer need beyond its
+    measurements: both cameras' plate candidates, both signed bundles, both times."""
+    section = {
+        "section_id": v.section_id,
+        "entry_event_id": entry.event_id,
+        "entry_manifest_sha256": entry.manifest_sha256,
+        "entry_bundle_dir": entry.bundle_dir,
+        "entry_time": v.entry.time.isoformat(),
+        "entry_location": entry.location,
+        "exit_event_id": exit_.event_id,
+        "exit_manifest_sha256": exit_.manifest_sha256,
+        "exit_time": v.exit.time.isoformat(),
+        "exit_location": exit_.location,
+    }
+    return {
+        "reasons": list(v.reasons) + [f"plate match {v.match.kind}: {v.match.detail}"],
+        "plate_candidates": [{"text": t, "confidence": c} for t, c in v.exit.reading.candidates],
+        "entry_plate_candidates": [{"text": t, "confidence": c} for t, c in v.entry.reading.candidates],
+        "section": section,
+    }
 
 
 def _bundle_files(evidence_dir: Path | None, bundle_dir: str) -> tuple[list[tuple[str, str, int]], str]:

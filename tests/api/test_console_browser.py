@@ -29,6 +29,7 @@ import pytest
 
 from detector.config import load_camera_config, load_store_config
 from detector.evidence.keys import write_key_pair
+from detector.measures import RedLightMeasures, SpeedingMeasures
 from detector.platetext import normalize_plate
 from detector.runtime.loop import LoopOptions
 from detector.runtime.session import RunRequest, RunSession
@@ -248,7 +249,8 @@ def test_evidence_page_plays_the_clip_and_shows_what_was_measured(page_as: PageA
     )
     assert page.inner_text("[data-fact=phase] dd") == "Đỏ"
     into_red = float(page.inner_text("[data-fact=into_red] dd").split()[0])
-    assert into_red == pytest.approx(float(red.measured.time_into_red_s), abs=0.01)
+    assert isinstance(red.measured, RedLightMeasures)
+    assert into_red == pytest.approx(red.measured.time_into_red_s, abs=0.01)
     assert red.plate_text and red.plate_text in page.inner_text("[data-fact=plate]")
     page.wait_for_selector("#integrity")
     assert page.get_attribute("#integrity", "data-signature-ok") == "true"
@@ -258,7 +260,8 @@ def test_evidence_page_plays_the_clip_and_shows_what_was_measured(page_as: PageA
     speeding = next(v for v in _violations(console) if v.violation_type == "speeding")
     _open_violation(page, console, speeding.id)
     speed = page.inner_text("[data-fact=speed] dd")
-    assert "±" in speed and f"{float(speeding.measured.speed_kmh):.1f}" in speed
+    assert isinstance(speeding.measured, SpeedingMeasures)
+    assert "±" in speed and f"{speeding.measured.speed_kmh:.1f}" in speed
     _open_violation(page, console, red.id)
     until(page, "document.getElementById('clip').readyState >= 3")
     page.wait_for_selector("#integrity")

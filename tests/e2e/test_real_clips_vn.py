@@ -17,6 +17,7 @@ import pytest
 
 from detector.config import CameraConfig, load_camera_config
 from detector.geometry import Scene
+from detector.measures import RedLightMeasures
 from detector.pipeline import Pipeline
 from detector.rules.engine import RuleEngine, run_tracks
 from detector.signals import Phase, SignalState, signal_source_from_config
@@ -118,6 +119,7 @@ def test_red_light_violations_are_the_checked_ones_in_results(segment):
     assert len(found) == len(flagged), [(v.frame_index, v.vehicle_class) for v in found]
     for v, row in zip(found, flagged, strict=True):
         assert abs(v.frame_index - int(row["frame"])) <= FRAME_TOLERANCE, (v.frame_index, row)
+        assert isinstance(v.measured, RedLightMeasures)
         assert v.vehicle_class == row["class"] and v.measured.lane_id == row["lane"]
         assert v.measured.phase == "red" and v.measured.arrow_lit is None
 

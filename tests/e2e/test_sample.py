@@ -18,6 +18,7 @@ from detector.config import load_camera_config
 from detector.evidence.keys import load_public_key, trusted_keys, write_key_pair
 from detector.evidence.manifest import MANIFEST_NAME, parse_manifest
 from detector.evidence.verify import verify_chain
+from detector.measures import RedLightMeasures, SpeedingMeasures
 from detector.pipeline import FrameResult, RunSummary
 from detector.runtime.loop import LoopOptions
 from detector.runtime.session import RunRequest, RunSession
@@ -139,12 +140,16 @@ def test_violation_times_and_measurements_agree_with_truth(replay: Replay):
         assert v.evidence_frames.before <= v.frame_index <= v.evidence_frames.after
         if v.violation_type.value in {"red_light", "speeding", "solid_line"}:
             assert abs(v.frame_index - t.frame) <= 0.5 * fps, (v, t)
+        m = v.measured
         if v.violation_type.value == "red_light":
-            assert v.measured.time_into_red_s == pytest.approx(t.measured["time_into_red_s"], abs=0.3)
+            assert isinstance(m, RedLightMeasures)
+            assert m.time_into_red_s == pytest.approx(t.measured["time_into_red_s"], abs=0.3)
         if v.violation_type.value == "speeding":
-            speed = float(v.measured.speed_kmh)
-            assert speed == pytest.approx(float(t.measured["speed_kmh"]), rel=0.1)
-            assert speed - float(v.measured.speed_uncertainty_kmh) > float(v.measured.limit_kmh)
+            assert isinstance(m, SpeedingMeasures)
+            true_kmh = t.measured["speed_kmh"]
+            assert isinstance(true_kmh, int | float), t
+            assert m.speed_kmh == pytest.approx(true_kmh, rel=0.1)
+            assert m.speed_kmh - m.speed_uncertainty_kmh > m.limit_kmh
 
 
 def test_bundles_verify_and_the_store_accepts_each_once(replay: Replay):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from detector.evidence.manifest import SIGNATURE_NAME, event_id_for, parse_manif
 from detector.evidence.synthetic import camera_info, models, write_bundles
 from detector.evidence.verify import verify_bundle, verify_chain
 from detector.evidence.writer import BundleError, BundleWriter
+from detector.measures import RedLightMeasures, TooManyRidersMeasures
+from detector.types import ViolationType
 
 CONFIG_SHA = "c" * 64
 
@@ -76,6 +79,7 @@ def test_bundle_contents_and_manifest(root: Path, signer: Ed25519Signer) -> None
     assert m.event_id == event_id_for(m.event_key) and b.name.endswith(m.event_id)
     assert m.key_id == signer.key_id and m.config_sha256 == CONFIG_SHA
     assert m.camera.gps is not None and m.camera.name == "Ngã tư Hàng Xanh"
+    assert isinstance(m.violation.measured, RedLightMeasures)
     assert m.violation.measured.time_into_red_s == 1.25
     assert m.plate is not None and m.plate.candidates[1].text == "51F-128.45"
     assert m.time.wall_time is not None and m.time.wall_time.endswith("+00:00")
@@ -258,11 +262,6 @@ def test_bundle_without_plate_and_clip_needs_review(tmp_path: Path, signer: Ed25
 def test_a_rules_own_review_flag_becomes_a_reason(tmp_path: Path, signer: Ed25519Signer) -> None:
     """A too-many-riders violation is always reviewed (the decree's exemptions cannot be seen): its
     measurements say so, and the manifest names why even with a sure plate."""
-    from dataclasses import replace
-
-    from detector.measures import TooManyRidersMeasures
-    from detector.types import ViolationType
-
     w = _writer(tmp_path, signer, clip_enabled=False)
     sfs = list(synthetic.scene(12))
     v = replace(

@@ -8,7 +8,6 @@ frame loop hands its results; the expected counts come from the exact motion (te
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from detector.config import load_camera_config
 from detector.geometry import Scene
 from detector.network.live_stats import LiveTrafficStats, open_live_stats
 from detector.network.stats import TrafficStat, geometry_from_scene, traffic_stats
+from detector.pipeline import FrameResult
 from detector.sample.groundtruth import GroundTruth, load_ground_truth
 from detector.types import Detections, Frame
 from tests.network.support import INTERVAL_S, ROOT, STATS, counts_of, truth_counts
@@ -27,10 +27,9 @@ START = datetime(2026, 11, 20, 0, 30, tzinfo=UTC)
 CLASS_ID = {"car": 2, "motorcycle": 3, "bus": 5, "truck": 7}
 
 
-@dataclass(frozen=True)
-class _Result:
-    frame: Frame
-    detections: Detections
+def _result(frame: Frame, detections: Detections) -> FrameResult:
+    """What the frame loop hands its result hook; the stage reads the frame and its detections."""
+    return FrameResult(frame=frame, detections=detections, tracks={}, active=(), violations=())
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +37,7 @@ def truth() -> GroundTruth:
     return load_ground_truth(ROOT / "sample_videos" / "ground_truth.json")
 
 
-def _frames(truth: GroundTruth) -> list[_Result]:
+def _frames(truth: GroundTruth) -> list[FrameResult]:
     blank = np.zeros((2, 2, 3), np.uint8)  # the stage reads boxes, not pixels
     out = []
     fps = truth.scene.fps
@@ -50,7 +49,7 @@ def _frames(truth: GroundTruth) -> list[_Result]:
             class_id=np.array([CLASS_ID[v.vehicle_class] for v, _ in rows], np.int64),
             tracker_id=np.array([v.id for v, _ in rows], np.int64),
         )
-        out.append(_Result(Frame(image=blank, index=i, timestamp=i / fps, source_id="sample"), dets))
+        out.append(_result(Frame(image=blank, index=i, timestamp=i / fps, source_id="sample"), dets))
     return out
 
 
@@ -60,7 +59,7 @@ def _geometry():  # noqa: ANN202
     )
 
 
-def _records(results: list[_Result]) -> list[dict[str, object]]:
+def _records(results: list[FrameResult]) -> list[dict[str, object]]:
     """tracks.jsonl's records of the same frames (what `detector stats compute` reads)."""
     return [
         {
@@ -117,7 +116,7 @@ def test_memory_stays_bounded_on_a_long_run(truth: GroundTruth) -> None:
                 timestamp=r.frame.timestamp + lap * lap_s,
                 source_id="sample",
             )
-            live.submit(_Result(f, Detections(d.xyxy, d.confidence, d.class_id, ids)))
+            live.submit(_result(f, Detections(d.xyxy, d.confidence, d.class_id, ids)))
             held.append(len(live._records))
     live.close()
     per_frame = sum(len(r.detections) for r in one) / len(one)

@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from detector.config import EvidenceConfig, SectionCamera, SectionConfig
 from detector.config import SectionSpeedLimit as SpeedLimit
@@ -33,8 +33,10 @@ from detector.evidence.verify import verify_chain
 from detector.evidence.writer import BundleWriter
 from detector.network.passage_stage import PassageStage, passage_from_manifest
 from detector.network.section import SectionRule
+from detector.pipeline import FrameResult
 from detector.plates.grammar import TO_LETTER, normalize_plate
 from detector.sample.groundtruth import GroundTruth, load_ground_truth
+from detector.store.models import OutboxMessage
 from detector.store.services import StoreServices, open_embedded_store
 from detector.types import Detections, Frame, PlateCandidate, PlateRead, Violation
 
@@ -46,13 +48,6 @@ SPLIT_Y, LINE_A, LINE_B = 27.0, 14.0, 40.0
 CLOCK_B_AHEAD_S = 0.015
 CLASS_ID = {"car": 2, "motorcycle": 3, "bus": 5, "truck": 7}
 Reads = dict[int, list[tuple[str, float]]]
-
-
-@dataclass(frozen=True)
-class _Result:  # what the frame loop hands its result hook (FrameResult's fields the stages read)
-    frame: Frame
-    detections: Detections
-    violations: tuple[Violation, ...] = ()
 
 
 def _section() -> SectionConfig:
@@ -164,9 +159,8 @@ def _replay_two_cameras(truth: GroundTruth, tmp: Path, exit_reads: Reads) -> tup
                 class_id=np.array([CLASS_ID[r[1]] for r in rows], np.int64),
                 tracker_id=np.array([r[0] for r in rows], np.int64),
             )
-            result = _Result(
-                Frame(image=image, index=index, timestamp=index / truth.scene.fps, source_id=cam), dets
-            )
+            frame = Frame(image=image, index=index, timestamp=index / truth.scene.fps, source_id=cam)
+            result = FrameResult(frame=frame, detections=dets, tracks={}, active=(), violations=())
             sink.write(result)  # the evidence stage sees the frame first (an inline sink)
             stage.submit(result)  # then the loop's result hook
         index += 1
@@ -232,6 +226,23 @@ def test_two_cameras_sign_passages_and_only_the_speeder_is_fined(truth: GroundTr
         assert [v.id for v in pending] == [row.violation_id]
         assert pending[0].violation_type == "section_speed" and not pending[0].needs_review
         assert _pair(store)[0].violation_id == row.violation_id  # pairing again stores nothing new
+        # its MQTT message (passages have none) names the stored violation; no bundle sequence of its own
+        with store.db.session() as s:
+            (msg,) = [json.loads(m.payload) | {"_topic": m.topic} for m in s.scalars(select(OutboxMessage))]
+        assert (msg["type"], msg["violation_id"], msg["event_id"]) == (
+            "violation.created",
+            row.violation_id,
+            pending[0].event_id,
+        )
+        assert (msg["violation_type"], msg["camera_id"], msg["_topic"]) == (
+            "section_speed",
+            "camB",
+            "detector/violations/camB",
+        )
+        assert "sequence" not in msg and msg["measured"]["speed_kmh"] == pytest.approx(
+            row.speed_kmh, abs=0.01
+        )
+        assert msg["occurred_at"] == row.exit_time.isoformat() and msg["status"] == "pending"
         # the console's check of the stored violation: the exit bundle's signature, and its chain links
         # to the camera's passages before and after it
         from detector.store.verification import verify_stored

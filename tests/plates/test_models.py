@@ -170,7 +170,9 @@ def test_cli_json_prints_the_review_decision_and_its_confidence() -> None:
     reader = PlateReader.from_config(cfg, with_detector=False)
     try:
         for crop, rec in zip(crops, recs, strict=True):
-            obs = reader.read_crop(cv2.imread(str(crop)))
+            picture = cv2.imread(str(crop))
+            assert picture is not None, crop
+            obs = reader.read_crop(picture)
             assert obs is not None and rec["ocr_confidence"] == obs.confidence
             read = reader.vote([obs])
             assert read is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from detector.config import HelmetConfig, RiderCountConfig, RidersConfig
+from detector.measures import TooManyRidersMeasures
 from detector.riders.associate import Rider, RiderFrame
 from detector.riders.helmet import HeadCall
 from detector.riders.stage import RiderRules
@@ -64,6 +65,7 @@ def test_three_people_on_a_motorbike_held_half_a_second_is_reported_once_for_rev
     assert len(out) == 1
     v = out[0]
     assert v.violation_type == ViolationType.TOO_MANY_RIDERS
+    assert isinstance(v.measured, TooManyRidersMeasures)
     assert v.riders == 3 and v.measured.needs_review is True and v.measured.four_or_more is False
     assert v.evidence_frames.before == 10 and v.frame_index >= 25
     fine = FineSchedule.load().choose(v.measured, v.vehicle_class)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from detector.measures import RedLightMeasures
 from detector.rules.engine import EVIDENCE_AFTER_S, RuleEngine, run_tracks
 from detector.rules.synthetic import path_track, reference_rules_config
 from detector.signals import Phase, PhaseLogSignal, SignalState, signal_source_from_config
@@ -131,4 +132,5 @@ def test_signal_from_frames_then_engine():
     out += engine.finish()
     assert last.phase == Phase.RED
     assert [v.violation_type for v in out] == [ViolationType.RED_LIGHT]
+    assert isinstance(out[0].measured, RedLightMeasures)
     assert out[0].measured.preceding_amber_s == pytest.approx(3.0)

@@ -10,6 +10,7 @@ import cv2
 import pytest
 
 from detector.config import load_camera_config
+from detector.measures import NoStoppingMeasures, RedLightMeasures, SpeedingMeasures
 from detector.rules.engine import RuleEngine, run_tracks
 from detector.rules.synthetic import CLASS_IDS
 from detector.signals import Phase, PhaseLogSignal, VisionSignal, signal_source_from_config
@@ -65,13 +66,14 @@ def test_ground_truth_tracks_give_exactly_the_ground_truth_violations(gt):
         t = truth[(v.track_id, v.violation_type.value)]
         ev = v.evidence_frames
         assert ev.before <= ev.at <= ev.after
+        m = v.measured
         if v.violation_type.value == "red_light":
-            assert v.measured.time_into_red_s == pytest.approx(t["measured"]["time_into_red_s"], abs=0.5)
-            assert v.measured.preceding_amber_s == pytest.approx(3.0, abs=0.1)
+            assert isinstance(m, RedLightMeasures)
+            assert m.time_into_red_s == pytest.approx(t["measured"]["time_into_red_s"], abs=0.5)
+            assert m.preceding_amber_s == pytest.approx(3.0, abs=0.1)
         if v.violation_type.value == "speeding":
-            assert v.measured.speed_kmh == pytest.approx(
-                t["measured"]["speed_kmh"], abs=v.measured.speed_uncertainty_kmh + 1.0
-            )
+            assert isinstance(m, SpeedingMeasures)
+            assert m.speed_kmh == pytest.approx(t["measured"]["speed_kmh"], abs=m.speed_uncertainty_kmh + 1.0)
         if v.violation_type.value in ("red_light", "solid_line", "speeding"):
             assert abs(v.frame_index - t["frame"]) <= 8, (v, t)
         else:
@@ -79,7 +81,8 @@ def test_ground_truth_tracks_give_exactly_the_ground_truth_violations(gt):
             # rule decides once it has lasted the configured time (inside the lanes, for wrong way)
             assert t["frame"] <= v.frame_index <= t["frame"] + 6 * gt["scene"]["fps"], (v, t)
         if v.violation_type.value == "no_stopping":
-            assert v.measured.stopped_since_s == pytest.approx(t["t"], abs=0.5)
+            assert isinstance(m, NoStoppingMeasures)
+            assert m.stopped_since_s == pytest.approx(t["t"], abs=0.5)
 
 
 def test_vision_signal_reads_the_drawn_head(gt):

@@ -142,4 +142,5 @@ def test_calibrate_suggests_the_stop_line(tmp_path):
     line = next(ln for ln in res.output.splitlines() if ln.startswith("stop-line suggestion S1"))
     offset = float(line.rsplit("stop_line: ", 1)[1].split(" px")[0])
     assert abs(offset) <= 6
-    assert cv2.imread(str(out)).shape == (720, 1620, 3)
+    picture = cv2.imread(str(out))
+    assert picture is not None and picture.shape == (720, 1620, 3)

@@ -125,7 +125,7 @@ def test_a_live_start_backlog_waits_in_the_connection_instead_of_being_dropped()
     # than the camera (50 fps) and catches up: under the lag bound, nothing is dropped
     camera = PacedCamera(frames=100, fps=50, waiting=40)
     queue = BoundedQueue[Captured](2, policy="drop_oldest")
-    capture = CaptureThread(camera, queue, clock=time.monotonic, max_lag_s=5.0).start()  # type: ignore[arg-type]
+    capture = CaptureThread(camera, queue, clock=time.monotonic, max_lag_s=5.0).start()
     got = _consume(capture, 0.005)
     assert [c.frame.index for c in got] == list(range(100))
     assert queue.stats.dropped == 0
@@ -139,7 +139,7 @@ def test_a_loop_slower_than_the_camera_sheds_frames_beyond_the_lag_bound():
     # 0.6 s a second, so with a 0.3 s bound it must drop, and the lag stays bounded
     camera = PacedCamera(frames=200, fps=100, waiting=0)
     queue = BoundedQueue[Captured](2, policy="drop_oldest")
-    capture = CaptureThread(camera, queue, clock=time.monotonic, max_lag_s=0.3).start()  # type: ignore[arg-type]
+    capture = CaptureThread(camera, queue, clock=time.monotonic, max_lag_s=0.3).start()
     got = _consume(capture, 0.025)
     assert queue.stats.dropped > 0
     assert len(got) + queue.stats.dropped == 200

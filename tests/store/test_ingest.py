@@ -41,6 +41,30 @@ def test_accepts_chain_and_is_idempotent(store: Store, bundles: list[Path]) -> N
     assert all(r.ok for r in report.bundles), report.all_problems()
 
 
+def test_each_accepted_violation_queues_its_created_message(store: Store, bundles: list[Path]) -> None:
+    """The MQTT outbox row written with the violation names it, its bundle and what it measured."""
+    ids = [accepted_id(store.services.ingest.ingest_path(b)) for b in bundles[:2]]
+    with store.db.session() as s:
+        msgs = [json.loads(m.payload) | {"_topic": m.topic} for m in s.scalars(select(OutboxMessage))]
+        rows = {r.id: r for r in s.scalars(select(ViolationRow))}
+    assert [m["violation_id"] for m in msgs] == ids
+    for m, b in zip(msgs, bundles, strict=False):
+        manifest = json.loads((b / "manifest.json").read_bytes())
+        row = rows[m["violation_id"]]
+        assert m["_topic"] == f"{store.config.mqtt.topic_prefix.rstrip('/')}/cam1"
+        assert m["type"] == "violation.created" and m["status"] == "pending"
+        assert (m["event_id"], m["camera_id"], m["sequence"]) == (
+            manifest["event_id"],
+            "cam1",
+            manifest["sequence"],
+        )
+        assert m["manifest_sha256"] == row.manifest_sha256 and m["plate_normalized"] == "51F12345"
+        assert m["violation_type"] == manifest["violation"]["violation_type"] == row.violation_type
+        assert m["measured"] == json.loads(row.measured_json) == manifest["violation"]["measured"]
+        assert m["occurred_at"] == row.occurred_at.isoformat() and m["location"] == row.location
+    assert len({m["message_id"] for m in msgs}) == 2
+
+
 def test_tampered_file_is_rejected_and_quarantined(store: Store, bundles: list[Path], tmp_path: Path) -> None:
     bad = tmp_path / "tampered"
     shutil.copytree(bundles[0], bad)

@@ -121,7 +121,9 @@ def test_version_2_bundles_are_ingested_and_fined_from_their_typed_measurements(
         fine = store.services.review.review(ids[1], "confirm", actor="rev", reason="").fine
         assert fine is not None and (fine.amount_min_vnd, fine.amount_max_vnd) == (4_000_000, 6_000_000)
         with store.db.session() as s:
-            speeding = ViolationView.of(s.get(ViolationRow, ids[1]))
+            row = s.get(ViolationRow, ids[1])
+            assert row is not None
+            speeding = ViolationView.of(row)
         assert isinstance(speeding.measured, SpeedingMeasures) and speeding.measured.limit_kmh == 60.0
         view = ViolationView.model_validate_json(red.model_dump_json())
         assert view.measured == red.measured  # the API's JSON reads back into the same fields
