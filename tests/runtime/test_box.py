@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,7 +90,7 @@ def _violations(out: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in (out / "violations.jsonl").read_text().splitlines()]
 
 
-def _bundles(out: Path) -> list[dict[str, object]]:
+def _bundles(out: Path) -> list[dict[str, Any]]:
     manifests = [json.loads(m.read_text()) for m in (out / "evidence").glob("**/manifest.json")]
     return sorted(manifests, key=lambda m: m["sequence"])
 
@@ -113,7 +114,7 @@ def test_two_cameras_through_one_box_give_what_each_gives_alone(
         box.run()
     finally:
         box.close()
-    record = box.write_results()
+    record: dict[str, Any] = box.write_results()
     assert not box.errors
     (sessions,) = record["detector_sessions"].values()  # one session for both cameras
     if batch_wait_ms:
@@ -130,7 +131,7 @@ def test_two_cameras_through_one_box_give_what_each_gives_alone(
         assert in_box, f"{cam}: the scene has violations in its first {FRAMES} frames"
         assert [v["event_key"] for v in in_box] == [v["event_key"] for v in _violations(alone[cam])]
         assert all(v["camera_id"] == cam for v in in_box)
-        bundles = _bundles(out)
+        bundles: list[dict[str, Any]] = _bundles(out)
         assert sorted(b["event_key"] for b in bundles) == sorted(v["event_key"] for v in in_box)
         assert [b["sequence"] for b in bundles] == list(range(1, len(bundles) + 1))
         assert {b["camera"]["camera_id"] for b in bundles} == {cam}
