@@ -86,7 +86,7 @@ def alone(cameras: list[RunRequest], tmp_path_factory: pytest.TempPathFactory) -
     return outs
 
 
-def _violations(out: Path) -> list[dict[str, object]]:
+def _violations(out: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (out / "violations.jsonl").read_text().splitlines()]
 
 
