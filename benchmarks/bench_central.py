@@ -48,9 +48,9 @@ def pct(xs: list[float], p: float) -> float:
 def edge_box(i: int, keys: Path, root: Path, n: int, base: str, token: str, start, out) -> None:  # noqa: ANN001
     from detector.config import EvidenceConfig
     from detector.evidence.keys import load_private_key
-    from detector.evidence.synthetic import camera_info, models, write_bundles
     from detector.evidence.writer import BundleWriter
     from detector.store.forwarder import bundle_tar
+    from tests.evidence.synthetic import camera_info, models, write_bundles
 
     writer = BundleWriter(
         root,

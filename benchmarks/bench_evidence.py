@@ -21,10 +21,10 @@ from machine import machine_line  # benchmarks/machine.py (scripts run by path)
 from detector.config import EvidenceConfig
 from detector.evidence.clip import h264_encoder
 from detector.evidence.keys import Ed25519Signer
-from detector.evidence.synthetic import camera_info, models, plate_read, scene, violation
 from detector.evidence.verify import verify_chain
 from detector.evidence.writer import BundleWriter
 from detector.types import Frame, ViolationType
+from tests.evidence.synthetic import camera_info, models, plate_read, scene, violation
 
 
 def machine() -> str:

@@ -33,11 +33,11 @@ from machine import machine_line  # noqa: E402 - benchmarks/machine.py (scripts 
 
 from detector.config import EvidenceConfig, StoreConfig  # noqa: E402
 from detector.evidence.keys import Ed25519Signer, key_id_of  # noqa: E402,F401
-from detector.evidence.synthetic import camera_info, models, write_bundles  # noqa: E402
 from detector.evidence.writer import BundleWriter  # noqa: E402
 from detector.store.db import Database, upgrade, utc_now  # noqa: E402
 from detector.store.ingest import IngestService  # noqa: E402
 from detector.store.payments import PaymentService, plate_key  # noqa: E402
+from tests.evidence.synthetic import camera_info, models, write_bundles  # noqa: E402
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 LETTERS = "ABCDEFGHKLMNPSTUVXYZ"

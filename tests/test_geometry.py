@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from detector.config import RulesConfig
 from detector.errors import ConfigError
 from detector.geometry import Scene, calibrate
-from detector.rules.synthetic import reference_rules_config
+from tests.rules.synthetic import reference_rules_config
 
 
 def _raw():

@@ -151,10 +151,3 @@ class Scene:
         return PointFeatures(
             stop_d, stop_in, crosswalk, solid_d, solid_in, lane_idx, nostop_idx, rtz, arrow_exit, world, valid
         )
-
-    def lane_of(self, xy: Sequence[float]) -> LaneZone | None:
-        """The first lane containing the point (lanes should not overlap)."""
-        for lane in self.lanes:
-            if lane.contains([xy])[0]:
-                return lane
-        return None

@@ -127,29 +127,3 @@ def fit_lane_camera(
         rms_px=float(np.sqrt((per_point**2).mean())),
         n_points=len(per_point),
     )
-
-
-def trace_line(
-    gray: npt.NDArray[np.uint8],
-    p_near: tuple[float, float],
-    p_far: tuple[float, float],
-    rows: Sequence[int],
-    half_px: int = 5,
-) -> list[tuple[float, float]]:
-    """Brightest pixel (sub-pixel, by a parabola) within `half_px` of the straight guess p_near->p_far
-    on each image row: points on a painted line."""
-    (x0, y0), (x1, y1) = p_near, p_far
-    out = []
-    g = gray.astype(np.float64)
-    for y in rows:
-        xe = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
-        xs = np.arange(int(round(xe)) - half_px, int(round(xe)) + half_px + 1)
-        xs = xs[(xs >= 1) & (xs < g.shape[1] - 1)]
-        if not len(xs):
-            continue
-        k = int(xs[np.argmax(g[y, xs])])
-        a, b, c = g[y, k - 1], g[y, k], g[y, k + 1]
-        den = a - 2 * b + c
-        off = 0.5 * (a - c) / den if abs(den) > 1e-9 else 0.0
-        out.append((k + float(np.clip(off, -0.5, 0.5)), float(y)))
-    return out

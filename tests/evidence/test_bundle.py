@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 
 from detector.config import EvidenceConfig
-from detector.evidence import synthetic
 from detector.evidence.chain import load_chain_state
 from detector.evidence.clip import probe_codec
 from detector.evidence.keys import Ed25519Signer
 from detector.evidence.manifest import SIGNATURE_NAME, event_id_for, parse_manifest, sha256_hex
-from detector.evidence.synthetic import camera_info, models, write_bundles
 from detector.evidence.verify import verify_bundle, verify_chain
 from detector.evidence.writer import BundleError, BundleWriter
 from detector.measures import RedLightMeasures, TooManyRidersMeasures
 from detector.types import ViolationType
+from tests.evidence import synthetic
+from tests.evidence.synthetic import camera_info, models, write_bundles
 
 CONFIG_SHA = "c" * 64
 

@@ -18,9 +18,9 @@ from detector.evidence import writer as writer_mod
 from detector.evidence.chain import load_chain_state
 from detector.evidence.keys import Ed25519Signer, load_private_key, write_key_pair
 from detector.evidence.manifest import parse_manifest
-from detector.evidence.synthetic import camera_info, models, write_bundles
 from detector.evidence.verify import verify_chain
 from detector.evidence.writer import BundleWriter
+from tests.evidence.synthetic import camera_info, models, write_bundles
 
 # before, at, after, vehicle, plate, overview, manifest.json, manifest.sig (the clip is written by write_clip)
 FILE_WRITES = 8
@@ -179,7 +179,7 @@ _CHILD = textwrap.dedent(
     from pathlib import Path
     from detector.config import EvidenceConfig
     from detector.evidence.keys import load_private_key
-    from detector.evidence.synthetic import camera_info, models, write_bundles
+    from tests.evidence.synthetic import camera_info, models, write_bundles
     from detector.evidence.writer import BundleWriter
     root, key = Path(sys.argv[1]), Path(sys.argv[2])
     w = BundleWriter(root, load_private_key(key), camera_info(), models(), "c" * 64, config=EvidenceConfig())

@@ -26,8 +26,8 @@ from detector.evidence.keys import (
     load_public_key,
     write_key_pair,
 )
-from detector.evidence.synthetic import camera_info, models, write_bundles
 from detector.evidence.writer import BundleWriter
+from tests.evidence.synthetic import camera_info, models, write_bundles
 
 REPO = Path(__file__).resolve().parents[2]
 

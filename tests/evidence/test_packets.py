@@ -22,9 +22,9 @@ from detector.evidence.keys import Ed25519Signer
 from detector.evidence.manifest import MANIFEST_NAME, SIGNATURE_NAME, parse_manifest, sha256_hex
 from detector.evidence.packets import PacketRing, SliceDecoder, remux_clip
 from detector.evidence.stage import EvidenceSink
-from detector.evidence.synthetic import camera_info, models, scene, violation
 from detector.evidence.verify import verify_chain
 from detector.evidence.writer import BundleWriter
+from tests.evidence.synthetic import camera_info, models, scene, violation
 
 FPS, GOP, N = 25, 10, 75
 
@@ -139,7 +139,7 @@ def test_sink_on_packets_writes_a_stream_copied_clip_that_verifies(clip: Path, t
 def test_a_version_1_manifest_still_verifies(tmp_path: Path) -> None:
     """Bundles written before the clip's `source` field (manifest_version 1) keep verifying."""
     from detector.evidence.chain import load_chain_state, save_chain_state, sign_head
-    from detector.evidence.synthetic import write_bundles
+    from tests.evidence.synthetic import write_bundles
 
     signer = Ed25519Signer.generate()
     writer = BundleWriter(tmp_path, signer, camera_info(), models(), "c" * 64)

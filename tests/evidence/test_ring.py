@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from detector.evidence.ring import BufferedFrame, EvidenceCollector, FrameCompressor, FrameRing
-from detector.evidence.synthetic import scene, violation
 from detector.types import Frame
+from tests.evidence.synthetic import scene, violation
 
 
 def _frame(i: int, fps: float = 10.0) -> Frame:

@@ -14,11 +14,11 @@ from detector.config import EvidenceConfig
 from detector.evidence.clip import probe_codec
 from detector.evidence.keys import Ed25519Signer
 from detector.evidence.manifest import parse_manifest
-from detector.evidence.synthetic import camera_info, models
 from detector.evidence.verify import verify_chain
 from detector.evidence.writer import BundleWriter
 from detector.measures import SpeedingMeasures
 from detector.types import Detections, EvidenceFrames, Frame, PlateRead, Violation, ViolationType
+from tests.evidence.synthetic import camera_info, models
 
 SAMPLE = Path(os.environ.get("DETECTOR_SAMPLE_DIR", Path(__file__).resolve().parents[2] / "sample_videos"))
 VIDEO, TRUTH = SAMPLE / "sample_scene.mp4", SAMPLE / "ground_truth.json"

@@ -16,10 +16,10 @@ from detector.evidence import images as im
 from detector.evidence.keys import Ed25519Signer, load_private_key, write_key_pair
 from detector.evidence.manifest import parse_manifest
 from detector.evidence.stage import EvidenceSink, open_evidence_sink
-from detector.evidence.synthetic import plate_read, scene, violation
 from detector.evidence.verify import verify_chain
 from detector.modelinfo import ModelInfo
 from detector.types import Detections, Frame, PlateRead, Violation
+from tests.evidence.synthetic import plate_read, scene, violation
 
 
 @dataclass(frozen=True)

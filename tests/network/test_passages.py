@@ -347,9 +347,9 @@ def test_edge_forwards_passages_so_the_central_chain_stays_whole(truth: GroundTr
     chain order, and the central store accepts a violation written after passages (it would refuse
     it as a chain gap without them) and can pair the passages it received."""
     from detector.config import ForwardConfig
-    from detector.evidence.synthetic import scene, violation
     from detector.store.forwarder import Forwarder
     from tests.api.support import make_api
+    from tests.evidence.synthetic import scene, violation
     from tests.store.support import Keys, make_store
 
     local, cams = _replay_two_cameras(truth, tmp_path, _sure(truth))

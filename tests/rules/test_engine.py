@@ -7,9 +7,9 @@ import pytest
 
 from detector.measures import RedLightMeasures
 from detector.rules.engine import EVIDENCE_AFTER_S, RuleEngine, run_tracks
-from detector.rules.synthetic import path_track, reference_rules_config
 from detector.signals import Phase, PhaseLogSignal, SignalState, signal_source_from_config
 from detector.types import Frame, Track, ViolationType
+from tests.rules.synthetic import path_track, reference_rules_config
 
 SCHEDULE = PhaseLogSignal([(0.0, Phase.GREEN), (2.0, Phase.AMBER), (5.0, Phase.RED), (30.0, Phase.GREEN)])
 

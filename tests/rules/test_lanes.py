@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from detector.rules.engine import RuleEngine, run_tracks
-from detector.rules.synthetic import path_track, reference_rules_config
 from detector.signals import SignalState
 from detector.types import ViolationType
+from tests.rules.synthetic import path_track, reference_rules_config
 
 
 def run(tracks, cfg=None):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from detector.rules.engine import RuleEngine, run_tracks
-from detector.rules.synthetic import path_track, reference_rules_config
 from detector.signals import Phase, PhaseLogSignal
 from detector.types import ViolationType
+from tests.rules.synthetic import path_track, reference_rules_config
 
 # green 0-2 s, amber 2-5 s, red 5-30 s, green after
 SCHEDULE = PhaseLogSignal([(0.0, Phase.GREEN), (2.0, Phase.AMBER), (5.0, Phase.RED), (30.0, Phase.GREEN)])

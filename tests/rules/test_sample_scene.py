@@ -12,9 +12,9 @@ import pytest
 from detector.config import load_camera_config
 from detector.measures import NoStoppingMeasures, RedLightMeasures, SpeedingMeasures
 from detector.rules.engine import RuleEngine, run_tracks
-from detector.rules.synthetic import CLASS_IDS
 from detector.signals import Phase, PhaseLogSignal, VisionSignal, signal_source_from_config
 from detector.types import Frame, Track, TrackPoint
+from tests.rules.synthetic import CLASS_IDS
 
 ROOT = Path(__file__).resolve().parents[2]
 GT_PATH = ROOT / "sample_videos" / "ground_truth.json"

@@ -11,9 +11,9 @@ from detector.measures import SpeedingMeasures
 from detector.rules.common import TrackView
 from detector.rules.engine import RuleEngine, run_tracks
 from detector.rules.speeding import estimate_speed, speed_limit_for
-from detector.rules.synthetic import path_track, reference_rules_config
 from detector.signals import SignalState
 from detector.types import ViolationType
+from tests.rules.synthetic import path_track, reference_rules_config
 
 PX_PER_M = 20.0
 

@@ -7,9 +7,9 @@ import pytest
 
 from detector.config import ArrowConfig, LampConfig, RulesConfig
 from detector.rules.engine import RuleEngine, run_tracks
-from detector.rules.synthetic import path_track, reference_rules_config
 from detector.signals import Phase, PhaseLogSignal, SignalState, VisionSignal
 from detector.types import Frame, ViolationType
+from tests.rules.synthetic import path_track, reference_rules_config
 
 # green 0-2 s, amber 2-5 s, red 5-30 s; the right-turn arrow is lit from 5 s to 20 s
 SCHEDULE = PhaseLogSignal([(0.0, Phase.GREEN), (2.0, Phase.AMBER), (5.0, Phase.RED), (30.0, Phase.GREEN)])

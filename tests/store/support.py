@@ -20,11 +20,11 @@ from typing import Any
 
 from detector.config import EvidenceConfig, StoreConfig
 from detector.evidence.keys import Ed25519Signer
-from detector.evidence.synthetic import camera_info, models, write_bundles
 from detector.evidence.writer import BundleWriter
 from detector.store.db import Database, upgrade
 from detector.store.ingest import IngestResult
 from detector.store.services import StoreServices, build_services
+from tests.evidence.synthetic import camera_info, models, write_bundles
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 

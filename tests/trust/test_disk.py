@@ -15,11 +15,11 @@ import pytest
 
 from detector.config import DiskConfig, EvidenceConfig
 from detector.diskguard import DiskGuard, DiskLevel, SheddingSink, free_bytes
-from detector.evidence import synthetic
 from detector.evidence.chain import load_chain_state
 from detector.evidence.keys import Ed25519Signer
 from detector.evidence.verify import verify_chain
 from detector.evidence.writer import BundleError, BundleWriter
+from tests.evidence import synthetic
 
 MB = 1024 * 1024
 

@@ -14,7 +14,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from detector.config import EvidenceConfig
-from detector.evidence import synthetic
 from detector.evidence.chain import ChainState, load_chain_state, save_chain_state, sign_head
 from detector.evidence.heads import Head
 from detector.evidence.keys import Ed25519Signer, write_key_pair
@@ -26,6 +25,7 @@ from detector.evidence.manifest import (
 from detector.evidence.registry import KeyGrant, KeyRegistry, load_registry
 from detector.evidence.verify import verify_chain
 from detector.evidence.writer import BundleWriter
+from tests.evidence import synthetic
 from tests.trust.support import resign
 
 
