@@ -8,6 +8,11 @@ drops, latency and violations; the process's CPU comes from /proc.
 
     python benchmarks/bench_box_live.py --cameras 2 --seconds 180
     python benchmarks/bench_box_live.py --cameras 1,2 --seconds 120 --write   # a table per count
+    python benchmarks/bench_box_live.py --cameras 1 --hotlist 4 --seconds 120  # + hotlist alert latency
+
+With `--hotlist K` the box also watches for K of the sample's plates (a hotlist file as the store
+exports it): every alert's latency is the store's time of the alert minus the capture time of the frame
+that raised it (both wall clock on this machine).
 
 Writes benchmarks/results/box_live.md (and its section of RESULTS.md) with --write.
 """
@@ -54,6 +59,43 @@ def camera_config(work: Path, index: int, url: str) -> Path:
     return path
 
 
+def hotlist_file(work: Path, k: int) -> Path:
+    """K of the sample's plates, wanted, as the file `detector hotlist export` writes."""
+    truth = json.loads((REPO / "sample_videos" / "ground_truth.json").read_text(encoding="utf-8"))
+    plates = [v for v in truth["vehicles"] if v.get("plate")][:k]
+    doc = {
+        "version": len(plates),
+        "entries": [
+            {
+                "id": i + 1,
+                "plate": v["plate_normalized"],
+                "plate_text": v["plate"],
+                "reason": "stolen",
+                "unit": "bench",
+            }
+            for i, v in enumerate(plates)
+        ],
+    }
+    path = work / "hotlist.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def alert_latencies(store_db: Path) -> list[float]:
+    """Seconds from the frame that raised each alert (its capture wall time) to the alert stored."""
+    import sqlite3
+
+    if not store_db.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(store_db)) as db:
+        rows = db.execute("SELECT seen_at, created_at FROM hotlist_alerts").fetchall()
+    from datetime import datetime
+
+    return [
+        (datetime.fromisoformat(str(c)) - datetime.fromisoformat(str(a))).total_seconds() for a, c in rows
+    ]
+
+
 def _cpu_s(pid: int) -> float:
     """User + system CPU seconds of a live process (and its reaped children), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -61,7 +103,7 @@ def _cpu_s(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def run_box(n: int, seconds: float, work: Path) -> dict[str, Any]:
+def run_box(n: int, seconds: float, work: Path, hotlist: int = 0) -> dict[str, Any]:
     clip = REPO / "sample_videos" / "sample_scene.mp4"
     with contextlib.ExitStack() as stack:
         first = stack.enter_context(
@@ -80,6 +122,8 @@ def run_box(n: int, seconds: float, work: Path) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "detector", "run", "--out", str(out), "--duration", str(seconds)]
         for c in configs:
             cmd += ["--config", str(c)]
+        if hotlist:
+            cmd += ["--hotlist", str(hotlist_file(work, hotlist))]
         load_before = os.getloadavg()
         with (work / f"run-{n}.log").open("w") as log:
             proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
@@ -90,10 +134,12 @@ def run_box(n: int, seconds: float, work: Path) -> dict[str, Any]:
                 time.sleep(1.0)
             wall = time.monotonic() - t0
     ids = [f"box-cam-{i}" for i in range(n)]
-    summaries = {}
+    summaries, alerts = {}, {}
     for cam_id in ids:  # one camera writes straight into --out, several each under --out/<camera_id>
-        p = out / cam_id / "summary.json" if n > 1 else out / "summary.json"
+        cam_out = out / cam_id if n > 1 else out
+        p = cam_out / "summary.json"
         summaries[cam_id] = json.loads(p.read_text()) if p.exists() else {}
+        alerts[cam_id] = alert_latencies(cam_out / "store" / "violations.db")
     return {
         "n": n,
         "rc": proc.returncode,
@@ -101,6 +147,7 @@ def run_box(n: int, seconds: float, work: Path) -> dict[str, Any]:
         "wall": wall,
         "cpu_s": cpu,
         "summaries": summaries,
+        "alerts": alerts,
         "load": (load_before, os.getloadavg()),
         "log": (work / f"run-{n}.log").read_text()[-3000:],
     }
@@ -116,9 +163,16 @@ def rows(res: dict[str, Any]) -> list[str]:
             f"{s.get('dropped_frames', '?')} | {lat.get('p50', '?')} / {lat.get('p95', '?')} ms | "
             f"{rt.get('max_lag_s', '?')} s | {len(s.get('violations', []))} / {len(s.get('bundles', []))} / "
             f"{store.get('accepted', '?')} | {res['cpu_s'] / res['wall']:.2f} | "
-            f"{res['load'][0][0]:.1f} -> {res['load'][1][0]:.1f} | {res['rc']} |"
+            f"{res['load'][0][0]:.1f} -> {res['load'][1][0]:.1f} | {res['rc']} | {_alerts(res['alerts'][cam_id])} |"
         )
     return out
+
+
+def _alerts(lat: list[float]) -> str:
+    if not lat:
+        return "-"
+    lat = sorted(lat)
+    return f"{len(lat)}: median {lat[len(lat) // 2]:.2f} s, max {lat[-1]:.2f} s"
 
 
 def report(results: list[dict[str, Any]], cmd: str) -> str:
@@ -132,8 +186,9 @@ def report(results: list[dict[str, Any]], cmd: str) -> str:
         "config (one shared detector session), the full pipeline on.",
         "",
         "| cameras | camera | frames captured / processed / dropped | latency p50 / p95 | furthest behind "
-        "| violations / bundles / stored | process CPU (cores) | load before -> after | exit |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| violations / bundles / stored | process CPU (cores) | load before -> after | exit "
+        "| hotlist alerts: frame to stored |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     body = [r for res in results for r in rows(res)]
     return "\n".join(head + body) + "\n"
@@ -143,6 +198,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cameras", default="2", help="comma-separated camera counts, run one after another")
     ap.add_argument("--seconds", type=float, default=180.0)
+    ap.add_argument(
+        "--hotlist", type=int, default=0, metavar="K", help="also watch for K of the sample's plates"
+    )
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
@@ -154,7 +212,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-box-live-") as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        results = [run_box(n, args.seconds, work) for n in counts]
+        results = [run_box(n, args.seconds, work, args.hotlist) for n in counts]
     cmd = " ".join(["python benchmarks/bench_box_live.py", *sys.argv[1:]])
     text = report(results, cmd)
     print(text)
