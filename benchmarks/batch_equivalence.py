@@ -38,6 +38,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from detector.sample.render import write_scene_clip
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
@@ -78,28 +80,12 @@ def videos(frames: int, work: Path, sample_frames: int | None = None) -> list[Vi
     for seed in (7, 11):
         clip = work / f"generated_seed{seed}.mp4"
         if not clip.exists():
-            _generated_clip(clip, seed, frames)
+            write_scene_clip(clip, seed, frames)
         out.append(Video(f"generated-{seed}", cfg / "sample_scene.yaml", clip, f"generated-seed{seed}"))
     missing = [str(v.video or v.config) for v in out if v.video is not None and not v.video.exists()]
     if missing or not DATA.is_dir():
         sys.exit(f"real data missing ({DATA}): {missing}")
     return out
-
-
-def _generated_clip(path: Path, seed: int, frames: int) -> None:
-    import cv2
-
-    from detector.sample.render import FPS, SceneRenderer
-
-    renderer = SceneRenderer(seed)
-    first = renderer.render(0)[0]
-    h, w = first.shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (w, h))
-    try:
-        for i in range(frames):
-            writer.write(renderer.render(i)[0])
-    finally:
-        writer.release()
 
 
 def _detector(*args: str) -> list[str]:

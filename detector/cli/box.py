@@ -45,28 +45,17 @@ class BoxArgs:
 def _camera(
     path: Path, args: BoxArgs, stop: threading.Event, console: Console
 ) -> tuple[RunRequest, RunHealth]:
-    from detector.cli.runshared import load_run_config
+    from detector.cli.runshared import live_config, load_run_config, violation_printer
     from detector.runtime.box import camera_out
     from detector.runtime.loop import LoopOptions
     from detector.runtime.session import RunRequest
-    from detector.telemetry.health import RunHealth, telemetry_overrides
+    from detector.telemetry.health import RunHealth
 
     cfg: CameraConfig = load_run_config(path, None)
-    if args.queue_size is not None:
-        cfg = cfg.model_copy(
-            update={"runtime": cfg.runtime.model_copy(update={"queue_size": args.queue_size})}
-        )
-    cfg = cfg.model_copy(update={"telemetry": telemetry_overrides(cfg.telemetry, None, args.mqtt)})
+    cfg = live_config(cfg, args.queue_size, None, args.mqtt)
     health = RunHealth(cfg.telemetry)
     out = camera_out(args.out, cfg.camera_id)
-
-    def on_result(result: FrameResult) -> None:
-        health.observe(result)
-        for v in result.violations:
-            console.print(
-                f"[red]violation[/red] {cfg.camera_id}: {v.violation_type.value} track {v.track_id} "
-                f"({v.vehicle_class}) t={v.timestamp:.2f}s"
-            )
+    on_result = violation_printer(health, console, cfg.camera_id)
 
     opts = LoopOptions(
         live=True,

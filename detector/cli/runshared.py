@@ -16,7 +16,10 @@ from detector.config import CameraConfig
 from detector.configcheck import load_checked_camera_config
 
 if TYPE_CHECKING:
-    from detector.pipeline import RunSummary
+    from collections.abc import Callable
+
+    from detector.pipeline import FrameResult, RunSummary
+    from detector.telemetry.health import RunHealth
 
 
 def load_run_config(config: Path, video: str | None) -> CameraConfig:
@@ -99,3 +102,29 @@ def summary_table(summary: RunSummary, out: Path, record: dict[str, object] | No
         table.add_row("dropped frames", str(summary.dropped_frames))
     table.add_row("output", str(out))
     return table
+
+
+def live_config(
+    cfg: CameraConfig, queue_size: int | None, metrics_port: int | None, mqtt: str | None
+) -> CameraConfig:
+    """A live camera's config with the command line's queue size and telemetry overrides."""
+    from detector.telemetry.health import telemetry_overrides
+
+    if queue_size is not None:
+        cfg = cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update={"queue_size": queue_size})})
+    return cfg.model_copy(update={"telemetry": telemetry_overrides(cfg.telemetry, metrics_port, mqtt)})
+
+
+def violation_printer(health: RunHealth, console: Console, camera: str = "") -> Callable[[FrameResult], None]:
+    """The live loop's own result hook: health figures, and a line per violation as it happens."""
+    prefix = f"{camera}: " if camera else ""
+
+    def on_result(result: FrameResult) -> None:
+        health.observe(result)
+        for v in result.violations:
+            console.print(
+                f"[red]violation[/red] {prefix}{v.violation_type.value} track {v.track_id} "
+                f"({v.vehicle_class}) t={v.timestamp:.2f}s"
+            )
+
+    return on_result

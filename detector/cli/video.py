@@ -14,7 +14,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from detector.cli.hooks import hooks, hotlist_stage, live_stats, passage_stage
-from detector.cli.runshared import load_run_config, stop_on_signals, summary_table
+from detector.cli.runshared import (
+    live_config,
+    load_run_config,
+    stop_on_signals,
+    summary_table,
+    violation_printer,
+)
 from detector.errors import DetectorError
 
 if TYPE_CHECKING:
@@ -343,27 +349,13 @@ def _run_camera(config: Path, source_uri: str | None, args: BoxArgs) -> None:
     from detector.runtime.loop import LoopOptions
     from detector.runtime.notify import SystemdNotifier
     from detector.runtime.session import RunRequest, RunSession
-    from detector.telemetry.health import RunHealth, telemetry_overrides
+    from detector.telemetry.health import RunHealth
 
     out, hotlist = args.out, args.hotlist
-    cfg = load_run_config(config, source_uri)
-    if args.queue_size is not None:
-        cfg = cfg.model_copy(
-            update={"runtime": cfg.runtime.model_copy(update={"queue_size": args.queue_size})}
-        )
-    cfg = cfg.model_copy(
-        update={"telemetry": telemetry_overrides(cfg.telemetry, args.metrics_port, args.mqtt)}
-    )
+    cfg = live_config(load_run_config(config, source_uri), args.queue_size, args.metrics_port, args.mqtt)
     console = Console(stderr=True)
     health = RunHealth(cfg.telemetry)
-
-    def on_result(result: FrameResult) -> None:
-        health.observe(result)
-        for v in result.violations:
-            console.print(
-                f"[red]violation[/red] {v.violation_type.value} track {v.track_id} "
-                f"({v.vehicle_class}) t={v.timestamp:.2f}s"
-            )
+    on_result = violation_printer(health, console)
 
     opts = LoopOptions(
         live=True,

