@@ -1,19 +1,23 @@
-"""The central store under load: N edge boxes push bundles over HTTP while C API clients look up plates.
+"""The central store under load: N edge boxes push bundles over HTTP and heartbeats over MQTT while C API
+clients look up plates.
 
 Loopback only, bounded loops. A fresh PostgreSQL database (migrated: monthly partitions, database
 rate-limit buckets) behind `uvicorn --factory --workers W detector.api.workers:create`; then, at once:
 
 - N edge-box processes, each with its own signing key and camera, POST their signed bundles (tar)
-  to /v1/ingest one after another (as `detector/store/forwarder.py` does);
+  to /v1/ingest one after another (as `detector/store/forwarder.py` does) and, all the while, publish
+  their camera's heartbeat every `--heartbeat-s` to Mosquitto (127.0.0.1:1883, QoS 1), which the
+  store's heartbeat subscriber records (as `detector serve` does);
 - C concurrent clients (asyncio tasks spread over 2 processes, one viewer token each) loop
   GET /v1/fines?plate=... for `--seconds`.
 
 Printed: throughput, p50/p99 latency and errors of each kind of request, and the store's count of
-violations against the bundles sent (nothing lost, nothing doubled). The rate limiter is on (every
+violations against the bundles sent and of heartbeats against those published (nothing lost, nothing
+doubled). The rate limiter is on (every
 lookup is a write on the shared bucket rows) with a budget the clients do not exhaust.
 
     nice -n 10 .venv/bin/python benchmarks/bench_central.py [--boxes 4] [--bundles 25] [--clients 200] \\
-        [--seconds 60] [--workers 2]
+        [--seconds 60] [--workers 2] [--heartbeat-s 0.1]
 """
 
 from __future__ import annotations
@@ -45,7 +49,52 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
 
 
-def edge_box(i: int, keys: Path, root: Path, n: int, base: str, token: str, start, out) -> None:  # noqa: ANN001
+def heartbeats(camera: str, prefix: str, every_s: float, stop, out) -> None:  # noqa: ANN001
+    """Publish `camera`'s heartbeat every `every_s` (QoS 1) until `stop`; put the publish-to-ack times."""
+    import threading
+    from datetime import UTC, datetime
+
+    import paho.mqtt.client as mqtt
+
+    from detector.store.heartbeat import Heartbeat, heartbeat_json
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{prefix}-{camera}")
+    client.connect("127.0.0.1", 1883)
+    client.loop_start()
+    lat, errors, n = [], [], 0
+    t0 = time.monotonic()
+    try:
+        while not stop.is_set():
+            n += 1
+            hb = Heartbeat(
+                camera_id=camera,
+                at=datetime.now(UTC),
+                interval_s=every_s,
+                uptime_s=time.monotonic() - t0,
+                frames=n * 25,
+                fps=25.0,
+                dropped=0,
+                queue_depth=0,
+                latency_p50_ms=30.0,
+                latency_p95_ms=60.0,
+                disk_free_bytes=10**11,
+                outbox_backlog=0,
+            )
+            t = time.perf_counter()
+            info = client.publish(f"{prefix}/{camera}/heartbeat", heartbeat_json(hb), qos=1)
+            try:
+                info.wait_for_publish(timeout=30)
+                lat.append(time.perf_counter() - t)
+            except (RuntimeError, ValueError) as exc:
+                errors.append(type(exc).__name__)
+            threading.Event().wait(every_s)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    out.put(("heartbeat", lat, errors))
+
+
+def edge_box(i: int, keys: Path, root: Path, n: int, base: str, token: str, start, out, mqtt=None) -> None:  # noqa: ANN001
     from detector.config import EvidenceConfig
     from detector.evidence.keys import load_private_key
     from detector.evidence.writer import BundleWriter
@@ -62,6 +111,13 @@ def edge_box(i: int, keys: Path, root: Path, n: int, base: str, token: str, star
     )
     tars = [bundle_tar(p) for p in write_bundles(writer, n)]
     start.wait(120)
+    beat = None
+    if mqtt is not None:  # (prefix, seconds): the box's heartbeats while it pushes its bundles
+        import threading
+
+        stop = threading.Event()
+        beat = threading.Thread(target=heartbeats, args=(f"box{i}", mqtt[0], mqtt[1], stop, out))
+        beat.start()
     lat, errors = [], []
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120) as client:
         for body in tars:
@@ -70,6 +126,9 @@ def edge_box(i: int, keys: Path, root: Path, n: int, base: str, token: str, star
             lat.append(time.perf_counter() - t)
             if r.status_code != 200 or r.json().get("status") != "accepted":
                 errors.append(f"{r.status_code} {r.text[:120]}")
+    if beat is not None:
+        stop.set()
+        beat.join(60)
     out.put(("ingest", lat, errors))
 
 
@@ -113,6 +172,9 @@ def main() -> None:  # noqa: PLR0915
     ap.add_argument("--clients", type=int, default=200)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument(
+        "--heartbeat-s", type=float, default=0.1, help="each box's heartbeat period over MQTT (0: none)"
+    )
     args = ap.parse_args()
 
     import psycopg
@@ -188,13 +250,36 @@ def main() -> None:  # noqa: PLR0915
             if server.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("API server did not start")
             time.sleep(0.5)
+        from detector.store.db import utc_now
+        from detector.store.heartbeat import HeartbeatService, HeartbeatSubscriber
+
+        prefix = f"bench-central-{uuid.uuid4().hex[:8]}"
+        subscriber = None
+        if args.heartbeat_s > 0:
+            subscriber = HeartbeatSubscriber(HeartbeatService(db, utc_now), "127.0.0.1", 1883, prefix, prefix)
+            subscriber.start()
+            if not subscriber.subscribed.wait(30):
+                raise SystemExit(
+                    "the heartbeat subscriber did not subscribe (is Mosquitto on 127.0.0.1:1883?)"
+                )
+        mqtt_args = (prefix, args.heartbeat_s) if args.heartbeat_s > 0 else None
         ctx = mp.get_context("spawn")
         start, out = ctx.Event(), ctx.Queue()
         plates = ["51F-123.45", "30A-999.99", "60L 909 37", "29C12345"]
         procs = [
             ctx.Process(
                 target=edge_box,
-                args=(i, tmp / f"box{i}", tmp / f"edge{i}", args.bundles, base, ingest_tokens[i], start, out),
+                args=(
+                    i,
+                    tmp / f"box{i}",
+                    tmp / f"edge{i}",
+                    args.bundles,
+                    base,
+                    ingest_tokens[i],
+                    start,
+                    out,
+                    mqtt_args,
+                ),
             )
             for i in range(args.boxes)
         ]
@@ -207,7 +292,8 @@ def main() -> None:  # noqa: PLR0915
         load0 = os.getloadavg()
         t0 = time.perf_counter()
         start.set()
-        results = [out.get(timeout=args.seconds + 900) for _ in procs]
+        expected = len(procs) + (args.boxes if mqtt_args else 0)
+        results = [out.get(timeout=args.seconds + 900) for _ in range(expected)]
         wall = time.perf_counter() - t0
         for p in procs:
             p.join(30)
@@ -217,6 +303,12 @@ def main() -> None:  # noqa: PLR0915
             n, distinct = conn.execute(
                 text("SELECT count(*), count(DISTINCT event_id) FROM violations")
             ).one()
+            time.sleep(2.0)  # the last heartbeats' deliveries
+            beats, beats_distinct = conn.execute(
+                text("SELECT count(*), count(DISTINCT (camera_id, at)) FROM camera_heartbeats")
+            ).one()
+        if subscriber is not None:
+            subscriber.close()
         db.dispose()
         sent = args.boxes * args.bundles
         print(
@@ -225,9 +317,11 @@ def main() -> None:  # noqa: PLR0915
         )
         print("| requests | count | per s | p50 ms | p99 ms | errors |")
         print("| --- | --- | --- | --- | --- | --- |")
-        for kind in ("ingest", "lookup"):
+        for kind in ("ingest", "lookup", "heartbeat"):
             lat = [x for k, ls, _ in results if k == kind for x in ls]
             errs = [e for k, _, es in results if k == kind for e in es]
+            if not lat and not errs:
+                continue
             span = args.seconds if kind == "lookup" else wall
             print(
                 f"| {kind} | {len(lat)} | {len(lat) / span:.1f} | {pct(lat, 50) * 1e3:.0f} | "
@@ -237,6 +331,12 @@ def main() -> None:  # noqa: PLR0915
             f"\nstore: {n} violations, {distinct} distinct event ids, {sent} bundles sent "
             f"({'nothing lost or doubled' if n == distinct == sent else 'MISMATCH'})"
         )
+        if mqtt_args:
+            published = sum(len(ls) for k, ls, _ in results if k == "heartbeat")
+            print(
+                f"heartbeats: {published} published and acknowledged, {beats} rows stored, "
+                f"{beats_distinct} distinct ({'nothing lost or doubled' if beats == beats_distinct == published else 'MISMATCH'})"
+            )
     finally:
         if server is not None:
             server.terminate()
