@@ -255,14 +255,35 @@ class CalibrationAnnotator:
         return out
 
 
+#: A line to propose to the operator: its name and end points (image pixels).
+Suggestion = tuple[str, tuple[float, float], tuple[float, float]]
+SUGGESTION_BGR: Colour = (255, 255, 0)  # cyan: apart from the zones' colours
+
+
+def suggestion_labels(img: Image, suggestions: Sequence[Suggestion], style: Style) -> list[Label]:
+    """Proposed lines drawn dashed (the first, the best, thicker), each named at its far end."""
+    out: list[Label] = []
+    for rank, (name, (x1, y1), (x2, y2)) in enumerate(suggestions):
+        n = max(2, int(np.hypot(x2 - x1, y2 - y1) // 12))
+        width = style.line + (1 if rank == 0 else 0)
+        for i in range(0, n, 2):  # dashes
+            a, b = i / n, min(i + 1, n) / n
+            p = (round(x1 + a * (x2 - x1)), round(y1 + a * (y2 - y1)))
+            q = (round(x1 + b * (x2 - x1)), round(y1 + b * (y2 - y1)))
+            cv2.line(img, p, q, SUGGESTION_BGR, width, cv2.LINE_AA)
+        out.append(Label(name, (x2, y2, x2, y2), SUGGESTION_BGR, PRIORITY_ZONE))
+    return out
+
+
 def calibration_view(
     image: Image,
     rules: RulesConfig,
     signal: SignalState | None = None,
     ignore: Sequence[tuple[str, Sequence[Sequence[float]]]] = (),
+    suggestions: Sequence[Suggestion] = (),
 ) -> Image:
     """Everything `detector calibrate` shows, on a copy of `image`: the ignore mask, zones, lamp boxes
-    and signal phase, and with a calibration its grid, points and error."""
+    and signal phase, with a calibration its grid, points and error, and any proposed lines."""
     img = image.copy()
     style = Style.of(img)
     labels: list[Label] = []
@@ -278,4 +299,5 @@ def calibration_view(
         cal = CalibrationAnnotator(rules, scene.homography)
         cal.annotate(img, style)
         labels += cal.labels()
+    labels += suggestion_labels(img, suggestions, style)  # drawn over the configured lines they check
     return LabelAnnotator(style).annotate(img, labels)

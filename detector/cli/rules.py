@@ -78,8 +78,14 @@ def calibrate(config: Path, frame_index: int, out: Path | None, suggest: bool) -
         src = signal_source_from_config(rules.signal, config.parent)
         for _ in range(rules.signal.hysteresis_frames):  # vision: one frame, read past the hysteresis
             state = src.update(frame)
-    image = calibration_view(frame.image, rules, state, [(z.id, z.polygon) for z in cfg.ignore])
-    suggestions = suggest_stop_lines(frame, cfg, image) if suggest else []
+    suggestions = suggest_stop_lines(frame, cfg) if suggest else []
+    image = calibration_view(
+        frame.image,
+        rules,
+        state,
+        [(z.id, z.polygon) for z in cfg.ignore],
+        [(f"S{rank}", c.p1, c.p2) for rank, c in enumerate(suggestions, 1)],
+    )
     out = out or Path(f"calibrate_{cfg.camera_id}.png")
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise ConfigError(f"--out {out}: expected a .png or .jpg file name")
@@ -113,36 +119,14 @@ def calibrate(config: Path, frame_index: int, out: Path | None, suggest: bool) -
     click.echo(f"wrote {out}")
 
 
-SUGGESTION_COLOUR = (255, 255, 0)  # cyan (BGR): apart from the zones' colours
-
-
-def suggest_stop_lines(frame: Frame, cfg: CameraConfig, canvas: np.ndarray) -> list[StopLineCandidate]:
-    """The finder's three best bands on the frame (ignore areas left out), drawn dashed onto canvas."""
+def suggest_stop_lines(frame: Frame, cfg: CameraConfig) -> list[StopLineCandidate]:
+    """The finder's three best bands on the frame, ignore areas left out (drawn by calibration_view)."""
     from detector.rules.stopline_find import find_stop_lines
 
     region = np.ones(frame.image.shape[:2], np.uint8)
     for z in cfg.ignore:
         cv2.fillPoly(region, [np.asarray(z.polygon, np.int32)], 0)
-    found = find_stop_lines(frame.image, region.astype(bool))[:3]
-    for rank, c in enumerate(found, 1):
-        (x1, y1), (x2, y2) = c.p1, c.p2
-        n = max(2, int(np.hypot(x2 - x1, y2 - y1) // 12))
-        for i in range(0, n, 2):  # dashes
-            a, b = i / n, min(i + 1, n) / n
-            p = (round(x1 + a * (x2 - x1)), round(y1 + a * (y2 - y1)))
-            q = (round(x1 + b * (x2 - x1)), round(y1 + b * (y2 - y1)))
-            cv2.line(canvas, p, q, SUGGESTION_COLOUR, 2 if rank > 1 else 3, cv2.LINE_AA)
-        cv2.putText(
-            canvas,
-            f"S{rank}",
-            (round(x2) + 4, round(y2) + 5),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.6,
-            SUGGESTION_COLOUR,
-            2,
-            cv2.LINE_AA,
-        )
-    return found
+    return find_stop_lines(frame.image, region.astype(bool))[:3]
 
 
 def describe_suggestions(found: list[StopLineCandidate], cfg: CameraConfig) -> list[str]:
