@@ -41,6 +41,7 @@ import httpx
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # tests/ (the synthetic bundles), also in the spawned box processes
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +25,9 @@ from detector.evidence.keys import Ed25519Signer
 from detector.evidence.verify import verify_chain
 from detector.evidence.writer import BundleWriter
 from detector.types import Frame, ViolationType
-from tests.evidence.synthetic import camera_info, models, plate_read, scene, violation
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the generated scenes
+from tests.evidence.synthetic import camera_info, models, plate_read, scene, violation  # noqa: E402
 
 
 def machine() -> str:
