@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,15 +21,17 @@ from detector.config import CameraConfig, config_sha256
 from detector.detect import Detector
 from detector.diskguard import DiskGuard, SheddingSink
 from detector.errors import ConfigError
-from detector.evidence.images import Annotate
-from detector.evidence.keys import Signer
-from detector.evidence.stage import EvidenceSink, open_evidence_sink
 from detector.modelinfo import ModelInfo
 from detector.outputs import Overlay, PreviewWriter, TrackRecordWriter
 from detector.pipeline import FrameResult, FrameSink, Pipeline
 from detector.signals import SignalState
 from detector.stages import RulesStage, TrackPlateLookup, rules_configured
 from detector.types import Frame, Violation
+
+if TYPE_CHECKING:  # evidence (and its signing library) is imported only by a run that writes bundles
+    from detector.evidence.images import Annotate
+    from detector.evidence.keys import Signer
+    from detector.evidence.stage import EvidenceSink
 
 log = logging.getLogger(__name__)
 
@@ -162,32 +165,47 @@ def build_pipeline(
         disk=guard,
     )
     if evidence is not None and cfg.evidence.enabled:
-        models: list[ModelInfo] = [pipeline.detector.model]
-        lookup = None
-        if cfg.plates.enabled:
-            from detector.plates.reader import PlateReader
-            from detector.plates.textdet import TextLineDetector
-
-            reader = PlateReader.from_config(cfg.plates)
-            fallback = TextLineDetector(threads=cfg.plates.threads)
-            lookup = built.plates = TrackPlateLookup(reader, fallback=fallback)
-            if reader.detector is not None:
-                models.append(reader.detector.model)
-            models.extend([reader.ocr.model, fallback.model])
-        sink = open_evidence_sink(
-            cfg,
-            evidence.root,
-            config_sha256=config_sha256(config_path) if config_path else "",
-            models=models,
-            signer=evidence.signer,
-            plate_lookup=lookup,
-            annotate=_zones_annotate(ZoneAnnotator(cfg.rules)) if has_rules else None,
-            on_bundle=evidence.on_bundle,
-            background=evidence.background,
-            guard=guard,
-        )
-        built.evidence = sink
-        adapter = EvidenceAdapter(sink)
-        built.inline_sinks.append(adapter)
-        pipeline.sinks.append(adapter)
+        _add_evidence(built, cfg, evidence, config_path, has_rules, guard)
     return built
+
+
+def _add_evidence(
+    built: BuiltPipeline,
+    cfg: CameraConfig,
+    evidence: EvidenceOptions,
+    config_path: Path | None,
+    has_rules: bool,
+    guard: DiskGuard,
+) -> None:
+    """The evidence sink (and the plate reader it asks for a violator's plate) on the pipeline."""
+    from detector.evidence.stage import open_evidence_sink
+
+    pipeline = built.pipeline
+    models: list[ModelInfo] = [pipeline.detector.model]
+    lookup = None
+    if cfg.plates.enabled:
+        from detector.plates.reader import PlateReader
+        from detector.plates.textdet import TextLineDetector
+
+        reader = PlateReader.from_config(cfg.plates)
+        fallback = TextLineDetector(threads=cfg.plates.threads)
+        lookup = built.plates = TrackPlateLookup(reader, fallback=fallback)
+        if reader.detector is not None:
+            models.append(reader.detector.model)
+        models.extend([reader.ocr.model, fallback.model])
+    sink = open_evidence_sink(
+        cfg,
+        evidence.root,
+        config_sha256=config_sha256(config_path) if config_path else "",
+        models=models,
+        signer=evidence.signer,
+        plate_lookup=lookup,
+        annotate=_zones_annotate(ZoneAnnotator(cfg.rules)) if has_rules else None,
+        on_bundle=evidence.on_bundle,
+        background=evidence.background,
+        guard=guard,
+    )
+    built.evidence = sink
+    adapter = EvidenceAdapter(sink)
+    built.inline_sinks.append(adapter)
+    pipeline.sinks.append(adapter)

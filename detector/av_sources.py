@@ -57,7 +57,7 @@ class AvFileSource:
         source_id: str | None = None,
         fps: float | None = None,
         start_wall: float | None = None,
-        threads: int = 2,
+        threads: int = 1,
     ) -> None:
         import av
 
@@ -147,7 +147,7 @@ class AvStreamSource:
         source_id: str,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] | None = None,
-        threads: int = 2,
+        threads: int = 1,
     ) -> None:
         self.cfg = cfg
         self.uri = cfg.uri

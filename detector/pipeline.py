@@ -150,13 +150,14 @@ class Pipeline:
     def tracks_seen(self) -> int:
         return sum(self._classes_seen.values()) + len(self.store.tracks)
 
-    def process(self, frame: Frame, detect: bool = True) -> FrameResult:
-        """One frame: detect and track it, or (`detect=False`) carry the tracks by their motion."""
+    def process(self, frame: Frame, detect: bool = True, detections: Detections | None = None) -> FrameResult:
+        """One frame: detect and track it, or (`detect=False`) carry the tracks by their motion.
+        `detections`: this frame's, already found (detection ahead of the tracker, runtime/ahead.py)."""
         c = self._clock
         t0 = c()
         riders: RiderFrame | None = None
         if detect:
-            dets = self.detector.detect(frame)
+            dets = detections if detections is not None else self.detector.detect(frame)
             if self.ignore and len(dets):
                 keep = self.ignore.keep(dets.xyxy)
                 self.ignored_detections += int((~keep).sum())

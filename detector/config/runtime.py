@@ -34,6 +34,23 @@ class RuntimeConfig(FrozenModel):
         description="Run the detector on every Nth frame; the tracker's motion carries the tracks between "
         "(every frame still reaches the tracker and the rules). Decisive frames are always detected.",
     )
+    detect_ahead: int = Field(
+        default=2,
+        ge=0,
+        le=8,
+        description="Frames the detector may run ahead of the tracker: which frames are detected is decided "
+        "from the tracks this many frames earlier (the full-rate reach covers them), so detection of the next "
+        "frames overlaps tracking and rules. 0: one frame at a time. A replay's results depend on it, not on "
+        "the machine's speed",
+    )
+    detect_workers: int = Field(
+        default=2,
+        ge=1,
+        le=8,
+        description="Detections run at once when `detect_ahead` > 0, sharing `detector.threads` (2 workers of "
+        "2 threads: one onnxruntime thread each). On 2 cores, two single-thread inferences side by side do "
+        "more per second than one on two threads",
+    )
     full_rate_margin_px: float = Field(
         default=40.0,
         ge=0,

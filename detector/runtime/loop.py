@@ -22,7 +22,9 @@ import logging
 import resource
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,11 +34,13 @@ from detector.assemble import BuiltPipeline
 from detector.config import RuntimeConfig
 from detector.fsutil import atomic_write_text
 from detector.pipeline import FrameResult, RunSummary
+from detector.runtime.ahead import DetectAhead
 from detector.runtime.capture import BoundedQueue, Captured, CaptureThread, Policy
 from detector.runtime.notify import SystemdNotifier
 from detector.runtime.schedule import DetectionScheduler
 from detector.runtime.sinks import ThreadedSinks
 from detector.sources import FrameSource
+from detector.types import Detections
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,16 @@ class LatencyHistogram:
         }
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """A frame taken from the capture queue, waiting to be tracked (its detection may be running)."""
+
+    item: Captured
+    taken: float  # when the loop took it (processing latency starts here)
+    detect: bool
+    future: Future[Detections] | None  # its detection, running ahead; None: predicted, or detected inline
+
+
 @dataclass
 class LoopOptions:
     live: bool = False
@@ -113,11 +127,18 @@ class FrameLoop:
         stage = self.pipeline.violation_stage
         scene = getattr(getattr(stage, "engine", None), "scene", None)
         self.scheduler = DetectionScheduler(cfg, scene)
+        self.ahead_frames = cfg.detect_ahead
+        self.ahead: DetectAhead | None = None
+        if cfg.detect_ahead > 0:
+            self.ahead = DetectAhead(self.pipeline.detector, cfg.detect_workers)
+        self._active: tuple[int, ...] = ()
         self.latency = LatencyHistogram()  # capture -> decision (what a live camera waits)
         self.processing = LatencyHistogram()  # taken from the queue -> decision
         policy: Policy = "drop_oldest" if options.live else "wait"
         # a file waits for the loop: a few decoded frames ahead keep it busy (each 1080p frame is 6 MB)
-        size = cfg.queue_size if options.live else min(cfg.queue_size, REPLAY_QUEUE)
+        # (the frames whose detection runs ahead, and the one being tracked, are read ahead too)
+        held = cfg.detect_ahead + 1 if cfg.detect_ahead else 0
+        size = cfg.queue_size if options.live else min(cfg.queue_size, max(1, REPLAY_QUEUE - held))
         self.queue: BoundedQueue[Captured] = BoundedQueue(size, policy=policy)
         self.outputs = ThreadedSinks(
             built.output_sinks, cfg.output_queue_size, needs_image=built.preview is not None
@@ -147,38 +168,61 @@ class FrameLoop:
             capture.close()
             self.capture_cpu_s = capture.cpu_s
             self.pipeline.summary.times.decode = capture.decode_s
+            if self.ahead is not None:
+                self.ahead.close()
+                self.pipeline.summary.times.detect = self.ahead.busy_s
         return self.pipeline.summary
 
     def _loop(self, capture: CaptureThread) -> None:
+        """Take frames, decide which are detected, start their detection, and track them in order.
+
+        A frame is tracked once `detect_ahead` newer frames have been taken (their detections run
+        meanwhile); a live camera's frame as soon as nothing newer waits in the capture queue."""
         opts = self.opts
-        active: tuple[int, ...] = ()
-        for n, item in enumerate(capture.frames(idle=opts.notifier.watchdog), start=1):
-            taken = self._clock()
-            frame = item.frame
-            behind = opts.live and capture.backlog > 0
-            detect = self.scheduler.decide(
-                frame.index,
-                self.pipeline.store.tracks,
-                active,
-                behind,
-                tentative=self.pipeline.tracker.tentative,
-            )
-            result = self.pipeline.process(frame, detect=detect)
-            now = self._clock()
-            self.latency.add(now - item.captured_at)
-            self.processing.add(now - taken)
-            active = result.active
-            if n == 10:
-                self._steady_from = (n, now)
-            if opts.on_result is not None:
-                opts.on_result(result)
-            self._heartbeat(now)
-            if (
-                (opts.max_frames and n >= opts.max_frames)
-                or opts.stop.is_set()
-                or (opts.duration_s is not None and now - self._started >= opts.duration_s)
-            ):
+        pending: deque[_Pending] = deque()
+        for taken_n, item in enumerate(capture.frames(idle=opts.notifier.watchdog), start=1):
+            pending.append(self._take(item, capture))
+            while pending and (len(pending) > self.ahead_frames or (opts.live and capture.backlog == 0)):
+                self._track(pending.popleft())
+            if self._should_stop(taken_n):
                 break
+        while pending:  # the frames already taken are tracked: a stop loses none of them
+            self._track(pending.popleft())
+
+    def _take(self, item: Captured, capture: CaptureThread) -> _Pending:
+        taken = self._clock()
+        frame = item.frame
+        detect = self.scheduler.decide(
+            frame.index,
+            self.pipeline.store.tracks,
+            self._active,
+            self.opts.live and capture.backlog > 0,
+            tentative=self.pipeline.tracker.tentative,
+        )
+        future = self.ahead.submit(frame) if detect and self.ahead is not None else None
+        return _Pending(item, taken, detect, future)
+
+    def _track(self, p: _Pending) -> None:
+        detections = p.future.result() if p.future is not None else None
+        result = self.pipeline.process(p.item.frame, detect=p.detect, detections=detections)
+        now = self._clock()
+        self.latency.add(now - p.item.captured_at)
+        self.processing.add(now - p.taken)
+        self._active = result.active
+        n = self.pipeline.summary.frames
+        if n == 10:
+            self._steady_from = (n, now)
+        if self.opts.on_result is not None:
+            self.opts.on_result(result)
+        self._heartbeat(now)
+
+    def _should_stop(self, taken: int) -> bool:
+        opts = self.opts
+        return bool(
+            (opts.max_frames and taken >= opts.max_frames)
+            or opts.stop.is_set()
+            or (opts.duration_s is not None and self._clock() - self._started >= opts.duration_s)
+        )
 
     def _heartbeat(self, now: float) -> None:
         self.opts.notifier.watchdog()
@@ -230,6 +274,7 @@ class FrameLoop:
         out = {
             "loop": round(self.loop_cpu_s, 2),
             "capture": round(self.capture_cpu_s, 2),
+            "detect_workers": round(self.ahead.cpu_s, 2) if self.ahead is not None else 0.0,
             "evidence_worker": round(evidence, 2),
             "process": round(process, 2),
         }
@@ -243,6 +288,8 @@ class FrameLoop:
             self.pipeline.summary.dropped_frames = self.queue.stats.dropped
             self.pipeline.summary.runtime = self.figures()
         finally:
+            if self.ahead is not None:
+                self.ahead.close()
             self.built.close()
         # the evidence worker's CPU counts what it did while draining, too
         self.pipeline.summary.runtime["cpu_s"] = self._cpu(self.pipeline.summary.frames)

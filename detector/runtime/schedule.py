@@ -58,6 +58,9 @@ class DetectionScheduler:
 
     def __init__(self, cfg: RuntimeConfig, scene: Scene | None = None) -> None:
         self.cfg = cfg
+        # frames between the tracks a decision reads and the frame it is for (`detect_ahead`), plus
+        # those until the next periodic detection: how far a track may travel before it is seen again
+        self.horizon = cfg.detect_every + cfg.detect_ahead
         self.lines = decision_lines(scene)
         self.stats = ScheduleStats()
         self._since_detect = cfg.detect_every - 1  # the stream's first frame is detected
@@ -93,7 +96,8 @@ class DetectionScheduler:
 
     def _forced(self, tracks: Mapping[int, Track], active: Sequence[int]) -> bool:
         """A track is young, or its ground point is about to cross a decision line: within
-        `full_rate_margin_px` beyond where its motion takes it by the next periodic detection."""
+        `full_rate_margin_px` beyond where its motion takes it by the next periodic detection (from the
+        tracks `detect_ahead` frames before the frame decided)."""
         young_s = self.cfg.full_rate_young_s
         paths = []
         for tid in active:
@@ -120,8 +124,7 @@ class DetectionScheduler:
         margin = self.cfg.full_rate_margin_px
         if speed < 0.5:  # standing: only a point on the line itself decides anything
             return shapely.Point(x, y).buffer(max(2.0, margin / 8), quad_segs=2)
-        steps = self.cfg.detect_every
-        reach = speed * steps + margin
+        reach = speed * self.horizon + margin
         return LineString(
             [
                 (x - vx / speed * margin, y - vy / speed * margin),

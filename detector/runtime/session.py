@@ -22,23 +22,25 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from cryptography.hazmat.primitives import serialization
 
 from detector.assemble import BuiltPipeline, EvidenceOptions, build_pipeline
 from detector.config import CameraConfig
 from detector.detect import Detector
 from detector.errors import ConfigError
-from detector.evidence.keys import PRIVATE_NAME, Ed25519Signer, dev_key_dir, load_private_key, write_key_pair
 from detector.fsutil import atomic_write_text
 from detector.outputs import summary_record, violation_record
 from detector.pipeline import Pipeline, RunSummary
 from detector.runtime.loop import FrameLoop, LoopOptions
 from detector.sources import FrameSource, open_source
-from detector.store.ingest import IngestResult
-from detector.store.services import StoreServices, open_embedded_store
 from detector.types import Frame, Violation
+
+if TYPE_CHECKING:  # the signing key and the store are imported only by a run that signs or stores
+    from detector.evidence.keys import Ed25519Signer
+    from detector.store.ingest import IngestResult
+    from detector.store.services import StoreServices
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +69,21 @@ def warm_up(pipeline: Pipeline, width: int, height: int, source_id: str) -> None
     pipeline.detector.detect(blank)
 
 
-def _spin_default(cfg: CameraConfig, live: bool) -> CameraConfig:
-    """`detector.spin` unset: the vehicle detector's threads spin in a replay, not on a live camera."""
-    if cfg.detector.spin is not None:
+def _detector_defaults(cfg: CameraConfig, live: bool, shared: bool) -> CameraConfig:
+    """The vehicle detector's session as the frame loop will use it.
+
+    `detector.spin` unset: its threads spin in a replay, not on a live camera. With detection ahead of
+    the tracker (`runtime.detect_ahead`), `detector.threads` are shared by `runtime.detect_workers`
+    inferences running at once (a box's shared session keeps its own threads: its cameras take turns)."""
+    update: dict[str, object] = {}
+    if cfg.detector.spin is None:
+        update["spin"] = not live
+    rt = cfg.runtime
+    if not shared and rt.detect_ahead > 0 and rt.detect_workers > 1:
+        update["threads"] = max(1, cfg.detector.threads // rt.detect_workers)
+    if not update:
         return cfg
-    return cfg.model_copy(update={"detector": cfg.detector.model_copy(update={"spin": not live})})
+    return cfg.model_copy(update={"detector": cfg.detector.model_copy(update=update)})
 
 
 def run_id_at(wall: float) -> str:
@@ -89,6 +101,8 @@ def _prepare_out(out: Path) -> Path:
 
 def _signer(req: RunRequest) -> tuple[Ed25519Signer, str | None]:
     """The signing key and, when a development key was made, a note saying where."""
+    from detector.evidence.keys import PRIVATE_NAME, dev_key_dir, load_private_key, write_key_pair
+
     if req.key is not None:
         return load_private_key(req.key), None
     if req.cfg.evidence.key_path:
@@ -111,6 +125,8 @@ def _signer(req: RunRequest) -> tuple[Ed25519Signer, str | None]:
 
 def _public_key_dir(signer: Ed25519Signer, out: Path) -> Path:
     """A folder holding just the signer's public key: what the embedded store trusts."""
+    from cryptography.hazmat.primitives import serialization
+
     folder = out / "store" / "trusted_keys"
     folder.mkdir(parents=True, exist_ok=True)
     pem = signer.public_key.public_bytes(
@@ -144,7 +160,7 @@ class RunSession:
 
     @classmethod
     def open(cls, req: RunRequest) -> RunSession:
-        cfg, out = _spin_default(req.cfg, req.live), _prepare_out(req.out)
+        cfg, out = _detector_defaults(req.cfg, req.live, req.detector is not None), _prepare_out(req.out)
         notes: list[str] = []
         signer = None
         if req.evidence and cfg.evidence.enabled:  # check the key before touching the camera
@@ -160,6 +176,8 @@ class RunSession:
                 root = Path(cfg.evidence.root) if cfg.evidence.root else out / "evidence"
                 on_bundle = None
                 if req.store:
+                    from detector.store.services import open_embedded_store
+
                     store = open_embedded_store(out / "store", _public_key_dir(signer, out))
 
                     def on_bundle(violation: Violation, path: Path) -> None:

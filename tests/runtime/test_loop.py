@@ -22,8 +22,8 @@ from detector.geometry import Scene
 from detector.pipeline import FrameResult
 from detector.runtime.loop import LatencyHistogram, LoopOptions
 from detector.runtime.schedule import DetectionScheduler
-from detector.runtime.session import RunRequest, RunSession, _spin_default
-from detector.types import Track, TrackPoint
+from detector.runtime.session import RunRequest, RunSession, _detector_defaults
+from detector.types import Detections, Frame, Track, TrackPoint
 from tests.conftest import REPO
 
 CONFIG = REPO / "configs" / "sample_scene.yaml"
@@ -229,7 +229,62 @@ def test_schedule_detects_while_the_tracker_holds_unconfirmed_tracks():
 
 def test_a_live_camera_detector_does_not_spin_unless_the_config_says_so():
     cfg = load_camera_config(CONFIG)
-    assert _spin_default(cfg, live=True).detector.spin is False
-    assert _spin_default(cfg, live=False).detector.spin is True
+    assert _detector_defaults(cfg, live=True, shared=False).detector.spin is False
+    assert _detector_defaults(cfg, live=False, shared=False).detector.spin is True
     pinned = cfg.model_copy(update={"detector": cfg.detector.model_copy(update={"spin": True})})
-    assert _spin_default(pinned, live=True).detector.spin is True
+    assert _detector_defaults(pinned, live=True, shared=False).detector.spin is True
+
+
+def test_detection_ahead_shares_the_detector_threads_among_its_workers():
+    cfg = load_camera_config(CONFIG)
+    assert (cfg.detector.threads, cfg.runtime.detect_ahead, cfg.runtime.detect_workers) == (2, 2, 2)
+    assert _detector_defaults(cfg, live=False, shared=False).detector.threads == 1
+    # a box's shared session keeps its threads (its cameras take turns on it)
+    assert _detector_defaults(cfg, live=False, shared=True).detector.threads == 2
+    serial = cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update={"detect_ahead": 0})})
+    assert _detector_defaults(serial, live=False, shared=False).detector.threads == 2
+
+
+def _replay_tracks(
+    tmp_path: Path, runtime: dict[str, int], jitter: bool
+) -> tuple[list[dict[str, object]], list[tuple[int, str, int]]]:
+    """The first 120 frames of the sample replayed with these runtime settings: (track records,
+    violations). `jitter`: each detection sleeps a random 0-15 ms (a busy machine's timing)."""
+    cfg = load_camera_config(CONFIG)
+    cfg = cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update=runtime)})
+    out = tmp_path / "-".join(f"{k}{v}" for k, v in runtime.items())
+    session = RunSession.open(
+        RunRequest(
+            cfg, CONFIG, out, preview=False, evidence=False, store=False, loop=LoopOptions(max_frames=120)
+        )
+    )
+    if jitter:
+        detector = session.built.pipeline.detector
+        real = detector.detect
+        rng = np.random.default_rng(7)
+        delays = iter(rng.uniform(0, 0.015, 1000))
+
+        def slow(frame: Frame) -> Detections:
+            time.sleep(next(delays))
+            return real(frame)
+
+        detector.detect = slow  # type: ignore[method-assign]
+    try:
+        summary = session.run()
+    finally:
+        session.close()
+    assert summary.frames == 120 and summary.runtime["dropped"] == 0
+    tracks = [json.loads(line) for line in (out / "tracks.jsonl").read_text().splitlines()]
+    violations = [(v.track_id, v.violation_type.value, v.frame_index) for v in summary.violations]
+    return tracks, violations
+
+
+def test_detection_ahead_replays_the_same_whatever_the_workers_and_their_timing(tmp_path: Path):
+    one, v_one = _replay_tracks(tmp_path, {"detect_ahead": 2, "detect_workers": 1}, jitter=False)
+    two, v_two = _replay_tracks(tmp_path, {"detect_ahead": 2, "detect_workers": 2}, jitter=True)
+    assert one == two and v_one == v_two  # decisions read the tracks a fixed 2 frames back
+    assert v_one  # the sample's first 120 frames hold violations
+    serial, v_serial = _replay_tracks(tmp_path, {"detect_ahead": 0}, jitter=False)
+    # one frame at a time decides from fresher tracks, so a few frames may be detected differently
+    # (a track confirmed a frame sooner or later); the same violations are found
+    assert serial and sorted(v[1] for v in v_serial) == sorted(v[1] for v in v_one)
