@@ -98,12 +98,20 @@ class _TruthPlates:
         pairs = self.reads[v.track_id]
         cands = tuple(PlateCandidate(t, c) for t, c in pairs)
         read = PlateRead(pairs[0][0], normalize_plate(pairs[0][0]), pairs[0][1], cands, needs_review=False)
-        for f in sorted(frames, key=lambda f: abs(f.index - v.evidence_frames.at)):
-            box = self.boxes.get((v.track_id, f.index))
-            if box is not None:
-                x1, y1, x2, y2 = (int(round(c)) for c in box)
-                return read, f.image[y1:y2, x1:x2].copy()
-        return read, None
+        # like the engine's lookup (`TrackPlateLookup`: largest boxes first, nearest the camera): the
+        # crop where the plate is largest, then nearest the violation's frame
+        seen = [(f, self.boxes[(v.track_id, f.index)]) for f in frames if (v.track_id, f.index) in self.boxes]
+        if not seen:
+            return read, None
+        f, box = max(
+            seen,
+            key=lambda s: (
+                (s[1][2] - s[1][0]) * (s[1][3] - s[1][1]),
+                -abs(s[0].index - v.evidence_frames.at),
+            ),
+        )
+        x1, y1, x2, y2 = (int(round(c)) for c in box)
+        return read, f.image[y1:y2, x1:x2].copy()
 
 
 def _replay_two_cameras(truth: GroundTruth, tmp: Path, exit_reads: Reads) -> tuple[StoreServices, dict]:
