@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from detector.config import CameraConfig, PlatesConfig, load_camera_config
-from detector.errors import ConfigError
+from detector.errors import ConfigError, naming
 from detector.geometry import Scene
 from detector.ignore import IgnoreMask
 from detector.plates.formats import formats_for
@@ -35,8 +35,6 @@ def check_camera(cfg: CameraConfig) -> None:
 def load_checked_camera_config(path: str | Path) -> CameraConfig:
     """`load_camera_config` and `check_camera`: ConfigError naming the file, then the field and value."""
     cfg = load_camera_config(path)
-    try:
+    with naming(path):
         check_camera(cfg)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
     return cfg

@@ -63,11 +63,15 @@ def _point(x: float, y: float) -> tuple[float, float, float, float]:
 
 
 def signal_text(state: SignalState) -> str:
-    text = f"signal {state.phase.value} {state.since_s:.1f}s"
-    if state.time_into_red_s is not None:
-        text += f" (into red {state.time_into_red_s:.1f}s)"
+    """The phase and how long it has lasted, once (on red that is the time into red), and the lit arrows:
+    "signal red since 2.0 s, arrow lit: left"; an unknown phase has no duration."""
+    text = f"signal {state.phase.value}"
+    if state.phase is not Phase.UNKNOWN:
+        text += f" since {state.since_s:.1f} s"
     if state.arrows:
-        text += " arrow " + ",".join(sorted(state.arrows))
+        text += (", arrows lit: " if len(state.arrows) > 1 else ", arrow lit: ") + ", ".join(
+            sorted(state.arrows)
+        )
     return text
 
 

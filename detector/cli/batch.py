@@ -12,8 +12,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from detector.errors import ConfigError
-
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -220,15 +218,10 @@ def replay_batch(
 
 
 def _open_store(store_config: Path | None, out: Path, trusted: Path):  # noqa: ANN202
-    from detector.store.db import utc_now
-    from detector.store.services import build_services, open_embedded_store
+    from detector.store.services import open_embedded_store
 
     if store_config is None:
         return open_embedded_store(out / "store", trusted)
-    from detector.config import load_store_config
+    from detector.cli.store import _services
 
-    cfg = load_store_config(store_config)
-    try:
-        return build_services(cfg, clock=utc_now)
-    except ConfigError as exc:
-        raise ConfigError(f"--store-config {store_config}: {exc}") from exc
+    return _services(store_config)

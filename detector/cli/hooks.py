@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import click
+
 from detector.config import CameraConfig
 from detector.errors import ConfigError
 from detector.pipeline import FrameResult
@@ -17,6 +19,25 @@ if TYPE_CHECKING:
     from detector.network.live_stats import LiveTrafficStats
     from detector.network.passage_stage import PassageStage
     from detector.runtime.session import RunSession
+
+
+#: `--network FILE` of replay and run: the stages `passage_stage` and `live_stats` take from it.
+network_option = click.option(
+    "--network",
+    "network",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Network file: where a section gives this camera a timing line, write a signed passage "
+    "bundle for every vehicle crossing it (section speed); where it lists the camera under "
+    "statistics, store traffic statistics per interval as the run goes.",
+)
+#: `--hotlist FILE` of replay and run: the stage `hotlist_stage` reads it.
+hotlist_option = click.option(
+    "--hotlist",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Hotlist file (detector hotlist export): read passing vehicles' plates and raise alerts.",
+)
 
 
 def both(a: Callable[[FrameResult], None], b: Callable[[FrameResult], None]) -> Callable[[FrameResult], None]:

@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from detector.config import ModelEntry
+from detector.config import ModelEntry, ModelManifest
 from detector.errors import ConfigError, DetectorError
 from detector.modelfiles import check_models, install_model, load_manifest
 
@@ -67,10 +67,7 @@ def check(as_json: bool) -> None:
 @click.option("--sha256", "sha", default=None, help="Expected sha256 (default: the manifest's).")
 def install(name: str, source: str, sha: str | None) -> None:
     """Install model NAME into models/ from SOURCE (a local file or an http(s) URL), verifying its sha256."""
-    manifest = load_manifest()
-    entry = next((e for e in manifest.models if e.name == name), None)
-    if entry is None:
-        raise ConfigError(f"unknown model {name!r}; known: {', '.join(e.name for e in manifest.models)}")
+    entry, _ = _entry(name)
     path = install_model(entry, source, expected_sha256=sha)
     click.echo(f"installed {name} -> {path}")
 
@@ -199,13 +196,20 @@ def _input_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _entry(name: str) -> tuple[ModelEntry, ModelManifest]:
+    """The manifest's entry named `name`, and the manifest (ConfigError naming the manifest's models
+    when there is none)."""
+    manifest = load_manifest()
+    entry = next((e for e in manifest.models if e.name == name), None)
+    if entry is None:
+        raise ConfigError(f"unknown model {name!r}; known: {', '.join(e.name for e in manifest.models)}")
+    return entry, manifest
+
+
 def _installed(source: str) -> tuple[ModelEntry, Path]:
     """The manifest's entry of `source` and its installed file (ConfigError when unknown, missing or
     not the manifest's bytes)."""
-    manifest = load_manifest()
-    entry = next((e for e in manifest.models if e.name == source), None)
-    if entry is None:
-        raise ConfigError(f"unknown model {source!r}; known: {', '.join(e.name for e in manifest.models)}")
+    entry, manifest = _entry(source)
     status = next(s for s in check_models(manifest) if s.entry.name == source)
     if status.path is None:
         raise ConfigError(f"model {source!r} is not installed (see `detector models check`)")

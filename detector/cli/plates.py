@@ -33,9 +33,9 @@ def _plates_config(
     region: str | None = None,
 ) -> PlatesConfig:
     if config is not None:
-        from detector.config import load_camera_config
+        from detector.configcheck import load_checked_camera_config
 
-        cfg = load_camera_config(config).plates
+        cfg = load_checked_camera_config(config).plates
     else:
         cfg = PlatesConfig(detector_input_size=640)  # whole photos: plates are small, use the full size
     updates: dict[str, object] = {}

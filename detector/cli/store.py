@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from detector.config import StoreConfig, load_store_config
+from detector.errors import naming
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,14 @@ def _config(path: Path | None) -> StoreConfig:
 
 
 def _services(path: Path | None) -> Any:
+    """The store's services from the --store-config file (built-in defaults when None); a ConfigError
+    of the database, keys or schedules it names names the file too."""
     from detector.store.db import utc_now
     from detector.store.services import build_services
 
-    return build_services(_config(path), clock=utc_now)
+    cfg = _config(path)
+    with naming(f"--store-config {path}" if path is not None else "store (built-in defaults)"):
+        return build_services(cfg, clock=utc_now)
 
 
 def _actor(actor: str | None) -> str:

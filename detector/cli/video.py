@@ -13,7 +13,14 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from detector.cli.hooks import hooks, hotlist_stage, live_stats, passage_stage
+from detector.cli.hooks import (
+    hooks,
+    hotlist_option,
+    hotlist_stage,
+    live_stats,
+    network_option,
+    passage_stage,
+)
 from detector.cli.runshared import (
     live_config,
     load_run_config,
@@ -114,21 +121,8 @@ def _progress_hook(
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout (progress on stderr)."
 )
-@click.option(
-    "--hotlist",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Hotlist file (detector hotlist export): read passing vehicles' plates and raise alerts.",
-)
-@click.option(
-    "--network",
-    "network",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Network file: where a section gives this camera a timing line, write a signed passage "
-    "bundle for every vehicle crossing it (section speed); where it lists the camera under "
-    "statistics, store traffic statistics per interval as the run goes.",
-)
+@hotlist_option
+@network_option
 @click.option(
     "--accept-gaps",
     is_flag=True,
@@ -282,21 +276,8 @@ def _check_decode(record: dict[str, object], max_frames: int | None, accept_gaps
     help="Publish the camera's status (last will: offline) and heartbeats to this broker "
     "(default: the config's telemetry section).",
 )
-@click.option(
-    "--network",
-    "network",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Network file: where a section gives this camera a timing line, write a signed passage "
-    "bundle for every vehicle crossing it (section speed); where it lists the camera under "
-    "statistics, store traffic statistics per interval as the run goes.",
-)
-@click.option(
-    "--hotlist",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Hotlist file (detector hotlist export): read passing vehicles' plates and raise alerts.",
-)
+@network_option
+@hotlist_option
 def run(
     configs: tuple[Path, ...],
     source_uri: str | None,

@@ -1,4 +1,5 @@
-"""Field shapes the config schemas share: ids, image points and shapes, thresholds; and the bounds check.
+"""Field shapes the config schemas share: ids, image points and shapes, thresholds, bounded numbers; and the
+bounds check.
 
 An annotated type carries the constraints and a field adds its own default and description, e.g.
 `zone: ImagePolygon | None = Field(default=None, description=...)`, so a zone polygon or a
@@ -35,6 +36,12 @@ OpenFraction = Annotated[float, Field(gt=0, lt=1)]
 Fraction = Annotated[float, Field(gt=0, le=1)]
 #: A share from 0 to 1 inclusive.
 ClosedFraction = Annotated[float, Field(ge=0, le=1)]
+#: A duration, distance, speed or factor that must be above zero (seconds, pixels, km/h).
+Positive = Annotated[float, Field(gt=0)]
+#: A duration, distance or tolerance that may be zero (a grace time, a tolerance in pixels).
+NonNegative = Annotated[float, Field(ge=0)]
+#: A number of frames, samples, votes or crops: at least one.
+Count = Annotated[int, Field(ge=1)]
 #: onnxruntime intra-op threads of one model.
 Threads = Annotated[int, Field(ge=1, le=64)]
 

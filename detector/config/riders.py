@@ -5,7 +5,16 @@ from __future__ import annotations
 from pydantic import Field
 
 from detector.base import FrozenModel
-from detector.config.fields import ClosedFraction, Fraction, ImagePolygon, OpenFraction, Threads
+from detector.config.fields import (
+    ClosedFraction,
+    Count,
+    Fraction,
+    ImagePolygon,
+    NonNegative,
+    OpenFraction,
+    Positive,
+    Threads,
+)
 
 
 class AssociationConfig(FrozenModel):
@@ -30,32 +39,27 @@ class AssociationConfig(FrozenModel):
     height_ratio: tuple[float, float] = Field(
         default=(0.5, 3.5), description="Allowed person height / vehicle height (a rider is about 1 to 2.5)"
     )
-    max_offset_drift: float = Field(
+    max_offset_drift: Positive = Field(
         default=0.4,
-        gt=0,
         description="Moving together: the person's centre offset from the vehicle's (in vehicle heights) may drift "
         "at most this far from its value over the pair's first frames (a walker passing a bike drifts away)",
     )
-    confirm_frames: int = Field(
+    confirm_frames: Count = Field(
         default=4,
-        ge=1,
         description="Detected frames in which the geometry holds before the person is a rider",
     )
-    confirm_s: float = Field(
+    confirm_s: NonNegative = Field(
         default=0.5,
-        ge=0,
         description="...and at least this long after the first of them (in 0.5 s a walker drifts ~0.6 bike heights)",
     )
-    solo_speed: float = Field(
+    solo_speed: Positive = Field(
         default=2.0,
-        gt=0,
         description="A `person` track whose ground point moves at least this many of its own box heights a "
         "second is a rider boxed with its two-wheeler (a walker does under 1), and becomes a motorcycle",
     )
-    solo_window_s: float = Field(default=0.6, gt=0, description="Time over which that speed is measured")
-    release_frames: int = Field(
+    solo_window_s: Positive = Field(default=0.6, description="Time over which that speed is measured")
+    release_frames: Count = Field(
         default=6,
-        ge=1,
         description="Detected frames without the geometry before a confirmed rider is released",
     )
 
@@ -75,14 +79,12 @@ class HelmetConfig(FrozenModel):
         default=None,
         description="Only riders whose vehicle's ground point is inside this polygon are checked; unset: all",
     )
-    min_head_px: float = Field(
+    min_head_px: Positive = Field(
         default=28.0,
-        gt=0,
         description="A head region narrower than this (pixels) is not clearly seen: never judged",
     )
-    min_sharpness: float = Field(
+    min_sharpness: NonNegative = Field(
         default=30.0,
-        ge=0,
         description="Least variance of the Laplacian of the head region (grey, resized to 64 px): blurred heads are not judged",
     )
     max_occlusion: ClosedFraction = Field(
@@ -93,14 +95,14 @@ class HelmetConfig(FrozenModel):
         default=0.5,
         description="Least detector confidence of the head box for a sample to count as a vote",
     )
-    max_samples: int = Field(default=8, ge=1, description="Head samples classified per rider at most")
-    min_sample_gap_s: float = Field(
-        default=0.15, ge=0, description="Least time between two samples of one rider"
+    max_samples: Count = Field(default=8, description="Head samples classified per rider at most")
+    min_sample_gap_s: NonNegative = Field(
+        default=0.15, description="Least time between two samples of one rider"
     )
-    max_crops_per_frame: int = Field(
-        default=4, ge=1, description="Head crops classified per frame at most (CPU budget)"
+    max_crops_per_frame: Count = Field(
+        default=4, description="Head crops classified per frame at most (CPU budget)"
     )
-    min_votes: int = Field(default=3, ge=1, description="Clear samples needed before a rider is judged")
+    min_votes: Count = Field(default=3, description="Clear samples needed before a rider is judged")
     min_no_helmet_fraction: float = Field(
         default=0.8,
         gt=0.5,
@@ -120,8 +122,8 @@ class RiderCountConfig(FrozenModel):
 
     enabled: bool = Field(default=True, description="Report two-wheelers carrying three or more people")
     min_riders: int = Field(default=3, ge=2, description="People on one motorbike from which it is reported")
-    min_duration_s: float = Field(
-        default=0.5, gt=0, description="The count must hold this long (detected frames) before it is reported"
+    min_duration_s: Positive = Field(
+        default=0.5, description="The count must hold this long (detected frames) before it is reported"
     )
 
 

@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 
 from detector.base import FrozenModel
 from detector.classes import VEHICLE_CLASSES
-from detector.config.fields import Fraction, check_inside, check_unique_ids
+from detector.config.fields import Count, Fraction, NonNegative, Positive, check_inside, check_unique_ids
 from detector.config.scene import CalibrationConfig, ZonesConfig
 from detector.config.signal import SignalConfig
 from detector.errors import ConfigError
@@ -20,55 +20,47 @@ from detector.errors import ConfigError
 
 class RedLightRuleConfig(FrozenModel):
     enabled: bool = Field(default=True, description="Apply the rule")
-    grace_s: float = Field(
+    grace_s: NonNegative = Field(
         default=0.5,
-        ge=0,
         description="The light must have been red this long while the vehicle was still behind the line",
     )
-    line_tolerance_px: float = Field(
+    line_tolerance_px: NonNegative = Field(
         default=4.0,
-        ge=0,
         description="Anchor within this distance of the line counts as on it (neither behind nor past)",
     )
-    min_past_line_px: float = Field(
+    min_past_line_px: Positive = Field(
         default=25.0,
-        gt=0,
         description="Distance past the line that proves the vehicle proceeded into the intersection",
     )
-    min_preceding_amber_s: float = Field(
+    min_preceding_amber_s: NonNegative = Field(
         default=0.0,
-        ge=0,
         description="Skip (do not accuse) when the amber before the red was shorter than this",
     )
-    right_turn_decision_s: float = Field(
+    right_turn_decision_s: NonNegative = Field(
         default=3.0,
-        ge=0,
         description="With right-turn zones: wait this long after crossing to see if the vehicle turns right",
     )
 
 
 class StopLineRuleConfig(FrozenModel):
     enabled: bool = Field(default=True, description="Apply the rule")
-    grace_s: float = Field(
-        default=0.5, ge=0, description="The light must have been red this long when the vehicle crossed"
+    grace_s: NonNegative = Field(
+        default=0.5, description="The light must have been red this long when the vehicle crossed"
     )
-    line_tolerance_px: float = Field(default=4.0, ge=0, description="Anchor this close to the line is on it")
-    max_past_line_px: float = Field(
+    line_tolerance_px: NonNegative = Field(default=4.0, description="Anchor this close to the line is on it")
+    max_past_line_px: Positive = Field(
         default=60.0,
-        gt=0,
         description="Stopped farther past the line than this is not encroachment (it ran the light)",
     )
-    min_stopped_s: float = Field(default=2.0, gt=0, description="Stopped over the line at least this long")
-    stopped_radius_px: float = Field(default=6.0, gt=0, description="Anchor moving less than this is stopped")
+    min_stopped_s: Positive = Field(default=2.0, description="Stopped over the line at least this long")
+    stopped_radius_px: Positive = Field(default=6.0, description="Anchor moving less than this is stopped")
 
 
 class LaneRestrictionRuleConfig(FrozenModel):
     enabled: bool = Field(default=True, description="Apply the rule")
-    min_duration_s: float = Field(
-        default=2.0, gt=0, description="Time in a closed lane before it is an offence"
-    )
-    max_gap_s: float = Field(
-        default=0.5, ge=0, description="Missing observations shorter than this keep the run going"
+    min_duration_s: Positive = Field(default=2.0, description="Time in a closed lane before it is an offence")
+    max_gap_s: NonNegative = Field(
+        default=0.5, description="Missing observations shorter than this keep the run going"
     )
     min_class_agreement: Fraction = Field(
         default=0.7, description="Fraction of the track's frames that must agree on its class"
@@ -77,19 +69,19 @@ class LaneRestrictionRuleConfig(FrozenModel):
 
 class SolidLineRuleConfig(FrozenModel):
     enabled: bool = Field(default=True, description="Apply the rule")
-    min_offset_px: float = Field(
-        default=6.0, gt=0, description="Anchor must be this far from the line to count as on a side"
+    min_offset_px: Positive = Field(
+        default=6.0, description="Anchor must be this far from the line to count as on a side"
     )
-    confirm_frames: int = Field(
-        default=5, ge=1, description="Consecutive frames clearly on each side before and after the crossing"
+    confirm_frames: Count = Field(
+        default=5, description="Consecutive frames clearly on each side before and after the crossing"
     )
 
 
 class WrongWayRuleConfig(FrozenModel):
     enabled: bool = Field(default=True, description="Apply the rule")
-    window_s: float = Field(default=1.0, gt=0, description="Displacement window (s)")
-    min_distance_px: float = Field(
-        default=30.0, gt=0, description="Displacement over the window to count as travel"
+    window_s: Positive = Field(default=1.0, description="Displacement window (s)")
+    min_distance_px: Positive = Field(
+        default=30.0, description="Displacement over the window to count as travel"
     )
     max_cosine: float = Field(
         default=-0.5,
@@ -97,41 +89,41 @@ class WrongWayRuleConfig(FrozenModel):
         le=0,
         description="cos(angle to the lane direction) at or below this is against the lane",
     )
-    min_duration_s: float = Field(default=1.5, gt=0, description="Sustained against the lane for this long")
+    min_duration_s: Positive = Field(default=1.5, description="Sustained against the lane for this long")
 
 
 class SpeedLimitConfig(FrozenModel):
-    limit_kmh: float = Field(gt=0, description="Speed limit (km/h)")
+    limit_kmh: Positive = Field(description="Speed limit (km/h)")
     lanes: list[str] | None = Field(default=None, description="Lane ids it applies to; unset = all")
     classes: list[str] | None = Field(default=None, description="Vehicle classes it applies to; unset = all")
 
 
 class SpeedingRuleConfig(FrozenModel):
     enabled: bool = Field(default=True, description="Apply the rule (needs a calibration)")
-    default_limit_kmh: float | None = Field(
-        default=None, gt=0, description="Limit when no specific entry matches"
+    default_limit_kmh: Positive | None = Field(
+        default=None, description="Limit when no specific entry matches"
     )
     limits: list[SpeedLimitConfig] = Field(
         default_factory=list, description="Limits per lane/class; the most specific matching entry wins"
     )
-    tolerance_kmh: float = Field(default=3.0, ge=0, description="Added to the limit before comparing")
-    window_s: float = Field(default=1.0, gt=0, description="Regression window (s)")
+    tolerance_kmh: NonNegative = Field(default=3.0, description="Added to the limit before comparing")
+    window_s: Positive = Field(default=1.0, description="Regression window (s)")
     min_points: int = Field(default=6, ge=3, description="Observations needed in the window")
-    sigma_k: float = Field(
-        default=2.0, gt=0, description="Uncertainty = k x combined standard error (k=2 ~ 95%)"
+    sigma_k: Positive = Field(
+        default=2.0, description="Uncertainty = k x combined standard error (k=2 ~ 95%)"
     )
-    max_uncertainty_kmh: float = Field(
-        default=15.0, gt=0, description="Do not decide when the uncertainty is larger"
+    max_uncertainty_kmh: Positive = Field(
+        default=15.0, description="Do not decide when the uncertainty is larger"
     )
 
 
 class NoStoppingRuleConfig(FrozenModel):
     enabled: bool = Field(default=True, description="Apply the rule")
-    max_dwell_s: float = Field(
-        default=30.0, gt=0, description="Stopped in the zone longer than this is an offence"
+    max_dwell_s: Positive = Field(
+        default=30.0, description="Stopped in the zone longer than this is an offence"
     )
-    stopped_radius_px: float = Field(
-        default=8.0, gt=0, description="Anchor staying within this radius is stopped"
+    stopped_radius_px: Positive = Field(
+        default=8.0, description="Anchor staying within this radius is stopped"
     )
 
 
@@ -166,17 +158,15 @@ class RulesConfig(FrozenModel):
     calibration: CalibrationConfig | None = Field(default=None, description="Image-to-road homography")
     signal: SignalConfig = Field(default_factory=SignalConfig, description="Signal phase source")
     rules: RulesSettings = Field(default_factory=RulesSettings, description="Per-rule settings")
-    dedup_window_s: float = Field(
+    dedup_window_s: Positive = Field(
         default=600.0,
-        gt=0,
         description="Same track, same offence, same zone within this window: reported once",
     )
-    evidence_lookback_s: float = Field(
+    evidence_lookback_s: Positive = Field(
         default=4.0,
-        gt=0,
         description="The 'before' evidence frame is at most this long before the emission frame",
     )
-    history_s: float = Field(default=60.0, gt=0, description="Track history the rules look at (s)")
+    history_s: Positive = Field(default=60.0, description="Track history the rules look at (s)")
     vehicle_classes: list[str] = Field(
         default_factory=lambda: list(DEFAULT_JUDGED_CLASSES),
         min_length=1,

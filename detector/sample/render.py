@@ -52,10 +52,10 @@ class _Look:
 class SceneRenderer:
     """Renders frame `i` of the sample scene for a seed."""
 
-    def __init__(self, seed: int, sprites: list[Sprite] | None = None) -> None:
+    def __init__(self, seed: int, sprites: list[Sprite] | None = None, camera: Camera | None = None) -> None:
         self.seed = seed
         rng = np.random.default_rng(seed)
-        self.camera = Camera()
+        self.camera = camera if camera is not None else Camera()
         self.plan = SignalPlan()
         self.background = render_background(self.camera, rng)
         self.cast: tuple[VehicleScript, ...] = scenario()
@@ -105,7 +105,7 @@ class SceneRenderer:
             if st is None:
                 continue
             x, y, speed = st
-            if y > FAR_LIMIT_M or y < 1.0:
+            if y - self.camera.y_m > FAR_LIMIT_M or y - self.camera.y_m < 1.0:
                 continue
             ((u, vv),) = self.camera.project([(x, y)])
             ppm = self.camera.px_per_m(y)

@@ -3,7 +3,9 @@
 World frame (metres, on the road plane): x across the road (right positive, 0 at the median kerb),
 y along the road away from the camera. Traffic on this carriageway travels +y. The camera is a
 pinhole on a pole at (x=CAMERA_X, y=0, height CAMERA_HEIGHT) pitched down, so the ground-plane
-homography world -> image is exact and every speed is known in km/h.
+homography world -> image is exact and every speed is known in km/h. A `Camera(y_m=...)` stands
+further along the road (a second camera of a section, near its own timing line); what lies behind
+it is not drawn.
 
 Everything is drawn by projecting world polygons into the image; the signal head is the one thing
 drawn in image space (at a fixed pixel box, larger than to scale) so its lamps can be read.
@@ -95,6 +97,7 @@ class Camera:
     height_m: float = CAMERA_HEIGHT_M
     pitch_deg: float = CAMERA_PITCH_DEG
     x_m: float = CAMERA_X_M
+    y_m: float = 0.0  # where the pole stands along the road
     cx: float = WIDTH / 2
     cy: float = HEIGHT / 2
 
@@ -102,13 +105,16 @@ class Camera:
     def homography(self) -> npt.NDArray[np.float64]:
         f, h, xc = self.focal_px, self.height_m, self.x_m
         c, s = np.cos(np.radians(self.pitch_deg)), np.sin(np.radians(self.pitch_deg))
-        return np.array(
+        at_pole = np.array(
             [
                 [f, self.cx * c, -f * xc + self.cx * h * s],
                 [0.0, -f * s + self.cy * c, f * h * c + self.cy * h * s],
                 [0.0, c, h * s],
             ]
         )
+        if self.y_m == 0.0:
+            return at_pole
+        return at_pole @ np.array([[1.0, 0.0, 0.0], [0.0, 1.0, -self.y_m], [0.0, 0.0, 1.0]])
 
     def project(self, pts: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """(N, 2) world metres -> (N, 2) image pixels."""
@@ -125,7 +131,7 @@ class Camera:
     def px_per_m(self, y_m: float) -> float:
         """Image scale (pixels per metre) of an upright object standing at world distance y."""
         c, s = np.cos(np.radians(self.pitch_deg)), np.sin(np.radians(self.pitch_deg))
-        return float(self.focal_px / (y_m * c + self.height_m * s))
+        return float(self.focal_px / ((y_m - self.y_m) * c + self.height_m * s))
 
 
 def lane_center(lane: int) -> float:
@@ -146,17 +152,15 @@ _LAMP_OFF = {Phase.RED: (30, 25, 60), Phase.AMBER: (25, 45, 60), Phase.GREEN: (3
 
 
 def _poly(cam: Camera, img: Image, world: list[tuple[float, float]], colour: tuple[int, int, int]) -> None:
-    pts = cam.project(world)
+    near = cam.y_m + ROAD_Y[0]  # the homography flips sign behind the camera: nothing drawn there
+    if max(y for _, y in world) <= near:
+        return
+    pts = cam.project([(x, max(y, near)) for x, y in world])
     cv2.fillPoly(img, [np.round(pts * 16).astype(np.int32)], colour, lineType=cv2.LINE_AA, shift=4)
 
 
 def _rect(x1: float, x2: float, y1: float, y2: float) -> list[tuple[float, float]]:
     return [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]
-
-
-def _clip_near(y: float) -> float:
-    # keep polygons in front of the camera (the homography flips sign behind it)
-    return max(y, ROAD_Y[0])
 
 
 def _line_x(
@@ -170,12 +174,12 @@ def _line_x(
     dash: tuple[float, float] | None = None,
 ) -> None:
     if dash is None:
-        _poly(cam, img, _rect(x - w / 2, x + w / 2, _clip_near(y1), y2), colour)
+        _poly(cam, img, _rect(x - w / 2, x + w / 2, y1, y2), colour)
         return
     on, off = dash
     y = y1
     while y < y2:
-        _poly(cam, img, _rect(x - w / 2, x + w / 2, _clip_near(y), min(y + on, y2)), colour)
+        _poly(cam, img, _rect(x - w / 2, x + w / 2, y, min(y + on, y2)), colour)
         y += on + off
 
 
@@ -190,6 +194,8 @@ def _paint_text(
     colour: tuple[int, int, int],
 ) -> None:
     """Paint `text` on the road in the rectangle x in [xc-w/2, xc+w/2], y in [y1, y2] (reads from the camera)."""
+    if y1 < cam.y_m + ROAD_Y[0]:
+        return  # behind (or under) the camera
     res = 80.0  # patch pixels per metre
     pw, ph = int(w * res), int((y2 - y1) * res)
     small = np.zeros((180, 120 * len(text) + 40), np.uint8)
@@ -261,6 +267,8 @@ def render_background(cam: Camera, rng: np.random.Generator) -> Image:
         _poly(cam, img, _rect(x1, x2, a, b), yellow)
     ys = np.arange(y1, y2, 1.5)
     for k, y in enumerate(ys[:-1]):
+        if y < cam.y_m + ROAD_Y[0]:
+            continue
         xa, xb = (x1, x2) if k % 2 == 0 else (x2, x1)
         pts = cam.project([(xa, y), (xb, ys[k + 1])])
         cv2.line(

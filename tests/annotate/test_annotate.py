@@ -22,7 +22,7 @@ from detector.annotate.labels import (
     fit_text,
     text_size,
 )
-from detector.annotate.scene import ZoneAnnotator, calibration_view
+from detector.annotate.scene import ZoneAnnotator, calibration_view, signal_text
 from detector.annotate.shapes import BarAnnotator
 from detector.config import CameraConfig, load_camera_config
 from detector.evidence import images as im
@@ -178,6 +178,26 @@ def test_zones_are_drawn_and_their_labels_do_not_overlap() -> None:
     assert len(placed) == len(labels)  # every zone named, the signal too
     assert_disjoint_inside([p.rect for p in placed], image.shape[1], image.shape[0])
     assert any(p.text.startswith("signal red") for p in placed)
+
+
+@pytest.mark.parametrize(
+    ("state", "text"),
+    [
+        (SignalState(Phase.RED, 2.0, 2.0, 3.0), "signal red since 2.0 s"),
+        (
+            SignalState(Phase.RED, 0.0, 0.0, None, frozenset({"right", "left"})),
+            "signal red since 0.0 s, arrows lit: left, right",
+        ),
+        (
+            SignalState(Phase.GREEN, 12.34, None, None, frozenset({"right"})),
+            "signal green since 12.3 s, arrow lit: right",
+        ),
+        (SignalState.unknown(), "signal unknown"),
+    ],
+)
+def test_signal_label_says_the_phase_and_its_time_once(state: SignalState, text: str) -> None:
+    """On red the time into red is the time the phase has lasted: written once, not twice."""
+    assert signal_text(state) == text
 
 
 @pytest.mark.parametrize("config", [SAMPLE, REAL])

@@ -4,6 +4,8 @@ bundles signed by the evidence module."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +53,31 @@ def test_console_files_are_served_with_a_strict_policy(api: Api) -> None:
         text = f.text.replace('"http://www.w3.org/2000/svg"', "")  # the SVG namespace: a name, not a load
         assert "http://" not in text and "https://" not in text, f"{name} loads something from outside"
     assert api.client.get("/console/static/../app.py").status_code == 404
+
+
+CONSOLE = Path(__file__).resolve().parents[2] / "detector" / "api" / "console"
+
+
+def test_every_console_label_is_written_once_in_both_languages() -> None:
+    """i18n.js holds one table, key: [Vietnamese, English]; every label the page and the scripts name
+    is in it, with both texts."""
+    src = (CONSOLE / "i18n.js").read_text(encoding="utf-8")
+    assert src.count("const TEXTS = {") == 1 and "vi: {" not in src and "en: {" not in src
+    body = src.split("const TEXTS = {", 1)[1].split("\n};", 1)[0]
+    texts: dict[str, list[str]] = {}
+    for line in body.strip().splitlines():
+        key, _, value = line.strip().partition(": ")
+        key = json.loads(key) if key.startswith('"') else key
+        assert key not in texts, f"label {key!r} twice"
+        texts[key] = json.loads(value.rstrip(","))
+    assert len(texts) > 100
+    for key, pair in texts.items():
+        assert len(pair) == 2 and all(isinstance(s, str) and s.strip() for s in pair), key
+    html = (CONSOLE / "index.html").read_text(encoding="utf-8")
+    used = set(re.findall(r'data-i18n(?:-placeholder)?="([^"]+)"', html))
+    for script in CONSOLE.glob("*.js"):
+        used |= set(re.findall(r'\bt\("([^"]+)"\)', script.read_text(encoding="utf-8")))
+    assert used and used <= set(texts), sorted(used - set(texts))
 
 
 def test_whoami_names_each_role_and_refuses_no_token(api: Api) -> None:

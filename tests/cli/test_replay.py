@@ -2,14 +2,12 @@
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli.support import DETECTOR
 from tests.conftest import REPO, shared_path
-
-DETECTOR = [sys.executable, "-m", "detector"]
 
 
 def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:

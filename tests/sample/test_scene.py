@@ -243,3 +243,30 @@ def test_plate_text_and_render() -> None:
     assert img.shape[1] == 120 and 24 <= img.shape[0] <= 27
     grey = img.mean(axis=2)
     assert grey[img.shape[0] // 2, :].min() < 80 and np.median(grey) > 180  # black text on white
+
+
+def test_a_camera_further_along_the_road_sees_the_scene_shifted() -> None:
+    """`Camera(y_m=d)` is the same camera standing d metres along the road (a section's second camera):
+    a road point d metres further projects where the first camera projects the point itself, at the
+    same scale; the default camera is the one the committed clip was made with."""
+    from detector.sample.scene import Camera
+
+    first, second = Camera(), Camera(y_m=26.0)
+    pts = [(1.75, 14.0), (8.5, 20.0), (5.0, 40.0)]
+    shifted = [(x, y + 26.0) for x, y in pts]
+    assert np.allclose(second.project(shifted), first.project(pts), atol=1e-6)
+    assert np.allclose(second.unproject(first.project(pts)), shifted, atol=1e-6)
+    assert second.px_per_m(40.0) == pytest.approx(first.px_per_m(14.0))
+    assert np.array_equal(Camera(y_m=0.0).homography, first.homography)
+
+
+def test_the_second_camera_draws_nothing_behind_it(sprites) -> None:
+    from detector.sample.render import SceneRenderer
+    from detector.sample.scene import Camera
+
+    r = SceneRenderer(20241, sprites, camera=Camera(y_m=26.0))
+    image, on = r.render(62)
+    assert on and all(v.world_y >= 26.0 + 1.0 for v in on)
+    speeder = next(v for v in on if v.vehicle_id == 2)  # the 80 km/h car, at its exit line (40 m)
+    assert speeder.plate_box is not None and speeder.plate_box[3] - speeder.plate_box[1] >= 14
+    assert image.shape == (540, 960, 3) and image[-40:].std() > 2  # road texture in front, no fold-over
