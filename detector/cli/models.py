@@ -129,6 +129,12 @@ def install(name: str, source: str, sha: str | None) -> None:
     help="Percentile of |activation| kept by --method percentile (default 99.99).",
 )
 @click.option("--per-tensor", is_flag=True, help="One weight scale per tensor instead of per channel.")
+@click.option(
+    "--full-range",
+    is_flag=True,
+    help="8-bit weights instead of 7 (reduce_range). Saturates on x86 CPUs without VNNI (AVX2 only): "
+    "use only for a box whose CPU has VNNI.",
+)
 def quantize(
     source: str,
     calibrate: tuple[Path, ...],
@@ -140,6 +146,7 @@ def quantize(
     keep_fp32: str | None,
     percentile: float | None,
     per_tensor: bool,
+    full_range: bool,
 ) -> None:
     """Make an int8 (static, calibrated) copy of a YOLO model into models/ and record it in the manifest.
 
@@ -162,6 +169,7 @@ def quantize(
         "exclude": keep_fp32,
         "percentile": percentile,
         "per_channel": False if per_tensor else None,
+        "reduce_range": False if full_range else None,
     }
     typed = {
         "--frames-per-source": frames_per_source,
@@ -182,6 +190,7 @@ def quantize(
     args = [f"--source {source}", f"--input-size {w}x{h}"]
     args += [f"{k} {v}" for k, v in typed.items() if v is not None]
     args += ["--per-tensor"] if per_tensor else []
+    args += ["--full-range"] if full_range else []
     args += [f"--out {_shown(target, repo)}"] if out is not None else []
     args += [f"--calibrate {_shown(p, repo)}" for p in sources]
     _record(result, source, entry, "detector models quantize " + " ".join(args))
