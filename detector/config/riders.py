@@ -94,13 +94,13 @@ class HelmetConfig(FrozenModel):
         description="Least detector confidence of the head box for a sample to count as a vote",
     )
     min_margin: float = Field(
-        default=0.0,
+        default=0.2,
         ge=0,
         le=1,
         description="'No helmet' only when its score beats every 'With Helmet' score on the same head by this much",
     )
     max_head_top: OpenFraction = Field(
-        default=0.45,
+        default=0.3,
         description="The head box's top must lie within this fraction of the rider box's height from its top",
     )
     crop_px: int = Field(
