@@ -130,6 +130,11 @@ class HelmetConfig(FrozenModel):
         le=1,
         description="A report with a smaller 'no helmet' fraction, or fewer than 2 x min_votes votes, is flagged for review",
     )
+    always_review: bool = Field(
+        default=True,
+        description="Flag every no-helmet report for review, however sure the votes: the helmet model does not "
+        "meet the accuracy bar on labelled heads (benchmarks/RESULTS.md, Helmets)",
+    )
 
 
 class RiderCountConfig(FrozenModel):
