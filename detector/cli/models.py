@@ -268,9 +268,10 @@ def _record(result: QuantizeResult, source: str, entry: ModelEntry, command: str
 @click.option(
     "--imgsz",
     type=click.IntRange(64, 1280),
-    default=160,
+    default=320,
     show_default=True,
-    help="Fixed square input of the ONNX graph (the riders stage feeds head-and-shoulder crops).",
+    help="Fixed square input of the ONNX graph (the riders stage centres head-and-shoulder crops of "
+    "riders.helmet.crop_px on it).",
 )
 @click.option(
     "--out",

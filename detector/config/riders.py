@@ -95,6 +95,23 @@ class HelmetConfig(FrozenModel):
         default=0.5,
         description="Least detector confidence of the head box for a sample to count as a vote",
     )
+    min_margin: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="'No helmet' only when its score beats every 'With Helmet' score on the same head by this much",
+    )
+    max_head_top: OpenFraction = Field(
+        default=0.3,
+        description="The head box's top must lie within this fraction of the rider box's height from its top",
+    )
+    crop_px: int = Field(
+        default=160,
+        ge=32,
+        description="Side (pixels) the head-and-shoulders crop is resized to, centred on the model's grey input "
+        "canvas (at most the input's side): with the 320 export, a head fills as much of the input as in "
+        "the close views the model was trained on",
+    )
     max_samples: Count = Field(default=8, description="Head samples classified per rider at most")
     min_sample_gap_s: NonNegative = Field(
         default=0.15, description="Least time between two samples of one rider"
@@ -114,6 +131,11 @@ class HelmetConfig(FrozenModel):
         gt=0.5,
         le=1,
         description="A report with a smaller 'no helmet' fraction, or fewer than 2 x min_votes votes, is flagged for review",
+    )
+    always_review: bool = Field(
+        default=True,
+        description="Flag every no-helmet report for review, however sure the votes: the helmet model does not "
+        "meet the accuracy bar on labelled heads (benchmarks/RESULTS.md, Helmets)",
     )
 
 

@@ -95,7 +95,7 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def export_helmet(source: Path, out: Path, imgsz: int = 160) -> ExportResult:
+def export_helmet(source: Path, out: Path, imgsz: int = 320) -> ExportResult:
     """Export the `.pt` at `source` (its sha256 checked) to a fixed-size ONNX file at `out` (atomic)."""
     if not source.is_file():
         raise ModelError(f"{source}: helmet weights not found")

@@ -2,7 +2,10 @@
 
 The model (`models/helmet-yolo.onnx`, exported by `detector models export-helmet` from PyPI
 `helmet-detector==2.1.0`) finds heads and says `With Helmet` or `Without Helmet`. It runs on a square
-head-and-shoulders crop of one rider (the upper part of its box), never on the whole frame.
+head-and-shoulders crop of one rider (the upper part of its box), never on the whole frame; the crop is
+resized to `crop_px` and centred on the model's grey input (320 px for the default export), so the
+head is as small a part of the input as in the close views the model was trained on (a head filling
+the input is read as bare far more often).
 
 A head is judged only when it is clearly seen; otherwise the call is `unclear` with the reason, and an
 unclear call is never a vote for "no helmet". The gate, in the order applied:
@@ -10,12 +13,15 @@ unclear call is never a vote for "no helmet". The gate, in the order applied:
 - `edge`: the head-and-shoulders crop leaves the frame (part of the head may be cut off);
 - `occluded`: another road user's box (another rider, another vehicle) covers more than
   `max_occlusion` of the expected head area;
-- `no_head`: the detector finds no head box in the upper part of the rider;
+- `no_head`: the detector finds no head box at the top of the rider (its centre in the upper part of
+  the box, its top within `max_head_top` of the box's height);
 - `small`: the head box is narrower than `min_head_px` frame pixels (a strap or a cap cannot be told
   from a helmet with fewer pixels);
 - `blurred`: the variance of the Laplacian of the head (grey, resized to 64 px) is below
   `min_sharpness` (motion blur and heavy compression erase the helmet's rim);
-- `unsure`: the detector's confidence for the head is below `min_confidence`.
+- `unsure`: neither class is sure: `no_helmet` needs the `Without Helmet` score at `min_confidence`
+  or more and beating by `min_margin` every `With Helmet` score of the raw boxes on the same head
+  (IoU >= 0.3: counter-evidence); `helmet` needs the `With Helmet` score at `min_confidence` or more.
 """
 
 from __future__ import annotations
@@ -118,6 +124,53 @@ def resolve_helmet_model(cfg: HelmetConfig) -> Path:
     return path
 
 
+@dataclass(frozen=True, slots=True)
+class HeadBox:
+    """One head the detector found: its box (frame pixels), its two class scores, and the best
+    `With Helmet` score of any raw box overlapping it (IoU >= 0.3): the counter-evidence."""
+
+    box: Box
+    with_helmet: float
+    without_helmet: float
+    helmet_evidence: float
+
+    @property
+    def score(self) -> float:
+        return max(self.with_helmet, self.without_helmet)
+
+    @property
+    def p_no_helmet(self) -> float:
+        return self.without_helmet / max(self.with_helmet + self.without_helmet, 1e-6)
+
+
+def pick_head(heads: Sequence[HeadBox], rider: Box, cfg: HelmetConfig) -> HeadBox | None:
+    """The best-scoring head at the top of the rider box: its centre in `head_area`, its top within
+    `max_head_top` of the rider's height from the rider's top (a head lower down is someone else's,
+    or a knee, a bag, a mirror)."""
+    ax1, ay1, ax2, ay2 = head_area(rider)
+    top_limit = rider[1] + cfg.max_head_top * (rider[3] - rider[1])
+    for head in sorted(heads, key=lambda h: -h.score):
+        x1, y1, x2, y2 = head.box
+        bx, by = (x1 + x2) / 2, (y1 + y2) / 2
+        if ax1 <= bx <= ax2 and ay1 <= by <= ay2 and y1 <= top_limit:
+            return head
+    return None
+
+
+def decide(head: HeadBox, cfg: HelmetConfig) -> tuple[str, str]:
+    """(label, reason) for a head found and clearly seen. `no_helmet` only when the `Without Helmet`
+    score reaches `min_confidence` and beats every `With Helmet` score on the same head by
+    `min_margin`; `helmet` when the `With Helmet` score reaches `min_confidence` and beats the other;
+    otherwise `unclear` (`unsure`)."""
+    if head.without_helmet >= cfg.min_confidence and (
+        head.without_helmet - max(head.helmet_evidence, head.with_helmet) >= cfg.min_margin
+    ):
+        return "no_helmet", ""
+    if head.with_helmet >= cfg.min_confidence and head.with_helmet > head.without_helmet:
+        return "helmet", ""
+    return "unclear", "unsure"
+
+
 class HelmetClassifier:
     """The helmet detector on riders' head-and-shoulder crops, with the clearly-seen gate."""
 
@@ -149,54 +202,67 @@ class HelmetClassifier:
             area[2] - area[0]
         ) < cfg.min_head_px * 0.8:  # cannot hold a head of the least size: skip the model
             return HeadCall("unclear", 0.0, 0.0, None, "small")
-        found = self._detect(image, crop, area)
+        return self.judge(image, rider, self.heads(image, crop))
+
+    def judge(self, image: npt.NDArray[np.uint8], rider: Box, heads: Sequence[HeadBox]) -> HeadCall:
+        """The call on the rider's head among the heads the detector found in its crop."""
+        cfg = self.cfg
+        found = pick_head(heads, rider, cfg)
         if found is None:
             return HeadCall("unclear", 0.0, 0.0, None, "no_head")
-        head, score, p_no = found
+        head, score, p_no = found.box, found.score, found.p_no_helmet
         if head[2] - head[0] < cfg.min_head_px:
             return HeadCall("unclear", score, p_no, head, "small")
         sharp = sharpness(image, head)
         if sharp < cfg.min_sharpness:
             return HeadCall("unclear", score, p_no, head, "blurred", sharp)
-        if score < cfg.min_confidence:
-            return HeadCall("unclear", score, p_no, head, "unsure", sharp)
-        return HeadCall("no_helmet" if p_no > 0.5 else "helmet", score, p_no, head, "", sharp)
+        label, reason = decide(found, cfg)
+        return HeadCall(label, score, p_no, head, reason, sharp)
 
-    def _detect(self, image: npt.NDArray[np.uint8], crop: Box, area: Box) -> tuple[Box, float, float] | None:
-        """The best head box whose centre lies in `area`: (box in frame pixels, score, P(no helmet))."""
+    def heads(self, image: npt.NDArray[np.uint8], crop: Box) -> list[HeadBox]:
+        """The head boxes the detector finds in the square `crop` of `image` (frame pixels).
+
+        The crop is resized to `crop_px` (at most the model's input side) and centred on a grey canvas,
+        so a head is as large a part of the input as in the close views the model was trained on."""
         x1, y1, x2, y2 = (int(round(v)) for v in crop)
         patch = image[y1:y2, x1:x2]
         if patch.size == 0:
-            return None
-        scale = self.size / max(patch.shape[0], patch.shape[1])
-        resized = cv2.resize(
-            patch, (self.size, self.size), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        )
-        blob = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB).transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+            return []
+        side = min(self.size, self.cfg.crop_px)
+        interp = cv2.INTER_AREA if side < max(patch.shape[:2]) else cv2.INTER_LINEAR
+        canvas = np.full((self.size, self.size, 3), 114, np.uint8)
+        off = (self.size - side) // 2
+        canvas[off : off + side, off : off + side] = cv2.resize(patch, (side, side), interpolation=interp)
+        blob = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB).transpose(2, 0, 1)[None].astype(np.float32) / 255.0
         out = self._session.run(None, {self._input: blob})[0][0]  # (4 + classes, anchors)
         self.crops += 1
         scores = out[4:].T
         best = scores.max(axis=1)
-        keep = best >= 0.1
+        keep = best >= 0.05
         if not keep.any():
-            return None
+            return []
         cxy, wh = out[:2, keep].T, out[2:4, keep].T
-        sx, sy = (x2 - x1) / self.size, (y2 - y1) / self.size
-        boxes = np.concatenate([cxy - wh / 2, cxy + wh / 2], axis=1) * np.array([sx, sy, sx, sy]) + np.array(
-            [x1, y1, x1, y1]
-        )
+        sx, sy = (x2 - x1) / side, (y2 - y1) / side
+        boxes = (np.concatenate([cxy - wh / 2, cxy + wh / 2], axis=1) - off) * np.array(
+            [sx, sy, sx, sy]
+        ) + np.array([x1, y1, x1, y1])
         cls_scores = scores[keep]
         order = nms(boxes.astype(np.float32), best[keep].astype(np.float32), 0.5)
-        ax1, ay1, ax2, ay2 = area
-        for i in order:
-            bx = (boxes[i, 0] + boxes[i, 2]) / 2
-            by = (boxes[i, 1] + boxes[i, 3]) / 2
-            if ax1 <= bx <= ax2 and ay1 <= by <= ay2:
-                with_h, without = float(cls_scores[i, 0]), float(cls_scores[i, 1])
-                p_no = without / max(with_h + without, 1e-6)
-                head = tuple(float(v) for v in boxes[i])
-                return (head[0], head[1], head[2], head[3]), max(with_h, without), p_no
-        return None
+        return [_head_box(boxes, cls_scores, int(i)) for i in order if best[keep][i] >= 0.1]
 
     def close(self) -> None:
         """The session goes with the object."""
+
+
+def _head_box(boxes: npt.NDArray[np.float64], cls_scores: npt.NDArray[np.float32], i: int) -> HeadBox:
+    b = boxes[i]
+    ix1 = np.maximum(boxes[:, 0], b[0])
+    iy1 = np.maximum(boxes[:, 1], b[1])
+    ix2 = np.minimum(boxes[:, 2], b[2])
+    iy2 = np.minimum(boxes[:, 3], b[3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    iou = inter / np.maximum(areas + (b[2] - b[0]) * (b[3] - b[1]) - inter, 1e-6)
+    evidence = float(cls_scores[iou >= 0.3, 0].max())
+    box = (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
+    return HeadBox(box, float(cls_scores[i, 0]), float(cls_scores[i, 1]), evidence)

@@ -8,7 +8,8 @@ Runs after the association, once per frame, on ridden two-wheelers only:
   A look counts as a vote only when the head is clearly seen (see `detector.riders.helmet`). With
   `min_votes` clear votes, a rider whose votes say "no helmet" at least `min_no_helmet_fraction` of
   the time is reported, once; a report with fewer than twice `min_votes` votes or a fraction below
-  `sure_fraction` is flagged for review (`needs_review`), as every report is reviewed before a fine.
+  `sure_fraction` is flagged for review (`needs_review`), as every report is reviewed before a fine;
+  with `always_review` (the default while the helmet model misses its accuracy bar) every report is.
 - **Too many riders** (Art. 7(2)(g): carrying two people, 7(3)(b): three or more): the
   two-wheeler's confirmed rider count stays at `min_riders` or more over `min_duration_s` of detected
   frames. Always flagged for review: the decree exempts carrying a sick person, a child under 12, an
@@ -175,7 +176,7 @@ class RiderRules:
         votes.reported = True
         best = max(no, key=lambda c: c[2].confidence)
         frames = [c[0] for c in votes.calls]
-        unsure = fraction < cfg.sure_fraction or clear < 2 * cfg.min_votes
+        unsure = cfg.always_review or fraction < cfg.sure_fraction or clear < 2 * cfg.min_votes
         head = best[2].head
         return self._violation(
             ViolationType.NO_HELMET,

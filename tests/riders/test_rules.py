@@ -114,6 +114,18 @@ def test_a_rider_seen_with_a_helmet_is_not_reported():
     assert len(out) == 1 and out[0].measured.needs_review is True
 
 
+def test_every_no_helmet_report_is_reviewed_while_the_model_misses_its_bar():
+    # one helmet vote, then four "no helmet": reported at 4 of 5 (0.8), which these settings call sure
+    # (5 >= 2 x min_votes, 0.8 >= sure_fraction); a review item all the same by default (always_review)
+    script = ["helmet"] + ["no_helmet"] * 4
+    sure = {"min_votes": 1, "min_no_helmet_fraction": 0.8, "sure_fraction": 0.8}
+    out = run(helmet_rules(script, **sure), 20)
+    assert len(out) == 1 and out[0].measured.votes_clear == 5
+    assert out[0].measured.needs_review is True and out[0].measured.review_reasons
+    out = run(helmet_rules(script, always_review=False, **sure), 20)
+    assert len(out) == 1 and out[0].measured.needs_review is False
+
+
 def test_the_helmet_budget_and_zone_are_kept():
     rules = helmet_rules(
         ["helmet"] * 100, max_crops_per_frame=1, max_samples=4, zone=[(0, 0), (50, 0), (50, 50), (0, 50)]
