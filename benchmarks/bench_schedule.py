@@ -36,7 +36,27 @@ from detector.sample.groundtruth import load_ground_truth  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 Box = tuple[float, float, float, float]
-SETTINGS = [(1, "fp32"), (2, "fp32"), (3, "fp32"), (1, "int8"), (2, "int8"), (3, "int8")]
+# (detect every, weights, full_rate_young_s); the first is the real clips' reference
+SETTINGS = [
+    (1, "fp32", 0.3),
+    (2, "fp32", 0.3),
+    (3, "fp32", 0.3),
+    (1, "int8", 0.3),
+    (2, "int8", 0.3),
+    (3, "int8", 0.3),
+]
+Setting = tuple[int, str, float]
+
+
+def parse_settings(text: str) -> list[Setting]:
+    """`2:int8:0.3,2:int8:0` -> [(2, "int8", 0.3), (2, "int8", 0.0)]."""
+    out = []
+    for item in text.split(","):
+        every, weights, young = item.split(":")
+        out.append((int(every), weights, float(young)))
+    return out
+
+
 CLIPS = {
     "UA-DETRAC intersection": SHARED / "ua-detrac-evadb-sample" / "clips" / "intersection_252f.mp4",
     "Hanoi stop line 1080p": SHARED / "vn-cctv-bkav-aicam" / "traffic.mp4",
@@ -46,11 +66,12 @@ CLIPS = {
 
 
 def run(
-    cfg: CameraConfig, cfg_path: Path, every: int, precision: str, frames: int | None, out: Path
+    cfg: CameraConfig, cfg_path: Path, setting: Setting, frames: int | None, out: Path
 ) -> tuple[dict[int, list[tuple[int, Box]]], Any, float]:
+    every, precision, young = setting
     cfg = cfg.model_copy(
         update={
-            "runtime": cfg.runtime.model_copy(update={"detect_every": every}),
+            "runtime": cfg.runtime.model_copy(update={"detect_every": every, "full_rate_young_s": young}),
             "detector": cfg.detector.model_copy(update={"precision": precision, "input_size": None}),
         }
     )
@@ -107,11 +128,12 @@ def coverage(
     return (sum(covered) / n if n else 0.0, sum(fragments) / n if n else 0.0, n)
 
 
-def sample_row(every: int, precision: str, work: Path) -> str:
+def sample_row(setting: Setting, work: Path) -> str:
+    every, precision, young = setting
     cfg_path = REPO / "configs" / "sample_scene.yaml"
     cfg = load_camera_config(cfg_path)
     truth = load_ground_truth(REPO / "sample_videos" / "ground_truth.json")
-    boxes, summary, secs = run(cfg, cfg_path, every, precision, None, work / f"s{every}{precision}")
+    boxes, summary, secs = run(cfg, cfg_path, setting, None, work / f"s{every}{precision}{young}")
     found = sorted(v.violation_type.value for v in summary.violations)
     expected = sorted(x.type for _, x in truth.violations())
     recovered = switches = total = 0
@@ -136,19 +158,20 @@ def sample_row(every: int, precision: str, work: Path) -> str:
     share = sched["detected"] / max(1, sched["detected"] + sched["predicted"])
     ok = "yes" if found == expected else f"no: {found}"
     return (
-        f"| sample scene | {every} | {precision} | {share:.0%} | {len(found)} / {len(expected)} ({ok}) "
+        f"| sample scene | {every} | {precision} | {young:g} | {share:.0%} | {len(found)} / {len(expected)} ({ok}) "
         f"| {recovered} / {total} | {switches} | {summary.frames / secs:.1f} |"
     )
 
 
-def clip_rows(name: str, clip: Path, frames: int, work: Path) -> list[str]:
+def clip_rows(name: str, clip: Path, frames: int, work: Path, settings: list[Setting]) -> list[str]:
     cfg = CameraConfig.model_validate({"camera_id": "bench", "name": name, "source": {"uri": str(clip)}})
     cfg_path = work / "none.yaml"
     reference: dict[int, list[tuple[int, Box]]] | None = None
     rows = []
-    for every, precision in SETTINGS:
+    for setting in settings:
+        every, precision, young = setting
         boxes, summary, secs = run(
-            cfg, cfg_path, every, precision, frames, work / f"{name[:6]}{every}{precision}"
+            cfg, cfg_path, setting, frames, work / f"{name[:6]}{every}{precision}{young}"
         )
         if reference is None:
             reference = boxes
@@ -156,7 +179,7 @@ def clip_rows(name: str, clip: Path, frames: int, work: Path) -> list[str]:
         sched = summary.runtime["schedule"]
         share = sched["detected"] / max(1, sched["detected"] + sched["predicted"])
         rows.append(
-            f"| {name} | {every} | {precision} | {share:.0%} | {summary.tracks} | {n} | {cov:.1%} "
+            f"| {name} | {every} | {precision} | {young:g} | {share:.0%} | {summary.tracks} | {n} | {cov:.1%} "
             f"| {frag:.2f} | {summary.frames / secs:.1f} |"
         )
         print(rows[-1], flush=True)
@@ -167,28 +190,34 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--write", action="store_true")
+    ap.add_argument(
+        "--settings",
+        type=parse_settings,
+        default=SETTINGS,
+        help="EVERY:WEIGHTS:YOUNG_S,... (the first is the clips' reference; default: every 1-3, fp32 and int8, 0.3)",
+    )
     args = ap.parse_args()
     work = Path("/tmp/bench-schedule")
     work.mkdir(exist_ok=True)
     print(f"machine: {machine_line()}")
     sample = [
-        "| clip | detect every | weights | frames detected | GT violations | GT vehicles recovered "
-        "| id switches | fps |",
-        "|" + "---|" * 8,
+        "| clip | detect every | weights | full rate young s | frames detected | GT violations "
+        "| GT vehicles recovered | id switches | fps |",
+        "|" + "---|" * 9,
     ]
-    for every, precision in SETTINGS:
-        sample.append(sample_row(every, precision, work))
+    for setting in args.settings:
+        sample.append(sample_row(setting, work))
         print(sample[-1], flush=True)
     clips = [
-        "| clip | detect every | weights | frames detected | tracks | reference tracks (fp32, every frame) "
-        "| covered | fragments | fps |",
-        "|" + "---|" * 9,
+        "| clip | detect every | weights | full rate young s | frames detected | tracks "
+        "| reference tracks (first setting) | covered | fragments | fps |",
+        "|" + "---|" * 10,
     ]
     for name, clip in CLIPS.items():
         if not clip.exists():
             print(f"{name}: skipped (no {clip})")
             continue
-        clips += clip_rows(name, clip, args.frames, work)
+        clips += clip_rows(name, clip, args.frames, work, args.settings)
     text = (
         f"Measured {time.strftime('%Y-%m-%d')} on {machine_line()}; load average {os.getloadavg()[0]:.1f} at "
         f"the end; `python benchmarks/bench_schedule.py --frames {args.frames}` (the fps column is the loop's "
