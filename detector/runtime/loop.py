@@ -130,7 +130,7 @@ class FrameLoop:
         self.ahead_frames = cfg.detect_ahead
         self.ahead: DetectAhead | None = None
         if cfg.detect_ahead > 0:
-            self.ahead = DetectAhead(self.pipeline.detector, cfg.workers(options.live))
+            self.ahead = DetectAhead(self.pipeline.detector, cfg.detect_workers)
         self._active: tuple[int, ...] = ()
         self.latency = LatencyHistogram()  # capture -> decision (what a live camera waits)
         self.processing = LatencyHistogram()  # taken from the queue -> decision

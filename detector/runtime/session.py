@@ -74,15 +74,13 @@ def _detector_defaults(cfg: CameraConfig, live: bool, shared: bool) -> CameraCon
 
     `detector.spin` unset: its threads spin in a replay, not on a live camera. With detection ahead of
     the tracker (`runtime.detect_ahead`), `detector.threads` are shared by the inferences running at once
-    (`runtime.detect_workers`: unset, 2 in a replay, 1 live; a box's shared session keeps its own
-    threads: its cameras take turns)."""
+    (`runtime.detect_workers`; a box's shared session keeps its own threads: its cameras take turns)."""
     update: dict[str, object] = {}
     if cfg.detector.spin is None:
         update["spin"] = not live
     rt = cfg.runtime
-    workers = rt.workers(live)
-    if not shared and rt.detect_ahead > 0 and workers > 1:
-        update["threads"] = max(1, cfg.detector.threads // workers)
+    if not shared and rt.detect_ahead > 0 and rt.detect_workers > 1:
+        update["threads"] = max(1, cfg.detector.threads // rt.detect_workers)
     if not update:
         return cfg
     return cfg.model_copy(update={"detector": cfg.detector.model_copy(update=update)})

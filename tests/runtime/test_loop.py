@@ -237,11 +237,9 @@ def test_a_live_camera_detector_does_not_spin_unless_the_config_says_so():
 
 def test_detection_ahead_shares_the_detector_threads_among_its_workers():
     cfg = load_camera_config(CONFIG)
-    assert (cfg.detector.threads, cfg.runtime.detect_ahead, cfg.runtime.detect_workers) == (2, 2, None)
+    assert (cfg.detector.threads, cfg.runtime.detect_ahead, cfg.runtime.detect_workers) == (2, 2, 2)
     assert _detector_defaults(cfg, live=False, shared=False).detector.threads == 1
-    # a live camera runs one detection at a time on both threads: latency, not throughput
-    assert cfg.runtime.workers(live=True) == 1 and cfg.runtime.workers(live=False) == 2
-    assert _detector_defaults(cfg, live=True, shared=False).detector.threads == 2
+    assert _detector_defaults(cfg, live=True, shared=False).detector.threads == 1
     # a box's shared session keeps its threads (its cameras take turns on it)
     assert _detector_defaults(cfg, live=False, shared=True).detector.threads == 2
     serial = cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update={"detect_ahead": 0})})
