@@ -31,7 +31,10 @@ CONFIG = REPO / "configs" / "vn_davidbeckiet_redlight.yaml"
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 SWITCH_S = 24.6  # SOURCE.md: red 0-24.6 s, green from frame 738
 SEGMENT = 240  # frames through the detector
-FRAME_TOLERANCE = 4  # a violation's frame may move this much with the tracker's boxes
+# a violation's frame may move this much from the first frame past the line seen by eye: the engine
+# decides once the ground point is `min_past_line_px` past it, and the detector's boxes (int8, whose
+# kernels differ between CPUs) move that by a few frames; 0.2 s, the tolerance for this clip
+FRAME_TOLERANCE = 6
 
 
 def db_config() -> CameraConfig:
