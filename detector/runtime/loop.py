@@ -127,7 +127,6 @@ class FrameLoop:
         stage = self.pipeline.violation_stage
         scene = getattr(getattr(stage, "engine", None), "scene", None)
         self.scheduler = DetectionScheduler(cfg, scene)
-        self.ahead_frames = cfg.detect_ahead
         self.ahead: DetectAhead | None = None
         if cfg.detect_ahead > 0:
             self.ahead = DetectAhead(self.pipeline.detector, cfg.detect_workers)
@@ -182,7 +181,7 @@ class FrameLoop:
         pending: deque[_Pending] = deque()
         for taken_n, item in enumerate(capture.frames(idle=opts.notifier.watchdog), start=1):
             pending.append(self._take(item, capture))
-            while pending and (len(pending) > self.ahead_frames or (opts.live and capture.backlog == 0)):
+            while pending and (len(pending) > self.cfg.detect_ahead or (opts.live and capture.backlog == 0)):
                 self._track(pending.popleft())
             if self._should_stop(taken_n):
                 break
