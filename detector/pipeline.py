@@ -12,8 +12,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+import numpy as np
+
 from detector.config import CameraConfig
 from detector.detect import Detector, ModelInfo, create_detector
+from detector.detect.base import detect_in
+from detector.geometry.crop import Crop
 from detector.ignore import IgnoreMask
 from detector.riders.associate import RiderAssociator, RiderFrame
 from detector.riders.helmet import HelmetClassifier
@@ -150,27 +154,27 @@ class Pipeline:
     def tracks_seen(self) -> int:
         return sum(self._classes_seen.values()) + len(self.store.tracks)
 
-    def process(self, frame: Frame, detect: bool = True, detections: Detections | None = None) -> FrameResult:
+    def process(
+        self,
+        frame: Frame,
+        detect: bool = True,
+        detections: Detections | None = None,
+        crop: Crop | None = None,
+    ) -> FrameResult:
         """One frame: detect and track it, or (`detect=False`) carry the tracks by their motion.
-        `detections`: this frame's, already found (detection ahead of the tracker, runtime/ahead.py)."""
+        `detections`: this frame's, already found (detection ahead of the tracker, runtime/ahead.py);
+        `crop`: they were found in this part of the frame only (the tracks outside it are carried)."""
         c = self._clock
         t0 = c()
         riders: RiderFrame | None = None
         if detect:
-            dets = detections if detections is not None else self.detector.detect(frame)
+            dets = detections if detections is not None else detect_in(self.detector, frame, crop)
             if self.ignore and len(dets):
                 keep = self.ignore.keep(dets.xyxy)
                 self.ignored_detections += int((~keep).sum())
                 dets = dets[keep]
             t1 = c()
-            tracked = self.tracker.update(dets, frame.timestamp)
-            if self.riders is not None:
-                riders = self.riders.update(tracked, frame.timestamp, frame.index)
-                tracked = riders.road_users
-                for tid in riders.rider_ids:  # a rider is part of its two-wheeler, not a road user of its own
-                    self.store.tracks.pop(tid, None)
-            active = self.store.update(frame, tracked)
-            self.summary.times.detected_frames += 1
+            tracked, active, riders = self._track_detected(frame, dets, crop)
         else:
             t1 = c()
             tracked, active = self.store.predict(frame)
@@ -212,6 +216,31 @@ class Pipeline:
         self.summary.stream_seconds = frame.timestamp
         self.summary.violations.extend(violations)
         return result
+
+    def _track_detected(
+        self, frame: Frame, dets: Detections, crop: Crop | None
+    ) -> tuple[Detections, list[int], RiderFrame | None]:
+        """Track a detected frame: (its road users' rows, active ids, riders). With a `crop`, the tracks
+        outside it are carried by their motion, as on a frame without detection."""
+        self.summary.times.detected_frames += 1
+        tracked = self.tracker.update(dets, frame.timestamp, crop)
+        riders = None
+        if self.riders is not None:
+            riders = self.riders.update(tracked, frame.timestamp, frame.index)
+            tracked = riders.road_users
+            for tid in riders.rider_ids:  # a rider is part of its two-wheeler, not a road user of its own
+                self.store.tracks.pop(tid, None)
+        if crop is None:
+            return tracked, self.store.update(frame, tracked), riders
+        active, moved = self.store.update_part(frame, tracked, self.tracker.carried)
+        if not len(moved):
+            return tracked, active, riders
+        if riders is not None:
+            riders = riders.with_carried(self.riders.carry(moved, frame.index))  # type: ignore[union-attr]
+            return riders.road_users, active, riders
+        seen = Detections(tracked.xyxy, tracked.confidence, tracked.class_id, tracked.tracker_id)
+        seen.data["predicted"] = np.zeros(len(seen), dtype=bool)
+        return Detections.merge([seen, moved]), active, riders
 
     def _with_riders(self, violations: list[Violation]) -> list[Violation]:
         """Each two-wheeler's violation carries the number of people riding it."""

@@ -7,12 +7,13 @@ import importlib.util
 import logging
 import os
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import onnxruntime as ort
 
 from detector.errors import ModelError
+from detector.geometry.crop import Box, Crop
 from detector.modelinfo import ModelInfo
 from detector.types import Detections, Frame
 
@@ -34,6 +35,34 @@ class Detector(Protocol):
     def detect(self, frame: Frame) -> Detections: ...
 
     def close(self) -> None: ...
+
+
+class RegionDetector(Detector, Protocol):
+    """A detector that can also run on part of a frame (detector/geometry/crop.py)."""
+
+    @property
+    def supports_regions(self) -> bool: ...
+
+    def plan_crop(self, region: Box, width: int, height: int) -> Crop: ...
+
+    def detect_region(self, frame: Frame, crop: Crop) -> Detections: ...
+
+
+def region_detector(detector: Detector) -> RegionDetector | None:
+    """The detector as one that detects in crops, if it is one and may (else None: whole frames)."""
+    if callable(getattr(detector, "detect_region", None)) and getattr(detector, "supports_regions", False):
+        return cast(RegionDetector, detector)
+    return None
+
+
+def detect_in(detector: Detector, frame: Frame, crop: Crop | None) -> Detections:
+    """The frame's detections: the whole frame's, or those wholly inside `crop`."""
+    if crop is None:
+        return detector.detect(frame)
+    regional = region_detector(detector)
+    if regional is None:
+        raise TypeError(f"{type(detector).__name__} cannot detect in part of a frame")
+    return regional.detect_region(frame, crop)
 
 
 def cpu_session_options(threads: int, arena: bool = False, spin: bool = False) -> ort.SessionOptions:

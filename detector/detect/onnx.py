@@ -25,6 +25,7 @@ from detector.detect.base import (
     sha256_file,
 )
 from detector.errors import ModelError
+from detector.geometry.crop import Box, Crop, plan_crop, whole_in_crop
 from detector.types import COCO_ROAD_USERS, Detections, Frame
 
 log = logging.getLogger(__name__)
@@ -210,6 +211,30 @@ class OnnxYoloDetector:
 
     def detect(self, frame: Frame) -> Detections:
         return self.detect_image(frame.image)
+
+    @property
+    def supports_regions(self) -> bool:
+        """Whether `detect_region` may be used: the model takes any input size (a box's shared session
+        batches only the frames of one input size, detector/detect/shared.py)."""
+        return self._fixed is None
+
+    def plan_crop(self, region: Box, width: int, height: int) -> Crop:
+        """The crop around `region` (frame pixels) at the scale of this frame size's whole-frame input."""
+        return plan_crop(region, (width, height), self.input_size_for(width, height))
+
+    def detect_region(self, frame: Frame, crop: Crop) -> Detections:
+        """Detections wholly inside `crop` (from `plan_crop`), found at the scale of a whole-frame
+        detection (detector/geometry/crop.py); boxes in frame pixels."""
+        part = frame.image[crop.y0 : crop.y1, crop.x0 : crop.x1]
+        boxed, scale, pad = letterbox(part, crop.input_size)
+        blob = cv2.dnn.blobFromImage(boxed, scalefactor=1 / 255.0, swapRB=True)
+        (raw,) = self.session.run(None, {self._input_name: blob})
+        found = self.postprocess(raw, scale, pad, part.shape[:2])
+        if not len(found):
+            return found
+        xyxy = found.xyxy + np.array([crop.x0, crop.y0, crop.x0, crop.y0], dtype=found.xyxy.dtype)
+        keep = whole_in_crop(xyxy, crop)
+        return Detections(xyxy=xyxy[keep], confidence=found.confidence[keep], class_id=found.class_id[keep])
 
     def close(self) -> None:
         # onnxruntime frees the session with the object; drop our reference

@@ -70,6 +70,24 @@ class RiderFrame:
     def count(self, vehicle_track_id: int) -> int:
         return self.counts.get(vehicle_track_id, 0)
 
+    def with_carried(self, carried: RiderFrame) -> RiderFrame:
+        """This frame's association (the part detected in a crop) with the road users carried outside
+        the crop (`RiderAssociator.carry` of their rows)."""
+        parts = []
+        for part in (self.road_users, carried.road_users):
+            data = {
+                "predicted": part.predicted,
+                "riders": part.data.get("riders", np.zeros(len(part), np.int64)),
+            }
+            parts.append(Detections(part.xyxy, part.confidence, part.class_id, part.tracker_id, data))
+        return RiderFrame(
+            frame_index=self.frame_index,
+            road_users=Detections.merge(parts),
+            riders={**carried.riders, **self.riders},
+            counts=self.counts,
+            rider_ids=self.rider_ids,
+        )
+
 
 class _Pair:
     __slots__ = ("hits", "misses", "confirmed", "mean", "origin", "size", "n", "first_t", "last_t")

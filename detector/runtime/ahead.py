@@ -20,6 +20,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from detector.detect import Detector
+from detector.detect.base import detect_in
+from detector.geometry.crop import Crop
 from detector.types import Detections, Frame
 
 log = logging.getLogger(__name__)
@@ -39,14 +41,15 @@ class DetectAhead:
         self.cpu_s = 0.0  # the workers' CPU time (onnxruntime's own threads, if any, not included)
         self.submitted = 0
 
-    def submit(self, frame: Frame) -> Future[Detections]:
+    def submit(self, frame: Frame, crop: Crop | None = None) -> Future[Detections]:
+        """Detect `frame` (only inside `crop`, if given) on a worker."""
         self.submitted += 1
-        return self._pool.submit(self._detect, frame)
+        return self._pool.submit(self._detect, frame, crop)
 
-    def _detect(self, frame: Frame) -> Detections:
+    def _detect(self, frame: Frame, crop: Crop | None) -> Detections:
         t0, c0 = time.perf_counter(), time.thread_time()
         try:
-            return self.detector.detect(frame)
+            return detect_in(self.detector, frame, crop)
         finally:
             with self._lock:
                 self.busy_s += time.perf_counter() - t0

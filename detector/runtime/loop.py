@@ -32,13 +32,16 @@ import numpy as np
 
 from detector.assemble import BuiltPipeline
 from detector.config import RuntimeConfig
+from detector.detect.base import region_detector
 from detector.fsutil import atomic_write_text
+from detector.geometry.crop import Crop
 from detector.pipeline import FrameResult, RunSummary
 from detector.runtime.ahead import DetectAhead
 from detector.runtime.capture import BoundedQueue, Captured, CaptureThread, Policy
 from detector.runtime.notify import SystemdNotifier
 from detector.runtime.schedule import DetectionScheduler
 from detector.runtime.sinks import ThreadedSinks
+from detector.signals import Phase, SignalState
 from detector.sources import FrameSource
 from detector.types import Detections
 
@@ -89,6 +92,7 @@ class _Pending:
     taken: float  # when the loop took it (processing latency starts here)
     detect: bool
     future: Future[Detections] | None  # its detection, running ahead; None: predicted, or detected inline
+    crop: Crop | None = None  # detected in this part of the frame only
 
 
 @dataclass
@@ -126,7 +130,8 @@ class FrameLoop:
         self.pipeline = built.pipeline
         stage = self.pipeline.violation_stage
         scene = getattr(getattr(stage, "engine", None), "scene", None)
-        self.scheduler = DetectionScheduler(cfg, scene)
+        regional = region_detector(self.pipeline.detector)  # forced detections in crops, if it can
+        self.scheduler = DetectionScheduler(cfg, scene, regional.plan_crop if regional is not None else None)
         self.ahead: DetectAhead | None = None
         if cfg.detect_ahead > 0:
             self.ahead = DetectAhead(self.pipeline.detector, cfg.detect_workers)
@@ -191,19 +196,29 @@ class FrameLoop:
     def _take(self, item: Captured, capture: CaptureThread) -> _Pending:
         taken = self._clock()
         frame = item.frame
-        detect = self.scheduler.decide(
+        decision = self.scheduler.decide(
             frame.index,
             self.pipeline.store.tracks,
             self._active,
             self.opts.live and capture.backlog > 0,
-            tentative=self.pipeline.tracker.tentative,
+            tentative=self.pipeline.tracker.tentative_boxes(),
+            phase=self._phase(),
+            frame_size=(frame.width, frame.height),
         )
-        future = self.ahead.submit(frame) if detect and self.ahead is not None else None
-        return _Pending(item, taken, detect, future)
+        future = None
+        if decision.detect and self.ahead is not None:
+            future = self.ahead.submit(frame, decision.crop)
+        return _Pending(item, taken, decision.detect, future, decision.crop)
+
+    def _phase(self) -> Phase | None:
+        """The signal phase as the rules last judged it (None without rules or a signal)."""
+        stage = self.pipeline.violation_stage
+        state = stage.display_state() if stage is not None else None
+        return state.phase if isinstance(state, SignalState) else None
 
     def _track(self, p: _Pending) -> None:
         detections = p.future.result() if p.future is not None else None
-        result = self.pipeline.process(p.item.frame, detect=p.detect, detections=detections)
+        result = self.pipeline.process(p.item.frame, detect=p.detect, detections=detections, crop=p.crop)
         now = self._clock()
         self.latency.add(now - p.item.captured_at)
         self.processing.add(now - p.taken)

@@ -19,6 +19,13 @@ Each call takes one detected frame and its stream timestamp:
    On the first call of a stream there is no earlier frame to confirm them against: those start
    confirmed, so the vehicles already in view are reported from the first frame.
 
+On a frame detected in part (a crop, detector/geometry/crop.py), only the tracks whose predicted box
+lies wholly inside the crop take part, and a crop adds matches without losing a track: the tracks
+outside it, and those inside it left unmatched (a crop sees less of the scene, and YOLO's confidences
+move with what it sees), are carried by their motion as on a frame without detection (they neither
+miss nor age in hits); a detection overlapping one of them starts no track (`carried` lists the
+confirmed ones, for the track store).
+
 A track gets its id when it is confirmed (ids count from 0 in confirmation order); every other
 detection keeps tracker_id -1. The boxes returned are the detected ones, not the filter's.
 """
@@ -31,11 +38,32 @@ from dataclasses import dataclass
 import numpy as np
 
 from detector.config import TrackerConfig
+from detector.geometry.crop import Crop, whole_in_crop
 from detector.track.assign import iou_matrix, match
 from detector.track.kalman import BoxKalman, xyxy_to_z, z_to_xyxy
 from detector.types import Detections
 
 log = logging.getLogger(__name__)
+
+#: on a frame detected in a crop, a detection that much covered (its own area) by a carried track's
+#: predicted box is taken for that track (its prediction drifts between detections): it starts no track
+HELD_OVERLAP = 0.3
+
+
+def _covered(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Per box (N, 4): the largest share of its area that one of `others` (M, 4) covers."""
+    ix = np.clip(
+        np.minimum(boxes[:, None, 2], others[None, :, 2]) - np.maximum(boxes[:, None, 0], others[None, :, 0]),
+        0,
+        None,
+    )
+    iy = np.clip(
+        np.minimum(boxes[:, None, 3], others[None, :, 3]) - np.maximum(boxes[:, None, 1], others[None, :, 1]),
+        0,
+        None,
+    )
+    area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-6)
+    return np.asarray((ix * iy).max(axis=1) / area)
 
 
 @dataclass(slots=True, eq=False)
@@ -61,24 +89,33 @@ class ByteTracker:
         self._tracks: list[_Track] = []
         self._last_t: float | None = None
         self._next_id = 0
+        self.carried: list[int] = []  # confirmed tracks outside the last call's crop (carried, not missed)
 
     @property
     def tentative(self) -> int:
         """Tracks the tracker holds but has not confirmed yet (they need more detections)."""
         return sum(1 for t in self._tracks if not t.confirmed)
 
+    def tentative_boxes(self) -> np.ndarray:
+        """The predicted boxes (N, 4) of the tracks not confirmed yet."""
+        means = [t.mean for t in self._tracks if not t.confirmed]
+        if not means:
+            return np.empty((0, 4))
+        return np.asarray(z_to_xyxy(np.stack(means)), dtype=np.float64)
+
     @property
     def track_count(self) -> int:
         """Tracks held: confirmed (tracked or lost) and unconfirmed."""
         return len(self._tracks)
 
-    def update(self, detections: Detections, timestamp: float) -> Detections:
-        """The detections of confirmed tracks with their tracker_id; the others are dropped."""
-        assigned = self.assign(detections, timestamp)
+    def update(self, detections: Detections, timestamp: float, crop: Crop | None = None) -> Detections:
+        """The detections of confirmed tracks with their tracker_id; the others are dropped. `crop`: the
+        detections were found in this part of the frame only."""
+        assigned = self.assign(detections, timestamp, crop)
         assert assigned.tracker_id is not None
         return assigned[assigned.tracker_id >= 0]
 
-    def assign(self, detections: Detections, timestamp: float) -> Detections:
+    def assign(self, detections: Detections, timestamp: float, crop: Crop | None = None) -> Detections:
         """All detections, each with its confirmed track's id or -1."""
         first = self._last_t is None
         dt = 0.0 if self._last_t is None else timestamp - self._last_t
@@ -93,13 +130,14 @@ class ByteTracker:
             self._last_t = timestamp
         self._predict(dt)
         self._drop_expired(timestamp)
+        pool, held = self._split(crop)
         ids = np.full(len(detections), -1, dtype=np.int64)
         conf = detections.confidence
         high = np.flatnonzero(conf >= self.cfg.high_confidence)
         low = np.flatnonzero(conf < self.cfg.high_confidence)
         boxes = detections.xyxy
         matched: list[tuple[_Track, int]] = []
-        left, high = self._associate(self._tracks, high, boxes, self.cfg.minimum_iou, matched)
+        left, high = self._associate(pool, high, boxes, self.cfg.minimum_iou, matched)
         self._associate(left, low, boxes, self.cfg.minimum_iou, matched)
 
         self._correct(matched, boxes, timestamp)
@@ -108,16 +146,32 @@ class ByteTracker:
                 self._confirm(track)
             ids[row] = track.track_id
         seen = {id(t) for t, _ in matched}
-        for track in self._tracks:
-            if id(track) not in seen:
+        if crop is not None:  # a crop adds matches and never loses a track: the unmatched are carried
+            held += [t for t in pool if id(t) not in seen]
+        for track in pool:
+            if id(track) not in seen and crop is None:
                 track.tracked = False
                 track.hits = 0
         # an unconfirmed track that misses a detection was not a vehicle (or not yet one): dropped
-        self._tracks = [t for t in self._tracks if t.confirmed or id(t) in seen]
+        kept = {id(t) for t in held}
+        self._tracks = [t for t in self._tracks if t.confirmed or id(t) in seen or id(t) in kept]
+        if held and len(high):  # a box over a carried track is that track, cut or not: no new track
+            high = high[_covered(boxes[high], z_to_xyxy(np.stack([t.mean for t in held]))) < HELD_OVERLAP]
+        self.carried = [t.track_id for t in held if t.confirmed and t.tracked]
         self._start(detections, high, timestamp, first, ids)
         out = detections[np.arange(len(detections))]
         out.tracker_id = ids
         return out
+
+    def _split(self, crop: Crop | None) -> tuple[list[_Track], list[_Track]]:
+        """(tracks that take part in this call, tracks carried): with a crop, a track takes part when
+        its predicted box lies wholly inside it (frame edges aside)."""
+        if crop is None or not self._tracks:
+            return list(self._tracks), []
+        inside = whole_in_crop(z_to_xyxy(np.stack([t.mean for t in self._tracks])), crop)
+        pool = [t for t, ok in zip(self._tracks, inside.tolist(), strict=True) if ok]
+        held = [t for t, ok in zip(self._tracks, inside.tolist(), strict=True) if not ok]
+        return pool, held
 
     def _associate(
         self,

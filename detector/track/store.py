@@ -4,7 +4,7 @@ trimmed in length and handed on when long unseen."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -59,27 +59,48 @@ class TrackStore:
         self._forget(frame.timestamp)
         return active
 
+    def update_part(
+        self, frame: Frame, tracked: Detections, carried: Sequence[int]
+    ) -> tuple[list[int], Detections]:
+        """A frame detected in part (a crop): append the detected tracks' observations, and carry the
+        `carried` tracks (outside the crop) by their motion as `predict` does. Returns the ids of both
+        and the carried tracks' rows (marked predicted)."""
+        assert tracked.tracker_id is not None
+        detected = set(tracked.tracker_id.tolist())
+        carry = [tid for tid in carried if tid in self._last_detected and tid not in detected]
+        active = self.update(frame, tracked)
+        rows = self._carry(frame, carry)
+        self._last_detected = active + [tid for tid, _ in rows]
+        return self._last_detected, self._rows(rows)
+
     def predict(self, frame: Frame) -> tuple[Detections, list[int]]:
         """Carry the tracks of the last detected frame to `frame` without a detection."""
+        rows = self._carry(frame, self._last_detected)
+        self._forget(frame.timestamp)
+        return self._rows(rows), [tid for tid, _ in rows]
+
+    def _carry(self, frame: Frame, ids: Sequence[int]) -> list[tuple[int, TrackPoint]]:
         rows: list[tuple[int, TrackPoint]] = []
-        for tid in self._last_detected:
+        for tid in ids:
             track = self.tracks.get(tid)
             if track is None:
                 continue
             point = self._extrapolate(track, frame)
             if point is not None and self._append(tid, point):
                 rows.append((tid, point))
-        self._forget(frame.timestamp)
+        return rows
+
+    @staticmethod
+    def _rows(rows: list[tuple[int, TrackPoint]]) -> Detections:
         if not rows:
-            return Detections.empty(), []
-        dets = Detections(
+            return Detections.empty()
+        return Detections(
             xyxy=np.array([p.xyxy for _, p in rows], dtype=np.float32),
             confidence=np.array([p.confidence for _, p in rows], dtype=np.float32),
             class_id=np.array([p.class_id for _, p in rows], dtype=np.int64),
             tracker_id=np.array([tid for tid, _ in rows], dtype=np.int64),
             data={"predicted": np.ones(len(rows), dtype=bool)},
         )
-        return dets, [tid for tid, _ in rows]
 
     def _extrapolate(self, track: Track, frame: Frame) -> TrackPoint | None:
         last = track.last_detected

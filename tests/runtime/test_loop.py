@@ -50,7 +50,7 @@ def _scene() -> Scene:
 
 def test_schedule_detects_every_nth_frame_without_tracks():
     s = DetectionScheduler(RuntimeConfig(detect_every=3))
-    got = [s.decide(i, {}, ()) for i in range(9)]
+    got = [s.decide(i, {}, ()).detect for i in range(9)]
     assert got == [True, False, False] * 3  # the first frame of a stream is detected
     assert s.stats.detected == 3 and s.stats.predicted == 6 and s.stats.forced == 0
 
@@ -60,13 +60,15 @@ def test_schedule_forces_detection_for_young_tracks_and_before_a_stop_line():
     cfg = RuntimeConfig(detect_every=3, full_rate_young_s=0.3, full_rate_margin_px=40)
     s = DetectionScheduler(cfg, scene)
     young = {1: _track(1, [(480, 400), (480, 395)])}  # 0.1 s old
-    assert all(s.decide(i, young, [1]) for i in range(5)) and s.stats.young == 4  # the first is periodic
+    assert (
+        all(s.decide(i, young, [1]).detect for i in range(5)) and s.stats.young == 4
+    )  # the first is periodic
     # an old track far below the line, driving up at 5 px a frame: periodic only
     far = {2: _track(2, [(480, 480 - 5 * i) for i in range(10)])}
-    assert [s.decide(i, far, [2]) for i in range(6)].count(True) == 2
+    assert [s.decide(i, far, [2]).detect for i in range(6)].count(True) == 2
     # 30 px before the line, driving up at 5 px a frame: every frame until it has crossed
     near = {3: _track(3, [(480, 200 - 5 * i) for i in range(10)])}  # last anchor at y = 155
-    assert all(s.decide(i, near, [3]) for i in range(4))
+    assert all(s.decide(i, near, [3]).detect for i in range(4))
 
 
 def test_schedule_does_not_force_for_traffic_along_a_solid_line():
@@ -74,12 +76,12 @@ def test_schedule_does_not_force_for_traffic_along_a_solid_line():
     s = DetectionScheduler(RuntimeConfig(detect_every=2, full_rate_young_s=0.0), scene)
     # lane_1's centre, well below the stop line, moving straight up the lane
     along = {4: _track(4, [(505 - 0.5 * i, 497 - 6 * i) for i in range(10)])}
-    assert [s.decide(i, along, [4]) for i in range(8)].count(True) == 4
+    assert [s.decide(i, along, [4]).detect for i in range(8)].count(True) == 4
 
 
 def test_schedule_when_behind_skips_periodic_detections_up_to_max_gap():
     s = DetectionScheduler(RuntimeConfig(detect_every=1, max_gap=3))
-    got = [s.decide(i, {}, (), behind=True) for i in range(9)]
+    got = [s.decide(i, {}, (), behind=True).detect for i in range(9)]
     assert got.count(True) == 3 and all(any(got[i : i + 3]) for i in range(0, 9, 3))
 
 
@@ -221,10 +223,11 @@ def test_zones_drawn_for_another_frame_size_are_a_config_error(tmp_path: Path):
 
 def test_schedule_detects_while_the_tracker_holds_unconfirmed_tracks():
     s = DetectionScheduler(RuntimeConfig(detect_every=3))
+    two = np.array([[80.0, 360.0, 120.0, 400.0], [780.0, 260.0, 820.0, 300.0]])  # boxes
     assert (
-        all(s.decide(i, {}, (), tentative=2) for i in range(4)) and s.stats.young == 3
-    )  # the first is periodic
-    assert [s.decide(i, {}, ()) for i in range(3)].count(True) == 1
+        all(s.decide(i, {}, (), tentative=two).detect for i in range(4)) and s.stats.young == 3
+    )  # 1st periodic
+    assert [s.decide(i, {}, ()).detect for i in range(3)].count(True) == 1
 
 
 def test_a_live_camera_detector_does_not_spin_unless_the_config_says_so():

@@ -134,3 +134,28 @@ def test_reset_starts_ids_again():
     tracker.reset()
     assert tracker.track_count == 0
     assert tracker_ids(tracker.update(dets(box_at(0)), 5.0)).tolist() == [0]
+
+
+def test_a_crop_carries_the_tracks_outside_it_and_starts_none_over_them():
+    from detector.geometry.crop import Crop
+
+    tracker = ByteTracker(TrackerConfig(), fps=25.0)
+    a, b = box_at(100.0), box_at(600.0)
+    for k in range(3):  # two confirmed tracks, 0 and 1, standing still
+        assert tracker_ids(tracker.update(dets(a, b), k / 25)).tolist() == [0, 1]
+    crop = Crop(0, 0, 400, 300, (256, 192), (960, 540))  # holds a (x 100-160), not b (x 600-660)
+    # only a is detected; b, outside the crop, is carried: neither missed nor dropped
+    assert tracker_ids(tracker.update(dets(a), 3 / 25, crop)).tolist() == [0]
+    assert tracker.carried == [1]
+    assert tracker_ids(tracker.update(dets(a, b), 4 / 25)).tolist() == [0, 1]  # b keeps its id
+    # a track inside the crop that is not detected there is carried too: a crop never loses a track
+    tracker.update(dets(), 5 / 25, crop)
+    assert sorted(tracker.carried) == [0, 1]
+    assert tracker_ids(tracker.update(dets(a, b), 6 / 25)).tolist() == [0, 1]
+    # a box over a carried track's prediction (cut by the crop, say) starts no track
+    wide = Crop(0, 0, 640, 300, (448, 192), (960, 540))  # b (x 600-660) crosses its right edge
+    tracker.update(dets(a, (590.0, 100.0, 639.0, 140.0, 0.9)), 7 / 25, wide)
+    assert tracker.tentative == 0 and tracker.carried == [1]
+    # on a whole frame a missed track is lost (not carried by the tracker; the store stops it)
+    tracker.update(dets(b), 8 / 25)
+    assert tracker.carried == [] and tracker_ids(tracker.update(dets(a, b), 9 / 25)).tolist() == [0, 1]
