@@ -1,12 +1,20 @@
-"""Writes benchmarks/RESULTS.md from the per-area figures in benchmarks/results/*.md.
+"""Updates benchmarks/RESULTS.md from the per-area figures in benchmarks/results/*.md.
 
-Each benchmark script writes its own section file with the machine it ran on; this only joins them.
+Each benchmark script writes its own section file with the machine it ran on. RESULTS.md also holds
+sections written by hand (a session's measurements and what they mean), so this does not rebuild it:
+each results file replaces the level-2 section of the same heading (from that heading to the next
+level-2 heading), a results file whose heading is not there yet is added at the end, and every other
+section is kept as it is. Notes written by hand under a generated section go below a line
+`<!-- notes -->` in that section: they are kept under the new figures. A section edited by hand above
+that line (its text is not the results file's, old or new, plus notes) is left alone and named, unless
+`--replace-edited`. Without a RESULTS.md it is built from the results files alone.
 
-    .venv/bin/python benchmarks/collect.py
+    .venv/bin/python benchmarks/collect.py [--replace-edited]
 """
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -54,24 +62,77 @@ the ratios, which come from one run.
 """
 
 
+NOTES = "<!-- notes -->"
+
+
+def _generated_line(name: str) -> str:
+    return f"<!-- generated from benchmarks/results/{name}.md by benchmarks/collect.py -->"
+
+
+def generated(name: str) -> str | None:
+    """A results file's text with its headings shifted so its top heading is level 2, and a line under
+    the heading saying where it comes from."""
+    path = HERE / "results" / f"{name}.md"
+    if not path.exists():
+        return None
+    lines = path.read_text(encoding="utf-8").strip().splitlines()
+    top = min((len(x) - len(x.lstrip("#")) for x in lines if x.startswith("#")), default=2)
+    shifted = [
+        ("#" * (2 - top) + x) if x.startswith("#") and top < 2 else (x[top - 2 :] if x.startswith("#") else x)
+        for x in lines
+    ]
+    return "\n".join([shifted[0], _generated_line(name), *shifted[1:]])
+
+
+def split_sections(text: str) -> list[str]:
+    """The document cut before every level-2 heading (the first part is what precedes the first)."""
+    parts: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if line.startswith("## "):
+            parts.append([])
+        parts[-1].append(line)
+    return ["\n".join(p).strip() for p in parts]
+
+
+def merge(document: str, sections: list[str], replace_edited: bool = False) -> tuple[str, list[str]]:
+    """`document` with each of `sections` in place of the section of the same heading (or added), the
+    notes below its NOTES line kept; and the headings of the sections left alone (edited by hand)."""
+    parts = split_sections(document)
+    heads = [p.splitlines()[0] if p.startswith("## ") else None for p in parts]
+    edited: list[str] = []
+    for section in sections:
+        head = section.splitlines()[0]
+        if head not in heads:
+            parts.append(section)
+            heads.append(head)
+            continue
+        i = heads.index(head)
+        figures, marker, notes = parts[i].partition(NOTES)
+        if figures.strip() != section.strip() and _edited(figures) and not replace_edited:
+            edited.append(head)
+            continue
+        parts[i] = section + ("\n\n" + NOTES + notes if marker else "")
+    return "\n\n".join(p for p in parts if p) + "\n", edited
+
+
+def _edited(figures: str) -> bool:
+    """A section not written by this script (no generated line under its heading) counts as edited."""
+    return "<!-- generated from benchmarks/results/" not in figures
+
+
 def main() -> None:
-    parts = [HEADER]
-    for name in ORDER:
-        path = HERE / "results" / f"{name}.md"
-        if path.exists():
-            text = path.read_text(encoding="utf-8").strip()
-            # shift headings so each section's top heading is level 2, under the file's title
-            lines = text.splitlines()
-            top = min((len(x) - len(x.lstrip("#")) for x in lines if x.startswith("#")), default=2)
-            lines = [
-                ("#" * (2 - top) + x)
-                if x.startswith("#") and top < 2
-                else (x[top - 2 :] if x.startswith("#") else x)
-                for x in lines
-            ]
-            parts.append("\n".join(lines))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--replace-edited", action="store_true", help="replace sections edited by hand too")
+    args = ap.parse_args()
+    sections = [text for name in ORDER if (text := generated(name)) is not None]
     out = HERE / "RESULTS.md"
-    out.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+    if out.exists():
+        text, edited = merge(out.read_text(encoding="utf-8"), sections, args.replace_edited)
+        for head in edited:
+            print(f"left alone (edited by hand above {NOTES}): {head}")
+    else:
+        text = "\n\n".join([HEADER, *sections]) + "\n"
+    out.write_text(text, encoding="utf-8")
     print(f"wrote {out}")
 
 
