@@ -23,6 +23,7 @@ import io
 import logging
 import threading
 from collections import OrderedDict, deque
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -330,19 +331,23 @@ def _open_slice(piece: PacketSlice) -> Any:
 class SliceDecoder:
     """Decodes a slice's frames on demand, keeping at most `cache` of them (6 MB each at 1080p).
 
-    `prefetch(indices)` decodes the slice once, front to back, and keeps just those frames; a frame
-    asked for later that is not cached is decoded again from the slice's start."""
+    The decoder stays open where it stopped: frames asked for in order (an encoded clip's frames, one
+    by one) decode the slice once, front to back. `prefetch(indices)` decodes up to the last of them
+    and keeps just those; a frame before the decoder's position that is not cached is decoded again
+    from the slice's start. `close()` (or the last reference going) closes the decoder."""
 
     def __init__(self, piece: PacketSlice, cache: int = 16) -> None:
         self.piece = piece
         self.cache = cache
         self._images: OrderedDict[int, np.ndarray] = OrderedDict()
         self._index_of: dict[int, int] | None = None  # container PTS -> frame index
+        self._frames: Generator[tuple[int, Any], None, None] | None = None  # the open decoder, from `_pos` on
+        self._pos = -1  # the index of the last frame decoded
         self.decoded = 0
         self._lock = threading.Lock()
 
-    def _decode(self, wanted: set[int]) -> None:
-        stop = max(wanted) if wanted else -1
+    def _from_start(self) -> Generator[tuple[int, Any], None, None]:
+        """(frame index, decoded frame) of the slice in order, from its keyframe."""
         with _open_slice(self.piece) as container:
             stream = container.streams.video[0]
             if self._index_of is None:
@@ -353,15 +358,30 @@ class SliceDecoder:
             index_of = self._index_of
             for frame in container.decode(stream):
                 self.decoded += 1
-                if frame.pts is None:
-                    continue
-                idx = index_of.get(frame.pts)
-                if idx is None:
-                    continue
-                if idx in wanted:
-                    self._keep(idx, frame.to_ndarray(format="bgr24"))
-                if idx >= stop:
-                    break
+                idx = index_of.get(frame.pts) if frame.pts is not None else None
+                if idx is not None:
+                    yield idx, frame
+
+    def _decode(self, wanted: set[int]) -> None:
+        if not wanted:
+            return
+        if self._frames is None or min(wanted) <= self._pos:  # behind the decoder: from the start
+            self.close()
+            self._frames = self._from_start()
+        stop = max(wanted)
+        for idx, frame in self._frames:
+            self._pos = idx
+            if idx in wanted:
+                self._keep(idx, frame.to_ndarray(format="bgr24"))
+            if idx >= stop:
+                return
+        self.close()  # the slice ended
+
+    def close(self) -> None:
+        """Close the open decoder (its container), if any."""
+        if self._frames is not None:
+            frames, self._frames, self._pos = self._frames, None, -1
+            frames.close()
 
     def _keep(self, idx: int, image: np.ndarray) -> None:
         self._images[idx] = image

@@ -74,6 +74,22 @@ def test_slice_starts_at_the_keyframe_and_decodes_the_same_pixels(clip: Path) ->
     assert src.packets.slice(200, 210) is None and src.packets.stats.misses == 1
 
 
+def test_frames_asked_for_in_order_decode_the_slice_once(clip: Path) -> None:
+    """An encoded clip asks for its frames one by one: the decoder goes on from where it stopped
+    instead of decoding from the keyframe again for every frame (18 decodes, not 14 passes)."""
+    src, frames = _read(clip)
+    piece = src.packets.slice(34, 47)
+    assert piece is not None
+    decoder = SliceDecoder(piece, cache=4)
+    for i in range(34, 48):
+        assert np.array_equal(decoder.image(i), frames[i].image)
+    assert decoder.decoded == 18  # frames 30..47, each once
+    assert np.array_equal(decoder.image(36), frames[36].image)  # behind it, not cached: from the start
+    assert decoder.decoded == 18 + 7
+    decoder.close()
+    assert np.array_equal(decoder.image(47), frames[47].image)  # cached frames outlive the decoder
+
+
 def test_stream_copy_is_the_camera_packets(clip: Path, tmp_path: Path) -> None:
     src, frames = _read(clip)
     piece = src.packets.slice(34, 47)
