@@ -75,6 +75,15 @@ class PlatesConfig(FrozenModel):
         "2: + fixed central band; 3: + glyph band with a wider margin). More views: fewer misreads, "
         "proportionally more OCR time.",
     )
+    ocr_line_width: Literal["auto", "padded", "own"] = Field(
+        default="auto",
+        description="rapidocr backend: 'padded' reads every text line padded to 320 columns at the model's "
+        "48-px height (PaddleOCR's input width; the US and European readings were tuned on it); 'own' "
+        "reads a line at its own width plus 64 columns of padding (rounded up to the model's stride of 8), "
+        "lines of about one width in one call: its cost grows with the columns, and a one-row plate's line "
+        "is ~200 columns, a two-row plate's row ~120. auto: own with country vn (the same exact reads on "
+        "2,622 Vietnamese crops, 13-28% fewer columns), padded elsewhere.",
+    )
     decisive_confidence: float = Field(
         default=0.99,
         gt=0,
