@@ -82,7 +82,8 @@ class PlatesConfig(FrozenModel):
         "reads a line at its own width plus 64 columns of padding (rounded up to the model's stride of 8), "
         "lines of about one width in one call: its cost grows with the columns, and a one-row plate's line "
         "is ~200 columns, a two-row plate's row ~120. auto: own with country vn (the same exact reads on "
-        "2,622 Vietnamese crops, 13-28% fewer columns), padded elsewhere.",
+        "2,622 Vietnamese crops, 13-28% fewer columns), padded elsewhere. The ocr_ensemble's second "
+        "recogniser reads padded lines always.",
     )
     decisive_confidence: float = Field(
         default=0.95,

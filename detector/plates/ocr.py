@@ -48,8 +48,8 @@ PADDED_WIDTH = 320
 #: Vietnamese crops, 0 columns lost 2 exact reads of 2,400 one-row crops, 32 one of 222 two-row, 64 none)
 OWN_WIDTH_MARGIN = 64
 #: Own-width reading: lines at most this many columns narrower than a call's widest line join its call
-#: (the two rows of a two-row plate, mostly). One 48-px line costs ~0.09 ms CPU a column and a call
-#: ~1 ms more (this CPU, one thread); extra padding did not lower the readings' posteriors
+#: (the two rows of a two-row plate, mostly), padded further. One 48-px line costs ~0.09 ms CPU a
+#: column and a call ~1 ms more (this CPU, one thread)
 GROUP_SLACK = 32
 
 
@@ -320,7 +320,9 @@ def width_groups(widths: Sequence[int], slack: int = GROUP_SLACK) -> list[list[i
 
 
 def ensemble_from_config(cfg: PlatesConfig) -> list[PlateOcr]:
-    """The second recogniser(s) voting with the main one (rapidocr backend with `ocr_ensemble` only).
+    """The second recogniser(s) voting with the main one (rapidocr backend with `ocr_ensemble` only),
+    reading lines padded to 320 columns whatever `ocr_line_width` says (own width was measured on the
+    main recogniser only).
 
     An explicitly configured `ocr_ensemble_model` must exist (ModelError otherwise); the packaged
     default (PP-OCRv4 rec from the rapidocr-onnxruntime wheel) is optional: without it the reader runs
@@ -334,7 +336,7 @@ def ensemble_from_config(cfg: PlatesConfig) -> list[PlateOcr]:
         path = Path(cfg.ocr_ensemble_model)
         if not path.is_file():
             raise ModelError(f"ensemble recognition model not found: {path} (plates.ocr_ensemble_model)")
-        return [RapidOcrRecognizer(path, "config", cfg.threads, own_line_width(cfg))]
+        return [RapidOcrRecognizer(path, "config", cfg.threads)]
     shipped = package_file(ENSEMBLE_PACKAGE, ENSEMBLE_REC_FILE)
     if shipped is None:
         log.warning(
@@ -343,7 +345,7 @@ def ensemble_from_config(cfg: PlatesConfig) -> list[PlateOcr]:
             ENSEMBLE_PACKAGE,
         )
         return []
-    return [RapidOcrRecognizer(shipped, f"package:{ENSEMBLE_PACKAGE}", cfg.threads, own_line_width(cfg))]
+    return [RapidOcrRecognizer(shipped, f"package:{ENSEMBLE_PACKAGE}", cfg.threads)]
 
 
 def ocr_from_config(cfg: PlatesConfig) -> PlateOcr:
