@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 
 from detector.plates.country import CountryRules, Reading
-from detector.plates.image import Image, text_band
+from detector.plates.image import GlyphLine, Image, glyph_line
 from detector.plates.ocr import OcrLine
 from detector.plates.rescore import View
 
@@ -22,20 +22,40 @@ from detector.plates.rescore import View
 VIEWS: tuple[tuple[str, float], ...] = (("band", 0.15), ("fixed", 0.16), ("band", 0.3))
 
 
+class LineViews:
+    """The first `n` views of one line of characters (`VIEWS`), each cut when first asked for, the glyph
+    band found once for all: a crop whose first view reads decisively never cuts the others."""
+
+    def __init__(self, line: Image, n: int) -> None:
+        self.line = line
+        self.n = max(1, n)
+        self._glyphs: GlyphLine | None | bool = False  # False: not looked for yet
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, k: int) -> Image:
+        """View `k`: cut to the glyph band (falls back to the line itself when no glyphs are found) or
+        to a fixed central band."""
+        if not 0 <= k < self.n:
+            raise IndexError(k)
+        kind, margin = VIEWS[k]
+        h = self.line.shape[0]
+        if kind == "fixed":
+            dy = int(h * margin)
+            return self.line[dy : h - dy]
+        if self._glyphs is False:
+            self._glyphs = glyph_line(self.line)
+        band = None if not isinstance(self._glyphs, GlyphLine) else self._glyphs.band(margin)
+        return self.line[band[0] : band[1]] if band and band[1] - band[0] >= 8 else self.line
+
+
 def line_views(line: Image, n: int) -> list[Image]:
     """Up to `n` views of one line of characters for test-time augmentation: cut to the glyph band
     (drops state names, slogans and frame edges above/below), cut to a fixed central band, and the
     glyph band with a wider margin. Each falls back to the line itself when no glyphs are found."""
-    h = line.shape[0]
-    views: list[Image] = []
-    for kind, margin in VIEWS[: max(1, n)]:
-        if kind == "fixed":
-            dy = int(h * margin)
-            views.append(line[dy : h - dy])
-            continue
-        band = text_band(line, margin)
-        views.append(line[band[0] : band[1]] if band and band[1] - band[0] >= 8 else line)
-    return views
+    views = LineViews(line, n)
+    return [views[k] for k in range(len(views))]
 
 
 def _join(lines: Sequence[OcrLine]) -> tuple[str, float, tuple[float, ...]]:

@@ -44,7 +44,7 @@ from detector.plates.image import (
     sharpness,
     split_rows,
 )
-from detector.plates.layouts import Layouts, line_views
+from detector.plates.layouts import Layouts, LineViews
 from detector.plates.ocr import PlateOcr, ensemble_from_config, ocr_from_config
 from detector.plates.pose import frontality
 from detector.plates.rescore import View, choose
@@ -100,7 +100,7 @@ class PlateReader:
         the frames); measured here otherwise.
 
         The crop is read as one row and, when a row gap is found (or the crop is squarish), as two rows.
-        Each line is read in `ocr_variants` views (see `line_views`); the layout (one or two rows) with
+        Each line is read in `ocr_variants` views (see `LineViews`); the layout (one or two rows) with
         the best total score wins, and its candidate readings are rescored over its views (`_rescore`).
         With country vn the first view is read alone first, and the others only when its reading is not
         decisive (a valid plate whose weakest character's posterior is below `decisive_confidence`).
@@ -119,8 +119,9 @@ class PlateReader:
         # plates are 4-5 times as wide as high): its whole-crop line is not read
         one_row = not (glyph_rows and w / h < TWO_ROW_MAX_ASPECT)
         n = self.cfg.ocr_variants
-        whole = line_views(crop, n) if one_row else []
-        top_bottom = None if split is None else [line_views(part, n) for part in split_rows(crop, split)]
+        # each view is cut when a stage first reads it
+        whole = LineViews(crop, n)
+        top_bottom = None if split is None else [LineViews(part, n) for part in split_rows(crop, split)]
         acc = Layouts()
         best = None
         # staged (country vn): the first view of each layout, then (unless that reading is already

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from detector.plates.ocr import PlateOcr
 from detector.plates.reader import PlateReader
 
 
@@ -17,3 +18,15 @@ def models_reader() -> Iterator[PlateReader]:
     reader = PlateReader.from_config(PlatesConfig(detector_input_size=640))
     yield reader
     reader.close()
+
+
+@pytest.fixture(scope="session")
+def padded_ocr() -> Iterator[PlateOcr]:
+    """The rapidocr recogniser as every country but vn reads lines (padded to 320 columns), loaded once:
+    `models_reader`'s (country vn) reads them at their own width."""
+    from detector.config import PlatesConfig
+    from detector.plates.ocr import RapidOcrRecognizer
+
+    ocr = RapidOcrRecognizer.from_config(PlatesConfig(country="us"))
+    yield ocr
+    ocr.close()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from detector.config import PlatesConfig
+from detector.plates.ocr import PlateOcr
 from detector.plates.pose import NO_POSE_READ_RATE, PlatePose, frontality, plate_pose
 from detector.plates.reader import PlateReader
 from detector.plates.vote import PlateObservation, plate_quality, select_best
@@ -97,9 +98,9 @@ def test_a_square_on_frame_is_picked_over_a_turned_one() -> None:
     assert plate_quality(40, 0.9, 400.0, 0.5) == pytest.approx(plate_quality(40, 0.9, 400.0) / 2)
 
 
-def test_reader_records_the_angle(models_reader: PlateReader) -> None:
+def test_reader_records_the_angle(padded_ocr: PlateOcr) -> None:
     crop = image(OPENALPR / "seg_and_ocr" / "usimages" / "ca1564.png")
-    reader = PlateReader(PlatesConfig(country="us", region="ca"), None, models_reader.ocr)
+    reader = PlateReader(PlatesConfig(country="us", region="ca"), None, padded_ocr)
     square = reader.read_crop(crop)
     steep = reader.read_crop(turned(crop, 28.0))
     assert square is not None and steep is not None

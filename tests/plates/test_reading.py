@@ -9,6 +9,7 @@ import pytest
 from detector.config import PlatesConfig
 from detector.plates.detect import box_iou
 from detector.plates.image import find_row_split, plate_colour
+from detector.plates.ocr import PlateOcr
 from detector.plates.reader import PlateReader, Sighting
 from tests.plates.support import OPENALPR, VN, image
 
@@ -74,13 +75,17 @@ def test_empty_or_blank_crop_gives_no_read(models_reader: PlateReader, crop: np.
 
 
 def test_unreadable_noise_is_never_trusted(models_reader: PlateReader) -> None:
-    """The OCR hallucinates characters on some noise crops (seeds 0-7: at least one); none is trusted."""
+    """The OCR hallucinates characters on some noise crops (seeds 0-7: read at its own width, none;
+    padded to 320 columns, seed 3 as '2'); none is trusted."""
+    padded = PlateReader.from_config(PlatesConfig(ocr_line_width="padded"), with_detector=False)
     reads = []
-    for seed in range(8):
-        noise = np.random.default_rng(seed).integers(0, 256, (60, 200, 3), dtype=np.uint8)
-        obs = models_reader.read_crop(noise)
-        if obs is not None:
-            reads.append(models_reader.vote([obs]))
+    for reader in (models_reader, padded):
+        for seed in range(8):
+            noise = np.random.default_rng(seed).integers(0, 256, (60, 200, 3), dtype=np.uint8)
+            obs = reader.read_crop(noise)
+            if obs is not None:
+                reads.append(reader.vote([obs]))
+    padded.close()
     assert reads, "no noise crop gave a read: the check below would be empty"
     assert all(r is not None and r.needs_review for r in reads), reads
 
@@ -96,8 +101,8 @@ def test_confident_text_that_is_no_plate_is_never_trusted(models_reader: PlateRe
     assert read is not None and read.needs_review
 
 
-def test_generic_grammar_reads_openalpr_crops(models_reader: PlateReader) -> None:
-    generic = PlateReader(PlatesConfig(country="generic"), None, models_reader.ocr)
+def test_generic_grammar_reads_openalpr_crops(padded_ocr: PlateOcr) -> None:
+    generic = PlateReader(PlatesConfig(country="generic"), None, padded_ocr)
     truth = {"ak399.png": "FGJ235", "al1156.png": "6A5730A", "ca1073.png": "DUKDAWG", "co818.png": "016FGM"}
     got = {n: generic.read_crop(image(OPENALPR / "seg_and_ocr" / "usimages" / n)) for n in truth}
     assert {n: (o.normalized if o else None) for n, o in got.items()} == truth
@@ -133,12 +138,12 @@ def test_detection_finds_the_labelled_plate(models_reader: PlateReader, region: 
 
 
 @pytest.fixture(scope="module")
-def vehicle_reader(models_reader: PlateReader) -> PlateReader:
+def vehicle_reader(padded_ocr: PlateOcr) -> PlateReader:
     """The edge configuration: detector at 320 on vehicle crops, generic grammar, shared OCR."""
     from detector.plates.detect import OnnxPlateDetector
 
     cfg = PlatesConfig(country="generic")
-    return PlateReader(cfg, OnnxPlateDetector.from_config(cfg), models_reader.ocr)
+    return PlateReader(cfg, OnnxPlateDetector.from_config(cfg), padded_ocr)
 
 
 @pytest.mark.parametrize(("region", "stem"), [PHOTOS[0], PHOTOS[2], PHOTOS[4]])
@@ -206,7 +211,7 @@ def test_read_track_votes_over_the_best_frames(vehicle_reader: PlateReader) -> N
     assert 104 in read.frames_used  # the largest, sharpest sighting is always among the best
 
 
-def test_ensemble_reader_reads_openalpr_crops(models_reader: PlateReader) -> None:
+def test_ensemble_reader_reads_openalpr_crops(padded_ocr: PlateOcr) -> None:
     """country=generic with the second recogniser (rapidocr-onnxruntime's PP-OCRv4 rec), when installed."""
     from detector.plates.ocr import ensemble_from_config
 
@@ -214,7 +219,7 @@ def test_ensemble_reader_reads_openalpr_crops(models_reader: PlateReader) -> Non
     extra = ensemble_from_config(cfg)
     if not extra:
         pytest.skip("rapidocr-onnxruntime (PP-OCRv4 rec) not installed")
-    reader = PlateReader(cfg, None, models_reader.ocr, extra)
+    reader = PlateReader(cfg, None, padded_ocr, extra)
     # nc610: "W/C" stacked beside the number is a plate-type code, not part of the plate
     truth = {"ak399.png": "FGJ235", "co818.png": "016FGM", "nc610.png": "2861"}
     got = {n: reader.read_crop(image(OPENALPR / "seg_and_ocr" / "usimages" / n)) for n in truth}
@@ -250,13 +255,13 @@ def test_stacked_mark_cut() -> None:
     assert x1 == 0 and 210 < x2 < 250
 
 
-def test_lines_are_read_only_where_the_image_is(models_reader: PlateReader) -> None:
+def test_lines_are_read_only_where_the_image_is(padded_ocr: PlateOcr) -> None:
     """In a batch the narrower lines are padded to the widest; the CTC steps over that padding are not
     read (one step of margin), so a short line's matrix is short and its reading unchanged."""
     crop = image(OPENALPR / "seg_and_ocr" / "usimages" / "ak399.png")  # labelled FGJ235
     wide = np.hstack([crop] * 4)
-    (alone,) = models_reader.ocr.read_lines([crop])
-    paired, long_ = models_reader.ocr.read_lines([crop, wide])
+    (alone,) = padded_ocr.read_lines([crop])
+    paired, long_ = padded_ocr.read_lines([crop, wide])
     assert alone.chars == paired.chars == "FGJ235"
     h, w = crop.shape[:2]
     steps = int(np.ceil(np.ceil(48 * w / h) / 8)) + 1

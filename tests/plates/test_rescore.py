@@ -29,6 +29,7 @@ from detector.plates.formats import (
     matches,
     state_named_in,
 )
+from detector.plates.ocr import PlateOcr
 from detector.plates.reader import PlateReader
 from detector.plates.rescore import candidates, choose, prior
 from tests.plates.support import OPENALPR, image
@@ -227,16 +228,16 @@ def test_state_named_on_the_plate(texts: list[str], state: str | None) -> None:
     assert state_named_in(texts) == state
 
 
-def test_a_view_of_the_state_name_is_not_a_plate(models_reader: PlateReader) -> None:
+def test_a_view_of_the_state_name_is_not_a_plate(padded_ocr: PlateOcr) -> None:
     assert is_state_name("TEXAS") and is_state_name("New Jersey") and is_state_name("WASHINGTON DC")
     assert not is_state_name("IDAH0HI") and not is_state_name("TEXAS1") and not is_state_name("")
     # the glyph band of this crop is found on the white TEXAS over the number: those views are dropped
     crop = image(OPENALPR / "seg_and_ocr" / "usimages" / "tx128.png")  # labelled BH8G151
-    got = PlateReader(PlatesConfig(country="us", region="tx"), None, models_reader.ocr).read_crop(crop)
+    got = PlateReader(PlatesConfig(country="us", region="tx"), None, padded_ocr).read_crop(crop)
     assert got is not None and got.normalized == "BH8G151"
     # where every view reads a state's name, there is no plate reading at all
     band = crop[: int(0.3 * crop.shape[0])]
-    none = PlateReader(PlatesConfig(country="us", ocr_variants=1), None, models_reader.ocr).read_crop(band)
+    none = PlateReader(PlatesConfig(country="us", ocr_variants=1), None, padded_ocr).read_crop(band)
     assert none is None or none.normalized != "TEXAS"
 
 
@@ -252,13 +253,13 @@ def test_a_view_of_the_state_name_is_not_a_plate(models_reader: PlateReader) -> 
     ],
 )
 def test_state_read_from_the_plate_sets_the_formats(
-    models_reader: PlateReader, name: str, state: str, plate: str, without: str
+    padded_ocr: PlateOcr, name: str, state: str, plate: str, without: str
 ) -> None:
     crop = image(OPENALPR / "seg_and_ocr" / "usimages" / name)
-    us = PlateReader(PlatesConfig(country="us"), None, models_reader.ocr).read_crop(crop)
+    us = PlateReader(PlatesConfig(country="us"), None, padded_ocr).read_crop(crop)
     assert us is not None and (us.normalized, us.region) == (plate, state)
     off = PlatesConfig(country="us", state_from_plate=False)
-    blind = PlateReader(off, None, models_reader.ocr).read_crop(crop)
+    blind = PlateReader(off, None, padded_ocr).read_crop(crop)
     assert blind is not None and blind.region is None and blind.normalized == without
 
 
@@ -288,11 +289,11 @@ def test_region_config_errors(settings: dict[str, str], message: str) -> None:
     ],
 )
 def test_region_formats_on_real_crops(
-    models_reader: PlateReader, name: str, region: str, with_region: str, without: str
+    padded_ocr: PlateOcr, name: str, region: str, with_region: str, without: str
 ) -> None:
     crop = image(OPENALPR / "seg_and_ocr" / "usimages" / name)
-    plain = PlateReader(PlatesConfig(country="generic"), None, models_reader.ocr).read_crop(crop)
-    regional = PlateReader(PlatesConfig(country="us", region=region), None, models_reader.ocr).read_crop(crop)
+    plain = PlateReader(PlatesConfig(country="generic"), None, padded_ocr).read_crop(crop)
+    regional = PlateReader(PlatesConfig(country="us", region=region), None, padded_ocr).read_crop(crop)
     assert plain is not None and plain.normalized == without
     assert regional is not None and regional.normalized == with_region
 
@@ -317,7 +318,13 @@ def text_lines():
 
 @pytest.mark.parametrize(("folder", "name", "country", "plate"), MISSED_BY_PLATEDET)
 def test_photo_fallback_reads_plates_platedet_misses(
-    models_reader: PlateReader, text_lines: object, folder: str, name: str, country: str, plate: str
+    models_reader: PlateReader,
+    padded_ocr: PlateOcr,
+    text_lines: object,
+    folder: str,
+    name: str,
+    country: str,
+    plate: str,
 ) -> None:
     from detector.plates.detect import box_iou
 
@@ -327,7 +334,7 @@ def test_photo_fallback_reads_plates_platedet_misses(
     reader = PlateReader(
         PlatesConfig.model_validate({"country": country, "detector_input_size": 640}),
         models_reader.detector,
-        models_reader.ocr,
+        padded_ocr,
     )
     assert reader.detect_plates(img) == []  # the detector alone finds nothing here
     assert reader.read_image(img) == []  # and without a fallback nothing is read
@@ -338,13 +345,15 @@ def test_photo_fallback_reads_plates_platedet_misses(
     assert top.box is not None and box_iou(top.box.xyxy, (x, y, x + w, y + h)) >= 0.5
 
 
-def test_photo_fallback_skips_words_and_numbers(models_reader: PlateReader, text_lines: object) -> None:
+def test_photo_fallback_skips_words_and_numbers(
+    models_reader: PlateReader, padded_ocr: PlateOcr, text_lines: object
+) -> None:
     # a van with the fleet name, a web address, a phone number and a sticker code besides its plate:
     # only the plate comes first; words without digits are never offered as plates
     path = OPENALPR / "endtoend" / "us" / "wts-lg-000017.jpg"
     img = image(path)
     reader = PlateReader(
-        PlatesConfig(country="us", detector_input_size=640), models_reader.detector, models_reader.ocr
+        PlatesConfig(country="us", detector_input_size=640), models_reader.detector, padded_ocr
     )
     reads = reader.read_text_lines(img, text_lines)  # type: ignore[arg-type]
     texts = [r.normalized for r in reads]
