@@ -202,6 +202,9 @@ class EvidenceSink:
             log.error("%s: evidence bundle NOT written: %s", key, exc)
             self.failures.append((key, str(exc)))
             return
+        finally:
+            if p.decoder is not None:  # an open 1080p decoder holds tens of MB: not past its bundle
+                p.decoder.close()
         self.written.append((key, path))
         if self.on_bundle is not None:
             self.on_bundle(p.violation, path)
