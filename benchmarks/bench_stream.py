@@ -225,17 +225,18 @@ def plot(samples: list[tuple[float, float]], path: Path) -> None:
     fig.savefig(path)
 
 
-def replace_section(path: Path, title: str, section: str) -> None:
-    """Put `section` in place of the `## {title}` section of RESULTS.md (appended when absent)."""
+def replace_section(path: Path, title: str, section: str, name: str | None = None) -> None:
+    """Put `section` in place of the `## {title}` section of RESULTS.md (added when absent), as
+    benchmarks/collect.py does: the notes below its `<!-- notes -->` line are kept. `name`: the
+    results file it comes from (benchmarks/results/NAME.md), named under the heading."""
+    from collect import merge, stamped  # benchmarks/collect.py (scripts run by path)
+
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    head = f"## {title}\n"
-    start = text.find(head)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(head))
-        text = text[:start] + section.rstrip("\n") + "\n" + (text[end:] if end >= 0 else "")
-    path.write_text(text, encoding="utf-8")
+    body = section.strip()
+    if name is not None:
+        body = stamped(body, name)
+    merged, _ = merge(text, [body], replace_edited=True)
+    path.write_text(merged, encoding="utf-8")
 
 
 def main() -> int:
@@ -276,7 +277,7 @@ def main() -> int:
             section = f"## {title}\n\n`{cmd}`\n\n{text}{plot_line}"
             (results / f"{name}.md").write_text(section, encoding="utf-8")
             if results.resolve() == (REPO / "benchmarks" / "results").resolve():
-                replace_section(REPO / "benchmarks" / "RESULTS.md", title, section)
+                replace_section(REPO / "benchmarks" / "RESULTS.md", title, section, name)
             if res["rss"]:
                 (results / f"{name}_rss.csv").write_text(
                     "seconds,rss_mb\n" + "".join(f"{t:.1f},{mb:.1f}\n" for t, mb in res["rss"]),

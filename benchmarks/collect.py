@@ -81,7 +81,13 @@ def generated(name: str) -> str | None:
         ("#" * (2 - top) + x) if x.startswith("#") and top < 2 else (x[top - 2 :] if x.startswith("#") else x)
         for x in lines
     ]
-    return "\n".join([shifted[0], _generated_line(name), *shifted[1:]])
+    return stamped("\n".join(shifted), name)
+
+
+def stamped(section: str, name: str) -> str:
+    """A section with the line saying it comes from benchmarks/results/NAME.md under its heading."""
+    lines = section.splitlines()
+    return "\n".join([lines[0], _generated_line(name), *lines[1:]])
 
 
 def split_sections(text: str) -> list[str]:

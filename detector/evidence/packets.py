@@ -377,6 +377,11 @@ class SliceDecoder:
                 return
         self.close()  # the slice ended
 
+    @property
+    def is_open(self) -> bool:
+        """Whether a decoder (and its container) is open, waiting where it stopped."""
+        return self._frames is not None
+
     def close(self) -> None:
         """Close the open decoder (its container), if any."""
         if self._frames is not None:

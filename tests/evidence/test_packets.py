@@ -85,9 +85,18 @@ def test_frames_asked_for_in_order_decode_the_slice_once(clip: Path) -> None:
         assert np.array_equal(decoder.image(i), frames[i].image)
     assert decoder.decoded == 18  # frames 30..47, each once
     assert np.array_equal(decoder.image(36), frames[36].image)  # behind it, not cached: from the start
-    assert decoder.decoded == 18 + 7
+    assert decoder.decoded == 18 + 7 and decoder.is_open  # waiting at frame 36 for what comes next
     decoder.close()
+    assert not decoder.is_open
     assert np.array_equal(decoder.image(47), frames[47].image)  # cached frames outlive the decoder
+    assert decoder.is_open is False  # 47 was cached: nothing decoded, nothing opened
+    decoder.prefetch({46, 47})  # both cached
+    assert not decoder.is_open
+    decoder.image(47 - 13)  # not cached (cache of 4): decoded from the keyframe, left open at 34
+    assert decoder.is_open
+    decoder.image(47)  # cached; the decoder stays where it is
+    decoder.close()
+    assert not decoder.is_open
 
 
 def test_stream_copy_is_the_camera_packets(clip: Path, tmp_path: Path) -> None:
