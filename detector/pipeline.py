@@ -224,9 +224,9 @@ class Pipeline:
         outside it are carried by their motion, as on a frame without detection."""
         self.summary.times.detected_frames += 1
         tracked = self.tracker.update(dets, frame.timestamp, crop)
-        riders = None
-        if self.riders is not None:
-            riders = self.riders.update(tracked, frame.timestamp, frame.index)
+        riders, associator = None, self.riders
+        if associator is not None:
+            riders = associator.update(tracked, frame.timestamp, frame.index)
             tracked = riders.road_users
             for tid in riders.rider_ids:  # a rider is part of its two-wheeler, not a road user of its own
                 self.store.tracks.pop(tid, None)
@@ -235,8 +235,8 @@ class Pipeline:
         active, moved = self.store.update_part(frame, tracked, self.tracker.carried)
         if not len(moved):
             return tracked, active, riders
-        if riders is not None:
-            riders = riders.with_carried(self.riders.carry(moved, frame.index))  # type: ignore[union-attr]
+        if riders is not None and associator is not None:
+            riders = riders.with_carried(associator.carry(moved, frame.index))
             return riders.road_users, active, riders
         seen = Detections(tracked.xyxy, tracked.confidence, tracked.class_id, tracked.tracker_id)
         seen.data["predicted"] = np.zeros(len(seen), dtype=bool)

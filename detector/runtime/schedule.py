@@ -5,8 +5,8 @@ where a decision is made: while a track's ground point is near (or within `detec
 travel of) a stop line or a solid line, and while a track is young (its first detections decide
 whether it is a track at all) where a rule may judge it: in or near a zone (a lane, a line, an area),
 where speeds are measured, anywhere if the camera has no zones. A young track far from every zone
-(traffic up the image, a side road no rule watches) waits for the periodic detections. A live camera that falls behind (frames waiting in the capture queue)
-skips the periodic detections first, never the decisive ones, up to `max_gap` frames in a row.
+(traffic up the image, a side road no rule watches) waits for the periodic detections. A live camera
+that falls behind (frames waiting in the capture queue) skips the periodic detections first, never the decisive ones, up to `max_gap` frames in a row.
 """
 
 from __future__ import annotations
@@ -193,13 +193,12 @@ class DetectionScheduler:
             track = tracks.get(tid)
             if track is None or not track.points:
                 continue
-            reach = self._reach(track)
             young = track.last.timestamp - track.first.timestamp < young_s
-            if young and (self.region is None or self.region.intersects(reach)):
+            if young and (self.region is None or self.region.intersects(self._reach(track))):
                 young_forced = True
                 out.append(_grow(track.last.xyxy, self._travel(track) + margin))
             elif lines is not None:
-                candidates.append((track, reach))
+                candidates.append((track, self._reach(track)))
         if candidates and lines is not None:
             hit = shapely.intersects(lines, np.array([r for _, r in candidates], dtype=object))
             for (t, _), h in zip(candidates, hit.tolist(), strict=True):
@@ -214,21 +213,22 @@ class DetectionScheduler:
             return np.ones(len(points), dtype=bool)
         return np.asarray(shapely.contains_xy(self.region, points[:, 0], points[:, 1]), dtype=bool)
 
-    def _travel(self, track: Track) -> float:
-        """How far (pixels) the track's box may move before the next periodic detection."""
-        last = track.last
-        prev = track.points[-2] if len(track.points) > 1 else last
-        return (
-            float(np.hypot(last.anchor[0] - prev.anchor[0], last.anchor[1] - prev.anchor[1])) * self.horizon
-        )
-
-    def _reach(self, track: Track) -> BaseGeometry:
-        """Where the track's ground point can go before the next periodic detection, plus the margin."""
+    @staticmethod
+    def _motion(track: Track) -> tuple[float, float, float, float, float]:
+        """(x, y, vx, vy, speed) of the track's ground point: where it is and its last step."""
         last = track.last
         prev = track.points[-2] if len(track.points) > 1 else last
         x, y = last.anchor
         vx, vy = x - prev.anchor[0], y - prev.anchor[1]
-        speed = float(np.hypot(vx, vy))
+        return x, y, vx, vy, float(np.hypot(vx, vy))
+
+    def _travel(self, track: Track) -> float:
+        """How far (pixels) the track's box may move before the next periodic detection."""
+        return self._motion(track)[4] * self.horizon
+
+    def _reach(self, track: Track) -> BaseGeometry:
+        """Where the track's ground point can go before the next periodic detection, plus the margin."""
+        x, y, vx, vy, speed = self._motion(track)
         margin = self.cfg.full_rate_margin_px
         if speed < 0.5:  # standing: only a point on the line itself decides anything
             return shapely.Point(x, y).buffer(max(2.0, margin / 8), quad_segs=2)

@@ -39,7 +39,7 @@ import numpy as np
 
 from detector.config import TrackerConfig
 from detector.geometry.crop import Crop, whole_in_crop
-from detector.track.assign import iou_matrix, match
+from detector.track.assign import covered_share, iou_matrix, match
 from detector.track.kalman import BoxKalman, xyxy_to_z, z_to_xyxy
 from detector.types import Detections
 
@@ -48,22 +48,6 @@ log = logging.getLogger(__name__)
 #: on a frame detected in a crop, a detection that much covered (its own area) by a carried track's
 #: predicted box is taken for that track (its prediction drifts between detections): it starts no track
 HELD_OVERLAP = 0.3
-
-
-def _covered(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """Per box (N, 4): the largest share of its area that one of `others` (M, 4) covers."""
-    ix = np.clip(
-        np.minimum(boxes[:, None, 2], others[None, :, 2]) - np.maximum(boxes[:, None, 0], others[None, :, 0]),
-        0,
-        None,
-    )
-    iy = np.clip(
-        np.minimum(boxes[:, None, 3], others[None, :, 3]) - np.maximum(boxes[:, None, 1], others[None, :, 1]),
-        0,
-        None,
-    )
-    area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-6)
-    return np.asarray((ix * iy).max(axis=1) / area)
 
 
 @dataclass(slots=True, eq=False)
@@ -156,7 +140,9 @@ class ByteTracker:
         kept = {id(t) for t in held}
         self._tracks = [t for t in self._tracks if t.confirmed or id(t) in seen or id(t) in kept]
         if held and len(high):  # a box over a carried track is that track, cut or not: no new track
-            high = high[_covered(boxes[high], z_to_xyxy(np.stack([t.mean for t in held]))) < HELD_OVERLAP]
+            high = high[
+                covered_share(boxes[high], z_to_xyxy(np.stack([t.mean for t in held]))) < HELD_OVERLAP
+            ]
         self.carried = [t.track_id for t in held if t.confirmed and t.tracked]
         self._start(detections, high, timestamp, first, ids)
         out = detections[np.arange(len(detections))]
