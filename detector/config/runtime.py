@@ -3,9 +3,10 @@ does when the disk fills."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from detector.base import FrozenModel
+from detector.classes import COCO_ROAD_USERS
 
 
 class DiskConfig(FrozenModel):
@@ -70,6 +71,13 @@ class RuntimeConfig(FrozenModel):
         "motorbike-heavy clips YOLO finds riders and their motorbikes differently in a crop than in the whole "
         "frame and coverage fell 8-10 points",
     )
+    crop_avoid_classes: tuple[str, ...] = Field(
+        default=("person", "bicycle", "motorcycle"),
+        description="No crop while a track of one of these classes (tracked, lost or not yet confirmed) overlaps "
+        "it: the whole frame is detected instead. YOLO boxes a rider and its two-wheeler differently in a crop "
+        "than in the whole frame (its attention block sees the whole input), which broke those tracks "
+        "(benchmarks/RESULTS.md); cars, buses and trucks keep their boxes",
+    )
     full_rate_young_s: float = Field(
         default=0.3, ge=0, description="Detect every frame while a track is younger than this (seconds)"
     )
@@ -102,3 +110,11 @@ class RuntimeConfig(FrozenModel):
         description="Frames waiting for the track records and the preview writer (each holds its image: a "
         "1080p frame is 6 MB)",
     )
+
+    @field_validator("crop_avoid_classes")
+    @classmethod
+    def _known_classes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(value) - set(COCO_ROAD_USERS.values())
+        if unknown:
+            raise ValueError(f"unknown classes {sorted(unknown)}; known: {sorted(COCO_ROAD_USERS.values())}")
+        return value

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from detector.assemble import BuiltPipeline
+from detector.classes import COCO_ROAD_USERS
 from detector.config import RuntimeConfig
 from detector.detect.base import region_detector
 from detector.fsutil import atomic_write_text
@@ -132,6 +133,9 @@ class FrameLoop:
         scene = getattr(getattr(stage, "engine", None), "scene", None)
         regional = region_detector(self.pipeline.detector)  # forced detections in crops, if it can
         self.scheduler = DetectionScheduler(cfg, scene, regional.plan_crop if regional is not None else None)
+        self._crop_avoid = frozenset(
+            i for i, name in COCO_ROAD_USERS.items() if name in cfg.crop_avoid_classes
+        )
         self.ahead: DetectAhead | None = None
         if cfg.detect_ahead > 0:
             self.ahead = DetectAhead(self.pipeline.detector, cfg.detect_workers)
@@ -204,6 +208,7 @@ class FrameLoop:
             tentative=self.pipeline.tracker.tentative_boxes(),
             phase=self._phase(),
             frame_size=(frame.width, frame.height),
+            crop_avoid=self.pipeline.tracker.boxes_of(self._crop_avoid) if self.scheduler.planner else None,
         )
         future = None
         if decision.detect and self.ahead is not None:

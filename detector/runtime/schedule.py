@@ -41,6 +41,7 @@ class ScheduleStats:
     forced: int = 0  # detections run only because a track was near a decision or young
     young: int = 0  # of which because a track was young
     cropped: int = 0  # detections run on a crop (of `detected`)
+    crop_avoided: int = 0  # forced detections run on the whole frame: a two-wheeler or person in the crop
     crop_share: float = 0.0  # the crops' summed share of the frame's area
 
     def as_dict(self) -> dict[str, float]:
@@ -51,6 +52,7 @@ class ScheduleStats:
             "forced_young": self.young,
             "cropped": self.cropped,
             "crop_share_mean": round(self.crop_share / self.cropped, 3) if self.cropped else 0.0,
+            "crop_avoided": self.crop_avoided,
         }
 
 
@@ -131,13 +133,16 @@ class DetectionScheduler:
         tentative: npt.NDArray[np.float64] | None = None,
         phase: Phase | None = None,
         frame_size: tuple[int, int] | None = None,
+        crop_avoid: npt.NDArray[np.float64] | None = None,
     ) -> Decision:
         """Whether (and where) to detect this frame. `active` are the ids of the previous frame;
         `behind` means the live loop has frames waiting; `tentative` are the predicted boxes (N, 4) of
         the tracker's unconfirmed tracks (a vehicle just seen needs its next detections to become a
         track); `phase` is the signal's as last judged: while it is green no stop line decides anything
         (a red-light or stop-line finding needs red, after an amber or at least `grace_s` into red), so
-        only solid lines keep the detector at full rate; `frame_size` (width, height) allows a crop."""
+        only solid lines keep the detector at full rate; `frame_size` (width, height) allows a crop, and
+        `crop_avoid` are the predicted boxes (N, 4) of tracks a crop may not cut into (two-wheelers and
+        people, `RuntimeConfig.crop_avoid_classes`): a crop overlapping one is not run."""
         since = self._since_detect + 1
         if since >= self.cfg.detect_every and not (behind and since < self.cfg.max_gap):
             return self._whole()
@@ -151,15 +156,31 @@ class DetectionScheduler:
             self.stats.predicted += 1
             return Decision(False)
         self.stats.forced += 1
-        if self.planner is not None and frame_size is not None:
-            crop = self.planner(union_box(boxes), *frame_size)
-            if crop.area_share <= self.cfg.crop_max_share:
-                self._since_detect += 1
-                self.stats.detected += 1
-                self.stats.cropped += 1
-                self.stats.crop_share += crop.area_share
-                return Decision(True, crop)
-        return self._whole()
+        crop = self._crop(boxes, frame_size, crop_avoid)
+        if crop is None:
+            return self._whole()
+        self._since_detect += 1
+        self.stats.detected += 1
+        self.stats.cropped += 1
+        self.stats.crop_share += crop.area_share
+        return Decision(True, crop)
+
+    def _crop(
+        self,
+        boxes: list[Box],
+        frame_size: tuple[int, int] | None,
+        avoid: npt.NDArray[np.float64] | None,
+    ) -> Crop | None:
+        """The crop a forced detection may run on, or None for the whole frame."""
+        if self.planner is None or frame_size is None:
+            return None
+        crop = self.planner(union_box(boxes), *frame_size)
+        if crop.area_share > self.cfg.crop_max_share:
+            return None
+        if avoid is not None and _overlaps(crop.box, avoid):
+            self.stats.crop_avoided += 1
+            return None
+        return crop
 
     def _whole(self) -> Decision:
         self._since_detect = 0
@@ -239,6 +260,15 @@ class DetectionScheduler:
                 (x + vx / speed * reach, y + vy / speed * reach),
             ]
         )
+
+
+def _overlaps(box: Box, boxes: npt.NDArray[np.float64]) -> bool:
+    """Whether any of `boxes` (N, 4) overlaps `box`."""
+    if len(boxes) == 0:
+        return False
+    x0, y0, x1, y1 = box
+    hit = (boxes[:, 0] < x1) & (boxes[:, 2] > x0) & (boxes[:, 1] < y1) & (boxes[:, 3] > y0)
+    return bool(hit.any())
 
 
 def _grow(box: Box, by: float) -> Box:

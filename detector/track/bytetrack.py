@@ -58,6 +58,7 @@ class _Track:
     hits: int = 1  # detections in a row
     track_id: int = -1  # -1 until confirmed
     tracked: bool = True  # matched at the last call (else lost)
+    class_id: int = -1  # class of its last detection
 
     @property
     def confirmed(self) -> bool:
@@ -83,6 +84,14 @@ class ByteTracker:
     def tentative_boxes(self) -> np.ndarray:
         """The predicted boxes (N, 4) of the tracks not confirmed yet."""
         means = [t.mean for t in self._tracks if not t.confirmed]
+        if not means:
+            return np.empty((0, 4))
+        return np.asarray(z_to_xyxy(np.stack(means)), dtype=np.float64)
+
+    def boxes_of(self, class_ids: frozenset[int]) -> np.ndarray:
+        """The predicted boxes (N, 4) of the tracks held (confirmed or not, tracked or lost) whose last
+        detection was of one of `class_ids`."""
+        means = [t.mean for t in self._tracks if t.class_id in class_ids]
         if not means:
             return np.empty((0, 4))
         return np.asarray(z_to_xyxy(np.stack(means)), dtype=np.float64)
@@ -124,7 +133,7 @@ class ByteTracker:
         left, high = self._associate(pool, high, boxes, self.cfg.minimum_iou, matched)
         self._associate(left, low, boxes, self.cfg.minimum_iou, matched)
 
-        self._correct(matched, boxes, timestamp)
+        self._correct(matched, boxes, timestamp, detections.class_id)
         for track, row in matched:
             if not track.confirmed and track.hits >= self.cfg.minimum_consecutive_frames:
                 self._confirm(track)
@@ -190,15 +199,18 @@ class ByteTracker:
         limit = self.cfg.lost_track_s
         self._tracks = [t for t in self._tracks if t.tracked or now - t.last_seen <= limit]
 
-    def _correct(self, matched: list[tuple[_Track, int]], boxes: np.ndarray, now: float) -> None:
+    def _correct(
+        self, matched: list[tuple[_Track, int]], boxes: np.ndarray, now: float, classes: np.ndarray
+    ) -> None:
         if not matched:
             return
         mean = np.stack([t.mean for t, _ in matched])
         cov = np.stack([t.cov for t, _ in matched])
         z = xyxy_to_z(boxes[[row for _, row in matched]])
         mean, cov = self.kalman.update(mean, cov, z)
-        for (t, _), m, c in zip(matched, mean, cov, strict=True):
+        for (t, row), m, c in zip(matched, mean, cov, strict=True):
             t.mean, t.cov = m, c
+            t.class_id = int(classes[row])
             t.last_seen = now
             t.hits += 1
             t.tracked = True
@@ -211,7 +223,7 @@ class ByteTracker:
             return
         mean, cov = self.kalman.initiate(xyxy_to_z(detections.xyxy[rows]))
         for row, m, c in zip(rows.tolist(), mean, cov, strict=True):
-            track = _Track(mean=m, cov=c, last_seen=now)
+            track = _Track(mean=m, cov=c, last_seen=now, class_id=int(detections.class_id[row]))
             if first or self.cfg.minimum_consecutive_frames <= 1:
                 self._confirm(track)
                 ids[row] = track.track_id

@@ -118,6 +118,30 @@ def test_a_crop_larger_than_the_share_allowed_is_the_whole_frame():
     assert all(d.detect and d.crop is None for d in got) and s.stats.cropped == 0
 
 
+def test_no_crop_cuts_into_a_two_wheeler_or_a_person():
+    """A crop overlapping a box the loop asks to avoid (a motorbike's, a person's) is not run: the whole
+    frame is detected instead; a box elsewhere does not stop the crop."""
+    cfg = RuntimeConfig(detect_every=2, full_rate_young_s=0.3, crop_max_share=0.5)
+    near = {2: _track(2, [(300.0, 500.0), (301.0, 496.0)])}  # young car in south_lane1
+    beside = np.array([[330.0, 470.0, 360.0, 520.0]])  # a motorbike next to it, inside its crop
+    far = np.array([[900.0, 20.0, 940.0, 60.0]])  # one far away, top right
+    s = DetectionScheduler(cfg, _scene(), _planner)
+    got = [s.decide(i, near, [2], frame_size=(960, 540), crop_avoid=beside) for i in range(4)]
+    assert all(d.detect and d.crop is None for d in got)
+    assert s.stats.cropped == 0 and s.stats.crop_avoided == 3  # a whole frame detected is periodic again
+    s = DetectionScheduler(cfg, _scene(), _planner)
+    got = [s.decide(i, near, [2], frame_size=(960, 540), crop_avoid=far) for i in range(4)]
+    assert [d.crop is None for d in got] == [True, False] * 2 and s.stats.crop_avoided == 0
+
+
+def test_crop_avoid_classes_are_checked():
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="unknown classes"):
+        RuntimeConfig(crop_avoid_classes=("motorbike",))
+
+
 def test_the_sample_replayed_with_crops_finds_its_six_violations_and_carries_the_rest(tmp_path):
     """The whole sample with forced detections in crops: the ground truth's six violations, no other,
     and on crop frames the tracks outside the crop are carried (rows marked predicted), not lost."""

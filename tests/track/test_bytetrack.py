@@ -159,3 +159,25 @@ def test_a_crop_carries_the_tracks_outside_it_and_starts_none_over_them():
     # on a whole frame a missed track is lost (not carried by the tracker; the store stops it)
     tracker.update(dets(b), 8 / 25)
     assert tracker.carried == [] and tracker_ids(tracker.update(dets(a, b), 9 / 25)).tolist() == [0, 1]
+
+
+def test_boxes_of_gives_the_predicted_boxes_of_the_tracks_of_those_classes():
+    """What the scheduler keeps a crop away from: tracks of a class, confirmed or not, tracked or lost;
+    a track's class is its last detection's."""
+    tracker = ByteTracker(TrackerConfig(), fps=10)
+    bike = Detections(
+        xyxy=np.array([[0, 100, 60, 140], [300, 100, 360, 140]], np.float32),
+        confidence=np.array([0.9, 0.9], np.float32),
+        class_id=np.array([3, 2]),
+    )
+    tracker.update(bike, 0.0)
+    assert np.allclose(tracker.boxes_of(frozenset({3})), [[0, 100, 60, 140]], atol=1)
+    assert len(tracker.boxes_of(frozenset({0, 1}))) == 0
+    tracker.update(Detections.empty(), 0.1)  # both lost: still held, still counted
+    assert len(tracker.boxes_of(frozenset({2, 3}))) == 2
+    # a newcomer not yet confirmed counts too, with its class
+    tracker.update(
+        Detections(np.array([[600, 100, 640, 180]], np.float32), np.array([0.9], np.float32), np.array([0])),
+        0.2,
+    )
+    assert tracker.tentative == 1 and len(tracker.boxes_of(frozenset({0}))) == 1
