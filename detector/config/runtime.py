@@ -66,10 +66,10 @@ class RuntimeConfig(FrozenModel):
         description="A detection forced between periodic ones (a track near a decision, a young track) runs on "
         "a crop around the tracks that force it, at the whole frame's scale, when that crop is at most this "
         "share of the frame; the tracks outside it are carried by their motion. 0 (the default): always the "
-        "whole frame. Measured (benchmarks/RESULTS.md): 0.5 cut the CPU per frame by 30% on the UA-DETRAC "
-        "intersection (cars) at the cost of 0.7 points of track coverage where rules judge, but on "
-        "motorbike-heavy clips YOLO finds riders and their motorbikes differently in a crop than in the whole "
-        "frame and coverage fell 8-10 points",
+        "whole frame. Measured (benchmarks/RESULTS.md): 0.5 cut the CPU per frame by 15-30% on the UA-DETRAC "
+        "intersection (cars) at the cost of 0.7 points of track coverage where rules judge; with crops kept off "
+        "two-wheelers and people (`crop_avoid_classes`) the Vietnamese clips lost nothing where rules judge, but "
+        "a dusk road without zones lost 6 points (dim cars get fewer whole-frame detections to start a track)",
     )
     crop_avoid_classes: tuple[str, ...] = Field(
         default=("person", "bicycle", "motorcycle"),
