@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -158,7 +159,13 @@ def _run_cmd(cfg: Path, out: Path) -> subprocess.Popen[str]:
 def test_run_stops_cleanly_on_sigterm_and_a_restart_loses_and_repeats_nothing(tmp_path: Path):
     keys = write_key_pair(tmp_path / "keys")
     raw = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
-    raw["source"]["uri"] = str((REPO / "sample_videos" / "sample_scene.mp4").resolve())
+    # the sample six times over (stream copy): a fast box finishes the 420 frames of one pass before
+    # the status file shows 120, and the run must still be running when the signal comes
+    looped = tmp_path / "looped.mp4"
+    ffmpeg = [shutil.which("ffmpeg") or "ffmpeg", "-v", "error", "-stream_loop", "5"]
+    src = REPO / "sample_videos" / "sample_scene.mp4"
+    subprocess.run([*ffmpeg, "-i", str(src), "-c", "copy", str(looped)], check=True, timeout=60)
+    raw["source"]["uri"] = str(looped)
     raw["evidence"] = {"key_path": str(keys.private), "clip_enabled": False}
     raw["plates"] = {"enabled": False}
     cfg = tmp_path / "cam.yaml"
