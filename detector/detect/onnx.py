@@ -13,7 +13,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 
 from detector.config import DetectorConfig
 from detector.detect.base import (
@@ -88,7 +87,7 @@ def nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou: fl
     return np.array(keep, dtype=np.int64)
 
 
-def _class_names_from_metadata(session: ort.InferenceSession) -> dict[int, str]:
+def _class_names_from_metadata(session: InferenceSessionLike) -> dict[int, str]:
     meta = session.get_modelmeta().custom_metadata_map
     if "names" in meta:
         try:
@@ -99,8 +98,19 @@ def _class_names_from_metadata(session: ort.InferenceSession) -> dict[int, str]:
     return dict(COCO_ROAD_USERS)
 
 
+def open_detector_session(path: Path, cfg: DetectorConfig) -> InferenceSessionLike:
+    """The vehicle detector's session on the configured backend: onnxruntime (its arena on: the model
+    runs on every frame at one input size, see open_session) or OpenVINO (detector/detect/openvino.py)."""
+    if cfg.backend == "openvino":
+        from detector.detect.openvino import OpenVinoSession
+
+        hint = None if cfg.inference_precision == "default" else cfg.inference_precision
+        return OpenVinoSession(path, cfg.threads, "vehicle detector", hint)
+    return open_session(path, cfg.threads, "vehicle detector", arena=True, spin=bool(cfg.spin))
+
+
 class OnnxYoloDetector:
-    """YOLO11n (or any Ultralytics detect export) through onnxruntime on the CPU."""
+    """YOLO11n (or any Ultralytics detect export) on the CPU, through onnxruntime or OpenVINO."""
 
     def __init__(self, cfg: DetectorConfig, session: InferenceSessionLike | None = None) -> None:
         """`session`: a session of this model shared with other cameras (detector/detect/shared.py)."""
@@ -109,10 +119,7 @@ class OnnxYoloDetector:
         self.model = ModelInfo(
             name=path.name, role="detector", sha256=sha256_file(path), file=path.name, version=origin
         )
-        # run on every frame at one input size: onnxruntime's arena reuses its buffers (see open_session)
-        self.session = session or open_session(
-            path, cfg.threads, "vehicle detector", arena=True, spin=bool(cfg.spin)
-        )
+        self.session = session or open_detector_session(path, cfg)
         inp = self.session.get_inputs()[0]
         out = self.session.get_outputs()[0]
         if len(inp.shape) != 4 or len(out.shape) != 3:

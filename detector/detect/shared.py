@@ -30,11 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 
 from detector.config import DetectorConfig
-from detector.detect.base import open_session
-from detector.detect.onnx import OnnxYoloDetector
+from detector.detect.base import InferenceSessionLike
+from detector.detect.onnx import OnnxYoloDetector, open_detector_session
 from detector.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -63,12 +62,12 @@ class BatchStats:
 class SharedSession:
     """An onnxruntime session several camera threads call as if each had its own.
 
-    Duck-types the parts of `ort.InferenceSession` the detector uses (`get_inputs`, `get_outputs`,
+    Duck-types the parts of an onnxruntime session the detector uses (`get_inputs`, `get_outputs`,
     `get_modelmeta`, `run`)."""
 
     def __init__(
         self,
-        session: ort.InferenceSession,
+        session: InferenceSessionLike,
         batch_wait_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -156,22 +155,25 @@ class SharedSessions:
 
     def __init__(self, batch_wait_s: float = 0.0) -> None:
         self.batch_wait_s = batch_wait_s
-        self.sessions: dict[tuple[str, int], SharedSession] = {}
+        self.sessions: dict[tuple[str, int, str], SharedSession] = {}
 
     def detector(self, cfg: DetectorConfig) -> OnnxYoloDetector:
-        if cfg.backend != "onnx":
+        if cfg.backend == "ultralytics":
             raise ConfigError(
-                f"detector.backend is {cfg.backend!r}: cameras of one box share an onnx session only"
+                "detector.backend is 'ultralytics': cameras of one box share an onnx or openvino session only"
             )
         path, _origin = OnnxYoloDetector._resolve(cfg)
-        key = (str(Path(path).resolve()), cfg.threads)
+        key = (str(Path(path).resolve()), cfg.threads, cfg.backend)
         shared = self.sessions.get(key)
         if shared is None:
-            session = open_session(path, cfg.threads, "vehicle detector", arena=True)
+            session = open_detector_session(path, cfg.model_copy(update={"spin": False}))
             shared = self.sessions[key] = SharedSession(session, self.batch_wait_s)
-            log.info("shared vehicle detector session: %s, %d threads", path, cfg.threads)
+            log.info("shared vehicle detector session: %s, %d threads, %s", path, cfg.threads, cfg.backend)
         shared.participants += 1
         return OnnxYoloDetector(cfg, session=shared)
 
     def stats(self) -> dict[str, object]:
-        return {f"{Path(k[0]).name} x{k[1]} threads": s.stats.as_dict() for k, s in self.sessions.items()}
+        return {
+            f"{Path(k[0]).name} x{k[1]} threads{'' if k[2] == 'onnx' else ', ' + k[2]}": s.stats.as_dict()
+            for k, s in self.sessions.items()
+        }
