@@ -50,16 +50,14 @@ class _Meta:
     custom_metadata_map: dict[str, str] = field(default_factory=dict)
 
 
-def _onnx_metadata(path: Path) -> dict[str, str]:
-    """The ONNX file's metadata (an Ultralytics export keeps its class names there)."""
+def _metadata(model: Any) -> dict[str, str]:
+    """The ONNX file's metadata as OpenVINO keeps it (`framework` in the model's runtime info): an
+    Ultralytics export keeps its class names there."""
     try:
-        import onnx
-
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # a missing onnx package or an unreadable file: COCO ids are assumed
-        log.warning("cannot read the metadata of %s (%s); assuming COCO class ids", path, exc)
+        framework = model.get_rt_info()["framework"]
+        return {str(k): str(v.astype(str)) for k, v in framework.items()}
+    except Exception:  # no metadata in the file: COCO ids are assumed, as onnxruntime's path does
         return {}
-    return {p.key: p.value for p in model.metadata_props}
 
 
 def streams_for(threads: int, cores: int | None = None) -> int:
@@ -94,14 +92,14 @@ class OpenVinoSession:
             self._config["INFERENCE_PRECISION_HINT"] = precision
         self._core = ov.Core()
         try:
-            self._model = self._core.read_model(str(path))
+            self._model: Any = self._core.read_model(str(path))
         except Exception as exc:  # OpenVINO raises RuntimeError with its own text
             raise ModelError(f"cannot load {what} model {path} with OpenVINO: {exc}") from exc
         if len(self._model.inputs) != 1:
             raise ModelError(f"{path}: expected one input, got {len(self._model.inputs)}")
         self._inputs = [_Port(p.any_name, _dims(p.partial_shape)) for p in self._model.inputs]
         self._outputs = [_Port(p.any_name, _dims(p.partial_shape)) for p in self._model.outputs]
-        self._meta = _Meta(_onnx_metadata(path))
+        self._meta = _Meta(_metadata(self._model))
         self._compiled: dict[tuple[int, ...], Any] = {}
         self._dynamic: Any = None
         self._lock = threading.Lock()
@@ -145,7 +143,7 @@ class OpenVinoSession:
                 return compiled
             if len(self._compiled) >= STATIC_SHAPES:
                 return self._compile_dynamic()
-            model = self._model.clone()
+            model = self._read()
             model.reshape({model.inputs[0].any_name: list(shape)})
             compiled = self._compile(model)
             self._compiled[shape] = compiled
@@ -154,8 +152,14 @@ class OpenVinoSession:
 
     def _compile_dynamic(self) -> Any:
         if self._dynamic is None:
-            self._dynamic = self._compile(self._model)
+            self._dynamic = self._compile(self._read())
         return self._dynamic
+
+    def _read(self) -> Any:
+        """The model as read from its file (the one read at start, the first time)."""
+        model = self._model if self._model is not None else self._core.read_model(str(self.path))
+        self._model = None
+        return model
 
     def _compile(self, model: Any) -> Any:
         try:
