@@ -90,6 +90,11 @@ class OpenVinoSession:
         }
         if precision is not None:
             self._config["INFERENCE_PRECISION_HINT"] = precision
+        # pybind11 sets up its numpy bindings on first use, behind a once-flag; two detection workers
+        # reaching it at once deadlocked a replay (seen once in about 30 runs: both threads waiting inside the
+        # first input copy). Set it up here, in the one thread that builds the session.
+        ov.Tensor(np.zeros((1,), np.float32)).data.sum()
+        self._tensor = ov.Tensor
         self._core = ov.Core()
         try:
             self._model: Any = self._core.read_model(str(path))
@@ -130,7 +135,8 @@ class OpenVinoSession:
         request = requests.get(id(compiled))
         if request is None:
             request = requests[id(compiled)] = compiled.create_infer_request()
-        request.infer({0: blob})
+        request.set_input_tensor(self._tensor(np.ascontiguousarray(blob), shared_memory=True))
+        request.infer()
         return [request.get_output_tensor(i).data.copy() for i in range(len(self._outputs))]
 
     def _for_shape(self, shape: tuple[int, ...]) -> Any:

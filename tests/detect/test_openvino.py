@@ -184,3 +184,39 @@ def test_the_sample_replayed_on_openvino_finds_its_six_violations(tmp_path: Path
     assert sorted(v.violation_type.value for v in summary.violations) == sorted(
         x.type for _, x in truth.violations()
     )
+
+
+RACE = """
+import sys, threading
+from pathlib import Path
+import numpy as np
+from detector.detect.openvino import OpenVinoSession
+s = OpenVinoSession(Path(sys.argv[1]), 1, "vehicle detector")
+x = np.zeros((1, 3, 384, 640), np.float32)
+gate = threading.Barrier(2)
+def first_inference():
+    gate.wait()
+    s.run(None, {"images": x})
+workers = [threading.Thread(target=first_inference) for _ in range(2)]
+for w in workers:
+    w.start()
+for w in workers:
+    w.join()
+print("done")
+"""
+
+
+def test_two_threads_making_a_fresh_sessions_first_inference_at_once_do_not_deadlock():
+    """A fresh process each time (the bindings' one-time set-up is per process): two detection workers
+    start at the same moment on a session nobody has run yet, as a replay's first frames do."""
+    import subprocess
+    import sys
+
+    from detector.detect.base import package_file
+
+    path = package_file(YOLO_PACKAGE, YOLO_PACKAGE_FILE)
+    for _ in range(3):
+        done = subprocess.run(
+            [sys.executable, "-c", RACE, str(path)], capture_output=True, text=True, timeout=120, cwd=REPO
+        )
+        assert done.returncode == 0 and done.stdout.strip() == "done", done.stderr[-500:]
