@@ -20,6 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ORDER = [
     "edge",
+    "edge_openvino",
     "memory",
     "tracker",
     "stream",
@@ -45,6 +46,7 @@ the ratios, which come from one run.
 | section | script |
 | --- | --- |
 | The edge: ours against Ultralytics' track pipeline (fps, latency, RSS, tracks) | `benchmarks/bench_edge.py` |
+| The edge with the detector on OpenVINO (a CPU with AMX) | `benchmarks/bench_edge.py --backend openvino` |
 | Where the lean replay's memory goes (imports, models, buffers), before and after | `benchmarks/bench_memory.py` |
 | Our ByteTrack against `trackers`: track continuity | `benchmarks/bench_tracker.py` |
 | A 1080p 25 fps RTSP camera in real time, full pipeline, 10 minutes | `benchmarks/bench_stream.py` |

@@ -245,9 +245,13 @@ def report(
     ).stdout.strip()
     stamp = time.strftime("%Y-%m-%d %H:%M")
     command = f"python benchmarks/bench_edge.py --frames {args.frames} --rounds {args.rounds}"
+    backend = getattr(args, "backend", None)
+    if backend:
+        command += f" --backend {backend}"
     skipped = "".join(f"\n- {c.name}: {c.note}" for c in clips if c.note)
     parts = [
-        "## Edge run: our replay against Ultralytics' track pipeline",
+        "## Edge run: our replay against Ultralytics' track pipeline"
+        + (f", ours on {backend}" if backend else ""),
         f"Measured {stamp} on {machine}; `{command}`; load average {os.getloadavg()[0]:.1f} at the end "
         f"(the 2 cores are shared with other work: compare the ratios of one round). Median of {args.rounds} "
         f"interleaved rounds per cell. Code: {', '.join(dict.fromkeys(r.code for r in runs))} (HEAD at the start of "
