@@ -91,8 +91,8 @@ class OpenVinoSession:
         if precision is not None:
             self._config["INFERENCE_PRECISION_HINT"] = precision
         # pybind11 sets up its numpy bindings on first use, behind a once-flag; two detection workers
-        # reaching it at once deadlocked a replay (seen once in about 30 runs: both threads waiting inside the
-        # first input copy). Set it up here, in the one thread that builds the session.
+        # reaching it at once deadlocked a replay (seen once in about 30 runs: both threads waiting
+        # inside the first input copy). Set it up here, in the one thread that builds the session.
         ov.Tensor(np.zeros((1,), np.float32)).data.sum()
         self._tensor = ov.Tensor
         self._core = ov.Core()
@@ -107,7 +107,7 @@ class OpenVinoSession:
         self._meta = _Meta(_metadata(self._model))
         self._compiled: dict[tuple[int, ...], Any] = {}
         self._dynamic: Any = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # compiles one at a time; `_for_shape` may compile the dynamic one
         self._local = threading.local()
 
     @property
@@ -157,9 +157,10 @@ class OpenVinoSession:
             return compiled
 
     def _compile_dynamic(self) -> Any:
-        if self._dynamic is None:
-            self._dynamic = self._compile(self._read())
-        return self._dynamic
+        with self._lock:
+            if self._dynamic is None:
+                self._dynamic = self._compile(self._read())
+            return self._dynamic
 
     def _read(self) -> Any:
         """The model as read from its file (the one read at start, the first time)."""
