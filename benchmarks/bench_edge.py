@@ -25,9 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 from edge_accuracy import DETRAC_FOLDER, DETRAC_XML, GT_PATH, detrac_accuracy, sample_accuracy, track_count
-from edge_clips import Clip, our_input_size, prepare_clips
+from edge_clips import Clip, config_copy, our_input_size, prepare_clips
 from edge_measure import Policy, Run, code_version, fill, run_measured
 from edge_report import MODES, PEER_PY, REPO, describe, report
 from machine import machine_line  # benchmarks/machine.py (scripts run by path)
@@ -211,15 +210,10 @@ def whole_sample_runs(
 
 def with_backend(clip: Clip, backend: str, work: Path) -> Clip:
     """`clip` with a temp copy of its config whose detector runs on `backend` (openvino: the fp32 file)."""
-    raw = yaml.safe_load(clip.config.read_text(encoding="utf-8"))
-    detector = dict(raw.get("detector") or {})
-    detector["backend"] = backend
+    detector: dict[str, object] = {"backend": backend}
     if backend == "openvino":
         detector["precision"] = "fp32"
-    raw["detector"] = detector
-    raw["source"] = {**raw.get("source", {}), "uri": str(clip.video)}
-    dst = work / f"{clip.config.stem}-{backend}.yaml"
-    dst.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    dst = config_copy(clip.config, work / f"{clip.config.stem}-{backend}.yaml", clip.video, (), detector)
     return dataclasses.replace(
         clip, config=dst, note=(clip.note + "; " if clip.note else "") + f"backend {backend}"
     )

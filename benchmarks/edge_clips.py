@@ -55,11 +55,20 @@ def upscale_video(src: Path, dst: Path, size: tuple[int, int] = (1920, 1080), fp
     return dst
 
 
-def config_copy(src: Path, dst: Path, uri: Path, drop: tuple[str, ...] = ("rules",)) -> Path:
-    """A temp copy of a camera config with `drop` sections removed and its source pointed at `uri`."""
+def config_copy(
+    src: Path,
+    dst: Path,
+    uri: Path,
+    drop: tuple[str, ...] = ("rules",),
+    detector: dict[str, object] | None = None,
+) -> Path:
+    """A temp copy of a camera config with `drop` sections removed, its source pointed at `uri` and
+    `detector` fields set."""
     raw = yaml.safe_load(src.read_text(encoding="utf-8"))
     for key in drop:
         raw.pop(key, None)
+    if detector:
+        raw["detector"] = {**(raw.get("detector") or {}), **detector}
     raw["source"] = {**raw.get("source", {}), "uri": str(uri)}
     dst.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return dst

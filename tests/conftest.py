@@ -43,6 +43,14 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+def sample_violation_types() -> list[str]:
+    """The sample scene's ground-truth violation types, sorted (what a whole replay of it must report)."""
+    from detector.sample.groundtruth import load_ground_truth
+
+    truth = load_ground_truth(REPO / "sample_videos" / "ground_truth.json")
+    return sorted(x.type for _, x in truth.violations())
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO
